@@ -1,0 +1,46 @@
+using Kmc.Checks.Framework;
+using Kmc.Models;
+using Kmc.Models.Scheduling;
+using Kmc.Primitives.Basics;
+using static Kmc.Models.Kernel;
+
+namespace Kmc.Checks.Basics;
+
+/// <summary>N CPUs take the ticket lock in turn: at most one holder at a time, and every lock returns.</summary>
+[Check]
+public sealed class TicketSpinlockCheck : Check
+{
+    public override string Name => "ticket-spinlock";
+
+    public override string Description => "generic ticket spinlock, 3 CPUs x 2 rounds: mutual exclusion, no hang";
+
+    public override IReadOnlyList<Type> Primitives => [typeof(TicketSpinlock)];
+
+    public override IReadOnlyList<Variant> Variants { get; } =
+    [
+        Variant.Fixed("atomic_fetch_add() takes the ticket"),
+        new("nonatomic-ticket", "careless port: the ticket is read and written back non-atomically", Expectation.Bug(FailureKind.Assertion)),
+    ];
+
+    public override Scenario Build(Variant variant) => new(3, ex =>
+    {
+        var v = variant.Name == "fixed" ? TicketSpinlockVariant.Fixed : TicketSpinlockVariant.NonAtomicTicket;
+        var l = new TicketSpinlock("lock", v);
+        var inside = new Loc<int>("holders");
+        for (var cpu = 0; cpu < 3; cpu++)
+        {
+            ex.Spawn($"T{cpu}", cpu, async () =>
+            {
+                for (var round = 0; round < 2; round++)
+                {
+                    await l.ArchSpinLock();
+                    var n = await ReadOnce(inside);
+                    Assert(n == 0, $"{Current.Name} entered the critical section while {n} other holder(s) were inside");
+                    await WriteOnce(inside, n + 1);
+                    await WriteOnce(inside, await ReadOnce(inside) - 1);
+                    await l.ArchSpinUnlock();
+                }
+            });
+        }
+    });
+}

@@ -1,0 +1,84 @@
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using Kmc.Models;
+using Kmc.Models.Scheduling;
+
+namespace Kmc.Checks.Framework;
+
+/// <summary>What a check should observe on a variant: no failure, or a failure (of a given kind).</summary>
+public sealed record Expectation(bool BugExpected, FailureKind? Kind = null)
+{
+    public static readonly Expectation Pass = new(false);
+
+    public static Expectation Bug(FailureKind kind) => new(true, kind);
+
+    public static readonly Expectation AnyBug = new(true);
+
+    public bool Matches(Failure? observed) =>
+        BugExpected ? observed != null && (Kind == null || observed.Kind == Kind) : observed == null;
+
+    public override string ToString() => BugExpected ? (Kind is { } k ? $"bug: {k}" : "bug") : "pass";
+}
+
+/// <summary>
+/// A version of a primitive: the fixed code, or a historical bug that differs from it only
+/// where the real fix did. The expectation may differ per memory model (a weak-memory bug
+/// is not reachable under sequential consistency).
+/// </summary>
+public sealed record Variant(string Name, string Description, Expectation Expected)
+{
+    public IReadOnlyDictionary<string, Expectation> PerMemoryModel { get; init; } = new Dictionary<string, Expectation>();
+
+    public Expectation ExpectedUnder(string memoryModel) =>
+        PerMemoryModel.TryGetValue(memoryModel, out var e) ? e : Expected;
+
+    public static Variant Fixed(string description = "the fixed code") => new("fixed", description, Expectation.Pass);
+}
+
+/// <summary>Marks a check class; records the file it is written in, for the trace's model hash.</summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false)]
+public sealed class CheckAttribute([CallerFilePath] string file = "") : Attribute
+{
+    public string File { get; } = file;
+}
+
+/// <summary>
+/// A scenario with its properties, run on each variant of a primitive. Subclasses are found
+/// by reflection: adding a check is adding a class marked [Check].
+/// </summary>
+public abstract class Check
+{
+    /// <summary>Unique, lowercase, dash-separated: <c>ticket-lock</c>, <c>osq.mutual-exclusion</c>.</summary>
+    public abstract string Name { get; }
+
+    public abstract string Description { get; }
+
+    public abstract IReadOnlyList<Variant> Variants { get; }
+
+    /// <summary>The ports the scenario runs, for the model hash (their [KernelPort] files).</summary>
+    public virtual IReadOnlyList<Type> Primitives => [];
+
+    /// <summary>Builds the scenario for one variant.</summary>
+    public abstract Scenario Build(Variant variant);
+
+    public Variant GetVariant(string name) =>
+        Variants.FirstOrDefault(v => v.Name == name)
+        ?? throw new KmcInputException($"check '{Name}' has no variant '{name}' (variants: {string.Join(", ", Variants.Select(v => v.Name))})");
+
+    /// <summary>The repo-relative source files this check's verdicts depend on (besides src/Models).</summary>
+    public IEnumerable<string> SourceFiles()
+    {
+        var own = GetType().GetCustomAttribute<CheckAttribute>()?.File;
+        if (own != null)
+            yield return own;
+        foreach (var p in Primitives)
+        {
+            var port = p.GetCustomAttribute<KernelPortAttribute>();
+            if (port != null)
+                yield return port.File;
+        }
+    }
+}
+
+/// <summary>Bad input from the user: reported as one line, exit code 2.</summary>
+public sealed class KmcInputException(string message) : Exception(message);

@@ -1,0 +1,147 @@
+using System.Reflection;
+using Kmc.Models;
+using Kmc.Models.Scheduling;
+
+namespace Kmc.Checks.Framework;
+
+/// <summary>The outcome of exploring one check on one variant.</summary>
+public sealed record CheckRun(
+    Check Check,
+    Variant Variant,
+    RunSettings Settings,
+    ExplorationResult Result,
+    Expectation Expected,
+    TraceFile? Trace)
+{
+    public bool MatchesExpectation => Expected.Matches(Result.Failure);
+
+    /// <summary>One line on why the observed outcome is not the expected one.</summary>
+    public string? Mismatch() => MatchesExpectation
+        ? null
+        : Expected.BugExpected
+            ? Result.Failure == null
+                ? $"{Check.Name}/{Variant.Name}: the known bug was not found in {Result.Executions} executions: the checker lost power"
+                : $"{Check.Name}/{Variant.Name}: expected {Expected}, found {Result.Failure.Kind}: {FirstLine(Result.Failure.Message)}"
+            : $"{Check.Name}/{Variant.Name}: the fixed code failed: {Result.Failure!.Kind}: {FirstLine(Result.Failure.Message)}";
+
+    private static string FirstLine(string s) => s.Split('\n')[0];
+}
+
+public static class CheckRunner
+{
+    public static string KmcVersion { get; } =
+        typeof(CheckRunner).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0";
+
+    /// <summary>Explores the check; on a failure, replays it with recording on to get the interleaving.</summary>
+    public static CheckRun Run(Check check, Variant variant, RunSettings settings, Action<int>? progress = null, Func<bool>? cancelled = null)
+    {
+        var explorer = settings.Explorer();
+        var options = settings.ToExploreOptions(progress, cancelled);
+        var result = explorer.Explore(check.Build(variant), options);
+        TraceFile? trace = null;
+        if (result.Failure != null)
+        {
+            var replay = explorer.Replay(check.Build(variant), options, result.Schedule, result.CoyoteTrace);
+            if (replay.Failure == null || replay.Failure.Kind != result.Failure.Kind)
+            {
+                throw new InvalidOperationException(
+                    $"{check.Name}/{variant.Name}: replaying the failing schedule gave {replay.Failure?.ToString() ?? "no failure"} " +
+                    $"instead of {result.Failure}: the scenario is not deterministic under the scheduler");
+            }
+
+            trace = new TraceFile
+            {
+                KmcVersion = KmcVersion,
+                Check = check.Name,
+                Variant = variant.Name,
+                Driver = explorer.Name,
+                Strategy = settings.Strategy,
+                Seed = settings.Seed,
+                Options = new TraceOptions(settings.Iterations, settings.MaxSteps, settings.PctDepth, settings.PreemptionBound, settings.MemoryModel),
+                ModelHash = ModelHash.Of(check),
+                FailingExecution = result.FailingExecution,
+                Failure = replay.Failure,
+                Schedule = result.Schedule,
+                CoyoteTrace = result.CoyoteTrace,
+                Steps = replay.Steps,
+            };
+        }
+
+        return new CheckRun(check, variant, settings, result, variant.ExpectedUnder(settings.MemoryModel), trace);
+    }
+}
+
+/// <summary>What replaying a trace showed.</summary>
+public sealed record ReplayOutcome(bool Reproduced, Failure? Failure, IReadOnlyList<Step> Steps, string Summary);
+
+public static class TraceReplayer
+{
+    /// <summary>
+    /// Replays a trace on its check and variant (or another variant of the same check). The
+    /// trace must come from the same model code; a replay on its own variant must give the
+    /// identical interleaving.
+    /// </summary>
+    public static ReplayOutcome Replay(TraceFile trace, string? variantName = null)
+    {
+        var check = CheckRegistry.Get(trace.Check);
+        var variant = check.GetVariant(variantName ?? trace.Variant);
+        var hash = ModelHash.Of(check);
+        if (hash != trace.ModelHash)
+        {
+            throw new KmcInputException(
+                $"the trace was recorded from different model code (trace {trace.ModelHash}, this build {hash}); re-record it (kmc run {trace.Check} --variant {trace.Variant} --seed {trace.Seed})");
+        }
+
+        var settings = new RunSettings
+        {
+            Driver = trace.Driver,
+            Strategy = trace.Strategy,
+            Seed = trace.Seed,
+            Iterations = trace.Options.Iterations,
+            MaxSteps = trace.Options.MaxSteps,
+            PctDepth = trace.Options.PctDepth,
+            PreemptionBound = trace.Options.PreemptionBound,
+            MemoryModel = trace.Options.MemoryModel,
+        }.Validate("trace");
+        var explorer = settings.Explorer();
+        ReplayResult replay;
+        try
+        {
+            replay = explorer.Replay(check.Build(variant), settings.ToExploreOptions(), trace.Schedule, trace.CoyoteTrace);
+        }
+        catch (ReplayDivergedException e) when (variant.Name != trace.Variant)
+        {
+            return new ReplayOutcome(false, null, [], $"the schedule does not fit variant '{variant.Name}': {e.Message}");
+        }
+        catch (ReplayDivergedException e)
+        {
+            throw new KmcInputException($"the trace does not match this code: {e.Message}");
+        }
+
+        if (variant.Name != trace.Variant)
+        {
+            var summary = replay.Failure == null
+                ? $"runs clean on variant '{variant.Name}' ({replay.Steps.Count} steps)"
+                : $"fails on variant '{variant.Name}' too: {replay.Failure}";
+            return new ReplayOutcome(replay.Failure != null, replay.Failure, replay.Steps, summary);
+        }
+
+        var diverged = FirstDifference(trace.Steps, replay.Steps);
+        if (diverged != null)
+            throw new KmcInputException($"the trace does not match this code: {diverged}");
+        if (replay.Failure == null || replay.Failure.Kind != trace.Failure.Kind || replay.Failure.Message != trace.Failure.Message)
+            throw new KmcInputException($"the trace does not match this code: it ended with {replay.Failure?.ToString() ?? "no failure"}, the trace with {trace.Failure}");
+        return new ReplayOutcome(true, replay.Failure, replay.Steps, $"reproduced in {replay.Steps.Count} identical steps: {replay.Failure}");
+    }
+
+    private static string? FirstDifference(IReadOnlyList<Step> expected, IReadOnlyList<Step> actual)
+    {
+        for (var i = 0; i < Math.Min(expected.Count, actual.Count); i++)
+        {
+            if (expected[i] != actual[i])
+                return $"step {i + 1} was '{expected[i]}', the replay did '{actual[i]}'";
+        }
+
+        return expected.Count == actual.Count ? null : $"the trace has {expected.Count} steps, the replay {actual.Count}";
+    }
+}

@@ -1,0 +1,183 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Kmc.Models;
+using Kmc.Models.Scheduling;
+
+namespace Kmc.Checks.Framework;
+
+/// <summary>How one check is explored. Defaults come from coyote.runtimeconfig.json, then the command line.</summary>
+public sealed record RunSettings
+{
+    public string Driver { get; init; } = "native";
+    public string Strategy { get; init; } = "random";
+    public int Iterations { get; init; } = 2000;
+    public ulong Seed { get; init; } = 1;
+    public int MaxSteps { get; init; } = 5000;
+    public double? TimeoutSeconds { get; init; }
+    public int PctDepth { get; init; } = 3;
+    public int PreemptionBound { get; init; } = 2;
+    public string MemoryModel { get; init; } = "sc";
+
+    public static readonly IReadOnlyList<string> Drivers = ["native", "coyote"];
+
+    public IExplorer Explorer() => Driver switch
+    {
+        "native" => new NativeExplorer(),
+        "coyote" => new CoyoteExplorer(),
+        _ => throw new KmcInputException($"unknown driver '{Driver}' (use native or coyote)"),
+    };
+
+    /// <summary>Rejects values no explorer can run, as one line naming the setting.</summary>
+    public RunSettings Validate(string source)
+    {
+        var explorer = Explorer();
+        if (!explorer.Strategies.Contains(Strategy))
+            throw new KmcInputException($"{source}: unknown strategy '{Strategy}' for the {Driver} driver (use {string.Join(", ", explorer.Strategies)})");
+        if (Iterations < 1)
+            throw new KmcInputException($"{source}: iterations must be at least 1 (got {Iterations})");
+        if (MaxSteps < 1)
+            throw new KmcInputException($"{source}: maxSteps must be at least 1 (got {MaxSteps})");
+        if (TimeoutSeconds is <= 0)
+            throw new KmcInputException($"{source}: timeout must be positive (got {TimeoutSeconds})");
+        if (PctDepth < 1)
+            throw new KmcInputException($"{source}: pctDepth must be at least 1 (got {PctDepth})");
+        MemoryModels.Validate(MemoryModel, source);
+        return this;
+    }
+
+    public ExploreOptions ToExploreOptions(Action<int>? progress = null, Func<bool>? cancelled = null) => new()
+    {
+        Strategy = Strategy,
+        Iterations = Iterations,
+        Seed = Seed,
+        MaxSteps = MaxSteps,
+        TimeoutSeconds = TimeoutSeconds,
+        PctDepth = PctDepth,
+        PreemptionBound = PreemptionBound,
+        Memory = MemoryModels.Factory(MemoryModel),
+        Progress = progress,
+        Cancelled = cancelled,
+    };
+}
+
+/// <summary>The memory models a run can select.</summary>
+public static class MemoryModels
+{
+    private static readonly Dictionary<string, Func<MemoryModel>?> s_models = new()
+    {
+        ["sc"] = null,
+    };
+
+    public static IReadOnlyCollection<string> Names => s_models.Keys;
+
+    /// <summary>Lets a weak model register itself under its name.</summary>
+    public static void Register(string name, Func<MemoryModel> factory) => s_models[name] = factory;
+
+    public static void Validate(string name, string source)
+    {
+        if (!s_models.ContainsKey(name))
+            throw new KmcInputException($"{source}: unknown memory model '{name}' (available: {string.Join(", ", s_models.Keys)})");
+    }
+
+    public static Func<MemoryModel>? Factory(string name) =>
+        s_models.TryGetValue(name, out var f) ? f : throw new KmcInputException($"unknown memory model '{name}'");
+}
+
+/// <summary>A partial set of settings, as the config file and the command line give them.</summary>
+public sealed record SettingsOverride
+{
+    public string? Driver { get; init; }
+    public string? Strategy { get; init; }
+    public int? Iterations { get; init; }
+    public ulong? Seed { get; init; }
+    public int? MaxSteps { get; init; }
+    public double? Timeout { get; init; }
+    public int? PctDepth { get; init; }
+    public int? PreemptionBound { get; init; }
+    public string? MemoryModel { get; init; }
+
+    public RunSettings ApplyTo(RunSettings s) => s with
+    {
+        Driver = Driver ?? s.Driver,
+        Strategy = Strategy ?? (Driver != null && Driver != s.Driver ? DefaultStrategy(Driver) : s.Strategy),
+        Iterations = Iterations ?? s.Iterations,
+        Seed = Seed ?? s.Seed,
+        MaxSteps = MaxSteps ?? s.MaxSteps,
+        TimeoutSeconds = Timeout ?? s.TimeoutSeconds,
+        PctDepth = PctDepth ?? s.PctDepth,
+        PreemptionBound = PreemptionBound ?? s.PreemptionBound,
+        MemoryModel = MemoryModel ?? s.MemoryModel,
+    };
+
+    private static string DefaultStrategy(string driver) => driver == "coyote" ? "portfolio" : "random";
+}
+
+/// <summary>coyote.runtimeconfig.json: the checker's defaults and per-check overrides.</summary>
+public sealed class KmcConfig
+{
+    public const string FileName = "coyote.runtimeconfig.json";
+
+    public SettingsOverride Defaults { get; init; } = new();
+
+    public Dictionary<string, SettingsOverride> Checks { get; init; } = new();
+
+    /// <summary>The file's path, or null for the built-in defaults.</summary>
+    [JsonIgnore]
+    public string? Source { get; private set; }
+
+    private static readonly JsonSerializerOptions s_json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        ReadCommentHandling = JsonCommentHandling.Skip,
+        AllowTrailingCommas = true,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    };
+
+    /// <summary>The settings for one check: built-in defaults, then the file's defaults, then its per-check entry.</summary>
+    public RunSettings For(string check)
+    {
+        var source = Source ?? "built-in defaults";
+        var s = Defaults.ApplyTo(new RunSettings()).Validate(source);
+        return Checks.TryGetValue(check, out var o) ? o.ApplyTo(s).Validate($"{source}: checks.{check}") : s;
+    }
+
+    /// <summary>Finds the config in the working directory or above it (the repo root); none means built-in defaults.</summary>
+    public static KmcConfig Load(string? explicitPath = null)
+    {
+        var path = explicitPath ?? FindUpwards(Directory.GetCurrentDirectory(), FileName);
+        if (path == null)
+            return new KmcConfig();
+        if (!File.Exists(path))
+            throw new KmcInputException($"config file '{path}' does not exist");
+        KmcConfig? config;
+        try
+        {
+            config = JsonSerializer.Deserialize<KmcConfig>(File.ReadAllText(path), s_json);
+        }
+        catch (JsonException e)
+        {
+            throw new KmcInputException($"{path}: {OneLine(e.Message)}");
+        }
+
+        config ??= new KmcConfig();
+        config.Source = path;
+        config.Defaults.ApplyTo(new RunSettings()).Validate(path);
+        foreach (var (name, o) in config.Checks)
+            o.ApplyTo(config.Defaults.ApplyTo(new RunSettings())).Validate($"{path}: checks.{name}");
+        return config;
+    }
+
+    public static string? FindUpwards(string dir, string name)
+    {
+        for (var d = new DirectoryInfo(dir); d != null; d = d.Parent)
+        {
+            var candidate = Path.Combine(d.FullName, name);
+            if (File.Exists(candidate))
+                return candidate;
+        }
+
+        return null;
+    }
+
+    private static string OneLine(string s) => s.Split('\n')[0].Trim();
+}

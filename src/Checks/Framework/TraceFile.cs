@@ -1,0 +1,71 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Kmc.Models;
+
+namespace Kmc.Checks.Framework;
+
+/// <summary>
+/// A self-describing record of one failing execution: enough to replay it exactly on the same
+/// model code, and the interleaving itself for people to read.
+/// </summary>
+public sealed record TraceFile
+{
+    public const string CurrentFormat = "kmc-trace/1";
+
+    public string Format { get; init; } = CurrentFormat;
+    public required string KmcVersion { get; init; }
+    public required string Check { get; init; }
+    public required string Variant { get; init; }
+    public required string Driver { get; init; }
+    public required string Strategy { get; init; }
+    public required ulong Seed { get; init; }
+    public required TraceOptions Options { get; init; }
+    public required string ModelHash { get; init; }
+    public required int FailingExecution { get; init; }
+    public required Failure Failure { get; init; }
+
+    /// <summary>Native driver: the decisions (task ids and choice values) of the failing execution.</summary>
+    public IReadOnlyList<int>? Schedule { get; init; }
+
+    /// <summary>Coyote driver: Coyote's reproducible trace.</summary>
+    public string? CoyoteTrace { get; init; }
+
+    public required IReadOnlyList<Step> Steps { get; init; }
+
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        Converters = { new JsonStringEnumConverter() },
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    /// <summary>Reads a trace, or says in one line why it is not one.</summary>
+    public static TraceFile Load(string path)
+    {
+        if (!File.Exists(path))
+            throw new KmcInputException($"trace file '{path}' does not exist");
+        TraceFile? t;
+        try
+        {
+            t = JsonSerializer.Deserialize<TraceFile>(File.ReadAllText(path), Json);
+        }
+        catch (JsonException e)
+        {
+            throw new KmcInputException($"{path}: not a kmc trace ({e.Message.Split('\n')[0].Trim()})");
+        }
+
+        if (t == null)
+            throw new KmcInputException($"{path}: not a kmc trace (empty)");
+        if (t.Format != CurrentFormat)
+            throw new KmcInputException($"{path}: trace format '{t.Format}' is not supported (this kmc reads {CurrentFormat})");
+        if (t.Schedule == null && string.IsNullOrEmpty(t.CoyoteTrace))
+            throw new KmcInputException($"{path}: the trace holds no schedule to replay");
+        return t;
+    }
+}
+
+/// <summary>The exploration options a trace was recorded with.</summary>
+public sealed record TraceOptions(int Iterations, int MaxSteps, int PctDepth, int PreemptionBound, string MemoryModel);

@@ -1,0 +1,217 @@
+using System.CommandLine;
+using System.Diagnostics;
+using Kmc.Checks.Framework;
+using Microsoft.Extensions.Logging;
+using Spectre.Console;
+
+namespace Kmc.Cli;
+
+/// <summary>The kmc command line: list, run, replay, ci, bench.</summary>
+public sealed class Commands(ILogger log)
+{
+    private readonly Option<string?> _driver = new("--driver") { Description = "native (coroutines, fast, exhaustive search) or coyote" };
+    private readonly Option<string?> _strategy = new("--strategy") { Description = "native: random, pct, dfs; coyote: portfolio, random, probabilistic, pct, fair-pct, delay-bounding, qlearning" };
+    private readonly Option<int?> _iterations = new("--iterations") { Description = "schedules to explore" };
+    private readonly Option<ulong?> _seed = new("--seed") { Description = "seed of the search (same seed, same result)" };
+    private readonly Option<int?> _maxSteps = new("--max-steps") { Description = "scheduling points per execution before it is cut" };
+    private readonly Option<double?> _timeout = new("--timeout") { Description = "seconds to search at most" };
+    private readonly Option<int?> _pctDepth = new("--pct-depth") { Description = "PCT bug depth" };
+    private readonly Option<int?> _preemptions = new("--preemption-bound") { Description = "exhaustive search: most preemptions per execution (-1: none)" };
+    private readonly Option<string?> _memoryModel = new("--memory-model") { Description = "memory model (sc)" };
+    private readonly Option<string?> _config = new("--config") { Description = "config file (default: coyote.runtimeconfig.json in . or above)" };
+
+    public RootCommand Build()
+    {
+        var root = new RootCommand("kmc: a kernel-semantics model checker on Coyote");
+        root.Subcommands.Add(ListCommand());
+        root.Subcommands.Add(RunCommand());
+        root.Subcommands.Add(ReplayCommand());
+        root.Subcommands.Add(CiCommand());
+        root.Subcommands.Add(BenchCommand());
+        return root;
+    }
+
+    private Command ListCommand()
+    {
+        var cmd = new Command("list", "list the checks and their variants with the expected outcomes");
+        cmd.SetAction(_ =>
+        {
+            var table = new Table().AddColumns("check", "variant", "expected", "description");
+            foreach (var c in CheckRegistry.All)
+            {
+                foreach (var v in c.Variants)
+                    table.AddRow(Markup.Escape(c.Name), Markup.Escape(v.Name), Markup.Escape(v.Expected.ToString()), Markup.Escape(v.Description));
+            }
+
+            AnsiConsole.Write(table);
+            return 0;
+        });
+        return cmd;
+    }
+
+    private void AddExploreOptions(Command cmd)
+    {
+        foreach (var o in new Option[] { _driver, _strategy, _iterations, _seed, _maxSteps, _timeout, _pctDepth, _preemptions, _memoryModel, _config })
+            cmd.Options.Add(o);
+    }
+
+    private SettingsOverride Overrides(ParseResult p) => new()
+    {
+        Driver = p.GetValue(_driver),
+        Strategy = p.GetValue(_strategy),
+        Iterations = p.GetValue(_iterations),
+        Seed = p.GetValue(_seed),
+        MaxSteps = p.GetValue(_maxSteps),
+        Timeout = p.GetValue(_timeout),
+        PctDepth = p.GetValue(_pctDepth),
+        PreemptionBound = p.GetValue(_preemptions),
+        MemoryModel = p.GetValue(_memoryModel),
+    };
+
+    private Command RunCommand()
+    {
+        var check = new Argument<string>("check") { Description = "the check to run (see kmc list)" };
+        var variant = new Option<string?>("--variant") { Description = "variant to run (default: the first, the fixed code)" };
+        var cmd = new Command("run", "explore one check on one variant") { check, variant };
+        AddExploreOptions(cmd);
+        cmd.SetAction(p =>
+        {
+            var config = KmcConfig.Load(p.GetValue(_config));
+            var c = CheckRegistry.Get(p.GetValue(check)!);
+            var v = p.GetValue(variant) is { } vn ? c.GetVariant(vn) : c.Variants[0];
+            var settings = Overrides(p).ApplyTo(config.For(c.Name)).Validate("command line");
+            log.LogInformation("exploring {Check}/{Variant} with {Settings}", c.Name, v.Name, settings);
+            var run = WithProgress($"{c.Name}/{v.Name}", settings.Iterations, progress => CheckRunner.Run(c, v, settings, progress));
+            return PrintRun(run);
+        });
+        return cmd;
+    }
+
+    private static int PrintRun(CheckRun run)
+    {
+        var r = run.Result;
+        var s = run.Settings;
+        Console.WriteLine($"{run.Check.Name}/{run.Variant.Name}: {r.Verdict()} ({s.Driver}/{s.Strategy}, seed {s.Seed}, memory model {s.MemoryModel}, {r.Elapsed.TotalSeconds:F2} s)");
+        Console.WriteLine($"  expected: {run.Expected}; {(run.MatchesExpectation ? "as expected" : "NOT as expected")}");
+        if (run.Trace == null)
+            return 0;
+        var folder = ReportWriter.Write(run.Trace);
+        Console.WriteLine();
+        Console.WriteLine($"{run.Trace.Failure.Kind}: {run.Trace.Failure.Message}");
+        if (run.Trace.Failure.Location != null)
+            Console.WriteLine($"  at {run.Trace.Failure.Location}");
+        Console.WriteLine();
+        Console.WriteLine($"Interleaving ({run.Trace.Steps.Count} steps):");
+        foreach (var line in ReportWriter.Lines(run.Trace.Steps))
+            Console.WriteLine("  " + line);
+        Console.WriteLine();
+        Console.WriteLine($"report: {Path.Combine(folder, "report.md")}");
+        Console.WriteLine($"replay: {ReportWriter.ReplayCommand(Path.Combine(folder, "trace.json"))}");
+        return 1;
+    }
+
+    private Command ReplayCommand()
+    {
+        var trace = new Argument<string>("trace") { Description = "a trace.json written by kmc run" };
+        var variant = new Option<string?>("--variant") { Description = "replay the schedule on another variant of the same check" };
+        var cmd = new Command("replay", "replay a trace exactly and print its interleaving") { trace, variant };
+        cmd.SetAction(p =>
+        {
+            var t = TraceFile.Load(p.GetValue(trace)!);
+            var outcome = TraceReplayer.Replay(t, p.GetValue(variant));
+            Console.WriteLine($"{t.Check}/{p.GetValue(variant) ?? t.Variant} ({t.Driver}/{t.Strategy}, seed {t.Seed}): {outcome.Summary}");
+            foreach (var line in ReportWriter.Lines(outcome.Steps))
+                Console.WriteLine("  " + line);
+            return outcome.Reproduced ? 1 : 0;
+        });
+        return cmd;
+    }
+
+    private Command CiCommand()
+    {
+        var quick = new Option<bool>("--quick") { Description = "a tenth of the budget, for pull requests" };
+        var budget = new Option<double?>("--budget") { Description = "scale every iteration budget by this factor" };
+        var only = new Option<string?>("--check") { Description = "run only this check" };
+        var cmd = new Command("ci", "run every check and variant with the configured budgets; exit 0 only when every outcome is as expected")
+            { quick, budget, only, _config };
+        cmd.SetAction(p =>
+        {
+            var config = KmcConfig.Load(p.GetValue(_config));
+            var scale = (p.GetValue(quick) ? 0.1 : 1.0) * (p.GetValue(budget) ?? 1.0);
+            if (scale <= 0)
+                throw new KmcInputException($"--budget must be positive (got {p.GetValue(budget)})");
+            var checks = p.GetValue(only) is { } name ? [CheckRegistry.Get(name)] : CheckRegistry.All;
+            var cases = Suite.Cases(checks).ToList();
+            var rows = new List<SuiteRow>();
+            var watch = Stopwatch.StartNew();
+            var settingsFor = cases.ToDictionary(c => c, c =>
+            {
+                var s = config.For(c.Check.Name);
+                return s with { Iterations = Math.Max(1, (int)(s.Iterations * scale)) };
+            });
+            Progress(ctx =>
+            {
+                foreach (var c in cases)
+                {
+                    var settings = settingsFor[c];
+                    var task = ctx?.AddTask(Markup.Escape($"{c.Check.Name}/{c.Variant.Name}"), maxValue: settings.Iterations);
+                    rows.Add(Suite.RunCase(c.Check, c.Variant, settings, writeReports: true, n => task?.Value(n)));
+                    task?.Value(settings.Iterations);
+                }
+            });
+            var reports = ReportWriter.ReportsRoot();
+            Suite.WriteSummary(rows, reports, watch.Elapsed);
+            var table = new Table().AddColumns("check", "variant", "expected", "observed", "ok", "schedules", "time (s)", "driver/strategy", "seed");
+            foreach (var r in rows)
+            {
+                table.AddRow(Markup.Escape(r.Check), Markup.Escape(r.Variant), Markup.Escape(r.Expected), Markup.Escape(r.Observed),
+                    r.Matches ? "[green]yes[/]" : "[red]NO[/]", r.Executions.ToString(), r.Seconds.ToString("F2"),
+                    Markup.Escape($"{r.Driver}/{r.Strategy}"), r.Seed.ToString());
+            }
+
+            AnsiConsole.Write(table);
+            var bad = rows.Where(r => !r.Matches).ToList();
+            foreach (var r in bad)
+                Console.WriteLine($"MISMATCH {r.Mismatch}");
+            Console.WriteLine($"{rows.Count - bad.Count} passed, {bad.Count} failed");
+            Console.WriteLine($"summary: {Path.Combine(reports, "summary.md")} ({watch.Elapsed.TotalSeconds:F1} s)");
+            return bad.Count == 0 ? 0 : 1;
+        });
+        return cmd;
+    }
+
+    private Command BenchCommand()
+    {
+        var cmd = new Command("bench", "schedules/s and decisions/s of each driver on fixed 2-task and 4-task workloads");
+        cmd.SetAction(_ =>
+        {
+            Bench.Run(Console.Out);
+            return 0;
+        });
+        return cmd;
+    }
+
+    /// <summary>A live progress display on a terminal; plain output elsewhere (CI logs).</summary>
+    private static void Progress(Action<ProgressContext?> work)
+    {
+        if (!AnsiConsole.Profile.Capabilities.Interactive || Console.IsOutputRedirected)
+        {
+            work(null);
+            return;
+        }
+
+        AnsiConsole.Progress().AutoClear(true).Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+            .Start(ctx => work(ctx));
+    }
+
+    private static T WithProgress<T>(string label, int max, Func<Action<int>, T> work)
+    {
+        T result = default!;
+        Progress(ctx =>
+        {
+            var task = ctx?.AddTask(Markup.Escape(label), maxValue: max);
+            result = work(n => task?.Value(n));
+        });
+        return result;
+    }
+}

@@ -1,0 +1,109 @@
+namespace Kmc.Models;
+
+public enum AllocKind { Heap, Stack }
+
+/// <summary>
+/// One kmalloc'd (or on-stack) object. Its locations point back at it, so any access after
+/// kfree (or after the frame returned) is caught with both the allocation and the free site.
+/// </summary>
+public sealed class Allocation
+{
+    [ThreadStatic] internal static Allocation? Constructing;
+
+    internal Allocation(int id, AllocKind kind, string name, string site, SimTask? by)
+    {
+        Id = id;
+        Kind = kind;
+        Name = name;
+        AllocSite = site;
+        AllocatedBy = by?.Name;
+    }
+
+    public int Id { get; }
+    public AllocKind Kind { get; }
+    public string Name { get; }
+    public string AllocSite { get; }
+    public string? AllocatedBy { get; }
+    public string? FreeSite { get; private set; }
+    public string? FreedBy { get; private set; }
+    public bool Freed => FreeSite != null;
+    internal List<Loc> Locations { get; } = new();
+
+    internal void MarkFreed(string site, SimTask? by)
+    {
+        FreeSite = site;
+        FreedBy = by?.Name;
+    }
+
+    public string Describe() => Kind == AllocKind.Stack
+        ? $"on-stack {Name} (frame entered at {AllocSite} by {AllocatedBy})"
+        : $"{Name} (kmalloc at {AllocSite} by {AllocatedBy ?? "setup"})";
+}
+
+/// <summary>Base for model objects that are kmalloc'd or live on a task's stack.</summary>
+public abstract class KObject : INamed
+{
+    public Allocation? Allocation { get; internal set; }
+
+    public virtual string DisplayName => Allocation is null ? GetType().Name : $"{Allocation.Name}#{Allocation.Id}";
+}
+
+/// <summary>The allocator of one execution: tracks what is live, what was freed and where.</summary>
+public sealed class Allocator
+{
+    private readonly List<Allocation> _all = new();
+
+    public IReadOnlyList<Allocation> All => _all;
+
+    internal T Allocate<T>(AllocKind kind, string name, string site, SimTask? by, Func<T> construct) where T : KObject
+    {
+        var a = new Allocation(_all.Count + 1, kind, name, site, by);
+        var outer = Allocation.Constructing;
+        Allocation.Constructing = a;
+        T obj;
+        try
+        {
+            obj = construct();
+        }
+        finally
+        {
+            Allocation.Constructing = outer;
+        }
+
+        obj.Allocation = a;
+        _all.Add(a);
+        return obj;
+    }
+
+    internal void Free(KObject obj, string site, SimTask? by)
+    {
+        var a = obj.Allocation ?? throw new KernelFailureException(new Failure(FailureKind.Assertion,
+            $"kfree of {obj.DisplayName}, which was not kmalloc'd", site));
+        if (a.Kind == AllocKind.Stack && a.FreeSite == null)
+            throw new KernelFailureException(new Failure(FailureKind.Assertion, $"kfree of {a.Describe()}", site));
+        if (a.Freed)
+        {
+            throw new KernelFailureException(new Failure(FailureKind.DoubleFree,
+                $"double free of {a.Describe()}; first freed at {a.FreeSite} by {a.FreedBy}, again by {by?.Name}", site));
+        }
+
+        a.MarkFreed(site, by);
+    }
+
+    internal void EndFrame(KObject obj, string site, SimTask? by) => obj.Allocation!.MarkFreed(site, by);
+
+    /// <summary>Every heap object still allocated: a leak when the execution has ended.</summary>
+    public IEnumerable<Allocation> Live() => _all.Where(a => a.Kind == AllocKind.Heap && !a.Freed);
+
+    internal static void CheckLive(Loc loc, string op, string file, int line, SimTask? by)
+    {
+        var a = loc.Owner;
+        if (a is { Freed: true })
+        {
+            var site = $"{file}:{line}";
+            var what = a.Kind == AllocKind.Stack ? "after its frame returned" : "after free";
+            throw new KernelFailureException(new Failure(FailureKind.UseAfterFree,
+                $"{op} of {loc.Name} by {by?.Name} {what}: {a.Describe()}, freed at {a.FreeSite} by {a.FreedBy}", site));
+        }
+    }
+}

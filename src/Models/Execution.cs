@@ -1,0 +1,328 @@
+using System.Runtime.CompilerServices;
+using System.Text;
+
+namespace Kmc.Models;
+
+/// <summary>
+/// What a driver does at a scheduling point. The Coyote driver blocks the task's thread until
+/// Coyote schedules it (synchronous); the native explorer suspends the coroutine instead.
+/// </summary>
+public interface IExecutionDriver
+{
+    /// <summary>True when awaits complete synchronously after the scheduling point (one thread per task).</summary>
+    bool Synchronous { get; }
+
+    /// <summary>Synchronous drivers: give the scheduler a chance to run another task, then return when this one may run.</summary>
+    void SchedulingPoint(Execution ex, SimTask task);
+
+    /// <summary>A recorded nondeterministic choice in [0, n).</summary>
+    int Choose(Execution ex, SimTask? task, int n);
+
+    /// <summary>A task created while the execution runs (a workqueue worker, say).</summary>
+    void OnSpawn(Execution ex, SimTask task, Func<ValueTask> body);
+}
+
+/// <summary>Settings of one execution of a scenario.</summary>
+public sealed record ExecutionOptions
+{
+    public int Cpus { get; init; } = 2;
+
+    /// <summary>CONFIG_PREEMPT: a task with preempt_count 0 and irqs on may lose its CPU at any point.</summary>
+    public bool Preemptive { get; init; } = true;
+
+    public int MaxSteps { get; init; } = 10_000;
+
+    public bool Record { get; init; }
+
+    public MemoryModel? Memory { get; init; }
+}
+
+/// <summary>
+/// One execution of a scenario: the simulated machine (CPUs, tasks, memory, allocator) and the
+/// bookkeeping both drivers share.
+/// </summary>
+public sealed class Execution
+{
+    [ThreadStatic] private static Execution? t_current;
+    [ThreadStatic] private static SimTask? t_task;
+
+    private readonly List<SimTask> _tasks = new();
+    private readonly List<(string Name, Action Check)> _finalChecks = new();
+    private readonly Dictionary<SimTask, Func<ValueTask>> _pending = new();
+
+    public Execution(ExecutionOptions options, IExecutionDriver driver)
+    {
+        Options = options;
+        Driver = driver;
+        Cpus = Enumerable.Range(0, options.Cpus).Select(i => new Cpu(i)).ToArray();
+        Memory = options.Memory ?? ScMemory.Instance;
+        Recorder = options.Record ? new Recorder() : null;
+    }
+
+    public static Execution Current => t_current ?? throw new InvalidOperationException("kernel API used outside an execution");
+
+    public static SimTask CurrentTask => t_task ?? throw new InvalidOperationException("kernel API used outside a task");
+
+    internal static bool InTask => t_task != null;
+
+    public ExecutionOptions Options { get; }
+    public IExecutionDriver Driver { get; }
+    public IReadOnlyList<Cpu> Cpus { get; }
+    public IReadOnlyList<SimTask> Tasks => _tasks;
+    public MemoryModel Memory { get; }
+    public Allocator Allocator { get; } = new();
+    public Recorder? Recorder { get; }
+    public Failure? Failure { get; private set; }
+    public bool StepBoundHit { get; private set; }
+    public int StepCount { get; private set; }
+    internal bool Aborted { get; private set; }
+
+    /// <summary>The task whose step ran last; the explorers count a switch away from it as a preemption.</summary>
+    public SimTask? LastRun { get; internal set; }
+
+    internal IEnumerable<(SimTask Task, Func<ValueTask> Body)> TakePendingStarts()
+    {
+        var list = _pending.Select(kv => (kv.Key, kv.Value)).OrderBy(p => p.Key.Id).ToList();
+        _pending.Clear();
+        return list;
+    }
+
+    internal static void Enter(Execution ex, SimTask? task)
+    {
+        t_current = ex;
+        t_task = task;
+    }
+
+    internal static void Leave()
+    {
+        t_current = null;
+        t_task = null;
+    }
+
+    /// <summary>Creates a task pinned to a CPU. Before the run, the driver starts it; during the run, at once.</summary>
+    public SimTask Spawn(string name, int cpu, Func<ValueTask> body)
+    {
+        if (cpu < 0 || cpu >= Cpus.Count)
+            throw new ArgumentOutOfRangeException(nameof(cpu), $"task {name}: CPU {cpu} does not exist (this scenario has {Cpus.Count})");
+        var task = new SimTask(_tasks.Count, name, Cpus[cpu]);
+        _tasks.Add(task);
+        if (t_task != null)
+        {
+            Memory.OnSpawn(t_task, task);
+            Driver.OnSpawn(this, task, body);
+        }
+        else
+        {
+            _pending[task] = body;
+        }
+
+        return task;
+    }
+
+    /// <summary>An invariant checked once every task has finished (before the leak check).</summary>
+    public void AtEnd(string name, Action check) => _finalChecks.Add((name, check));
+
+    /// <summary>The body every driver runs for a task: a start point, the task, and failure capture.</summary>
+    internal async ValueTask RunTask(SimTask task, Func<ValueTask> body)
+    {
+        try
+        {
+            await Point(task, null, null);
+            await body();
+        }
+        catch (KernelFailureException e)
+        {
+            Fail(e.Failure);
+        }
+        catch (ExecutionAbortedException)
+        {
+        }
+        catch (Exception e) when (IsDriverInterrupt(e))
+        {
+            // The driver ended the execution (a deadlock it detected, say): leave the task's
+            // state as it was, so the hang report can say what it was waiting for.
+            return;
+        }
+        catch (Exception e)
+        {
+            Fail(new Failure(FailureKind.ModelCrash, $"{e.GetType().Name}: {e.Message}", FirstModelFrame(e)));
+        }
+
+        task.Done = true;
+        task.Blocker = null;
+        if (task.Cpu.Occupant == task)
+            task.Cpu.Occupant = null;
+    }
+
+    /// <summary>Coyote ends an iteration by interrupting the threads it controls; that is not a model failure.</summary>
+    private bool IsDriverInterrupt(Exception e) =>
+        e is ThreadInterruptedException or OperationCanceledException
+        || (e.GetType().Namespace?.StartsWith("Microsoft.Coyote", StringComparison.Ordinal) ?? false);
+
+    private static string? FirstModelFrame(Exception e)
+    {
+        var frame = new System.Diagnostics.StackTrace(e, true).GetFrames()
+            .FirstOrDefault(f => f.GetFileName() != null);
+        return frame is null ? null : $"{frame.GetFileName()}:{frame.GetFileLineNumber()}";
+    }
+
+    /// <summary>Ends the execution with a failure (the first one wins).</summary>
+    public void Fail(Failure failure)
+    {
+        if (Failure != null || Aborted)
+            return;
+        Failure = failure;
+        Aborted = true;
+    }
+
+    internal void AbortForStepBound()
+    {
+        StepBoundHit = true;
+        Aborted = true;
+    }
+
+    /// <summary>Runs the end-of-execution invariants and the leak check.</summary>
+    internal void RunFinalChecks()
+    {
+        if (Failure != null || Aborted)
+            return;
+        try
+        {
+            foreach (var (name, check) in _finalChecks)
+                check();
+        }
+        catch (KernelFailureException e)
+        {
+            Fail(e.Failure);
+            return;
+        }
+
+        var leaked = Allocator.Live().ToList();
+        if (leaked.Count > 0)
+        {
+            var first = leaked[0];
+            Fail(new Failure(FailureKind.Leak,
+                $"{leaked.Count} object(s) never freed: " + string.Join("; ", leaked.Select(a => a.Describe())),
+                first.AllocSite));
+        }
+    }
+
+    // ---- scheduling -------------------------------------------------------------------------
+
+    /// <summary>A scheduling point; with a blocker, the task proceeds only once it holds.</summary>
+    internal SchedAwaitable Point(SimTask task, Func<bool>? blocker, string? blockedOn, string? at = null)
+    {
+        if (Aborted)
+            throw ExecutionAbortedException.Instance;
+        task.Blocker = blocker;
+        task.BlockedOn = blockedOn;
+        task.BlockedAt = at;
+        return new SchedAwaitable(this, task);
+    }
+
+    /// <summary>May this task take its next step now?</summary>
+    public bool CanRun(SimTask t)
+    {
+        if (t.Done)
+            return false;
+        var occupant = t.Cpu.Occupant;
+        if (occupant != null && occupant != t && !Preemptible(occupant))
+            return false;
+        return t.Blocker == null || t.Blocker();
+    }
+
+    private bool Preemptible(SimTask occupant) =>
+        occupant.Done || occupant.Sleeping
+        || (Options.Preemptive && occupant.PreemptCount == 0 && !occupant.Cpu.IrqsDisabled);
+
+    internal void Resumed(SimTask task)
+    {
+        if (Aborted)
+            throw ExecutionAbortedException.Instance;
+        task.Blocker = null;
+        task.BlockedOn = null;
+        task.BlockedAt = null;
+        if (!task.Sleeping)
+            task.Cpu.Occupant = task;
+        LastRun = task;
+        if (++StepCount > Options.MaxSteps)
+        {
+            AbortForStepBound();
+            throw ExecutionAbortedException.Instance;
+        }
+    }
+
+    /// <summary>The hang report: every unfinished task and why it cannot move.</summary>
+    public Failure DescribeHang()
+    {
+        var sb = new StringBuilder("no task can make progress:");
+        string? where = null;
+        foreach (var t in _tasks.Where(t => !t.Done))
+        {
+            sb.Append("\n  ").Append(t.Name).Append(" on CPU").Append(t.Cpu.Id).Append(": ");
+            var occupant = t.Cpu.Occupant;
+            if (t.Blocker != null && !t.Blocker())
+            {
+                var verb = t.Sleeping ? "sleeping in" : "spinning on";
+                sb.Append(verb).Append(' ').Append(t.BlockedOn ?? "a condition");
+                if (t.BlockedAt != null)
+                    sb.Append(" at ").Append(t.BlockedAt);
+                where ??= t.BlockedAt;
+                if (!t.Sleeping)
+                    sb.Append(t.PreemptCount > 0 || t.Cpu.IrqsDisabled ? " (preemption off: holds CPU" + t.Cpu.Id + ")" : "");
+            }
+            else if (occupant != null && occupant != t)
+            {
+                sb.Append("runnable, but CPU").Append(t.Cpu.Id).Append(" is held by ").Append(occupant.Name)
+                    .Append(" (preempt_count=").Append(occupant.PreemptCount).Append(')');
+            }
+            else
+            {
+                sb.Append("runnable");
+            }
+        }
+
+        return new Failure(FailureKind.Hang, sb.ToString(), where);
+    }
+
+    // ---- recording --------------------------------------------------------------------------
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void Record(SimTask task, string op, string? target, string? value, string function, string file, int line,
+        string? wakes = null, string? memory = null)
+        => Recorder?.Add(task, op, target, value, function, file, line, wakes, memory);
+
+    public bool Recording => Recorder != null;
+}
+
+/// <summary>The awaitable behind every scheduling point.</summary>
+public readonly struct SchedAwaitable : ICriticalNotifyCompletion
+{
+    private readonly Execution _ex;
+    private readonly SimTask _task;
+
+    internal SchedAwaitable(Execution ex, SimTask task)
+    {
+        _ex = ex;
+        _task = task;
+    }
+
+    public SchedAwaitable GetAwaiter() => this;
+
+    public bool IsCompleted
+    {
+        get
+        {
+            if (!_ex.Driver.Synchronous)
+                return false;
+            _ex.Driver.SchedulingPoint(_ex, _task);
+            return true;
+        }
+    }
+
+    public void GetResult() => _ex.Resumed(_task);
+
+    public void OnCompleted(Action continuation) => _task.Continuation = continuation;
+
+    public void UnsafeOnCompleted(Action continuation) => _task.Continuation = continuation;
+}

@@ -1,0 +1,35 @@
+namespace Kmc.Models;
+
+/// <summary>What kind of property a failing execution broke.</summary>
+public enum FailureKind
+{
+    /// <summary>An assertion, BUG_ON or invariant of the check.</summary>
+    Assertion,
+    /// <summary>No task can make progress: a deadlock, a lost wakeup or a spin that never ends.</summary>
+    Hang,
+    UseAfterFree,
+    DoubleFree,
+    Leak,
+    /// <summary>Model code threw something that is not a kernel failure: a bug in the port itself.</summary>
+    ModelCrash,
+}
+
+/// <summary>A property violation found in one execution.</summary>
+public sealed record Failure(FailureKind Kind, string Message, string? Location = null)
+{
+    public override string ToString() => Location is null ? $"{Kind}: {Message}" : $"{Kind}: {Message} at {Location}";
+}
+
+/// <summary>Thrown inside model code to end the execution with a failure.</summary>
+public sealed class KernelFailureException : Exception
+{
+    public KernelFailureException(Failure failure) : base(failure.ToString()) => Failure = failure;
+
+    public Failure Failure { get; }
+}
+
+/// <summary>Unwinds a task whose execution has already ended (failure found, or step bound hit).</summary>
+internal sealed class ExecutionAbortedException : Exception
+{
+    public static readonly ExecutionAbortedException Instance = new();
+}

@@ -1,0 +1,251 @@
+using System.Runtime.CompilerServices;
+
+namespace Kmc.Models;
+
+public static partial class Kernel
+{
+    // ---- CPU and preemption ----------------------------------------------------------------
+
+    public static int SmpProcessorId() => Execution.CurrentTask.Cpu.Id;
+
+    public static int NrCpuIds => Execution.Current.Cpus.Count;
+
+    public static void PreemptDisable([CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    {
+        var (ex, t) = Ctx();
+        t.PreemptCount++;
+        if (ex.Recording)
+            ex.Record(t, "preempt_disable", null, t.PreemptCount.ToString(), fn, file, line);
+    }
+
+    /// <summary>preempt_enable(): dropping to zero makes the task preemptible again at its next step.</summary>
+    public static void PreemptEnable([CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    {
+        var (ex, t) = Ctx();
+        if (t.PreemptCount == 0)
+            throw new KernelFailureException(new Failure(FailureKind.Assertion, $"preempt_enable() by {t.Name} with preempt_count 0", $"{file}:{line}"));
+        t.PreemptCount--;
+        if (ex.Recording)
+            ex.Record(t, "preempt_enable", null, t.PreemptCount.ToString(), fn, file, line);
+    }
+
+    public static void LocalIrqDisable([CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    {
+        var (ex, t) = Ctx();
+        t.Cpu.IrqsDisabled = true;
+        ex.Record(t, "local_irq_disable", null, null, fn, file, line);
+    }
+
+    public static void LocalIrqEnable([CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    {
+        var (ex, t) = Ctx();
+        t.Cpu.IrqsDisabled = false;
+        ex.Record(t, "local_irq_enable", null, null, fn, file, line);
+    }
+
+    /// <summary>local_irq_save(): returns the flags to hand back to local_irq_restore().</summary>
+    public static bool LocalIrqSave([CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    {
+        var (ex, t) = Ctx();
+        var flags = t.Cpu.IrqsDisabled;
+        t.Cpu.IrqsDisabled = true;
+        ex.Record(t, "local_irq_save", null, flags ? "irqs were off" : "irqs were on", fn, file, line);
+        return flags;
+    }
+
+    public static void LocalIrqRestore(bool flags, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    {
+        var (ex, t) = Ctx();
+        t.Cpu.IrqsDisabled = flags;
+        ex.Record(t, "local_irq_restore", null, flags ? "irqs off" : "irqs on", fn, file, line);
+    }
+
+    public static bool IrqsDisabled() => Execution.CurrentTask.Cpu.IrqsDisabled;
+
+    /// <summary>A bare scheduling point: cpu_relax() in a loop that is not a plain spin-wait.</summary>
+    public static async ValueTask CpuRelax([CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    {
+        var (ex, t) = Ctx();
+        await ex.Point(t, null, null);
+        ex.Record(t, "cpu_relax", null, null, fn, file, line);
+    }
+
+    // ---- spin-waits ------------------------------------------------------------------------
+
+    /// <summary>
+    /// <c>while (!cond) cpu_relax();</c> — modelled as a blocked task, not a loop: the explorers
+    /// run it only once the condition holds, and a spin nothing can end is a hang.
+    /// </summary>
+    public static async ValueTask SpinUntil(Func<bool> cond, string what, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    {
+        var (ex, t) = Ctx();
+        await ex.Point(t, cond, what, $"{fn} ({Path.GetFileName(file)}:{line})");
+        ex.Record(t, "spin until", what, "true", fn, file, line);
+    }
+
+    /// <summary>
+    /// A spin that may also give up because need_resched() (or a similar recorded condition)
+    /// became true: returns true when <paramref name="cond"/> held, false when the task gave up.
+    /// </summary>
+    public static async ValueTask<bool> SpinUntilOrGiveUp(Func<bool> cond, string what, string giveUpReason = "need_resched()",
+        [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    {
+        var (ex, t) = Ctx();
+        await ex.Point(t, null, what, $"{fn} ({Path.GetFileName(file)}:{line})");
+        if (cond())
+        {
+            ex.Record(t, "spin until", what, "true", fn, file, line);
+            return true;
+        }
+
+        // The condition is false here, so spinning on would only wait: the task either waits
+        // for it or the recorded give-up fires. Asking only now keeps the choice tree small.
+        if (ex.Driver.Choose(ex, t, 2) == 1)
+        {
+            ex.Record(t, giveUpReason, what, "true: gives up", fn, file, line);
+            return false;
+        }
+
+        await ex.Point(t, cond, what, $"{fn} ({Path.GetFileName(file)}:{line})");
+        ex.Record(t, "spin until", what, "true", fn, file, line);
+        return true;
+    }
+
+    /// <summary>smp_cond_load_acquire(): spin until cond(*x), then return the value with acquire ordering.</summary>
+    public static async ValueTask<T> SmpCondLoadAcquire<T>(Loc<T> x, Func<T, bool> cond, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    {
+        var (ex, t) = Ctx();
+        await ex.Point(t, () => cond(x.Value), $"{x.Name} (smp_cond_load_acquire)", $"{fn} ({Path.GetFileName(file)}:{line})");
+        Allocator.CheckLive(x, "smp_cond_load_acquire", file, line, t);
+        var v = ex.Memory.Load(t, x, MemOrder.Acquire, rmw: false);
+        ex.Record(t, "smp_cond_load_acquire", x.Name, Format.Value(v), fn, file, line);
+        return v;
+    }
+
+    /// <summary>smp_cond_load_relaxed()</summary>
+    public static async ValueTask<T> SmpCondLoadRelaxed<T>(Loc<T> x, Func<T, bool> cond, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    {
+        var (ex, t) = Ctx();
+        await ex.Point(t, () => cond(x.Value), $"{x.Name} (smp_cond_load_relaxed)", $"{fn} ({Path.GetFileName(file)}:{line})");
+        Allocator.CheckLive(x, "smp_cond_load_relaxed", file, line, t);
+        var v = ex.Memory.Load(t, x, MemOrder.Once, rmw: false);
+        ex.Record(t, "smp_cond_load_relaxed", x.Name, Format.Value(v), fn, file, line);
+        return v;
+    }
+
+    // ---- recorded choices ------------------------------------------------------------------
+
+    /// <summary>A nondeterministic value in [0, n), recorded so that a replay makes the same choice.</summary>
+    public static int Choose(int n, string what, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    {
+        var (ex, t) = Ctx();
+        var v = n <= 1 ? 0 : ex.Driver.Choose(ex, t, n);
+        if (ex.Recording)
+            ex.Record(t, "choose", what, v.ToString(), fn, file, line);
+        return v;
+    }
+
+    public static bool ChooseBool(string what, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    {
+        var (ex, t) = Ctx();
+        var v = ex.Driver.Choose(ex, t, 2) == 1;
+        ex.Record(t, "choose", what, v ? "true" : "false", fn, file, line);
+        return v;
+    }
+
+    /// <summary>need_resched(): whether the scheduler wants this CPU back. A recorded choice.</summary>
+    public static bool NeedResched([CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+        => ChooseBool("need_resched()", fn, file, line);
+
+    /// <summary>vcpu_is_preempted(cpu): a recorded choice (false on bare metal, either on a guest).</summary>
+    public static bool VcpuIsPreempted(int cpu, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+        => ChooseBool($"vcpu_is_preempted({cpu})", fn, file, line);
+
+    // ---- assertions ------------------------------------------------------------------------
+
+    public static void Assert(bool cond, string message, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    {
+        if (!cond)
+            throw new KernelFailureException(new Failure(FailureKind.Assertion, message, $"{file}:{line}"));
+    }
+
+    /// <summary>BUG_ON(cond)</summary>
+    public static void BugOn(bool cond, string what, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    {
+        if (cond)
+            throw new KernelFailureException(new Failure(FailureKind.Assertion, $"BUG_ON({what}) in {fn}", $"{file}:{line}"));
+    }
+
+    /// <summary>WARN_ON(cond): a warning in the kernel, a failed property here. Returns cond, as the C does.</summary>
+    public static bool WarnOn(bool cond, string what, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    {
+        if (cond)
+            throw new KernelFailureException(new Failure(FailureKind.Assertion, $"WARN_ON({what}) in {fn}", $"{file}:{line}"));
+        return cond;
+    }
+
+    /// <summary>Adds a free-form line to the interleaving (what a port's pr_debug would say).</summary>
+    public static void Note(string text, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    {
+        var (ex, t) = Ctx();
+        ex.Record(t, "note", null, text, fn, file, line);
+    }
+
+    // ---- allocation ------------------------------------------------------------------------
+
+    /// <summary>kmalloc(): constructs the object; the result is tracked for use-after-free and leaks.</summary>
+    public static T Kmalloc<T>(Func<T> construct, string? name = null, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+        where T : KObject
+        => Alloc(construct, name, "kmalloc", fn, file, line);
+
+    /// <summary>kzalloc(): C# objects start zeroed, so only the trace differs from kmalloc.</summary>
+    public static T Kzalloc<T>(Func<T> construct, string? name = null, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+        where T : KObject
+        => Alloc(construct, name, "kzalloc", fn, file, line);
+
+    private static T Alloc<T>(Func<T> construct, string? name, string op, string fn, string file, int line) where T : KObject
+    {
+        var ex = Execution.Current;
+        var t = Execution.InTask ? Execution.CurrentTask : null;
+        var obj = ex.Allocator.Allocate(AllocKind.Heap, name ?? typeof(T).Name, $"{file}:{line}", t, construct);
+        if (t != null)
+            ex.Record(t, op, obj.DisplayName, null, fn, file, line);
+        return obj;
+    }
+
+    /// <summary>kfree(): a scheduling point, since another task may still be about to touch the object.</summary>
+    public static async ValueTask Kfree(KObject? obj, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    {
+        if (obj is null)
+            return;
+        var ex = Execution.Current;
+        if (!Execution.InTask)
+        {
+            ex.Allocator.Free(obj, $"{file}:{line}", null);
+            return;
+        }
+
+        var t = Execution.CurrentTask;
+        await ex.Point(t, null, null);
+        ex.Allocator.Free(obj, $"{file}:{line}", t);
+        ex.Record(t, "kfree", obj.DisplayName, null, fn, file, line);
+    }
+
+    /// <summary>An object on the current task's stack; <see cref="FrameReturn"/> ends its lifetime.</summary>
+    public static T OnStack<T>(Func<T> construct, string? name = null, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+        where T : KObject
+    {
+        var (ex, t) = Ctx();
+        var obj = ex.Allocator.Allocate(AllocKind.Stack, name ?? typeof(T).Name, $"{file}:{line}", t, construct);
+        ex.Record(t, "on stack", obj.DisplayName, null, fn, file, line);
+        return obj;
+    }
+
+    /// <summary>The function that declared an on-stack object returns: later accesses to it are use-after-free.</summary>
+    public static void FrameReturn(KObject obj, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    {
+        var (ex, t) = Ctx();
+        ex.Allocator.EndFrame(obj, $"{file}:{line}", t);
+        ex.Record(t, "return", obj.DisplayName, "stack object dead", fn, file, line);
+    }
+}

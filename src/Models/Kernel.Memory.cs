@@ -1,0 +1,324 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+
+namespace Kmc.Models;
+
+/// <summary>
+/// The simulated kernel's API, in kernel names. Ports write <c>using static Kmc.Models.Kernel;</c>
+/// and then read like the C: <c>await ReadOnce(node.Locked)</c>, <c>await SpinLock(l)</c>.
+/// Every access is a scheduling point taken before the access, so the explorers can run
+/// another task between any two shared accesses.
+/// </summary>
+public static partial class Kernel
+{
+    private static (Execution, SimTask) Ctx() => (Execution.Current, Execution.CurrentTask);
+
+    /// <summary>The task running this code (<c>current</c>).</summary>
+    public static SimTask Current => Execution.CurrentTask;
+
+    // ---- plain and marked accesses ---------------------------------------------------------
+
+    public static ValueTask<T> ReadOnce<T>(Loc<T> x, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+        => Load(x, MemOrder.Once, "READ_ONCE", fn, file, line);
+
+    public static ValueTask WriteOnce<T>(Loc<T> x, T v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+        => Store(x, v, MemOrder.Once, "WRITE_ONCE", fn, file, line);
+
+    public static ValueTask<T> SmpLoadAcquire<T>(Loc<T> x, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+        => Load(x, MemOrder.Acquire, "smp_load_acquire", fn, file, line);
+
+    public static ValueTask SmpStoreRelease<T>(Loc<T> x, T v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+        => Store(x, v, MemOrder.Release, "smp_store_release", fn, file, line);
+
+    /// <summary>An unmarked C load (<c>x</c>). Racing with a store is a data race in the LKMM.</summary>
+    public static ValueTask<T> PlainRead<T>(Loc<T> x, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+        => Load(x, MemOrder.Plain, "load", fn, file, line);
+
+    /// <summary>An unmarked C store (<c>x = v</c>).</summary>
+    public static ValueTask PlainWrite<T>(Loc<T> x, T v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+        => Store(x, v, MemOrder.Plain, "store", fn, file, line);
+
+    /// <summary>smp_store_mb(): a store followed by a full barrier.</summary>
+    public static async ValueTask SmpStoreMb<T>(Loc<T> x, T v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    {
+        await Store(x, v, MemOrder.Once, "smp_store_mb", fn, file, line);
+        await Fence(FenceKind.Mb, "smp_mb", fn, file, line);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    internal static async ValueTask<T> Load<T>(Loc<T> x, MemOrder order, string op, string fn, string file, int line)
+    {
+        var (ex, t) = Ctx();
+        await ex.Point(t, null, null);
+        Allocator.CheckLive(x, op, file, line, t);
+        var v = ex.Memory.Load(t, x, order, rmw: false);
+        if (ex.Recording)
+            ex.Record(t, op, x.Name, Format.Value(v), fn, file, line);
+        return v;
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    internal static async ValueTask Store<T>(Loc<T> x, T v, MemOrder order, string op, string fn, string file, int line)
+    {
+        var (ex, t) = Ctx();
+        await ex.Point(t, null, null);
+        Allocator.CheckLive(x, op, file, line, t);
+        ex.Memory.Store(t, x, v, order, rmw: false);
+        if (ex.Recording)
+            ex.Record(t, op, x.Name, Format.Value(v), fn, file, line);
+    }
+
+    // ---- exchange and compare-exchange -----------------------------------------------------
+
+    public static ValueTask<T> Xchg<T>(Loc<T> x, T v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+        => XchgCore(x, v, MemOrder.Full, "xchg", fn, file, line);
+
+    public static ValueTask<T> XchgAcquire<T>(Loc<T> x, T v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+        => XchgCore(x, v, MemOrder.Acquire, "xchg_acquire", fn, file, line);
+
+    public static ValueTask<T> XchgRelease<T>(Loc<T> x, T v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+        => XchgCore(x, v, MemOrder.Release, "xchg_release", fn, file, line);
+
+    public static ValueTask<T> XchgRelaxed<T>(Loc<T> x, T v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+        => XchgCore(x, v, MemOrder.Relaxed, "xchg_relaxed", fn, file, line);
+
+    /// <summary>cmpxchg(): returns the old value; stores only when it equalled <paramref name="old"/>. A failed cmpxchg is unordered.</summary>
+    public static ValueTask<T> Cmpxchg<T>(Loc<T> x, T old, T @new, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+        => CmpxchgCore(x, old, @new, MemOrder.Full, "cmpxchg", fn, file, line);
+
+    public static ValueTask<T> CmpxchgAcquire<T>(Loc<T> x, T old, T @new, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+        => CmpxchgCore(x, old, @new, MemOrder.Acquire, "cmpxchg_acquire", fn, file, line);
+
+    public static ValueTask<T> CmpxchgRelease<T>(Loc<T> x, T old, T @new, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+        => CmpxchgCore(x, old, @new, MemOrder.Release, "cmpxchg_release", fn, file, line);
+
+    public static ValueTask<T> CmpxchgRelaxed<T>(Loc<T> x, T old, T @new, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+        => CmpxchgCore(x, old, @new, MemOrder.Relaxed, "cmpxchg_relaxed", fn, file, line);
+
+    /// <summary>try_cmpxchg(): (success, the value found). C updates <c>*old</c> on failure; here it is returned.</summary>
+    public static async ValueTask<(bool Ok, T Old)> TryCmpxchg<T>(Loc<T> x, T old, T @new, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    {
+        var found = await CmpxchgCore(x, old, @new, MemOrder.Full, "try_cmpxchg", fn, file, line);
+        return (EqualityComparer<T>.Default.Equals(found, old), found);
+    }
+
+    public static async ValueTask<(bool Ok, T Old)> TryCmpxchgAcquire<T>(Loc<T> x, T old, T @new, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    {
+        var found = await CmpxchgCore(x, old, @new, MemOrder.Acquire, "try_cmpxchg_acquire", fn, file, line);
+        return (EqualityComparer<T>.Default.Equals(found, old), found);
+    }
+
+    public static async ValueTask<(bool Ok, T Old)> TryCmpxchgRelease<T>(Loc<T> x, T old, T @new, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    {
+        var found = await CmpxchgCore(x, old, @new, MemOrder.Release, "try_cmpxchg_release", fn, file, line);
+        return (EqualityComparer<T>.Default.Equals(found, old), found);
+    }
+
+    public static async ValueTask<(bool Ok, T Old)> TryCmpxchgRelaxed<T>(Loc<T> x, T old, T @new, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    {
+        var found = await CmpxchgCore(x, old, @new, MemOrder.Relaxed, "try_cmpxchg_relaxed", fn, file, line);
+        return (EqualityComparer<T>.Default.Equals(found, old), found);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    internal static async ValueTask<T> XchgCore<T>(Loc<T> x, T v, MemOrder order, string op, string fn, string file, int line)
+    {
+        var (ex, t) = Ctx();
+        await ex.Point(t, null, null);
+        Allocator.CheckLive(x, op, file, line, t);
+        var old = ex.Memory.Load(t, x, order, rmw: true);
+        ex.Memory.Store(t, x, v, order, rmw: true);
+        if (ex.Recording)
+            ex.Record(t, op, x.Name, $"{Format.Value(old)} -> {Format.Value(v)}", fn, file, line);
+        return old;
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    internal static async ValueTask<T> CmpxchgCore<T>(Loc<T> x, T old, T @new, MemOrder order, string op, string fn, string file, int line)
+    {
+        var (ex, t) = Ctx();
+        await ex.Point(t, null, null);
+        Allocator.CheckLive(x, op, file, line, t);
+        var found = ex.Memory.Load(t, x, order, rmw: true);
+        var ok = EqualityComparer<T>.Default.Equals(found, old);
+        if (ok)
+            ex.Memory.Store(t, x, @new, order, rmw: true);
+        if (ex.Recording)
+        {
+            var value = ok
+                ? $"{Format.Value(found)} -> {Format.Value(@new)}"
+                : $"{Format.Value(found)} (expected {Format.Value(old)}, failed)";
+            ex.Record(t, op, x.Name, value, fn, file, line);
+        }
+
+        return found;
+    }
+
+    // ---- atomic_t / atomic_long_t ----------------------------------------------------------
+
+    public static ValueTask<T> AtomicRead<T>(Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+        => Load(v, MemOrder.Once, "atomic_read", fn, file, line);
+
+    public static ValueTask<T> AtomicReadAcquire<T>(Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+        => Load(v, MemOrder.Acquire, "atomic_read_acquire", fn, file, line);
+
+    public static ValueTask AtomicSet<T>(Loc<T> v, T i, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+        => Store(v, i, MemOrder.Once, "atomic_set", fn, file, line);
+
+    public static ValueTask AtomicSetRelease<T>(Loc<T> v, T i, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+        => Store(v, i, MemOrder.Release, "atomic_set_release", fn, file, line);
+
+    /// <summary>atomic_add(): no return value, so no ordering.</summary>
+    public static async ValueTask AtomicAdd<T>(T i, Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+        => await AddCore(v, i, MemOrder.Relaxed, returnNew: true, "atomic_add", fn, file, line);
+
+    public static async ValueTask AtomicSub<T>(T i, Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+        => await AddCore(v, -i, MemOrder.Relaxed, returnNew: true, "atomic_sub", fn, file, line);
+
+    public static async ValueTask AtomicInc<T>(Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+        => await AddCore(v, T.One, MemOrder.Relaxed, returnNew: true, "atomic_inc", fn, file, line);
+
+    public static async ValueTask AtomicDec<T>(Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+        => await AddCore(v, -T.One, MemOrder.Relaxed, returnNew: true, "atomic_dec", fn, file, line);
+
+    public static ValueTask<T> AtomicAddReturn<T>(T i, Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+        => AddCore(v, i, MemOrder.Full, returnNew: true, "atomic_add_return", fn, file, line);
+
+    public static ValueTask<T> AtomicAddReturnRelaxed<T>(T i, Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+        => AddCore(v, i, MemOrder.Relaxed, returnNew: true, "atomic_add_return_relaxed", fn, file, line);
+
+    public static ValueTask<T> AtomicAddReturnAcquire<T>(T i, Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+        => AddCore(v, i, MemOrder.Acquire, returnNew: true, "atomic_add_return_acquire", fn, file, line);
+
+    public static ValueTask<T> AtomicAddReturnRelease<T>(T i, Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+        => AddCore(v, i, MemOrder.Release, returnNew: true, "atomic_add_return_release", fn, file, line);
+
+    public static ValueTask<T> AtomicSubReturn<T>(T i, Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+        => AddCore(v, -i, MemOrder.Full, returnNew: true, "atomic_sub_return", fn, file, line);
+
+    public static ValueTask<T> AtomicSubReturnRelaxed<T>(T i, Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+        => AddCore(v, -i, MemOrder.Relaxed, returnNew: true, "atomic_sub_return_relaxed", fn, file, line);
+
+    public static ValueTask<T> AtomicSubReturnAcquire<T>(T i, Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+        => AddCore(v, -i, MemOrder.Acquire, returnNew: true, "atomic_sub_return_acquire", fn, file, line);
+
+    public static ValueTask<T> AtomicSubReturnRelease<T>(T i, Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+        => AddCore(v, -i, MemOrder.Release, returnNew: true, "atomic_sub_return_release", fn, file, line);
+
+    public static ValueTask<T> AtomicIncReturn<T>(Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+        => AddCore(v, T.One, MemOrder.Full, returnNew: true, "atomic_inc_return", fn, file, line);
+
+    public static ValueTask<T> AtomicDecReturn<T>(Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+        => AddCore(v, -T.One, MemOrder.Full, returnNew: true, "atomic_dec_return", fn, file, line);
+
+    public static ValueTask<T> AtomicFetchAdd<T>(T i, Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+        => AddCore(v, i, MemOrder.Full, returnNew: false, "atomic_fetch_add", fn, file, line);
+
+    public static ValueTask<T> AtomicFetchAddRelaxed<T>(T i, Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+        => AddCore(v, i, MemOrder.Relaxed, returnNew: false, "atomic_fetch_add_relaxed", fn, file, line);
+
+    public static ValueTask<T> AtomicFetchAddAcquire<T>(T i, Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+        => AddCore(v, i, MemOrder.Acquire, returnNew: false, "atomic_fetch_add_acquire", fn, file, line);
+
+    public static ValueTask<T> AtomicFetchAddRelease<T>(T i, Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+        => AddCore(v, i, MemOrder.Release, returnNew: false, "atomic_fetch_add_release", fn, file, line);
+
+    public static ValueTask<T> AtomicFetchSub<T>(T i, Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+        => AddCore(v, -i, MemOrder.Full, returnNew: false, "atomic_fetch_sub", fn, file, line);
+
+    public static ValueTask<T> AtomicFetchSubRelease<T>(T i, Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+        => AddCore(v, -i, MemOrder.Release, returnNew: false, "atomic_fetch_sub_release", fn, file, line);
+
+    public static async ValueTask<bool> AtomicDecAndTest<T>(Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+        => T.IsZero(await AddCore(v, -T.One, MemOrder.Full, returnNew: true, "atomic_dec_and_test", fn, file, line));
+
+    public static async ValueTask<bool> AtomicSubAndTest<T>(T i, Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+        => T.IsZero(await AddCore(v, -i, MemOrder.Full, returnNew: true, "atomic_sub_and_test", fn, file, line));
+
+    public static ValueTask<T> AtomicXchg<T>(Loc<T> v, T i, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+        => XchgCore(v, i, MemOrder.Full, "atomic_xchg", fn, file, line);
+
+    public static ValueTask<T> AtomicXchgAcquire<T>(Loc<T> v, T i, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+        => XchgCore(v, i, MemOrder.Acquire, "atomic_xchg_acquire", fn, file, line);
+
+    public static ValueTask<T> AtomicCmpxchg<T>(Loc<T> v, T old, T @new, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+        => CmpxchgCore(v, old, @new, MemOrder.Full, "atomic_cmpxchg", fn, file, line);
+
+    public static ValueTask<T> AtomicCmpxchgAcquire<T>(Loc<T> v, T old, T @new, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+        => CmpxchgCore(v, old, @new, MemOrder.Acquire, "atomic_cmpxchg_acquire", fn, file, line);
+
+    public static ValueTask<T> AtomicCmpxchgRelease<T>(Loc<T> v, T old, T @new, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+        => CmpxchgCore(v, old, @new, MemOrder.Release, "atomic_cmpxchg_release", fn, file, line);
+
+    public static ValueTask<T> AtomicCmpxchgRelaxed<T>(Loc<T> v, T old, T @new, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+        => CmpxchgCore(v, old, @new, MemOrder.Relaxed, "atomic_cmpxchg_relaxed", fn, file, line);
+
+    public static async ValueTask<(bool Ok, T Old)> AtomicTryCmpxchg<T>(Loc<T> v, T old, T @new, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+    {
+        var found = await CmpxchgCore(v, old, @new, MemOrder.Full, "atomic_try_cmpxchg", fn, file, line);
+        return (found == old, found);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    internal static async ValueTask<T> AddCore<T>(Loc<T> x, T delta, MemOrder order, bool returnNew, string op, string fn, string file, int line)
+        where T : IBinaryInteger<T>
+    {
+        var (ex, t) = Ctx();
+        await ex.Point(t, null, null);
+        Allocator.CheckLive(x, op, file, line, t);
+        var old = ex.Memory.Load(t, x, order, rmw: true);
+        var @new = old + delta;
+        ex.Memory.Store(t, x, @new, order, rmw: true);
+        if (ex.Recording)
+            ex.Record(t, op, x.Name, $"{old} -> {@new}", fn, file, line);
+        return returnNew ? @new : old;
+    }
+
+    // ---- barriers --------------------------------------------------------------------------
+
+    public static ValueTask SmpMb([CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+        => Fence(FenceKind.Mb, "smp_mb", fn, file, line);
+
+    public static ValueTask SmpRmb([CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+        => Fence(FenceKind.Rmb, "smp_rmb", fn, file, line);
+
+    public static ValueTask SmpWmb([CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+        => Fence(FenceKind.Wmb, "smp_wmb", fn, file, line);
+
+    /// <summary>barrier(): a compiler barrier only.</summary>
+    public static ValueTask Barrier([CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+        => Fence(FenceKind.Barrier, "barrier", fn, file, line);
+
+    public static ValueTask SmpMbBeforeAtomic([CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+        => Fence(FenceKind.MbBeforeAtomic, "smp_mb__before_atomic", fn, file, line);
+
+    public static ValueTask SmpMbAfterAtomic([CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+        => Fence(FenceKind.MbAfterAtomic, "smp_mb__after_atomic", fn, file, line);
+
+    public static ValueTask SmpAcquireAfterCtrlDep([CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+        => Fence(FenceKind.AcquireAfterCtrlDep, "smp_acquire__after_ctrl_dep", fn, file, line);
+
+    /// <summary>
+    /// Under sequential consistency a barrier orders nothing that an interleaving does not
+    /// already order, so it is recorded but is not a scheduling point (which would only multiply
+    /// equivalent schedules). Weak models make it one.
+    /// </summary>
+    internal static ValueTask Fence(FenceKind kind, string op, string fn, string file, int line)
+    {
+        var (ex, t) = Ctx();
+        if (ex.Memory is ScMemory)
+        {
+            ex.Record(t, op, null, null, fn, file, line);
+            return ValueTask.CompletedTask;
+        }
+
+        return FenceAsync(ex, t, kind, op, fn, file, line);
+    }
+
+    private static async ValueTask FenceAsync(Execution ex, SimTask t, FenceKind kind, string op, string fn, string file, int line)
+    {
+        await ex.Point(t, null, null);
+        ex.Memory.Fence(t, kind);
+        ex.Record(t, op, null, null, fn, file, line);
+    }
+}

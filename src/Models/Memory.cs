@@ -1,0 +1,130 @@
+namespace Kmc.Models;
+
+/// <summary>
+/// The ordering an access was made with. Sequential consistency ignores it; the weak models
+/// (and the reports) need every access to say which it was, so it is recorded from day one.
+/// </summary>
+public enum MemOrder : byte
+{
+    /// <summary>An unmarked C access (a data race if it conflicts).</summary>
+    Plain,
+    /// <summary>READ_ONCE / WRITE_ONCE.</summary>
+    Once,
+    /// <summary>The _relaxed atomic forms.</summary>
+    Relaxed,
+    Acquire,
+    Release,
+    /// <summary>Value-returning atomics and full barriers.</summary>
+    Full,
+}
+
+public enum FenceKind : byte
+{
+    Barrier,
+    Mb,
+    Rmb,
+    Wmb,
+    MbBeforeAtomic,
+    MbAfterAtomic,
+    AcquireAfterCtrlDep,
+}
+
+/// <summary>A shared memory location. Model code never touches its value except through the kernel API.</summary>
+public abstract class Loc
+{
+    protected Loc(string? name)
+    {
+        Name = name ?? "?";
+        Owner = Allocation.Constructing;
+        Owner?.Locations.Add(this);
+    }
+
+    public string Name { get; }
+
+    /// <summary>The kmalloc'd or on-stack object this location lives in, for use-after-free checks.</summary>
+    public Allocation? Owner { get; internal set; }
+
+    /// <summary>Per-location state a weak memory model keeps (store history, views).</summary>
+    public object? ModelState { get; set; }
+
+    public abstract string Show();
+
+    public override string ToString() => Name;
+}
+
+public class Loc<T> : Loc
+{
+    internal T Value;
+
+    public Loc(string? name = null, T initial = default!) : base(name) => Value = initial;
+
+    /// <summary>Reads the value outside the model: for final invariants and wait predicates only.</summary>
+    public T Peek() => Value;
+
+    /// <summary>Sets the value outside the model: for initialisation before any task runs.</summary>
+    public void Init(T value) => Value = value;
+
+    public override string Show() => Format.Value(Value);
+}
+
+/// <summary>atomic_t</summary>
+public sealed class Atomic : Loc<int>
+{
+    public Atomic(string? name = null, int initial = 0) : base(name, initial) { }
+}
+
+/// <summary>atomic_long_t</summary>
+public sealed class AtomicLong : Loc<long>
+{
+    public AtomicLong(string? name = null, long initial = 0) : base(name, initial) { }
+}
+
+/// <summary>How values appear in traces and reports.</summary>
+public static class Format
+{
+    public static string Value<T>(T v) => v switch
+    {
+        null => "NULL",
+        bool b => b ? "true" : "false",
+        INamed n => n.DisplayName,
+        _ => v.ToString() ?? "?",
+    };
+}
+
+/// <summary>An object that shows up in traces by name rather than by its C# type.</summary>
+public interface INamed
+{
+    string DisplayName { get; }
+}
+
+/// <summary>
+/// Hooks a memory model implements. The kernel API calls them at the moment an access takes
+/// effect (after its scheduling point), so they run one at a time under both drivers.
+/// </summary>
+public abstract class MemoryModel
+{
+    public abstract string Name { get; }
+
+    public abstract T Load<T>(SimTask task, Loc<T> loc, MemOrder order, bool rmw);
+
+    public abstract void Store<T>(SimTask task, Loc<T> loc, T value, MemOrder order, bool rmw);
+
+    public abstract void Fence(SimTask task, FenceKind kind);
+
+    /// <summary>Called when a task is created, so a model can give it its view.</summary>
+    public virtual void OnSpawn(SimTask parent, SimTask child) { }
+}
+
+/// <summary>Sequential consistency: every access acts on the one current value.</summary>
+public sealed class ScMemory : MemoryModel
+{
+    public static readonly ScMemory Instance = new();
+
+    public override string Name => "sc";
+
+    public override T Load<T>(SimTask task, Loc<T> loc, MemOrder order, bool rmw) => loc.Value;
+
+    public override void Store<T>(SimTask task, Loc<T> loc, T value, MemOrder order, bool rmw) => loc.Value = value;
+
+    public override void Fence(SimTask task, FenceKind kind) { }
+}

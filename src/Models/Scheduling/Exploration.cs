@@ -1,0 +1,128 @@
+namespace Kmc.Models.Scheduling;
+
+/// <summary>A scenario: the machine it needs and the code that sets up state and spawns tasks.</summary>
+public sealed class Scenario
+{
+    public Scenario(int cpus, Action<Execution> setup, bool preemptive = true)
+    {
+        Cpus = cpus;
+        Setup = setup;
+        Preemptive = preemptive;
+    }
+
+    public int Cpus { get; }
+    public bool Preemptive { get; }
+    public Action<Execution> Setup { get; }
+}
+
+/// <summary>How to explore: the same options drive both explorers.</summary>
+public sealed record ExploreOptions
+{
+    public string Strategy { get; init; } = "random";
+    public int Iterations { get; init; } = 1000;
+    public ulong Seed { get; init; }
+    public int MaxSteps { get; init; } = 10_000;
+    public double? TimeoutSeconds { get; init; }
+
+    /// <summary>PCT: the bug depth d (d-1 priority change points).</summary>
+    public int PctDepth { get; init; } = 3;
+
+    /// <summary>Exhaustive search: the most preemptions per execution (negative: unbounded).</summary>
+    public int PreemptionBound { get; init; } = 2;
+
+    public Func<MemoryModel>? Memory { get; init; }
+
+    /// <summary>Called now and then with the number of executions so far.</summary>
+    public Action<int>? Progress { get; init; }
+
+    /// <summary>Checked between executions; true stops the search early.</summary>
+    public Func<bool>? Cancelled { get; init; }
+}
+
+/// <summary>What a search found, and how to get back to it.</summary>
+public sealed record ExplorationResult
+{
+    public required string Driver { get; init; }
+    public required string Strategy { get; init; }
+    public Failure? Failure { get; init; }
+    public bool BugFound => Failure != null;
+
+    /// <summary>Executions (schedules) run, including the failing one.</summary>
+    public int Executions { get; init; }
+
+    /// <summary>1-based number of the execution that failed.</summary>
+    public int FailingExecution { get; init; }
+
+    /// <summary>Real decisions (more than one option) and choices taken over the whole search.</summary>
+    public long Decisions { get; init; }
+
+    /// <summary>Scheduling points passed over the whole search.</summary>
+    public long Steps { get; init; }
+
+    /// <summary>Exhaustive search ran out of schedules within its bounds: the verdict is complete.</summary>
+    public bool Exhausted { get; init; }
+
+    public bool TimedOut { get; init; }
+
+    /// <summary>Executions cut short by the step bound (not failures, but not fully explored either).</summary>
+    public int StepBoundHits { get; init; }
+
+    public TimeSpan Elapsed { get; init; }
+
+    /// <summary>Native explorer: the decisions of the failing execution.</summary>
+    public IReadOnlyList<int>? Schedule { get; init; }
+
+    /// <summary>Coyote driver: Coyote's reproducible trace of the failing iteration.</summary>
+    public string? CoyoteTrace { get; init; }
+
+    public string Verdict()
+    {
+        if (Failure != null)
+            return $"{Failure.Kind} found in execution {FailingExecution} of {Executions}";
+        var bounded = StepBoundHits > 0 ? $", {StepBoundHits} cut at the step bound" : "";
+        if (Exhausted)
+            return $"no failure in all {Executions} executions within the bounds{bounded}";
+        return $"no failure in {Executions} executions{(TimedOut ? " (time limit)" : "")}{bounded}";
+    }
+}
+
+/// <summary>A replayed execution with its recorded interleaving.</summary>
+public sealed record ReplayResult(Failure? Failure, IReadOnlyList<Step> Steps, bool StepBoundHit);
+
+/// <summary>A driver that can search a scenario and replay what it found.</summary>
+public interface IExplorer
+{
+    string Name { get; }
+
+    IReadOnlyList<string> Strategies { get; }
+
+    ExplorationResult Explore(Scenario scenario, ExploreOptions options);
+
+    /// <summary>Re-runs the failing execution of <paramref name="found"/> with recording on.</summary>
+    ReplayResult Replay(Scenario scenario, ExploreOptions options, IReadOnlyList<int>? schedule, string? coyoteTrace);
+}
+
+/// <summary>SplitMix64: a tiny deterministic generator, the same on every runtime.</summary>
+public sealed class Rng
+{
+    private ulong _state;
+
+    public Rng(ulong seed) => _state = seed;
+
+    public static Rng ForExecution(ulong seed, int execution) => new(Mix(seed ^ Mix((ulong)execution + 0x9E3779B97F4A7C15UL)));
+
+    public ulong Next()
+    {
+        _state += 0x9E3779B97F4A7C15UL;
+        return Mix(_state);
+    }
+
+    public int Next(int n) => (int)(Next() % (ulong)n);
+
+    private static ulong Mix(ulong z)
+    {
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+}

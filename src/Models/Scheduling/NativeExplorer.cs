@@ -1,0 +1,226 @@
+using System.Diagnostics;
+
+namespace Kmc.Models.Scheduling;
+
+/// <summary>
+/// The native explorer: every task is a coroutine on one thread, and the policy picks which
+/// one resumes at each scheduling point. Random and PCT sample; "dfs" searches exhaustively.
+/// </summary>
+public sealed class NativeExplorer : IExplorer
+{
+    public string Name => "native";
+
+    public IReadOnlyList<string> Strategies { get; } = ["random", "pct", "dfs"];
+
+    public ExplorationResult Explore(Scenario scenario, ExploreOptions options)
+    {
+        if (!Strategies.Contains(options.Strategy))
+            throw new ArgumentException($"unknown strategy '{options.Strategy}' for the native driver (use {string.Join(", ", Strategies)})");
+
+        var watch = Stopwatch.StartNew();
+        var dfs = options.Strategy == "dfs" ? new DfsPolicy(options.PreemptionBound) : null;
+        var decisions = new List<int>();
+        long totalDecisions = 0;
+        long totalSteps = 0;
+        var stepBoundHits = 0;
+        var expectedSteps = 50;
+        var executions = 0;
+        var exhausted = false;
+        var timedOut = false;
+
+        // The sync context is cleared so awaits in model code resume inline on this thread.
+        using var _ = new NoSynchronizationContext();
+        while (dfs != null || executions < options.Iterations)
+        {
+            if (options.TimeoutSeconds is { } limit && watch.Elapsed.TotalSeconds > limit)
+            {
+                timedOut = true;
+                break;
+            }
+
+            if (options.Cancelled?.Invoke() == true)
+                break;
+
+            ISchedulePolicy policy;
+            if (dfs != null)
+            {
+                dfs.BeginExecution();
+                policy = dfs;
+            }
+            else
+            {
+                var rng = Rng.ForExecution(options.Seed, executions);
+                policy = options.Strategy == "pct" ? new PctPolicy(rng, options.PctDepth, expectedSteps) : new RandomPolicy(rng);
+            }
+
+            decisions.Clear();
+            var ex = RunOnce(scenario, options, policy, decisions, record: false);
+            executions++;
+            totalDecisions += decisions.Count;
+            totalSteps += ex.StepCount;
+            expectedSteps = Math.Max(expectedSteps, ex.StepCount);
+            if (ex.StepBoundHit)
+                stepBoundHits++;
+            if (executions % 1024 == 0)
+                options.Progress?.Invoke(executions);
+
+            if (ex.Failure != null)
+            {
+                return new ExplorationResult
+                {
+                    Driver = Name,
+                    Strategy = options.Strategy,
+                    Failure = ex.Failure,
+                    Executions = executions,
+                    FailingExecution = executions,
+                    Decisions = totalDecisions,
+                    Steps = totalSteps,
+                    StepBoundHits = stepBoundHits,
+                    Elapsed = watch.Elapsed,
+                    Schedule = decisions.ToArray(),
+                };
+            }
+
+            if (dfs != null && !dfs.Advance())
+            {
+                exhausted = true;
+                break;
+            }
+        }
+
+        options.Progress?.Invoke(executions);
+        return new ExplorationResult
+        {
+            Driver = Name,
+            Strategy = options.Strategy,
+            Executions = executions,
+            Decisions = totalDecisions,
+            Steps = totalSteps,
+            Exhausted = exhausted,
+            TimedOut = timedOut,
+            StepBoundHits = stepBoundHits,
+            Elapsed = watch.Elapsed,
+        };
+    }
+
+    public ReplayResult Replay(Scenario scenario, ExploreOptions options, IReadOnlyList<int>? schedule, string? coyoteTrace)
+    {
+        if (schedule == null)
+            throw new ReplayDivergedException("this trace has no native schedule (it was recorded by another driver)");
+        using var _ = new NoSynchronizationContext();
+        var ex = RunOnce(scenario, options, new ReplayPolicy(schedule), new List<int>(), record: true);
+        return new ReplayResult(ex.Failure, ex.Recorder!.Steps, ex.StepBoundHit);
+    }
+
+    /// <summary>Runs one execution to its end: all tasks done, a failure, a hang or the step bound.</summary>
+    public static Execution RunOnce(Scenario scenario, ExploreOptions options, ISchedulePolicy policy, List<int> decisions, bool record)
+    {
+        var driver = new NativeDriver(policy, decisions);
+        var ex = new Execution(new ExecutionOptions
+        {
+            Cpus = scenario.Cpus,
+            Preemptive = scenario.Preemptive,
+            MaxSteps = options.MaxSteps,
+            Record = record,
+            Memory = options.Memory?.Invoke(),
+        }, driver);
+
+        Execution.Enter(ex, null);
+        try
+        {
+            scenario.Setup(ex);
+            foreach (var (task, body) in ex.TakePendingStarts())
+                driver.Start(ex, task, body);
+
+            var enabled = new List<SimTask>(ex.Tasks.Count);
+            while (!ex.Aborted)
+            {
+                enabled.Clear();
+                var allDone = true;
+                foreach (var t in ex.Tasks)
+                {
+                    if (t.Done)
+                        continue;
+                    allDone = false;
+                    if (ex.CanRun(t))
+                        enabled.Add(t);
+                }
+
+                if (allDone)
+                    break;
+                if (enabled.Count == 0)
+                {
+                    ex.Fail(ex.DescribeHang());
+                    break;
+                }
+
+                SimTask pick;
+                if (enabled.Count == 1)
+                {
+                    pick = enabled[0];
+                }
+                else
+                {
+                    pick = policy.PickTask(enabled, ex.LastRun);
+                    decisions.Add(pick.Id);
+                }
+
+                var resume = pick.Continuation!;
+                pick.Continuation = null;
+                Execution.Enter(ex, pick);
+                resume();
+                Execution.Enter(ex, null);
+            }
+
+            ex.RunFinalChecks();
+            return ex;
+        }
+        finally
+        {
+            Execution.Leave();
+        }
+    }
+
+    private sealed class NativeDriver(ISchedulePolicy policy, List<int> decisions) : IExecutionDriver
+    {
+        public bool Synchronous => false;
+
+        public void SchedulingPoint(Execution ex, SimTask task) => throw new UnreachableException();
+
+        public int Choose(Execution ex, SimTask? task, int n)
+        {
+            var v = policy.PickChoice(n);
+            decisions.Add(v);
+            return v;
+        }
+
+        public void OnSpawn(Execution ex, SimTask task, Func<ValueTask> body)
+        {
+            var parent = Execution.CurrentTask;
+            Start(ex, task, body);
+            Execution.Enter(ex, parent);
+        }
+
+        /// <summary>Runs the task up to its first scheduling point, where it parks its continuation.</summary>
+        public void Start(Execution ex, SimTask task, Func<ValueTask> body)
+        {
+            Execution.Enter(ex, task);
+            _ = ex.RunTask(task, body);
+            Execution.Enter(ex, null);
+        }
+    }
+}
+
+/// <summary>Clears the synchronization context for a scope (test runners install one).</summary>
+internal readonly struct NoSynchronizationContext : IDisposable
+{
+    private readonly SynchronizationContext? _saved;
+
+    public NoSynchronizationContext()
+    {
+        _saved = SynchronizationContext.Current;
+        SynchronizationContext.SetSynchronizationContext(null);
+    }
+
+    public void Dispose() => SynchronizationContext.SetSynchronizationContext(_saved);
+}

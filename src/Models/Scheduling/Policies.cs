@@ -1,0 +1,182 @@
+namespace Kmc.Models.Scheduling;
+
+/// <summary>How the native explorer picks the next task and the value of each recorded choice.</summary>
+public interface ISchedulePolicy
+{
+    /// <summary>Picks from <paramref name="enabled"/> (ordered by task id); <paramref name="last"/> ran the previous step.</summary>
+    SimTask PickTask(List<SimTask> enabled, SimTask? last);
+
+    int PickChoice(int n);
+}
+
+/// <summary>Uniform random scheduling and choices.</summary>
+public sealed class RandomPolicy(Rng rng) : ISchedulePolicy
+{
+    public SimTask PickTask(List<SimTask> enabled, SimTask? last) => enabled[rng.Next(enabled.Count)];
+
+    public int PickChoice(int n) => rng.Next(n);
+}
+
+/// <summary>
+/// PCT (Burckhardt et al.): random distinct task priorities, the highest enabled task runs, and
+/// at d-1 random steps the running task drops to the lowest priority. Finds a bug of depth d
+/// with probability at least 1/(n k^(d-1)).
+/// </summary>
+public sealed class PctPolicy : ISchedulePolicy
+{
+    private readonly Rng _rng;
+    private readonly Dictionary<int, long> _priority = new();
+    private readonly HashSet<int> _changePoints = new();
+    private int _step;
+    private long _low;
+
+    public PctPolicy(Rng rng, int depth, int expectedSteps)
+    {
+        _rng = rng;
+        for (var i = 0; i < depth - 1; i++)
+            _changePoints.Add(1 + rng.Next(Math.Max(1, expectedSteps)));
+    }
+
+    public SimTask PickTask(List<SimTask> enabled, SimTask? last)
+    {
+        _step++;
+        SimTask best = enabled[0];
+        var bestPriority = long.MinValue;
+        foreach (var t in enabled)
+        {
+            if (!_priority.TryGetValue(t.Id, out var p))
+            {
+                p = (long)(_rng.Next() >> 2);
+                _priority[t.Id] = p;
+            }
+
+            if (p > bestPriority)
+            {
+                best = t;
+                bestPriority = p;
+            }
+        }
+
+        if (_changePoints.Contains(_step))
+            _priority[best.Id] = --_low;
+        return best;
+    }
+
+    public int PickChoice(int n) => _rng.Next(n);
+}
+
+/// <summary>
+/// Stateless depth-first search over every scheduling decision and choice, with a bound on
+/// preemptions (switching away from a task that could have gone on). Each execution replays
+/// the decision stack's prefix and takes the next untried alternative at the deepest node.
+/// </summary>
+public sealed class DfsPolicy : ISchedulePolicy
+{
+    private readonly List<(int Chosen, int Count)> _stack = new();
+    private readonly List<SimTask> _options = new();
+    private readonly int _bound;
+    private int _pos;
+    private int _preemptions;
+
+    public DfsPolicy(int preemptionBound) => _bound = preemptionBound;
+
+    public void BeginExecution()
+    {
+        _pos = 0;
+        _preemptions = 0;
+    }
+
+    public SimTask PickTask(List<SimTask> enabled, SimTask? last)
+    {
+        _options.Clear();
+        var lastEnabled = last != null && enabled.Contains(last);
+        if (lastEnabled)
+            _options.Add(last!);
+        if (!lastEnabled || _bound < 0 || _preemptions < _bound)
+        {
+            foreach (var t in enabled)
+            {
+                if (t != last)
+                    _options.Add(t);
+            }
+        }
+
+        var pick = _options[Next(_options.Count)];
+        if (lastEnabled && pick != last)
+            _preemptions++;
+        return pick;
+    }
+
+    public int PickChoice(int n) => Next(n);
+
+    private int Next(int count)
+    {
+        if (count == 1)
+            return 0;
+        if (_pos < _stack.Count)
+        {
+            var node = _stack[_pos++];
+            if (node.Count != count)
+            {
+                throw new InvalidOperationException(
+                    $"exhaustive search: the scenario is not deterministic (decision {_pos} had {node.Count} options, now {count}); " +
+                    "model code must not depend on anything outside the kernel API");
+            }
+
+            return node.Chosen;
+        }
+
+        _stack.Add((0, count));
+        _pos++;
+        return 0;
+    }
+
+    /// <summary>Moves to the next unexplored execution; false when the tree is exhausted.</summary>
+    public bool Advance()
+    {
+        while (_stack.Count > 0 && _stack[^1].Chosen + 1 >= _stack[^1].Count)
+            _stack.RemoveAt(_stack.Count - 1);
+        if (_stack.Count == 0)
+            return false;
+        var top = _stack[^1];
+        _stack[^1] = (top.Chosen + 1, top.Count);
+        return true;
+    }
+}
+
+/// <summary>Feeds a recorded decision list back, and says where a replay left the recorded path.</summary>
+public sealed class ReplayPolicy(IReadOnlyList<int> decisions) : ISchedulePolicy
+{
+    private int _pos;
+
+    public SimTask PickTask(List<SimTask> enabled, SimTask? last)
+    {
+        var id = NextDecision("a task to run");
+        foreach (var t in enabled)
+        {
+            if (t.Id == id)
+                return t;
+        }
+
+        throw new ReplayDivergedException(
+            $"replay diverged at decision {_pos}: the trace runs task {id}, which cannot run here (runnable: {string.Join(", ", enabled.Select(t => t.Name))})");
+    }
+
+    public int PickChoice(int n)
+    {
+        var v = NextDecision("a choice");
+        if (v < 0 || v >= n)
+            throw new ReplayDivergedException($"replay diverged at decision {_pos}: choice {v} is out of range [0, {n})");
+        return v;
+    }
+
+    private int NextDecision(string what)
+    {
+        if (_pos >= decisions.Count)
+            throw new ReplayDivergedException($"replay diverged: the trace has {decisions.Count} decisions, but the execution asks for {what} after them");
+        return decisions[_pos++];
+    }
+}
+
+/// <summary>A trace does not fit the code it is replayed on.</summary>
+public sealed class ReplayDivergedException(string message) : Exception(message);

@@ -1,0 +1,69 @@
+namespace Kmc.Models;
+
+/// <summary>task_struct::__state, as far as sleeping and wakeups need it.</summary>
+public enum TaskState { Running, Interruptible, Uninterruptible }
+
+/// <summary>A simulated CPU: which task occupies it, and its interrupt state.</summary>
+public sealed class Cpu
+{
+    internal Cpu(int id) => Id = id;
+
+    public int Id { get; }
+
+    /// <summary>The task currently on this CPU (null when it is idle or its task sleeps).</summary>
+    public SimTask? Occupant { get; internal set; }
+
+    public bool IrqsDisabled { get; internal set; }
+
+    public override string ToString() => $"CPU{Id}";
+}
+
+/// <summary>A simulated kernel task, pinned to one CPU.</summary>
+public sealed class SimTask : INamed
+{
+    internal SimTask(int id, string name, Cpu cpu)
+    {
+        Id = id;
+        Name = name;
+        Cpu = cpu;
+    }
+
+    public int Id { get; }
+    public string Name { get; }
+    public Cpu Cpu { get; }
+    public string DisplayName => Name;
+
+    public int PreemptCount { get; internal set; }
+    public TaskState State { get; internal set; } = TaskState.Running;
+    public bool Done { get; internal set; }
+
+    /// <summary>Set while the task is in schedule(), waiting for a wakeup.</summary>
+    public bool Sleeping { get; internal set; }
+
+    /// <summary>When set, the task may only proceed once this holds (a spin-wait or a sleep).</summary>
+    internal Func<bool>? Blocker;
+
+    /// <summary>What the task waits for, in kernel terms, for hang reports.</summary>
+    internal string? BlockedOn;
+    internal string? BlockedAt;
+
+    /// <summary>Native explorer: where the coroutine resumes.</summary>
+    internal Action? Continuation;
+
+    /// <summary>Per-task fields that ports add to task_struct (e.g. the pagecache lock's recursion mark).</summary>
+    private Dictionary<object, object?>? _fields;
+
+    public T GetField<T>(TaskField<T> field) =>
+        _fields != null && _fields.TryGetValue(field, out var v) ? (T)v! : field.Initial;
+
+    public void SetField<T>(TaskField<T> field, T value) => (_fields ??= new())[field] = value;
+
+    public override string ToString() => Name;
+}
+
+/// <summary>A field a port adds to task_struct.</summary>
+public sealed class TaskField<T>(string name, T initial = default!)
+{
+    public string Name { get; } = name;
+    public T Initial { get; } = initial;
+}
