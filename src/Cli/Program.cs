@@ -18,7 +18,7 @@ if (parse.Errors.Count > 0)
 
 try
 {
-    return parse.Invoke();
+    return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
 }
 catch (KmcInputException e)
 {

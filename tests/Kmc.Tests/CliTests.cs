@@ -1,0 +1,111 @@
+using System.Diagnostics;
+
+namespace Kmc.Tests;
+
+/// <summary>The kmc command as a user runs it: exit codes and one-line errors.</summary>
+public class CliTests
+{
+    private static readonly string Kmc = Path.Combine(AppContext.BaseDirectory, "kmc.dll");
+
+    public static (int Code, string Out, string Err) Run(string workDir, params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workDir };
+        psi.ArgumentList.Add(Kmc);
+        foreach (var a in args)
+            psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        p.WaitForExit();
+        return (p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    private static string TempDir() => Directory.CreateTempSubdirectory("kmc-cli").FullName;
+
+    private static void AssertOneLineError((int Code, string Out, string Err) r, string contains)
+    {
+        Assert.Equal(2, r.Code);
+        var lines = r.Err.Trim().Split('\n');
+        Assert.Single(lines);
+        Assert.StartsWith("kmc: ", lines[0]);
+        Assert.Contains(contains, lines[0]);
+        Assert.DoesNotContain("   at ", r.Err + r.Out);
+    }
+
+    [Fact]
+    public void UnknownCheckIsOneLineAndExitTwo()
+    {
+        var dir = TempDir();
+        AssertOneLineError(Run(dir, "run", "no-such-check"), "unknown check 'no-such-check'");
+        Assert.False(Directory.Exists(Path.Combine(dir, "reports")));
+    }
+
+    [Fact]
+    public void UnknownVariantAndBadOptionValues()
+    {
+        var dir = TempDir();
+        AssertOneLineError(Run(dir, "run", "counter", "--variant", "nope"), "no variant 'nope'");
+        AssertOneLineError(Run(dir, "run", "counter", "--driver", "qemu"), "unknown driver 'qemu'");
+        AssertOneLineError(Run(dir, "run", "counter", "--strategy", "dfs", "--driver", "coyote"), "unknown strategy 'dfs'");
+        AssertOneLineError(Run(dir, "run", "counter", "--iterations", "0"), "iterations must be at least 1");
+        AssertOneLineError(Run(dir, "run", "counter", "--iterations", "many"), "many");
+    }
+
+    [Fact]
+    public void MalformedTraceIsRefused()
+    {
+        var dir = TempDir();
+        var path = Path.Combine(dir, "trace.json");
+        File.WriteAllText(path, "{ this is not json");
+        AssertOneLineError(Run(dir, "replay", path), "not a kmc trace");
+        AssertOneLineError(Run(dir, "replay", Path.Combine(dir, "missing.json")), "does not exist");
+    }
+
+    [Fact]
+    public void BadConfigValueIsRefused()
+    {
+        var dir = TempDir();
+        File.WriteAllText(Path.Combine(dir, "coyote.runtimeconfig.json"), """{ "defaults": { "strategy": "bogus" } }""");
+        AssertOneLineError(Run(dir, "run", "counter"), "unknown strategy 'bogus'");
+        File.WriteAllText(Path.Combine(dir, "coyote.runtimeconfig.json"), """{ "defaults": { "iterations": "lots" } }""");
+        AssertOneLineError(Run(dir, "run", "counter"), "coyote.runtimeconfig.json");
+        Assert.False(Directory.Exists(Path.Combine(dir, "reports")));
+    }
+
+    [Fact]
+    public void BugRunWritesAReplayableTraceAndMismatchedTraceIsRefused()
+    {
+        var dir = TempDir();
+        var found = Run(dir, "run", "counter", "--variant", "no-lock", "--seed", "3");
+        Assert.Equal(1, found.Code);
+        Assert.Contains("increment was lost", found.Out);
+        var folder = Path.Combine(dir, "reports", "runs", "counter__no-lock__native-random-seed3");
+        var trace = Path.Combine(folder, "trace.json");
+        Assert.True(File.Exists(trace));
+        var report = File.ReadAllText(Path.Combine(folder, "report.md"));
+        Assert.Contains("| # | task | CPU | operation |", report);
+        Assert.Contains("CounterCheck.cs:", report);
+        Assert.Contains("kmc replay", report);
+
+        var replay = Run(dir, "replay", trace);
+        Assert.Equal(1, replay.Code);
+        Assert.Contains("reproduced in", replay.Out);
+
+        // A trace whose model code differs is refused, not silently replayed.
+        File.WriteAllText(trace, File.ReadAllText(trace).Replace("\"modelHash\": \"", "\"modelHash\": \"0"));
+        AssertOneLineError(Run(dir, "replay", trace), "different model code");
+
+        // A trace naming a check this build does not have.
+        var json = File.ReadAllText(trace).Replace("\"check\": \"counter\"", "\"check\": \"gone\"");
+        File.WriteAllText(trace, json);
+        AssertOneLineError(Run(dir, "replay", trace), "unknown check 'gone'");
+    }
+
+    [Fact]
+    public void FixedRunExitsZero()
+    {
+        var r = Run(TempDir(), "run", "counter", "--iterations", "200");
+        Assert.Equal(0, r.Code);
+        Assert.Contains("no failure in 200 executions", r.Out);
+    }
+}
