@@ -40,7 +40,7 @@ public static class Bench
         o.WriteLine($"{"tasks",5} {"driver",-12} {"schedules/s",12} {"points/s",12}");
         foreach (var tasks in new[] { 2, 4 })
         {
-            var native = Measure(new NativeExplorer(), Workload(tasks), 20_000);
+            var native = Measure(new NativeExplorer(), Workload(tasks), 100_000);
             var coyote = Measure(new CoyoteExplorer(), Workload(tasks), 300);
             var raw = RawCoyote(tasks, 300);
             Print(o, tasks, "native", native);
@@ -59,7 +59,10 @@ public static class Bench
     public static Throughput Measure(IExplorer explorer, Scenario scenario, int iterations)
     {
         var options = new ExploreOptions { Strategy = "random", Iterations = iterations, Seed = 7, MaxSteps = 10_000 };
-        explorer.Explore(scenario, options with { Iterations = Math.Max(1, iterations / 10) }); // warm up the JIT
+        // Warm up until the JIT has settled (tiered compilation promotes hot code after a while).
+        var warm = Stopwatch.StartNew();
+        while (warm.Elapsed.TotalSeconds < 1.5)
+            explorer.Explore(scenario, options with { Iterations = Math.Max(1, iterations / 10) });
         var watch = Stopwatch.StartNew();
         var r = explorer.Explore(scenario, options);
         var s = watch.Elapsed.TotalSeconds;

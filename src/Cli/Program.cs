@@ -7,6 +7,8 @@ using Microsoft.Extensions.Logging;
 using var loggerFactory = LoggerFactory.Create(b => b
     .AddSimpleConsole(o => o.SingleLine = true)
     .SetMinimumLevel(Environment.GetEnvironmentVariable("KMC_LOG") is { Length: > 0 } lvl && Enum.TryParse<LogLevel>(lvl, true, out var l) ? l : LogLevel.Warning));
+if (Console.IsOutputRedirected)
+    Spectre.Console.AnsiConsole.Profile.Width = 200; // logs and CI: do not wrap tables at 80 columns
 var commands = new Commands(loggerFactory.CreateLogger("kmc"));
 var root = commands.Build();
 var parse = root.Parse(args);

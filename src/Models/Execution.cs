@@ -56,6 +56,7 @@ public sealed class Execution
         Driver = driver;
         Cpus = Enumerable.Range(0, options.Cpus).Select(i => new Cpu(i)).ToArray();
         Memory = options.Memory ?? ScMemory.Instance;
+        IsSc = Memory is ScMemory;
         Recorder = options.Record ? new Recorder() : null;
     }
 
@@ -70,6 +71,21 @@ public sealed class Execution
     public IReadOnlyList<Cpu> Cpus { get; }
     public IReadOnlyList<SimTask> Tasks => _tasks;
     public MemoryModel Memory { get; }
+
+    /// <summary>Sequential consistency: accesses skip the (generic virtual) memory-model calls.</summary>
+    internal readonly bool IsSc;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal T Load<T>(SimTask t, Loc<T> x, MemOrder order, bool rmw) => IsSc ? x.Value : Memory.Load(t, x, order, rmw);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void Store<T>(SimTask t, Loc<T> x, T v, MemOrder order, bool rmw)
+    {
+        if (IsSc)
+            x.Value = v;
+        else
+            Memory.Store(t, x, v, order, rmw);
+    }
     public Allocator Allocator { get; } = new();
     public Recorder? Recorder { get; }
     public Failure? Failure { get; private set; }

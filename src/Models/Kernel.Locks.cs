@@ -52,8 +52,8 @@ public static partial class Kernel
         }
 
         Allocator.CheckLive(l.Locked, "arch_spin_lock", file, line, t);
-        ex.Memory.Load(t, l.Locked, MemOrder.Acquire, rmw: true);
-        ex.Memory.Store(t, l.Locked, 1, MemOrder.Acquire, rmw: true);
+        ex.Load(t, l.Locked, MemOrder.Acquire, rmw: true);
+        ex.Store(t, l.Locked, 1, MemOrder.Acquire, rmw: true);
         l.Holder = t;
         if (ex.Recording)
             ex.Record(t, "arch_spin_lock", l.Name, "acquired", fn, file, line);
@@ -64,11 +64,11 @@ public static partial class Kernel
         var (ex, t) = Ctx();
         await ex.Point(t, null, null);
         Allocator.CheckLive(l.Locked, "arch_spin_trylock", file, line, t);
-        var old = ex.Memory.Load(t, l.Locked, MemOrder.Acquire, rmw: true);
+        var old = ex.Load(t, l.Locked, MemOrder.Acquire, rmw: true);
         var ok = old == 0;
         if (ok)
         {
-            ex.Memory.Store(t, l.Locked, 1, MemOrder.Acquire, rmw: true);
+            ex.Store(t, l.Locked, 1, MemOrder.Acquire, rmw: true);
             l.Holder = t;
         }
 
@@ -89,7 +89,7 @@ public static partial class Kernel
 
         Allocator.CheckLive(l.Locked, "arch_spin_unlock", file, line, t);
         l.Holder = null;
-        ex.Memory.Store(t, l.Locked, 0, MemOrder.Release, rmw: false);
+        ex.Store(t, l.Locked, 0, MemOrder.Release, rmw: false);
         if (ex.Recording)
             ex.Record(t, "arch_spin_unlock", l.Name, "released", fn, file, line);
     }

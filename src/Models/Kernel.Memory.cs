@@ -51,7 +51,7 @@ public static partial class Kernel
         var (ex, t) = Ctx();
         await ex.Point(t, null, null);
         Allocator.CheckLive(x, op, file, line, t);
-        var v = ex.Memory.Load(t, x, order, rmw: false);
+        var v = ex.Load(t, x, order, rmw: false);
         if (ex.Recording)
             ex.Record(t, op, x.Name, Format.Value(v), fn, file, line);
         return v;
@@ -63,7 +63,7 @@ public static partial class Kernel
         var (ex, t) = Ctx();
         await ex.Point(t, null, null);
         Allocator.CheckLive(x, op, file, line, t);
-        ex.Memory.Store(t, x, v, order, rmw: false);
+        ex.Store(t, x, v, order, rmw: false);
         if (ex.Recording)
             ex.Record(t, op, x.Name, Format.Value(v), fn, file, line);
     }
@@ -126,8 +126,8 @@ public static partial class Kernel
         var (ex, t) = Ctx();
         await ex.Point(t, null, null);
         Allocator.CheckLive(x, op, file, line, t);
-        var old = ex.Memory.Load(t, x, order, rmw: true);
-        ex.Memory.Store(t, x, v, order, rmw: true);
+        var old = ex.Load(t, x, order, rmw: true);
+        ex.Store(t, x, v, order, rmw: true);
         if (ex.Recording)
             ex.Record(t, op, x.Name, $"{Format.Value(old)} -> {Format.Value(v)}", fn, file, line);
         return old;
@@ -139,10 +139,10 @@ public static partial class Kernel
         var (ex, t) = Ctx();
         await ex.Point(t, null, null);
         Allocator.CheckLive(x, op, file, line, t);
-        var found = ex.Memory.Load(t, x, order, rmw: true);
+        var found = ex.Load(t, x, order, rmw: true);
         var ok = EqualityComparer<T>.Default.Equals(found, old);
         if (ok)
-            ex.Memory.Store(t, x, @new, order, rmw: true);
+            ex.Store(t, x, @new, order, rmw: true);
         if (ex.Recording)
         {
             var value = ok
@@ -266,9 +266,9 @@ public static partial class Kernel
         var (ex, t) = Ctx();
         await ex.Point(t, null, null);
         Allocator.CheckLive(x, op, file, line, t);
-        var old = ex.Memory.Load(t, x, order, rmw: true);
+        var old = ex.Load(t, x, order, rmw: true);
         var @new = old + delta;
-        ex.Memory.Store(t, x, @new, order, rmw: true);
+        ex.Store(t, x, @new, order, rmw: true);
         if (ex.Recording)
             ex.Record(t, op, x.Name, $"{old} -> {@new}", fn, file, line);
         return returnNew ? @new : old;

@@ -133,7 +133,7 @@ public static partial class Kernel
         {
             wait.On = wq;
             wq.Entries.Add(wait);
-            ex.Memory.Store(t, wq.Head, wq.Entries.Count, MemOrder.Once, rmw: false);
+            ex.Store(t, wq.Head, wq.Entries.Count, MemOrder.Once, rmw: false);
             if (ex.Recording)
                 ex.Record(t, "prepare_to_wait", wq.Name, $"queued {t.Name}", fn, file, line);
         }
@@ -164,7 +164,7 @@ public static partial class Kernel
             return;
         wq.Entries.Remove(wait);
         wait.On = null;
-        ex.Memory.Store(t, wq.Head, wq.Entries.Count, MemOrder.Once, rmw: false);
+        ex.Store(t, wq.Head, wq.Entries.Count, MemOrder.Once, rmw: false);
     }
 
     /// <summary>wake_up(): wake every sleeper on the queue (each is exclusive-free here), under the queue lock.</summary>
