@@ -28,6 +28,7 @@ public sealed class Commands(ILogger log)
         root.Subcommands.Add(ReplayCommand());
         root.Subcommands.Add(CiCommand());
         root.Subcommands.Add(BenchCommand());
+        root.Subcommands.Add(RegressCommand());
         return root;
     }
 
@@ -170,14 +171,53 @@ public sealed class Commands(ILogger log)
             }
 
             AnsiConsole.Write(table);
+            var regressions = RegressionCorpus.Files().Select(RegressionCorpus.Check).ToList();
+            var regressionsOk = PrintRegressions(regressions);
             var bad = rows.Where(r => !r.Matches).ToList();
             foreach (var r in bad)
                 Console.WriteLine($"MISMATCH {r.Mismatch}");
-            Console.WriteLine($"{rows.Count - bad.Count} passed, {bad.Count} failed");
+            var failed = bad.Count + regressions.Count(r => !r.Ok);
+            Console.WriteLine($"{rows.Count + regressions.Count - failed} passed, {failed} failed");
             Console.WriteLine($"summary: {Path.Combine(reports, "summary.md")} ({watch.Elapsed.TotalSeconds:F1} s)");
-            return bad.Count == 0 ? 0 : 1;
+            return failed == 0 && regressionsOk ? 0 : 1;
         });
         return cmd;
+    }
+
+    private Command RegressCommand()
+    {
+        var cmd = new Command("regress", "the saved-trace corpus in reports/regressions/");
+        var trace = new Argument<string>("trace") { Description = "a trace.json that reproduces a bug" };
+        var add = new Command("add", "add a trace (it must replay to its failure)") { trace };
+        add.SetAction(p =>
+        {
+            Console.WriteLine($"added {RegressionCorpus.Add(p.GetValue(trace)!)}");
+            return 0;
+        });
+        var refresh = new Command("refresh", "re-record traces whose model code changed (same check, variant and seed)");
+        refresh.SetAction(_ =>
+        {
+            foreach (var line in RegressionCorpus.Refresh())
+                Console.WriteLine(line);
+            return 0;
+        });
+        var check = new Command("check", "replay every trace: it must fail on its variant and not on the fixed one");
+        check.SetAction(_ => PrintRegressions(RegressionCorpus.Files().Select(RegressionCorpus.Check).ToList()) ? 0 : 1);
+        cmd.Subcommands.Add(add);
+        cmd.Subcommands.Add(refresh);
+        cmd.Subcommands.Add(check);
+        return cmd;
+    }
+
+    private static bool PrintRegressions(IReadOnlyList<RegressionResult> results)
+    {
+        foreach (var r in results)
+        {
+            var verdict = r.Ok ? "ok" : $"MISMATCH {r.Problem}";
+            Console.WriteLine($"regression {Path.GetFileName(r.File)}: {verdict}; on fixed: {r.OnFixed}");
+        }
+
+        return results.All(r => r.Ok);
     }
 
     private Command BenchCommand()
