@@ -92,17 +92,7 @@ public static class TraceReplayer
                 $"the trace was recorded from different model code (trace {trace.ModelHash}, this build {hash}); re-record it (kmc run {trace.Check} --variant {trace.Variant} --seed {trace.Seed})");
         }
 
-        var settings = new RunSettings
-        {
-            Driver = trace.Driver,
-            Strategy = trace.Strategy,
-            Seed = trace.Seed,
-            Iterations = trace.Options.Iterations,
-            MaxSteps = trace.Options.MaxSteps,
-            PctDepth = trace.Options.PctDepth,
-            PreemptionBound = trace.Options.PreemptionBound,
-            MemoryModel = trace.Options.MemoryModel,
-        }.Validate("trace");
+        var settings = trace.Settings();
         var explorer = settings.Explorer();
         ReplayResult replay;
         try

@@ -84,17 +84,7 @@ public static class RegressionCorpus
                 continue;
             }
 
-            var settings = new RunSettings
-            {
-                Driver = t.Driver,
-                Strategy = t.Strategy,
-                Seed = t.Seed,
-                Iterations = t.Options.Iterations,
-                MaxSteps = t.Options.MaxSteps,
-                PctDepth = t.Options.PctDepth,
-                PreemptionBound = t.Options.PreemptionBound,
-                MemoryModel = t.Options.MemoryModel,
-            }.Validate(path);
+            var settings = t.Settings();
             var run = CheckRunner.Run(check, check.GetVariant(t.Variant), settings);
             if (run.Trace == null)
                 throw new KmcInputException($"{path}: the model changed and {t.Check}/{t.Variant} is no longer found with seed {t.Seed} in {t.Options.Iterations} executions");

@@ -40,6 +40,19 @@ public sealed record TraceFile
         Converters = { new JsonStringEnumConverter() },
     };
 
+    /// <summary>The settings the trace was recorded with, to replay or re-record it.</summary>
+    public RunSettings Settings() => new RunSettings
+    {
+        Driver = Driver,
+        Strategy = Strategy,
+        Seed = Seed,
+        Iterations = Options.Iterations,
+        MaxSteps = Options.MaxSteps,
+        PctDepth = Options.PctDepth,
+        PreemptionBound = Options.PreemptionBound,
+        MemoryModel = Options.MemoryModel,
+    }.Validate("trace");
+
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
     /// <summary>Reads a trace, or says in one line why it is not one.</summary>
