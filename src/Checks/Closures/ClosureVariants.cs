@@ -1,0 +1,53 @@
+using Kmc.Checks.Framework;
+using Kmc.Models;
+using Kmc.Primitives.Closures;
+
+namespace Kmc.Checks.Closures;
+
+/// <summary>The closure variants shared by the closure checks, by name.</summary>
+internal static class ClosureVariants
+{
+    /// <summary>A bug only a weak memory model can show: passes under sc, declared as a bug under lkmm.</summary>
+    public static Variant WeakMemory(string name, string description) =>
+        new(name, description, Expectation.Pass)
+        {
+            PerMemoryModel = new Dictionary<string, Expectation> { ["lkmm"] = Expectation.AnyBug },
+        };
+
+    public static readonly Variant Fixed =
+        Variant.Fixed("lib/closure.c 2018 series with the C1 (rcu + READ_ONCE(s->task)), C3 (closure_get_happened) and C4 (release put + acquire at zero) fixes");
+
+    public static readonly Variant SyncWakeupRace = new("sync-wakeup-race",
+        "C1 before a22a9602: closure_sync_fn sets s->done, then reads cl->s->task: the waiter may already have returned",
+        Expectation.Bug(FailureKind.UseAfterFree));
+
+    public static readonly Variant SyncFnDoneHoisted = new("sync-fn-done-hoisted",
+        "C2: GCC 9.1 hoists the plain s->done = 1 above READ_ONCE(s->task) in closure_sync_fn (the reordered code, modelled as written)",
+        Expectation.Bug(FailureKind.UseAfterFree));
+
+    public static readonly Variant SyncRelaxedFastpath = WeakMemory("sync-relaxed-fastpath",
+        "C3 before \"closures: Fix race in closure_sync()\": the fast path skips __closure_sync on a relaxed count read of 1, so nothing orders the other task's put before the caller's reads");
+
+    public static readonly Variant BarriersRelaxed = WeakMemory("barriers-relaxed",
+        "C4 done wrong: _release puts without smp_acquire__after_ctrl_dep() when the count hits zero: the continuation may miss the other putters' writes");
+
+    public static readonly Variant SyncZeroedFastpath = new("sync-zeroed-fastpath",
+        "C7 regression aca67c86: the closure_sync() fast-path check commented out; __closure_sync on a zeroed closure subtracts from remaining 0 into the guard bits",
+        Expectation.Bug(FailureKind.Assertion));
+
+    public static readonly Variant WaitEventCondBeforeWait = new("wait-event-cond-before-wait",
+        "own mutation: closure_wait_event() tests the condition before closure_wait(): a wake_up in between is lost",
+        Expectation.Bug(FailureKind.Hang));
+
+    public static ClosureVariant Of(Variant v) => v.Name switch
+    {
+        "fixed" => ClosureVariant.Fixed,
+        "sync-wakeup-race" => ClosureVariant.SyncWakeupRace,
+        "sync-fn-done-hoisted" => ClosureVariant.SyncFnDoneHoisted,
+        "sync-relaxed-fastpath" => ClosureVariant.SyncRelaxedFastpath,
+        "barriers-relaxed" => ClosureVariant.BarriersRelaxed,
+        "sync-zeroed-fastpath" => ClosureVariant.SyncZeroedFastpath,
+        "wait-event-cond-before-wait" => ClosureVariant.WaitEventCondBeforeWait,
+        _ => throw new KmcInputException($"unknown closure variant '{v.Name}'"),
+    };
+}

@@ -1,0 +1,74 @@
+using Kmc.Checks.Framework;
+using Kmc.Models;
+using Kmc.Models.Scheduling;
+using Kmc.Primitives.Closures;
+using static Kmc.Models.Kernel;
+
+namespace Kmc.Checks.Closures;
+
+/// <summary>
+/// closure_wait_event(&amp;waitlist, flag != 0) in each waiter; a waker sets the flag and calls
+/// closure_wake_up(). No wakeup may be lost (a Hang), no waiter may return with the condition
+/// false, and no stack closure may be left on the waitlist (or touched) after its owner returns.
+/// </summary>
+public abstract class ClosureWaitEventCheckBase : Check
+{
+    protected abstract int Waiters { get; }
+
+    public override IReadOnlyList<Type> Primitives => [typeof(Closure)];
+
+    public override IReadOnlyList<Variant> Variants { get; } =
+    [
+        ClosureVariants.Fixed,
+        ClosureVariants.WaitEventCondBeforeWait,
+    ];
+
+    public override Scenario Build(Variant variant) => new(Waiters + 1, ex =>
+    {
+        var cv = ClosureVariants.Of(variant);
+        var list = new ClosureWaitlist("waitlist");
+        var flag = new Loc<int>("flag");
+        var returned = new Loc<int>("waiters returned");
+        for (var i = 0; i < Waiters; i++)
+        {
+            ex.Spawn($"waiter{i}", i, async () =>
+            {
+                await Closure.ClosureWaitEvent(list, async () => await ReadOnce(flag) != 0, cv);
+                var f = await ReadOnce(flag);
+                Assert(f != 0, "closure_wait_event() returned with the condition false");
+                await WriteOnce(returned, await ReadOnce(returned) + 1);
+            });
+        }
+
+        ex.Spawn("waker", Waiters, async () =>
+        {
+            await WriteOnce(flag, 1);
+            await Closure.ClosureWakeUp(list);
+        });
+
+        ex.AtEnd("waitlist empty", () =>
+            Assert(list.List.First.Peek() == null, $"{list.List.First.Peek()?.DisplayName} is still on the waitlist after its owner returned"));
+    });
+}
+
+[Check]
+public sealed class ClosureWaitEventCheck : ClosureWaitEventCheckBase
+{
+    protected override int Waiters => 1;
+
+    public override string Name => "closure-wait-event";
+
+    public override string Description =>
+        "closure_wait_event() waiter + waker (flag, closure_wake_up): no lost wakeup, condition true on return, waitlist empty";
+}
+
+[Check]
+public sealed class ClosureWaitEvent2WaitersCheck : ClosureWaitEventCheckBase
+{
+    protected override int Waiters => 2;
+
+    public override string Name => "closure-wait-event.2-waiters";
+
+    public override string Description =>
+        "2 closure_wait_event() waiters + 1 waker on one waitlist: no lost wakeup, condition true on return, waitlist empty";
+}
