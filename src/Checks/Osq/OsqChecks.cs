@@ -9,7 +9,8 @@ namespace Kmc.Checks.Osq;
 /// <summary>
 /// N CPUs each run k rounds of preempt_disable(); if (osq_lock()) { ... osq_unlock(); } preempt_enable(),
 /// where every spin may give up (need_resched()/vcpu_is_preempted()) and take the unqueue path.
-/// Properties: at most one owner; a cancelled osq_lock() was not handed the OSQ; every call
+/// Properties: at most one owner; a cancelled osq_lock() was not handed the OSQ; the tail never
+/// names a CPU that has left the OSQ (checked as each operation returns); every call
 /// returns (a spin nothing can end is a Hang); when quiescent the tail is OSQ_UNLOCKED_VAL and
 /// no node links to another.
 /// </summary>
@@ -63,6 +64,17 @@ public abstract class OsqCheckBase : Check
         var lk = new OptimisticSpinQueue("osq");
         // Ghost state (not kernel memory): who returned true from osq_lock() and has not unlocked yet.
         var owners = 0;
+        // Ghost: which CPUs are inside osq_lock() .. osq_unlock() (or a cancelled osq_lock()).
+        var inOsq = new bool[Cpus];
+        // Checked whenever a task leaves an OSQ operation: the tail names no CPU or one that is
+        // still in the OSQ (an unqueue moves it back only to a prev that waits in the queue).
+        void CheckTail(string after)
+        {
+            var tail = lk.Tail.Peek();
+            Assert(tail == OsqLockPort.OsqUnlockedVal || inOsq[tail - 1],
+                $"after {Current.Name}'s {after}, {lk.Tail.Name} == {tail} names CPU{tail - 1}, which is not in the OSQ: the queue is corrupt");
+        }
+
         for (var cpu = 0; cpu < Cpus; cpu++)
         {
             var c = cpu;
@@ -73,18 +85,24 @@ public abstract class OsqCheckBase : Check
                 {
                     // The OSQ's users (mutex/rwsem optimistic spinning) hold preemption off around it.
                     PreemptDisable();
+                    inOsq[c] = true;
                     if (await osq.OsqLock(lk))
                     {
+                        CheckTail("osq_lock() = true");
                         owners++;
                         Assert(owners == 1, $"{Current.Name} owns the OSQ while {owners - 1} other owner(s) do");
                         Note("owns the OSQ");
                         await CpuRelax();
                         owners--;
                         await osq.OsqUnlock(lk);
+                        inOsq[c] = false;
+                        CheckTail("osq_unlock()");
                     }
                     else
                     {
                         // Cancelled: nobody may have handed us the OSQ (it would be lost forever).
+                        inOsq[c] = false;
+                        CheckTail("osq_lock() = false");
                         var locked = await ReadOnce(node.Locked);
                         Assert(locked == 0, $"{Current.Name}'s osq_lock() gave up, but {node.Locked.Name} == 1: the hand-off to it is lost");
                     }
