@@ -1,0 +1,232 @@
+using Kmc.Checks.Framework;
+using Kmc.Models;
+using Kmc.Models.Scheduling;
+using Kmc.Primitives.Lglock;
+using static Kmc.Models.Kernel;
+
+namespace Kmc.Checks.Lglock;
+
+/// <summary>
+/// Ghost bookkeeping shared by the lglock checks: who holds which per-CPU lock, and whether a
+/// global holder exists. Updated right after an acquisition returns and right before a
+/// release, with no scheduling point in between, so the assertions see the lock state exactly.
+/// </summary>
+internal sealed class LgGhost(int cpus)
+{
+    private readonly int[] _local = new int[cpus];
+    private bool _global;
+
+    public void EnterLocal(params int[] cpus)
+    {
+        foreach (var c in cpus)
+        {
+            Assert(!_global, $"{Current.Name} holds lglock CPU{c}'s lock while a global holder is inside");
+            Assert(_local[c] == 0, $"{Current.Name} holds lglock CPU{c}'s lock while {_local[c]} other local holder(s) do");
+            _local[c]++;
+        }
+    }
+
+    public void ExitLocal(params int[] cpus)
+    {
+        foreach (var c in cpus)
+            _local[c]--;
+    }
+
+    public void EnterGlobal()
+    {
+        Assert(!_global, $"{Current.Name} is a second global holder");
+        for (var c = 0; c < _local.Length; c++)
+            Assert(_local[c] == 0, $"{Current.Name} holds the lglock globally while CPU{c}'s lock has a local holder");
+        _global = true;
+    }
+
+    public void ExitGlobal() => _global = false;
+}
+
+/// <summary>Locking patterns used by the scenarios, each with its ghost checks.</summary>
+internal static class LgOps
+{
+    public static async ValueTask Local(Kmc.Primitives.Lglock.Lglock lg, LgGhost g)
+    {
+        await lg.LgLocalLock();
+        var cpu = SmpProcessorId();
+        g.EnterLocal(cpu);
+        await CpuRelax();
+        g.ExitLocal(cpu);
+        await lg.LgLocalUnlock();
+    }
+
+    public static async ValueTask LocalCpu(Kmc.Primitives.Lglock.Lglock lg, LgGhost g, int cpu)
+    {
+        await lg.LgLocalLockCpu(cpu);
+        g.EnterLocal(cpu);
+        await CpuRelax();
+        g.ExitLocal(cpu);
+        await lg.LgLocalUnlockCpu(cpu);
+    }
+
+    public static async ValueTask Double(Kmc.Primitives.Lglock.Lglock lg, LgGhost g, int cpu1, int cpu2)
+    {
+        await lg.LgDoubleLock(cpu1, cpu2);
+        g.EnterLocal(cpu1, cpu2);
+        await CpuRelax();
+        g.ExitLocal(cpu1, cpu2);
+        await lg.LgDoubleUnlock(cpu1, cpu2);
+    }
+
+    public static async ValueTask Global(Kmc.Primitives.Lglock.Lglock lg, LgGhost g)
+    {
+        await lg.LgGlobalLock();
+        g.EnterGlobal();
+        await CpuRelax();
+        g.ExitGlobal();
+        await lg.LgGlobalUnlock();
+    }
+
+    public static LglockVariant ToPortVariant(string name) => name switch
+    {
+        "fixed" => LglockVariant.Fixed,
+        "global-no-preempt-disable" => LglockVariant.GlobalNoPreemptDisable,
+        "double-no-swap" => LglockVariant.DoubleNoSwap,
+        _ => throw new KmcInputException($"lglock: unknown variant '{name}'"),
+    };
+
+    public static readonly Variant DoubleNoSwap = new("double-no-swap",
+        "lg_double_lock() without its 'if (cpu2 < cpu1) swap(cpu1, cpu2)': two double lockers (or a double and the global "
+        + "locker) take two CPUs' locks in opposite orders: ABBA deadlock",
+        Expectation.Bug(FailureKind.Hang));
+
+    public static readonly Variant GlobalNoPreemptDisable = new("global-no-preempt-disable",
+        "lg_global_lock() without preempt_disable(): the global locker is preempted holding some CPUs' locks, and a task on "
+        + "its CPU that takes one of them (preemption off) spins forever (Documentation/locking/lglock.txt)",
+        Expectation.Bug(FailureKind.Hang));
+}
+
+/// <summary>2 CPUs: local, cpu-targeted, double (in both argument orders) and global locking.</summary>
+[Check]
+public sealed class LglockCheck : Check
+{
+    public override string Name => "lglock";
+
+    public override string Description => "lglock, 2 CPUs mixing lg_local_lock, lg_local_lock_cpu, lg_double_lock and lg_global_lock: exclusion, no deadlock";
+
+    public override IReadOnlyList<Type> Primitives => [typeof(Kmc.Primitives.Lglock.Lglock)];
+
+    public override IReadOnlyList<Variant> Variants { get; } =
+    [
+        Variant.Fixed("lglock.c as restored in 2018: double and global lock in ascending CPU order, preemption off"),
+        LgOps.DoubleNoSwap,
+    ];
+
+    public override Scenario Build(Variant variant) => new(2, ex =>
+    {
+        var lg = new Kmc.Primitives.Lglock.Lglock("lg", 2, LgOps.ToPortVariant(variant.Name));
+        lg.LgLockInit("lg");
+        var g = new LgGhost(2);
+        ex.Spawn("T0", 0, async () =>
+        {
+            await LgOps.Local(lg, g);
+            await LgOps.Double(lg, g, 0, 1);
+        });
+        ex.Spawn("T1", 1, async () =>
+        {
+            await LgOps.LocalCpu(lg, g, 0);
+            await LgOps.Double(lg, g, 1, 0);
+            await LgOps.Global(lg, g);
+        });
+        ex.AtEnd("lglock unlocked", () =>
+        {
+            for (var c = 0; c < 2; c++)
+                Assert(!lg.Lock.PerCpuPtr(c).IsLocked, $"all tasks done but {lg.Lock.PerCpuPtr(c).Name} is locked");
+        });
+    }, preemptive: true);
+}
+
+/// <summary>4 CPUs, every kind of acquisition at once.</summary>
+[Check]
+public sealed class Lglock4CpuCheck : Check
+{
+    public override string Name => "lglock-4cpu";
+
+    public override string Description => "lglock, 4 CPUs: local, cpu-targeted, double and two global lockers at once: exclusion, no deadlock";
+
+    public override IReadOnlyList<Type> Primitives => [typeof(Kmc.Primitives.Lglock.Lglock)];
+
+    public override IReadOnlyList<Variant> Variants { get; } =
+    [
+        Variant.Fixed("lglock.c as restored in 2018"),
+        LgOps.DoubleNoSwap,
+    ];
+
+    public override Scenario Build(Variant variant) => new(4, ex =>
+    {
+        var lg = new Kmc.Primitives.Lglock.Lglock("lg", 4, LgOps.ToPortVariant(variant.Name));
+        lg.LgLockInit("lg");
+        var g = new LgGhost(4);
+        ex.Spawn("T0", 0, async () =>
+        {
+            await LgOps.Local(lg, g);
+            await LgOps.Double(lg, g, 0, 3);
+        });
+        ex.Spawn("T1", 1, async () =>
+        {
+            await LgOps.Global(lg, g);
+            await LgOps.LocalCpu(lg, g, 2);
+        });
+        ex.Spawn("T2", 2, async () =>
+        {
+            await LgOps.Double(lg, g, 2, 1);
+            await LgOps.Global(lg, g);
+        });
+        ex.Spawn("T3", 3, async () =>
+        {
+            await LgOps.Double(lg, g, 3, 0);
+            await LgOps.Local(lg, g);
+        });
+        ex.AtEnd("lglock unlocked", () =>
+        {
+            for (var c = 0; c < 4; c++)
+                Assert(!lg.Lock.PerCpuPtr(c).IsLocked, $"all tasks done but {lg.Lock.PerCpuPtr(c).Name} is locked");
+        });
+    }, preemptive: true);
+}
+
+/// <summary>
+/// Two tasks on one CPU (the lglock.txt scenario): the global locker A and a cpu-targeted/local
+/// locker B share CPU1, and C takes CPU0's local lock. If A can be preempted between its
+/// per-CPU acquisitions, B spins (preemption off) on a lock A holds, and A never runs again.
+/// </summary>
+[Check]
+public sealed class LglockPreemptCheck : Check
+{
+    public override string Name => "lglock-preempt";
+
+    public override string Description => "lglock, 2 CPUs, global locker and local locker on the same CPU with preemption: no self-deadlock";
+
+    public override IReadOnlyList<Type> Primitives => [typeof(Kmc.Primitives.Lglock.Lglock)];
+
+    public override IReadOnlyList<Variant> Variants { get; } =
+    [
+        Variant.Fixed("lg_global_lock() disables preemption before taking the first CPU's lock"),
+        LgOps.GlobalNoPreemptDisable,
+    ];
+
+    public override Scenario Build(Variant variant) => new(2, ex =>
+    {
+        var lg = new Kmc.Primitives.Lglock.Lglock("lg", 2, LgOps.ToPortVariant(variant.Name));
+        lg.LgLockInit("lg");
+        var g = new LgGhost(2);
+        ex.Spawn("A", 1, async () => await LgOps.Global(lg, g));
+        ex.Spawn("B", 1, async () =>
+        {
+            await LgOps.LocalCpu(lg, g, 0);
+            await LgOps.Local(lg, g);
+        });
+        ex.Spawn("C", 0, async () => await LgOps.Local(lg, g));
+        ex.AtEnd("lglock unlocked", () =>
+        {
+            for (var c = 0; c < 2; c++)
+                Assert(!lg.Lock.PerCpuPtr(c).IsLocked, $"all tasks done but {lg.Lock.PerCpuPtr(c).Name} is locked");
+        });
+    }, preemptive: true);
+}

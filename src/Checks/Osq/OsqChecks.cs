@@ -1,0 +1,162 @@
+using Kmc.Checks.Framework;
+using Kmc.Models;
+using Kmc.Models.Scheduling;
+using Kmc.Primitives.Osq;
+using static Kmc.Models.Kernel;
+
+namespace Kmc.Checks.Osq;
+
+/// <summary>
+/// N CPUs each run k rounds of preempt_disable(); if (osq_lock()) { ... osq_unlock(); } preempt_enable(),
+/// where every spin may give up (need_resched()/vcpu_is_preempted()) and take the unqueue path.
+/// Properties: at most one owner; a cancelled osq_lock() was not handed the OSQ; the tail never
+/// names a CPU that has left the OSQ (checked as each operation returns); every call
+/// returns (a spin nothing can end is a Hang); when quiescent the tail is OSQ_UNLOCKED_VAL and
+/// no node links to another.
+/// </summary>
+public abstract class OsqCheckBase : Check
+{
+    protected abstract int Cpus { get; }
+    protected abstract int Rounds { get; }
+
+    public override IReadOnlyList<Type> Primitives => [typeof(OsqLockPort)];
+
+    public override IReadOnlyList<Variant> Variants { get; } =
+    [
+        Variant.Fixed("mainline osq_lock.c: full atomic_xchg() on the tail, cmpxchg() in Step A, xchg() in osq_wait_next()"),
+        new("acquire-only-tail-xchg",
+            "before \"locking/osq: Fix ordering of node initialisation in osq_lock\": atomic_xchg_acquire() on the tail lets the node's "
+            + "init stores land after the tail update (a late node->next = NULL erases the successor's link: both spin forever). "
+            + "Needs store->RMW reordering: not reachable under sequential consistency",
+            Expectation.Pass)
+        {
+            PerMemoryModel = new Dictionary<string, Expectation> { ["lkmm"] = Expectation.Bug(FailureKind.Hang) },
+        },
+        new("arm64-monitor-wait",
+            "arm64 WFE-style spin: the exit condition is re-evaluated only when node->locked is written, so need_resched()/"
+            + "vcpu_is_preempted() are never seen and the spinner never unqueues. That is a liveness (latency) hazard only: the "
+            + "OSQ holder runs with preemption off and always hands over, so every spin still ends; this model has no notion of "
+            + "'waited too long', hence Pass (why arm64 defines vcpu_is_preempted() as false)",
+            Expectation.Pass),
+        new("step-a-plain-store",
+            "careless port: Step A undoes prev->next with READ_ONCE + WRITE_ONCE(NULL) instead of cmpxchg(); an unlock that "
+            + "took prev->next in between hands the OSQ to a node that then reports 'cancelled': the hand-off is lost",
+            Expectation.Bug(FailureKind.Assertion)),
+        new("wait-next-nonatomic-next",
+            "careless port: osq_wait_next() takes node->next with READ_ONCE + WRITE_ONCE(NULL) instead of xchg(); a successor "
+            + "unqueueing in between completes Step A and leaves, yet is still handed the OSQ (or relinked into the queue)",
+            Expectation.Bug(FailureKind.Assertion)),
+    ];
+
+    public static OsqVariant ToPortVariant(string name) => name switch
+    {
+        "fixed" => OsqVariant.Fixed,
+        "acquire-only-tail-xchg" => OsqVariant.AcquireOnlyTailXchg,
+        "arm64-monitor-wait" => OsqVariant.Arm64MonitorWait,
+        "step-a-plain-store" => OsqVariant.StepAPlainStore,
+        "wait-next-nonatomic-next" => OsqVariant.WaitNextNonAtomicNext,
+        _ => throw new KmcInputException($"osq: unknown variant '{name}'"),
+    };
+
+    public override Scenario Build(Variant variant) => new(Cpus, ex =>
+    {
+        var osq = new OsqLockPort(Cpus, ToPortVariant(variant.Name));
+        var lk = new OptimisticSpinQueue("osq");
+        // Ghost state (not kernel memory): who returned true from osq_lock() and has not unlocked yet.
+        var owners = 0;
+        // Ghost: which CPUs are inside osq_lock() .. osq_unlock() (or a cancelled osq_lock()).
+        var inOsq = new bool[Cpus];
+        // Checked whenever a task leaves an OSQ operation: the tail names no CPU or one that is
+        // still in the OSQ (an unqueue moves it back only to a prev that waits in the queue).
+        void CheckTail(string after)
+        {
+            var tail = lk.Tail.Peek();
+            Assert(tail == OsqLockPort.OsqUnlockedVal || inOsq[tail - 1],
+                $"after {Current.Name}'s {after}, {lk.Tail.Name} == {tail} names CPU{tail - 1}, which is not in the OSQ: the queue is corrupt");
+        }
+
+        for (var cpu = 0; cpu < Cpus; cpu++)
+        {
+            var c = cpu;
+            ex.Spawn($"T{c}", c, async () =>
+            {
+                var node = osq.OsqNodes.PerCpuPtr(c);
+                for (var round = 0; round < Rounds; round++)
+                {
+                    // The OSQ's users (mutex/rwsem optimistic spinning) hold preemption off around it.
+                    PreemptDisable();
+                    inOsq[c] = true;
+                    if (await osq.OsqLock(lk))
+                    {
+                        CheckTail("osq_lock() = true");
+                        owners++;
+                        Assert(owners == 1, $"{Current.Name} owns the OSQ while {owners - 1} other owner(s) do");
+                        Note("owns the OSQ");
+                        await CpuRelax();
+                        owners--;
+                        await osq.OsqUnlock(lk);
+                        inOsq[c] = false;
+                        CheckTail("osq_unlock()");
+                    }
+                    else
+                    {
+                        // Cancelled: nobody may have handed us the OSQ (it would be lost forever).
+                        inOsq[c] = false;
+                        CheckTail("osq_lock() = false");
+                        var locked = await ReadOnce(node.Locked);
+                        Assert(locked == 0, $"{Current.Name}'s osq_lock() gave up, but {node.Locked.Name} == 1: the hand-off to it is lost");
+                    }
+
+                    PreemptEnable();
+                }
+            });
+        }
+
+        ex.AtEnd("osq quiescent", () =>
+        {
+            Assert(lk.Tail.Peek() == OsqLockPort.OsqUnlockedVal,
+                $"all tasks done but {lk.Tail.Name} == {lk.Tail.Peek()} (expected OSQ_UNLOCKED_VAL)");
+            for (var c = 0; c < Cpus; c++)
+            {
+                var n = osq.OsqNodes.PerCpuPtr(c);
+                Assert(n.Next.Peek() == null, $"all tasks done but {n.Next.Name} == {Format.Value(n.Next.Peek())}");
+            }
+        });
+    }, preemptive: true);
+}
+
+[Check]
+public sealed class OsqCheck : OsqCheckBase
+{
+    public override string Name => "osq";
+    public override string Description => "OSQ lock, 2 CPUs x 2 rounds of osq_lock/osq_unlock with cancellation: one owner, no lost hand-off, no hang, empty queue at the end";
+    protected override int Cpus => 2;
+    protected override int Rounds => 2;
+}
+
+[Check]
+public sealed class Osq3CpuCheck : OsqCheckBase
+{
+    public override string Name => "osq-3cpu";
+    public override string Description => "OSQ lock, 3 CPUs x 2 rounds with cancellation (unqueue of a middle node: Step C)";
+    protected override int Cpus => 3;
+    protected override int Rounds => 2;
+}
+
+[Check]
+public sealed class OsqSmallCheck : OsqCheckBase
+{
+    public override string Name => "osq-1round";
+    public override string Description => "OSQ lock, 2 CPUs x 1 round with cancellation: small enough for exhaustive search";
+    protected override int Cpus => 2;
+    protected override int Rounds => 1;
+}
+
+[Check]
+public sealed class Osq3CpuSmallCheck : OsqCheckBase
+{
+    public override string Name => "osq-3cpu-1round";
+    public override string Description => "OSQ lock, 3 CPUs x 1 round with cancellation: for exhaustive search";
+    protected override int Cpus => 3;
+    protected override int Rounds => 1;
+}

@@ -1,0 +1,250 @@
+// Port of the optimistic spin queue, kernel/locking/osq_lock.c (Linux mainline shape, v6.8+:
+// osq_wait_next() takes the encoded CPU to move the tail back to, smp_wmb() between the
+// node->prev and prev->next stores, atomic_try_cmpxchg_release() in the unlock fast path).
+//
+// Modelling notes:
+// * Nodes are static per-CPU storage (PerCpu<OsqNode>), as in the C; that is what makes the
+//   Step-A cmpxchg on a predecessor's node safe.
+// * The hand-off spin `smp_cond_load_relaxed(&node->locked, VAL || need_resched() ||
+//   vcpu_is_preempted(...))` is SpinUntilOrGiveUp: need_resched()/vcpu_is_preempted() are one
+//   recorded choice to give up, which sends the task down the unqueue path.
+// * The cpu_relax() loops of Step A and osq_wait_next() are modelled as blocked waits for
+//   the next iteration that can do something different (a loop iteration in which none of
+//   the tested locations changed is a no-op); so a loop that can never end is a Hang rather
+//   than a run cut at the step bound.
+using Kmc.Models;
+using static Kmc.Models.Kernel;
+
+namespace Kmc.Primitives.Osq;
+
+public enum OsqVariant
+{
+    Fixed,
+
+    /// <summary>
+    /// Before "locking/osq: Fix ordering of node initialisation in osq_lock": the tail xchg is
+    /// acquire-only, so the node's init stores may be published after the tail update. Needs a
+    /// weak memory model; identical to the fixed code under sequential consistency.
+    /// </summary>
+    AcquireOnlyTailXchg,
+
+    /// <summary>
+    /// arm64 WFE-style spin (smp_cond_load_relaxed with a monitor): the exit condition is only
+    /// re-evaluated when node->locked is written, so need_resched()/vcpu_is_preempted() are
+    /// never seen. The spin waits for locked only.
+    /// </summary>
+    Arm64MonitorWait,
+
+    /// <summary>Careless port: Step A undoes prev->next with READ_ONCE + WRITE_ONCE instead of cmpxchg().</summary>
+    StepAPlainStore,
+
+    /// <summary>Careless port: osq_wait_next() takes node->next with READ_ONCE + WRITE_ONCE(NULL) instead of xchg().</summary>
+    WaitNextNonAtomicNext,
+}
+
+/// <summary>struct optimistic_spin_node</summary>
+public sealed class OsqNode : INamed
+{
+    public OsqNode(int cpu)
+    {
+        Id = cpu;
+        Next = new Loc<OsqNode?>($"osq_node[{cpu}].next");
+        Prev = new Loc<OsqNode?>($"osq_node[{cpu}].prev");
+        Locked = new Loc<int>($"osq_node[{cpu}].locked");
+        Cpu = new Loc<int>($"osq_node[{cpu}].cpu");
+    }
+
+    /// <summary>The CPU this node belongs to (not a kernel field: for names and checks).</summary>
+    public int Id { get; }
+
+    public Loc<OsqNode?> Next { get; }
+    public Loc<OsqNode?> Prev { get; }
+    public Loc<int> Locked { get; }
+
+    /// <summary>Encoded CPU number (cpu + 1); 0 means "no CPU".</summary>
+    public Loc<int> Cpu { get; }
+
+    public string DisplayName => $"osq_node[{Id}]";
+}
+
+/// <summary>struct optimistic_spin_queue</summary>
+public sealed class OptimisticSpinQueue(string name)
+{
+    public Atomic Tail { get; } = new(name + ".tail", OsqLockPort.OsqUnlockedVal);
+}
+
+[KernelPort("kernel/locking/osq_lock.c", "v6.8")]
+public sealed class OsqLockPort
+{
+    public const int OsqUnlockedVal = 0;
+
+    private readonly OsqVariant _variant;
+
+    /// <summary>DEFINE_PER_CPU_SHARED_ALIGNED(struct optimistic_spin_node, osq_node)</summary>
+    public PerCpu<OsqNode> OsqNodes { get; }
+
+    public OsqLockPort(int cpus, OsqVariant variant = OsqVariant.Fixed)
+    {
+        _variant = variant;
+        OsqNodes = new PerCpu<OsqNode>(cpus, c => new OsqNode(c));
+    }
+
+    public static int EncodeCpu(int cpuNr) => cpuNr + 1;
+
+    public static int NodeCpu(OsqNode node) => node.Cpu.Peek() - 1;
+
+    public OsqNode DecodeCpu(int encodedCpuVal) => OsqNodes.PerCpuPtr(encodedCpuVal - 1);
+
+    /// <summary>
+    /// osq_wait_next(): get a stable node->next for unlock or unqueue, or NULL when we were the
+    /// last queued and moved the tail back to <paramref name="oldCpu"/>.
+    /// </summary>
+    public async ValueTask<OsqNode?> OsqWaitNext(OptimisticSpinQueue lk, OsqNode node, int oldCpu)
+    {
+        var curr = EncodeCpu(SmpProcessorId());
+        for (var first = true; ; first = false)
+        {
+            if (!first)
+            {
+                // cpu_relax(): nothing changes until the tail or node->next does.
+                await SpinUntil(() => lk.Tail.Peek() == curr || node.Next.Peek() != null,
+                    $"osq_wait_next: {lk.Tail.Name} == {curr} || {node.Next.Name} != NULL");
+            }
+
+            if (await AtomicRead(lk.Tail) == curr &&
+                await AtomicCmpxchgAcquire(lk.Tail, curr, oldCpu) == curr)
+            {
+                // We were the last queued and moved the tail back: prev will observe it.
+                return null;
+            }
+
+            // node->next must be taken with xchg(): a successor unqueueing concurrently must
+            // not complete its Step A believing we are still its prev.
+            if (await ReadOnce(node.Next) != null)
+            {
+                OsqNode? next;
+                if (_variant == OsqVariant.WaitNextNonAtomicNext)
+                {
+                    next = await ReadOnce(node.Next);
+                    await WriteOnce(node.Next, null);
+                }
+                else
+                {
+                    next = await Xchg(node.Next, null);
+                }
+
+                if (next != null)
+                    return next;
+            }
+        }
+    }
+
+    /// <summary>osq_lock(): true when we own the OSQ, false when we gave up (unqueued).</summary>
+    public async ValueTask<bool> OsqLock(OptimisticSpinQueue lk)
+    {
+        var node = OsqNodes.ThisCpuPtr();
+        var curr = EncodeCpu(SmpProcessorId());
+
+        await PlainWrite(node.Locked, 0);    // node->locked = 0
+        await PlainWrite(node.Next, null);   // node->next = NULL
+        await PlainWrite(node.Cpu, curr);    // node->cpu = curr
+
+        // Both ACQUIRE (pairs with the RELEASE of an uncontended unlock) and RELEASE (publishes
+        // the node fields just initialised) are needed here.
+        var old = _variant == OsqVariant.AcquireOnlyTailXchg
+            ? await AtomicXchgAcquire(lk.Tail, curr)
+            : await AtomicXchg(lk.Tail, curr);
+        if (old == OsqUnlockedVal)
+            return true;
+
+        var prev = DecodeCpu(old);
+        await PlainWrite(node.Prev, prev);   // node->prev = prev
+        await SmpWmb();
+        await WriteOnce(prev.Next, node);
+
+        // Spin on node->locked; need_resched() or vcpu_is_preempted(node_cpu(node->prev))
+        // makes us give up and unqueue.
+        if (_variant == OsqVariant.Arm64MonitorWait)
+        {
+            await SmpCondLoadRelaxed(node.Locked, v => v != 0);
+            return true;
+        }
+
+        if (await SpinUntilOrGiveUp(() => node.Locked.Peek() != 0, $"{node.Locked.Name} != 0",
+                $"need_resched() || vcpu_is_preempted({NodeCpu(prev)})"))
+        {
+            await SmpCondLoadRelaxed(node.Locked, v => v != 0);
+            return true;
+        }
+
+        // ---- unqueue ----
+        // Step A -- stabilize prev: undo our prev->next assignment, so prev's unlock()/unqueue()
+        // waits for a next pointer since the tail points to us (or later).
+        for (var first = true; ; first = false)
+        {
+            if (!first)
+            {
+                // cpu_relax(); prev = READ_ONCE(node->prev): nothing new until prev->next, our
+                // locked or our prev changes.
+                var p = prev;
+                await SpinUntil(() => p.Next.Peek() == node || node.Locked.Peek() != 0 || node.Prev.Peek() != p,
+                    $"osq unqueue step A: {p.Next.Name} == {node.DisplayName} || {node.Locked.Name} || {node.Prev.Name} changes");
+                prev = (await ReadOnce(node.Prev))!;
+            }
+
+            if (_variant == OsqVariant.StepAPlainStore)
+            {
+                if (await ReadOnce(prev.Next) == node)
+                {
+                    await WriteOnce(prev.Next, null);
+                    break;
+                }
+            }
+            else if (await ReadOnce(prev.Next) == node &&     // data_race(prev->next) == node (no data_race() in the model)
+                     await Cmpxchg(prev.Next, node, null) == node)
+            {
+                break;
+            }
+
+            // We can only fail the cmpxchg() racing with an unlock(), in which case we
+            // should observe node->locked becoming true.
+            if (await SmpLoadAcquire(node.Locked) != 0)
+                return true;
+        }
+
+        // Step B -- stabilize next: wait for node->next or move the tail from us back to prev.
+        var prevCpu = await PlainRead(prev.Cpu);  // prev->cpu
+        var nextNode = await OsqWaitNext(lk, node, prevCpu);
+        if (nextNode == null)
+            return false;
+
+        // Step C -- unlink: prev is stable (it waits for a new prev->next), next is stable
+        // (our node->next is NULL, so it waits in Step A).
+        await WriteOnce(nextNode.Prev, prev);
+        await WriteOnce(prev.Next, nextNode);
+        return false;
+    }
+
+    /// <summary>osq_unlock()</summary>
+    public async ValueTask OsqUnlock(OptimisticSpinQueue lk)
+    {
+        var curr = EncodeCpu(SmpProcessorId());
+
+        // Fast path for the uncontended case.
+        if (await AtomicCmpxchgRelease(lk.Tail, curr, OsqUnlockedVal) == curr)
+            return;
+
+        // Second most likely case.
+        var node = OsqNodes.ThisCpuPtr();
+        var next = await Xchg(node.Next, null);
+        if (next != null)
+        {
+            await WriteOnce(next.Locked, 1);
+            return;
+        }
+
+        next = await OsqWaitNext(lk, node, OsqUnlockedVal);
+        if (next != null)
+            await WriteOnce(next.Locked, 1);
+    }
+}
