@@ -1,0 +1,30 @@
+using Kmc.Checks.Framework;
+using Kmc.Models;
+using Kmc.Primitives.PagecacheLock;
+
+namespace Kmc.Checks.PagecacheLock;
+
+/// <summary>The variants the pagecache checks share, and their mapping onto the port's enum.</summary>
+internal static class PagecacheVariants
+{
+    public static readonly Variant NoLock = new("no-lock",
+        "mainline before the series: nothing keeps shot-down pages out of the cache", Expectation.Bug(FailureKind.Assertion));
+
+    public static PagecacheVariant Of(Variant v) => v.Name switch
+    {
+        "fixed" => PagecacheVariant.Fixed,
+        "no-lock" => PagecacheVariant.NoLock,
+        "no-recursion-handling" => PagecacheVariant.NoRecursionHandling,
+        "abba-no-trylock" => PagecacheVariant.AbbaNoTrylock,
+        "truncate-isize-only" => PagecacheVariant.TruncateIsizeOnly,
+        _ => throw new KmcInputException($"unknown pagecache variant {v.Name}"),
+    };
+
+    /// <summary>Disk-reservation accounting at the end: one reservation per dirty page, no more, no less.</summary>
+    public static void AssertReservations(Disk disk, params AddressSpace[] files)
+    {
+        var dirty = files.Sum(f => f.DirtyPages());
+        var reserved = disk.Reserved.Peek();
+        Kmc.Models.Kernel.Assert(reserved == dirty, $"disk reservations out of sync: {reserved} reserved, {dirty} dirty pages");
+    }
+}
