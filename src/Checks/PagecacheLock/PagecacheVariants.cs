@@ -26,5 +26,15 @@ internal static class PagecacheVariants
         var dirty = files.Sum(f => f.DirtyPages());
         var reserved = disk.Reserved.Peek();
         Kmc.Models.Kernel.Assert(reserved == dirty, $"disk reservations out of sync: {reserved} reserved, {dirty} dirty pages");
+        foreach (var f in files)
+        {
+            var isize = f.ISize.Peek();
+            for (var i = isize; i < f.NrPages; i++)
+            {
+                var p = f.Pages[i];
+                Kmc.Models.Kernel.Assert(!(p.Present.Peek() != 0 && p.Dirty.Peek() != 0),
+                    $"{p.Name} is dirty past i_size ({isize} pages): it holds a disk reservation for a block that no longer exists");
+            }
+        }
     }
 }
