@@ -1,0 +1,40 @@
+using Kmc.Checks.Framework;
+using Kmc.Models;
+using Kmc.Primitives.PagecacheLock;
+
+namespace Kmc.Checks.PagecacheLock;
+
+/// <summary>The variants the pagecache checks share, and their mapping onto the port's enum.</summary>
+internal static class PagecacheVariants
+{
+    public static readonly Variant NoLock = new("no-lock",
+        "mainline before the series: nothing keeps shot-down pages out of the cache", Expectation.Bug(FailureKind.Assertion));
+
+    public static PagecacheVariant Of(Variant v) => v.Name switch
+    {
+        "fixed" => PagecacheVariant.Fixed,
+        "no-lock" => PagecacheVariant.NoLock,
+        "no-recursion-handling" => PagecacheVariant.NoRecursionHandling,
+        "abba-no-trylock" => PagecacheVariant.AbbaNoTrylock,
+        "truncate-isize-only" => PagecacheVariant.TruncateIsizeOnly,
+        _ => throw new KmcInputException($"unknown pagecache variant {v.Name}"),
+    };
+
+    /// <summary>Disk-reservation accounting at the end: one reservation per dirty page, no more, no less.</summary>
+    public static void AssertReservations(Disk disk, params AddressSpace[] files)
+    {
+        var dirty = files.Sum(f => f.DirtyPages());
+        var reserved = disk.Reserved.Peek();
+        Kmc.Models.Kernel.Assert(reserved == dirty, $"disk reservations out of sync: {reserved} reserved, {dirty} dirty pages");
+        foreach (var f in files)
+        {
+            var isize = f.ISize.Peek();
+            for (var i = isize; i < f.NrPages; i++)
+            {
+                var p = f.Pages[i];
+                Kmc.Models.Kernel.Assert(!(p.Present.Peek() != 0 && p.Dirty.Peek() != 0),
+                    $"{p.Name} is dirty past i_size ({isize} pages): it holds a disk reservation for a block that no longer exists");
+            }
+        }
+    }
+}

@@ -1,0 +1,121 @@
+using Kmc.Checks.Framework;
+using Kmc.Models;
+
+namespace Kmc.Tests;
+
+/// <summary>The pagecache add lock checks (tracker issue 5): fixed code passes, each known bug is found.</summary>
+public class PagecacheLockTests
+{
+    private static CheckRun Run(string check, string variant, string driver = "native", string strategy = "random",
+        int iterations = 2000, ulong seed = 1, int preemptionBound = 2)
+    {
+        var c = CheckRegistry.Get(check);
+        return CheckRunner.Run(c, c.GetVariant(variant), new RunSettings
+        {
+            Driver = driver,
+            Strategy = strategy,
+            Iterations = iterations,
+            Seed = seed,
+            PreemptionBound = preemptionBound,
+        });
+    }
+
+    [Theory]
+    [InlineData("pagecache-dio")]
+    [InlineData("pagecache-fallocate")]
+    [InlineData("pagecache-truncate")]
+    [InlineData("pagecache-two-file-deadlock")]
+    [InlineData("pagecache-recursion")]
+    [InlineData("pagecache-lock")]
+    public void FixedPassesNative(string check)
+    {
+        var run = Run(check, "fixed");
+        Assert.Null(run.Result.Failure);
+        Assert.True(run.MatchesExpectation, run.Mismatch());
+        Assert.Equal(2000, run.Result.Executions);
+    }
+
+    [Theory]
+    [InlineData("pagecache-dio")]
+    [InlineData("pagecache-fallocate")]
+    [InlineData("pagecache-truncate")]
+    [InlineData("pagecache-two-file-deadlock")]
+    [InlineData("pagecache-recursion")]
+    [InlineData("pagecache-lock")]
+    public void FixedPassesCoyote(string check)
+    {
+        var run = Run(check, "fixed", driver: "coyote", iterations: 50);
+        Assert.Null(run.Result.Failure);
+        Assert.True(run.MatchesExpectation, run.Mismatch());
+    }
+
+    [Theory]
+    [InlineData("pagecache-dio", "no-lock", FailureKind.Assertion)]
+    [InlineData("pagecache-fallocate", "no-lock", FailureKind.Assertion)]
+    [InlineData("pagecache-truncate", "no-lock", FailureKind.Assertion)]
+    [InlineData("pagecache-truncate", "truncate-isize-only", FailureKind.Assertion)]
+    [InlineData("pagecache-two-file-deadlock", "abba-no-trylock", FailureKind.Hang)]
+    [InlineData("pagecache-recursion", "no-recursion-handling", FailureKind.Hang)]
+    public void BugFoundNative(string check, string variant, FailureKind kind)
+    {
+        var run = Run(check, variant);
+        Assert.NotNull(run.Result.Failure);
+        Assert.Equal(kind, run.Result.Failure!.Kind);
+        Assert.True(run.MatchesExpectation, run.Mismatch());
+        Assert.NotNull(run.Trace);
+    }
+
+    [Theory]
+    [InlineData("pagecache-dio", "no-lock", FailureKind.Assertion)]
+    [InlineData("pagecache-truncate", "truncate-isize-only", FailureKind.Assertion)]
+    [InlineData("pagecache-two-file-deadlock", "abba-no-trylock", FailureKind.Hang)]
+    [InlineData("pagecache-recursion", "no-recursion-handling", FailureKind.Hang)]
+    public void BugFoundCoyote(string check, string variant, FailureKind kind)
+    {
+        var run = Run(check, variant, driver: "coyote", iterations: 2000);
+        Assert.NotNull(run.Result.Failure);
+        Assert.Equal(kind, run.Result.Failure!.Kind);
+    }
+
+    [Fact]
+    public void StaleStateMessagesNameTheRace()
+    {
+        var run = Run("pagecache-dio", "no-lock");
+        Assert.Contains("stale page", run.Result.Failure!.Message);
+        var trunc = Run("pagecache-truncate", "truncate-isize-only");
+        Assert.Contains("A.page[2]", trunc.Result.Failure!.Message);
+    }
+
+    /// <summary>The smallest configuration (dio write vs buffered read, 1 page, 2 tasks) exhaustively.</summary>
+    [Fact]
+    public void DioFixedExhaustive()
+    {
+        var run = Run("pagecache-dio", "fixed", strategy: "dfs", iterations: 1_000_000);
+        Assert.Null(run.Result.Failure);
+        Assert.True(run.Result.Exhausted, run.Result.Verdict());
+    }
+
+    [Fact]
+    public void DioNoLockExhaustiveFindsBug()
+    {
+        var run = Run("pagecache-dio", "no-lock", strategy: "dfs", iterations: 1_000_000);
+        Assert.NotNull(run.Result.Failure);
+        Assert.Equal(FailureKind.Assertion, run.Result.Failure!.Kind);
+    }
+
+    [Fact]
+    public void RecursionFixedExhaustive()
+    {
+        var run = Run("pagecache-recursion", "fixed", strategy: "dfs", iterations: 1_000_000);
+        Assert.Null(run.Result.Failure);
+        Assert.True(run.Result.Exhausted, run.Result.Verdict());
+    }
+
+    [Fact]
+    public void TwoFileFixedExhaustive()
+    {
+        var run = Run("pagecache-two-file-deadlock", "fixed", strategy: "dfs", iterations: 1_000_000);
+        Assert.Null(run.Result.Failure);
+        Assert.True(run.Result.Exhausted, run.Result.Verdict());
+    }
+}
