@@ -18,6 +18,7 @@ public sealed class Commands(ILogger log)
     private readonly Option<int?> _pctDepth = new("--pct-depth") { Description = "PCT bug depth" };
     private readonly Option<int?> _preemptions = new("--preemption-bound") { Description = "exhaustive search: most preemptions per execution (-1: none)" };
     private readonly Option<string?> _memoryModel = new("--memory-model") { Description = "memory model (sc)" };
+    private readonly Option<bool> _noMinimize = new("--no-minimize") { Description = "report the failing schedule as found, without shortening it" };
     private readonly Option<string?> _config = new("--config") { Description = "config file (default: coyote.runtimeconfig.json in . or above)" };
 
     public RootCommand Build()
@@ -52,7 +53,7 @@ public sealed class Commands(ILogger log)
 
     private void AddExploreOptions(Command cmd)
     {
-        foreach (var o in new Option[] { _driver, _strategy, _iterations, _seed, _maxSteps, _timeout, _pctDepth, _preemptions, _memoryModel, _config })
+        foreach (var o in new Option[] { _driver, _strategy, _iterations, _seed, _maxSteps, _timeout, _pctDepth, _preemptions, _memoryModel, _noMinimize, _config })
             cmd.Options.Add(o);
     }
 
@@ -67,6 +68,7 @@ public sealed class Commands(ILogger log)
         PctDepth = p.GetValue(_pctDepth),
         PreemptionBound = p.GetValue(_preemptions),
         MemoryModel = p.GetValue(_memoryModel),
+        Minimize = p.GetValue(_noMinimize) ? false : null,
     };
 
     private Command RunCommand()
@@ -102,6 +104,8 @@ public sealed class Commands(ILogger log)
         if (run.Trace.Failure.Location != null)
             Console.WriteLine($"  at {run.Trace.Failure.Location}");
         Console.WriteLine();
+        if (run.Trace.Minimization is { } m)
+            Console.WriteLine($"Minimised {ReportWriter.MinimizationText(m)}.");
         Console.WriteLine($"Interleaving ({run.Trace.Steps.Count} steps):");
         foreach (var line in ReportWriter.Lines(run.Trace.Steps))
             Console.WriteLine("  " + line);

@@ -49,6 +49,11 @@ public static class CheckRunner
                     $"instead of {result.Failure}: the scenario is not deterministic under the scheduler");
             }
 
+            var schedule = result.Schedule;
+            Minimization? minimization = null;
+            if (settings.Minimize && result.Schedule != null)
+                (schedule, replay, minimization) = Minimize(check, variant, options, explorer, result.Schedule, replay);
+
             trace = new TraceFile
             {
                 KmcVersion = KmcVersion,
@@ -61,13 +66,35 @@ public static class CheckRunner
                 ModelHash = ModelHash.Of(check),
                 FailingExecution = result.FailingExecution,
                 Failure = replay.Failure,
-                Schedule = result.Schedule,
+                Schedule = schedule,
+                Minimization = minimization,
                 CoyoteTrace = result.CoyoteTrace,
                 Steps = replay.Steps,
             };
         }
 
         return new CheckRun(check, variant, settings, result, variant.ExpectedUnder(settings.MemoryModel), trace);
+    }
+
+    /// <summary>
+    /// Shortens the failing schedule before it is reported. The minimised schedule must replay to
+    /// the same failure kind; if it somehow does not, the original is kept.
+    /// </summary>
+    private static (IReadOnlyList<int>, ReplayResult, Minimization?) Minimize(Check check, Variant variant, ExploreOptions options,
+        IExplorer explorer, IReadOnlyList<int> original, ReplayResult originalReplay)
+    {
+        var min = Minimizer.Minimize(check.Build(variant), options, original, originalReplay.Failure!);
+        if (min.Minimized.CompareTo(min.Original) >= 0)
+        {
+            return (original, originalReplay,
+                new Minimization(originalReplay.Steps.Count, min.Original.Preemptions, originalReplay.Steps.Count, min.Original.Preemptions, min.Runs));
+        }
+
+        var replay = explorer.Replay(check.Build(variant), options, min.Schedule, null);
+        if (replay.Failure?.Kind != originalReplay.Failure!.Kind)
+            return (original, originalReplay, null);
+        return (min.Schedule, replay,
+            new Minimization(originalReplay.Steps.Count, min.Original.Preemptions, replay.Steps.Count, min.Minimized.Preemptions, min.Runs));
     }
 }
 

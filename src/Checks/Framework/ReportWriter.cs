@@ -54,6 +54,8 @@ public static class ReportWriter
         sb.AppendLine($"| memory model | {t.Options.MemoryModel} |");
         sb.AppendLine($"| found in execution | {t.FailingExecution} |");
         sb.AppendLine($"| steps | {t.Steps.Count} |");
+        if (t.Minimization is { } m)
+            sb.AppendLine($"| minimised | {MinimizationText(m)} |");
         sb.AppendLine($"| model hash | {t.ModelHash} |");
         sb.AppendLine($"| kmc | {t.KmcVersion} |");
         sb.AppendLine();
@@ -77,6 +79,9 @@ public static class ReportWriter
         sb.AppendLine($"**Then:** {t.Failure.Kind}: {t.Failure.Message.Split('\n')[0]}");
         return sb.ToString();
     }
+
+    public static string MinimizationText(Minimization m) =>
+        $"from {m.OriginalSteps} steps / {m.OriginalPreemptions} preemptions to {m.Steps} steps / {m.Preemptions} preemptions ({m.Runs} trial runs)";
 
     private static string Cell(string? s) => string.IsNullOrEmpty(s) ? "" : s.Replace("|", "\\|");
 

@@ -18,6 +18,9 @@ public sealed record RunSettings
     public int PreemptionBound { get; init; } = 2;
     public string MemoryModel { get; init; } = "sc";
 
+    /// <summary>Shorten a failing native schedule (fewer preemptions, fewer steps) before it is reported.</summary>
+    public bool Minimize { get; init; } = true;
+
     public static readonly IReadOnlyList<string> Drivers = ["native", "coyote"];
 
     public IExplorer Explorer() => Driver switch
@@ -95,6 +98,7 @@ public sealed record SettingsOverride
     public int? PctDepth { get; init; }
     public int? PreemptionBound { get; init; }
     public string? MemoryModel { get; init; }
+    public bool? Minimize { get; init; }
 
     public RunSettings ApplyTo(RunSettings s) => s with
     {
@@ -107,6 +111,7 @@ public sealed record SettingsOverride
         PctDepth = PctDepth ?? s.PctDepth,
         PreemptionBound = PreemptionBound ?? s.PreemptionBound,
         MemoryModel = MemoryModel ?? s.MemoryModel,
+        Minimize = Minimize ?? s.Minimize,
     };
 
     private static string DefaultStrategy(string driver) => driver == "coyote" ? "portfolio" : "random";

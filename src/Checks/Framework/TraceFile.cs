@@ -27,6 +27,9 @@ public sealed record TraceFile
     /// <summary>Native driver: the decisions (task ids and choice values) of the failing execution.</summary>
     public IReadOnlyList<int>? Schedule { get; init; }
 
+    /// <summary>Native driver: how much the failing schedule was shortened before it was saved.</summary>
+    public Minimization? Minimization { get; init; }
+
     /// <summary>Coyote driver: Coyote's reproducible trace.</summary>
     public string? CoyoteTrace { get; init; }
 
@@ -79,6 +82,9 @@ public sealed record TraceFile
         return t;
     }
 }
+
+/// <summary>The failing schedule as found and as saved (shortened, still failing the same way).</summary>
+public sealed record Minimization(int OriginalSteps, int OriginalPreemptions, int Steps, int Preemptions, int Runs);
 
 /// <summary>The exploration options a trace was recorded with.</summary>
 public sealed record TraceOptions(int Iterations, int MaxSteps, int PctDepth, int PreemptionBound, string MemoryModel);
