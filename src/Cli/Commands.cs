@@ -110,7 +110,7 @@ public sealed class Commands(ILogger log)
         foreach (var line in ReportWriter.Lines(run.Trace.Steps))
             Console.WriteLine("  " + line);
         Console.WriteLine();
-        Console.WriteLine($"report: {Path.Combine(folder, "report.md")}");
+        Console.WriteLine($"report: {Path.Combine(folder, "report.md")} and report.html");
         Console.WriteLine($"replay: {ReportWriter.ReplayCommand(Path.Combine(folder, "trace.json"))}");
         return 1;
     }

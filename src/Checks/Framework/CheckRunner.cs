@@ -65,7 +65,7 @@ public static class CheckRunner
                 Options = new TraceOptions(settings.Iterations, settings.MaxSteps, settings.PctDepth, settings.PreemptionBound, settings.MemoryModel),
                 ModelHash = ModelHash.Of(check),
                 FailingExecution = result.FailingExecution,
-                Failure = replay.Failure,
+                Failure = replay.Failure!,
                 Schedule = schedule,
                 Minimization = minimization,
                 CoyoteTrace = result.CoyoteTrace,

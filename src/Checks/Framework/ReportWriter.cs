@@ -3,7 +3,7 @@ using Kmc.Models;
 
 namespace Kmc.Checks.Framework;
 
-/// <summary>Writes a bug's folder: trace.json (replayable) and report.md (readable).</summary>
+/// <summary>Writes a bug's folder: trace.json (replayable), report.md and report.html (readable).</summary>
 public static class ReportWriter
 {
     /// <summary>reports/ at the repo root (where coyote.runtimeconfig.json or Coyote.sln is), else in the working directory.</summary>
@@ -29,6 +29,7 @@ public static class ReportWriter
         Directory.CreateDirectory(temp);
         File.WriteAllText(Path.Combine(temp, "trace.json"), trace.ToJson());
         File.WriteAllText(Path.Combine(temp, "report.md"), Markdown(trace, Path.Combine(final, "trace.json")));
+        File.WriteAllText(Path.Combine(temp, "report.html"), HtmlReport.Render(trace, Path.Combine(final, "trace.json")));
         if (Directory.Exists(final))
             Directory.Delete(final, recursive: true);
         Directory.Move(temp, final);
