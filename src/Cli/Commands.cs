@@ -119,17 +119,45 @@ public sealed class Commands(ILogger log)
     {
         var trace = new Argument<string>("trace") { Description = "a trace.json written by kmc run" };
         var variant = new Option<string?>("--variant") { Description = "replay the schedule on another variant of the same check" };
-        var cmd = new Command("replay", "replay a trace exactly and print its interleaving") { trace, variant };
+        var step = new Option<bool>("--step") { Description = "print the interleaving one step at a time with the touched variables' values (Enter for the next step on a terminal)" };
+        var cmd = new Command("replay", "replay a trace exactly and print its interleaving") { trace, variant, step };
         cmd.SetAction(p =>
         {
             var t = TraceFile.Load(p.GetValue(trace)!);
             var outcome = TraceReplayer.Replay(t, p.GetValue(variant));
             Console.WriteLine($"{t.Check}/{p.GetValue(variant) ?? t.Variant} ({t.Driver}/{t.Strategy}, seed {t.Seed}): {outcome.Summary}");
+            if (p.GetValue(step))
+            {
+                StepThrough(outcome);
+                return outcome.Reproduced ? 1 : 0;
+            }
+
             foreach (var line in ReportWriter.Lines(outcome.Steps))
                 Console.WriteLine("  " + line);
             return outcome.Reproduced ? 1 : 0;
         });
         return cmd;
+    }
+
+    /// <summary>One step, then the variables it and the steps before touched; waits for Enter on a terminal.</summary>
+    private static void StepThrough(ReplayOutcome outcome)
+    {
+        var interactive = !Console.IsInputRedirected && !Console.IsOutputRedirected;
+        if (interactive)
+            Console.WriteLine("Enter: next step, q: show the rest");
+        foreach (var (s, state) in StepWalker.Walk(outcome.Steps))
+        {
+            Console.WriteLine($"  {s}");
+            if (s.Memory != null)
+                Console.WriteLine($"      memory: {s.Memory}");
+            if (state.Count > 0)
+                Console.WriteLine($"      state: {StepWalker.Format(state)}");
+            if (interactive && Console.ReadLine()?.Trim() == "q")
+                interactive = false;
+        }
+
+        if (outcome.Failure != null)
+            Console.WriteLine($"  then: {outcome.Failure}");
     }
 
     private Command CiCommand()
