@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using Kmc.Checks.Framework;
+using Kmc.Models.Scheduling;
 using Microsoft.Extensions.Logging;
 using Spectre.Console;
 
@@ -19,6 +20,8 @@ public sealed class Commands(ILogger log)
     private readonly Option<int?> _preemptions = new("--preemption-bound") { Description = "exhaustive search: most preemptions per execution (-1: none)" };
     private readonly Option<string?> _memoryModel = new("--memory-model") { Description = "memory model (sc)" };
     private readonly Option<bool> _noMinimize = new("--no-minimize") { Description = "report the failing schedule as found, without shortening it" };
+    private readonly Option<int?> _workers = new("--workers") { Description = "worker processes to split the search over (default: the number of cores)" };
+    private readonly Option<string?> _shard = new("--shard") { Description = "run only part i of N of the campaign (i/N), for a CI matrix; combine with kmc merge" };
     private readonly Option<string?> _config = new("--config") { Description = "config file (default: coyote.runtimeconfig.json in . or above)" };
 
     public RootCommand Build()
@@ -30,6 +33,8 @@ public sealed class Commands(ILogger log)
         root.Subcommands.Add(CiCommand());
         root.Subcommands.Add(BenchCommand());
         root.Subcommands.Add(RegressCommand());
+        root.Subcommands.Add(MergeCommand());
+        root.Subcommands.Add(WorkerCommand());
         return root;
     }
 
@@ -75,7 +80,8 @@ public sealed class Commands(ILogger log)
     {
         var check = new Argument<string>("check") { Description = "the check to run (see kmc list)" };
         var variant = new Option<string?>("--variant") { Description = "variant to run (default: the first, the fixed code)" };
-        var cmd = new Command("run", "explore one check on one variant") { check, variant };
+        var summary = new Option<string?>("--summary") { Description = "also write the outcome as a summary.json file (for kmc merge)" };
+        var cmd = new Command("run", "explore one check on one variant") { check, variant, _workers, _shard, summary };
         AddExploreOptions(cmd);
         cmd.SetAction(p =>
         {
@@ -83,18 +89,73 @@ public sealed class Commands(ILogger log)
             var c = CheckRegistry.Get(p.GetValue(check)!);
             var v = p.GetValue(variant) is { } vn ? c.GetVariant(vn) : c.Variants[0];
             var settings = Overrides(p).ApplyTo(config.For(c.Name)).Validate("command line");
+            var shard = p.GetValue(_shard) is { } sh ? Shard.Parse(sh) : null;
+            var workers = WorkerCount(p, shard);
+            if (shard != null)
+                settings = shard.Part(settings);
             log.LogInformation("exploring {Check}/{Variant} with {Settings}", c.Name, v.Name, settings);
-            var run = WithProgress($"{c.Name}/{v.Name}", settings.Iterations, progress => CheckRunner.Run(c, v, settings, progress));
-            return PrintRun(run);
+            var watch = Stopwatch.StartNew();
+            CheckRun run;
+            string? header = null;
+            if (workers > 1 && settings.Strategy != "dfs" && settings.Iterations >= workers)
+                (run, header) = RunOnWorkers(c, v, settings, workers);
+            else
+                run = WithProgress($"{c.Name}/{v.Name}", settings.Iterations, progress => CheckRunner.Run(c, v, settings, progress));
+            if (p.GetValue(summary) is { } path)
+            {
+                var row = Suite.Row(run, header == null ? null : run.Result.FailingExecution, report: null);
+                Suite.WriteSummaryJson(path, [row], watch.Elapsed, shard: shard);
+            }
+
+            return PrintRun(run, header);
         });
         return cmd;
     }
 
-    private static int PrintRun(CheckRun run)
+    private int WorkerCount(ParseResult p, Shard? shard)
+    {
+        var workers = p.GetValue(_workers) ?? (shard != null ? 1 : Workers.Default);
+        if (workers < 1)
+            throw new KmcInputException($"--workers must be at least 1 (got {workers})");
+        return workers;
+    }
+
+    /// <summary>
+    /// Splits the search into parts on worker processes; the earliest failure over all parts is the
+    /// one a single run would find. That one execution is then re-run here to record, minimise and
+    /// report it.
+    /// </summary>
+    private static (CheckRun, string) RunOnWorkers(Check c, Variant v, RunSettings settings, int workers)
+    {
+        var parts = Enumerable.Range(1, workers).Select(k => new Shard(k, workers).Part(settings)).ToList();
+        var rows = Status($"{c.Name}/{v.Name} on {workers} workers",
+            () => Workers.Run(parts.Select(part => new WorkerJob([new WorkerCase(c.Name, v.Name, part)], WriteReports: false)).ToList()));
+        var merged = Suite.Merge(rows).Single();
+        if (merged.Observed == "pass")
+        {
+            var result = new ExplorationResult
+            {
+                Driver = settings.Driver, Strategy = settings.Strategy, Executions = merged.Executions,
+                Elapsed = TimeSpan.FromSeconds(rows.Max(r => r.Seconds)),
+            };
+            var clean = new CheckRun(c, v, settings, result, v.ExpectedUnder(settings.MemoryModel), null);
+            return (clean, $"no failure in {merged.Executions} executions ({workers} workers)");
+        }
+
+        var winner = parts[rows.ToList().IndexOf(rows.First(r => r.Observed != "pass" && r.Executions == merged.Executions && r.Seed == merged.Seed))];
+        var again = settings.Driver == "native" ? winner with { FirstExecution = merged.Executions - 1, Iterations = 1 } : winner;
+        var run = CheckRunner.Run(c, v, again);
+        if (settings.Driver == "native" && run.Trace != null)
+            run = run with { Trace = run.Trace with { Options = run.Trace.Options with { Iterations = settings.Iterations } } };
+        var kind = run.Result.Failure?.Kind.ToString() ?? "no failure";
+        return (run, $"{kind} found in execution {merged.Executions} ({workers} workers)");
+    }
+
+    private static int PrintRun(CheckRun run, string? verdict = null)
     {
         var r = run.Result;
         var s = run.Settings;
-        Console.WriteLine($"{run.Check.Name}/{run.Variant.Name}: {r.Verdict()} ({s.Driver}/{s.Strategy}, seed {s.Seed}, memory model {s.MemoryModel}, {r.Elapsed.TotalSeconds:F2} s)");
+        Console.WriteLine($"{run.Check.Name}/{run.Variant.Name}: {verdict ?? r.Verdict()} ({s.Driver}/{s.Strategy}, seed {s.Seed}, memory model {s.MemoryModel}, {r.Elapsed.TotalSeconds:F2} s)");
         Console.WriteLine($"  expected: {run.Expected}; {(run.MatchesExpectation ? "as expected" : "NOT as expected")}");
         if (run.Trace == null)
             return 0;
@@ -166,53 +227,113 @@ public sealed class Commands(ILogger log)
         var budget = new Option<double?>("--budget") { Description = "scale every iteration budget by this factor" };
         var only = new Option<string?>("--check") { Description = "run only this check" };
         var cmd = new Command("ci", "run every check and variant with the configured budgets; exit 0 only when every outcome is as expected")
-            { quick, budget, only, _config };
+            { quick, budget, only, _workers, _shard, _config };
         cmd.SetAction(p =>
         {
             var config = KmcConfig.Load(p.GetValue(_config));
             var scale = (p.GetValue(quick) ? 0.1 : 1.0) * (p.GetValue(budget) ?? 1.0);
             if (scale <= 0)
                 throw new KmcInputException($"--budget must be positive (got {p.GetValue(budget)})");
+            var shard = p.GetValue(_shard) is { } sh ? Shard.Parse(sh) : null;
+            var workers = WorkerCount(p, shard);
             var checks = p.GetValue(only) is { } name ? [CheckRegistry.Get(name)] : CheckRegistry.All;
-            var cases = Suite.Cases(checks).ToList();
-            var rows = new List<SuiteRow>();
-            var watch = Stopwatch.StartNew();
-            var settingsFor = cases.ToDictionary(c => c, c =>
+            var cases = Suite.Cases(checks).Select(c =>
             {
                 var s = config.For(c.Check.Name);
-                return s with { Iterations = Math.Max(1, (int)(s.Iterations * scale)) };
-            });
-            Progress(ctx =>
-            {
-                foreach (var c in cases)
-                {
-                    var settings = settingsFor[c];
-                    var task = ctx?.AddTask(Markup.Escape($"{c.Check.Name}/{c.Variant.Name}"), maxValue: settings.Iterations);
-                    rows.Add(Suite.RunCase(c.Check, c.Variant, settings, writeReports: true, n => task?.Value(n)));
-                    task?.Value(settings.Iterations);
-                }
-            });
-            var reports = ReportWriter.ReportsRoot();
-            Suite.WriteSummary(rows, reports, watch.Elapsed);
-            var table = new Table().AddColumns("check", "variant", "expected", "observed", "ok", "schedules", "time (s)", "driver/strategy", "seed");
-            foreach (var r in rows)
-            {
-                table.AddRow(Markup.Escape(r.Check), Markup.Escape(r.Variant), Markup.Escape(r.Expected), Markup.Escape(r.Observed),
-                    r.Matches ? "[green]yes[/]" : "[red]NO[/]", r.Executions.ToString(), r.Seconds.ToString("F2"),
-                    Markup.Escape($"{r.Driver}/{r.Strategy}"), r.Seed.ToString());
-            }
+                return new WorkerCase(c.Check.Name, c.Variant.Name, s with { Iterations = Math.Max(1, (int)(s.Iterations * scale)) });
+            }).ToList();
+            if (shard != null)
+                cases = shard.Take(cases).ToList();
+            var watch = Stopwatch.StartNew();
+            var rows = workers > 1 && cases.Count > 1 ? RunCasesOnWorkers(cases, workers) : RunCasesHere(cases);
 
-            AnsiConsole.Write(table);
-            var regressions = RegressionCorpus.Files().Select(RegressionCorpus.Check).ToList();
-            var regressionsOk = PrintRegressions(regressions);
-            var bad = rows.Where(r => !r.Matches).ToList();
-            foreach (var r in bad)
-                Console.WriteLine($"MISMATCH {r.Mismatch}");
-            var failed = bad.Count + regressions.Count(r => !r.Ok);
-            Console.WriteLine($"{rows.Count + regressions.Count - failed} passed, {failed} failed");
-            Console.WriteLine($"summary: {Path.Combine(reports, "summary.md")} ({watch.Elapsed.TotalSeconds:F1} s)");
-            return failed == 0 && regressionsOk ? 0 : 1;
+            // The corpus replays in well under a second: one shard of a matrix does it for all.
+            var regressions = shard == null || shard.Index == 1
+                ? RegressionCorpus.Files().Select(RegressionCorpus.Check).Select(r => new RegressionRow(Path.GetFileName(r.File), r.Ok, r.Problem, r.OnFixed)).ToList()
+                : [];
+            var reports = ReportWriter.ReportsRoot();
+            Suite.WriteSummary(rows, reports, watch.Elapsed, regressions, shard);
+            var code = PrintSuite(rows, regressions);
+            Console.WriteLine($"summary: {Path.Combine(reports, "summary.md")} ({watch.Elapsed.TotalSeconds:F1} s{(shard != null ? $", shard {shard}" : "")}{(workers > 1 ? $", {workers} workers" : "")})");
+            return code;
         });
+        return cmd;
+    }
+
+    private static List<SuiteRow> RunCasesHere(IReadOnlyList<WorkerCase> cases)
+    {
+        var rows = new List<SuiteRow>();
+        Progress(ctx =>
+        {
+            foreach (var c in cases)
+            {
+                var task = ctx?.AddTask(Markup.Escape($"{c.Check}/{c.Variant}"), maxValue: c.Settings.Iterations);
+                var check = CheckRegistry.Get(c.Check);
+                rows.Add(Suite.RunCase(check, check.GetVariant(c.Variant), c.Settings, writeReports: true, n => task?.Value(n)));
+                task?.Value(c.Settings.Iterations);
+            }
+        });
+        return rows;
+    }
+
+    /// <summary>Deals the cases round-robin to worker processes; each writes its own bug reports.</summary>
+    private static List<SuiteRow> RunCasesOnWorkers(IReadOnlyList<WorkerCase> cases, int workers)
+    {
+        var jobs = Enumerable.Range(1, workers).Select(k => new WorkerJob(new Shard(k, workers).Take(cases).ToList(), WriteReports: true))
+            .Where(j => j.Cases.Count > 0).ToList();
+        return Suite.Merge(Status($"{cases.Count} cases on {jobs.Count} workers", () => Workers.Run(jobs))).ToList();
+    }
+
+    /// <summary>The suite table, a line per mismatch, the count line; 0 when every outcome is as expected.</summary>
+    private static int PrintSuite(IReadOnlyList<SuiteRow> rows, IReadOnlyList<RegressionRow> regressions)
+    {
+        var table = new Table().AddColumns("check", "variant", "expected", "observed", "ok", "schedules", "time (s)", "driver/strategy", "seed");
+        foreach (var r in rows)
+        {
+            table.AddRow(Markup.Escape(r.Check), Markup.Escape(r.Variant), Markup.Escape(r.Expected), Markup.Escape(r.Observed),
+                r.Matches ? "[green]yes[/]" : "[red]NO[/]", r.Executions.ToString(), r.Seconds.ToString("F2"),
+                Markup.Escape($"{r.Driver}/{r.Strategy}"), r.Seed.ToString());
+        }
+
+        AnsiConsole.Write(table);
+        foreach (var r in regressions)
+            Console.WriteLine($"regression {r.File}: {(r.Ok ? "ok" : $"MISMATCH {r.Problem}")}; on fixed: {r.OnFixed}");
+        var bad = rows.Where(r => !r.Matches).ToList();
+        foreach (var r in bad)
+            Console.WriteLine($"MISMATCH {r.Mismatch}");
+        var failed = bad.Count + regressions.Count(r => !r.Ok);
+        Console.WriteLine($"{rows.Count + regressions.Count - failed} passed, {failed} failed");
+        return failed == 0 ? 0 : 1;
+    }
+
+    private Command MergeCommand()
+    {
+        var files = new Argument<string[]>("summaries") { Description = "summary.json files of shards or workers", Arity = ArgumentArity.OneOrMore };
+        var output = new Option<string?>("--out") { Description = "folder for the merged summary.md and summary.json (default: reports/)" };
+        var cmd = new Command("merge", "combine the summary.json files of CI shards into one suite table") { files, output };
+        cmd.SetAction(p =>
+        {
+            var summaries = p.GetValue(files)!.Select(Suite.ReadSummary).ToList();
+            var rows = Suite.Merge(summaries.SelectMany(s => s.Rows));
+            var regressions = summaries.SelectMany(s => s.Regressions).GroupBy(r => r.File, StringComparer.Ordinal)
+                .Select(g => g.FirstOrDefault(r => !r.Ok) ?? g.First()).OrderBy(r => r.File, StringComparer.Ordinal).ToList();
+            var dir = p.GetValue(output) ?? ReportWriter.ReportsRoot();
+            var elapsed = TimeSpan.FromSeconds(summaries.Max(s => s.Seconds));
+            Suite.WriteSummary(rows, dir, elapsed, regressions);
+            var code = PrintSuite(rows, regressions);
+            Console.WriteLine($"merged {summaries.Count} summaries: {Path.Combine(dir, "summary.md")}");
+            return code;
+        });
+        return cmd;
+    }
+
+    private static Command WorkerCommand()
+    {
+        var job = new Argument<string>("job");
+        var output = new Argument<string>("out");
+        var cmd = new Command("worker", "(internal) run a job file for a parent kmc") { job, output };
+        cmd.Hidden = true;
+        cmd.SetAction(p => Workers.Serve(p.GetValue(job)!, p.GetValue(output)!));
         return cmd;
     }
 
@@ -274,6 +395,16 @@ public sealed class Commands(ILogger log)
 
         AnsiConsole.Progress().AutoClear(true).Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
             .Start(ctx => work(ctx));
+    }
+
+    /// <summary>A spinner on a terminal while worker processes run; nothing in logs.</summary>
+    private static T Status<T>(string label, Func<T> work)
+    {
+        if (!AnsiConsole.Profile.Capabilities.Interactive || Console.IsOutputRedirected)
+            return work();
+        T result = default!;
+        AnsiConsole.Status().Start(Markup.Escape(label), _ => result = work());
+        return result;
     }
 
     private static T WithProgress<T>(string label, int max, Func<Action<int>, T> work)

@@ -21,6 +21,9 @@ public sealed record RunSettings
     /// <summary>Shorten a failing native schedule (fewer preemptions, fewer steps) before it is reported.</summary>
     public bool Minimize { get; init; } = true;
 
+    /// <summary>Native sampling: where this part of a split search starts (see <see cref="Shard"/>).</summary>
+    public int FirstExecution { get; init; }
+
     public static readonly IReadOnlyList<string> Drivers = ["native", "coyote"];
 
     public IExplorer Explorer() => Driver switch
@@ -53,6 +56,7 @@ public sealed record RunSettings
         Strategy = Strategy,
         Iterations = Iterations,
         Seed = Seed,
+        FirstExecution = FirstExecution,
         MaxSteps = MaxSteps,
         TimeoutSeconds = TimeoutSeconds,
         PctDepth = PctDepth,

@@ -19,6 +19,28 @@ public sealed record SuiteRow(
     string? Mismatch,
     string? Report);
 
+/// <summary>One replayed trace of the regression corpus, as the summary records it.</summary>
+public sealed record RegressionRow(string File, bool Ok, string? Problem, string OnFixed);
+
+/// <summary>summary.json: the suite table of one run, one shard or a merge of them.</summary>
+public sealed record SummaryFile(
+    string Format,
+    string KmcVersion,
+    string? Shard,
+    double Seconds,
+    IReadOnlyList<SuiteRow> Rows,
+    IReadOnlyList<RegressionRow> Regressions)
+{
+    public const string CurrentFormat = "kmc-summary/1";
+
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
+    };
+}
+
 /// <summary>Runs every check on every variant with the configured budgets and compares with the expectations.</summary>
 public static class Suite
 {
@@ -31,24 +53,90 @@ public static class Suite
         string? report = null;
         if (run.Trace != null && writeReports)
             report = Path.Combine(ReportWriter.Write(run.Trace), "report.md");
+        return Row(run, null, report);
+    }
+
+    /// <summary>A run as a suite row: a bug counts the executions up to it, a clean run all it ran.</summary>
+    public static SuiteRow Row(CheckRun run, int? executions, string? report)
+    {
         var r = run.Result;
-        return new SuiteRow(check.Name, variant.Name, run.Expected.ToString(),
+        var s = run.Settings;
+        return new SuiteRow(run.Check.Name, run.Variant.Name, run.Expected.ToString(),
             r.Failure == null ? "pass" : $"bug: {r.Failure.Kind}", run.MatchesExpectation,
-            r.Failure != null ? r.FailingExecution : r.Executions, r.Elapsed.TotalSeconds,
-            settings.Driver, settings.Strategy, settings.Seed, settings.MemoryModel, run.Mismatch(), report);
+            executions ?? (r.Failure != null ? r.FailingExecution : r.Executions), r.Elapsed.TotalSeconds,
+            s.Driver, s.Strategy, s.Seed, s.MemoryModel, run.Mismatch(), report);
     }
 
     /// <summary>reports/summary.md and summary.json, each written whole or not at all.</summary>
-    public static void WriteSummary(IReadOnlyList<SuiteRow> rows, string reportsDir, TimeSpan elapsed)
+    public static void WriteSummary(IReadOnlyList<SuiteRow> rows, string reportsDir, TimeSpan elapsed,
+        IReadOnlyList<RegressionRow>? regressions = null, Shard? shard = null)
     {
         Directory.CreateDirectory(reportsDir);
-        var json = JsonSerializer.Serialize(new { kmcVersion = CheckRunner.KmcVersion, seconds = Math.Round(elapsed.TotalSeconds, 1), rows },
-            new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase });
-        WriteAtomically(Path.Combine(reportsDir, "summary.json"), json);
-        WriteAtomically(Path.Combine(reportsDir, "summary.md"), Markdown(rows, elapsed));
+        WriteSummaryJson(Path.Combine(reportsDir, "summary.json"), rows, elapsed, regressions, shard);
+        WriteAtomically(Path.Combine(reportsDir, "summary.md"), Markdown(rows, elapsed, regressions));
     }
 
-    public static string Markdown(IReadOnlyList<SuiteRow> rows, TimeSpan elapsed)
+    public static void WriteSummaryJson(string path, IReadOnlyList<SuiteRow> rows, TimeSpan elapsed,
+        IReadOnlyList<RegressionRow>? regressions = null, Shard? shard = null)
+    {
+        var summary = new SummaryFile(SummaryFile.CurrentFormat, CheckRunner.KmcVersion, shard?.ToString(), Math.Round(elapsed.TotalSeconds, 1),
+            rows, regressions ?? []);
+        WriteAtomically(path, JsonSerializer.Serialize(summary, SummaryFile.Json));
+    }
+
+    /// <summary>Reads a summary.json, or says in one line why it is not one.</summary>
+    public static SummaryFile ReadSummary(string path)
+    {
+        if (!File.Exists(path))
+            throw new KmcInputException($"summary file '{path}' does not exist");
+        SummaryFile? summary;
+        try
+        {
+            summary = JsonSerializer.Deserialize<SummaryFile>(File.ReadAllText(path), SummaryFile.Json);
+        }
+        catch (JsonException e)
+        {
+            throw new KmcInputException($"{path}: not a kmc summary ({e.Message.Split('\n')[0].Trim()})");
+        }
+
+        if (summary?.Format != SummaryFile.CurrentFormat || summary.Rows == null)
+            throw new KmcInputException($"{path}: not a kmc summary (format '{summary?.Format}', this kmc reads {SummaryFile.CurrentFormat})");
+        return summary;
+    }
+
+    /// <summary>
+    /// Combines the summaries of shards or workers. Rows of different cases are kept side by side;
+    /// rows of one case split by execution ranges combine into one: the earliest failure wins (as
+    /// in an unsplit run), and a clean case counts the executions of every part.
+    /// </summary>
+    public static IReadOnlyList<SuiteRow> Merge(IEnumerable<SuiteRow> rows)
+    {
+        var order = Cases().Select((c, i) => (Key: (c.Check.Name, c.Variant.Name), i)).ToDictionary(x => x.Key, x => x.i);
+        return rows
+            .GroupBy(r => (r.Check, r.Variant, r.MemoryModel, r.Driver, r.Strategy))
+            .Select(MergeCase)
+            .OrderBy(r => order.TryGetValue((r.Check, r.Variant), out var i) ? i : int.MaxValue)
+            .ThenBy(r => r.Check, StringComparer.Ordinal).ThenBy(r => r.Variant, StringComparer.Ordinal)
+            .ToList();
+    }
+
+    private static SuiteRow MergeCase(IEnumerable<SuiteRow> parts)
+    {
+        var list = parts.ToList();
+        if (list.Count == 1)
+            return list[0];
+        var seconds = list.Sum(r => r.Seconds);
+        var bug = list.Where(r => r.Observed != "pass").OrderBy(r => r.Executions).ThenBy(r => r.Seed).FirstOrDefault();
+        if (bug != null)
+            return bug with { Seconds = seconds };
+        var executions = list.Sum(r => r.Executions);
+        var first = list[0];
+        var matches = list.All(r => r.Matches);
+        var mismatch = matches ? null : $"{first.Check}/{first.Variant}: the known bug was not found in {executions} executions: the checker lost power";
+        return first with { Executions = executions, Seconds = seconds, Matches = matches, Mismatch = mismatch };
+    }
+
+    public static string Markdown(IReadOnlyList<SuiteRow> rows, TimeSpan elapsed, IReadOnlyList<RegressionRow>? regressions = null)
     {
         var sb = new StringBuilder();
         var bad = rows.Count(r => !r.Matches);
@@ -65,6 +153,14 @@ public static class Suite
 
         foreach (var r in rows.Where(r => r.Mismatch != null))
             sb.AppendLine().Append("- ").Append(r.Mismatch);
+        if (regressions is { Count: > 0 })
+        {
+            sb.AppendLine().AppendLine().AppendLine("## Regression corpus").AppendLine();
+            sb.AppendLine("| trace | ok | on the fixed variant |").AppendLine("|---|---|---|");
+            foreach (var r in regressions)
+                sb.AppendLine($"| {r.File} | {(r.Ok ? "yes" : "**NO**: " + r.Problem)} | {r.OnFixed} |");
+        }
+
         return sb.ToString();
     }
 

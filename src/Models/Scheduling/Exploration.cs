@@ -21,6 +21,14 @@ public sealed record ExploreOptions
     public string Strategy { get; init; } = "random";
     public int Iterations { get; init; } = 1000;
     public ulong Seed { get; init; }
+
+    /// <summary>
+    /// Native sampling: the index of the first execution to run. Each execution's schedule depends
+    /// only on the seed and its index, so disjoint index ranges split one search over processes
+    /// and machines with exactly the result of a single run.
+    /// </summary>
+    public int FirstExecution { get; init; }
+
     public int MaxSteps { get; init; } = 10_000;
     public double? TimeoutSeconds { get; init; }
 
@@ -78,7 +86,12 @@ public sealed record ExplorationResult
     public string Verdict()
     {
         if (Failure != null)
-            return $"{Failure.Kind} found in execution {FailingExecution} of {Executions}";
+        {
+            return FailingExecution == Executions
+                ? $"{Failure.Kind} found in execution {FailingExecution} of {Executions}"
+                : $"{Failure.Kind} found in execution {FailingExecution} ({Executions} run here)";
+        }
+
         var bounded = StepBoundHits > 0 ? $", {StepBoundHits} cut at the step bound" : "";
         if (Exhausted)
             return $"no failure in all {Executions} executions within the bounds{bounded}";

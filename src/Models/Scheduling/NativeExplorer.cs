@@ -23,7 +23,7 @@ public sealed class NativeExplorer : IExplorer
         long totalDecisions = 0;
         long totalSteps = 0;
         var stepBoundHits = 0;
-        var expectedSteps = 50;
+        var expectedSteps = options.Strategy == "pct" ? ProbeSteps(scenario, options) : 50;
         var executions = 0;
         var exhausted = false;
         var timedOut = false;
@@ -49,7 +49,7 @@ public sealed class NativeExplorer : IExplorer
             }
             else
             {
-                var rng = Rng.ForExecution(options.Seed, executions);
+                var rng = Rng.ForExecution(options.Seed, options.FirstExecution + executions);
                 policy = options.Strategy == "pct" ? new PctPolicy(rng, options.PctDepth, expectedSteps) : new RandomPolicy(rng);
             }
 
@@ -58,7 +58,6 @@ public sealed class NativeExplorer : IExplorer
             executions++;
             totalDecisions += decisions.Count;
             totalSteps += ex.StepCount;
-            expectedSteps = Math.Max(expectedSteps, ex.StepCount);
             if (ex.StepBoundHit)
                 stepBoundHits++;
             if (executions % 1024 == 0)
@@ -72,7 +71,7 @@ public sealed class NativeExplorer : IExplorer
                     Strategy = options.Strategy,
                     Failure = ex.Failure,
                     Executions = executions,
-                    FailingExecution = executions,
+                    FailingExecution = options.FirstExecution + executions,
                     Decisions = totalDecisions,
                     Steps = totalSteps,
                     StepBoundHits = stepBoundHits,
@@ -101,6 +100,17 @@ public sealed class NativeExplorer : IExplorer
             StepBoundHits = stepBoundHits,
             Elapsed = watch.Elapsed,
         };
+    }
+
+    /// <summary>
+    /// PCT spreads its priority change points over the expected length of an execution. It is
+    /// measured once, on a run that does not depend on where a search starts, so that every part
+    /// of a split search draws the same change points as a single run would.
+    /// </summary>
+    private static int ProbeSteps(Scenario scenario, ExploreOptions options)
+    {
+        var probe = RunOnce(scenario, options, new RandomPolicy(new Rng(options.Seed ^ 0x5EED_0F_9C7UL)), new List<int>(), record: false);
+        return Math.Max(50, probe.StepCount);
     }
 
     public ReplayResult Replay(Scenario scenario, ExploreOptions options, IReadOnlyList<int>? schedule, string? coyoteTrace)

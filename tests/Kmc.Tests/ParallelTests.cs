@@ -1,0 +1,112 @@
+using Kmc.Checks.Framework;
+
+namespace Kmc.Tests;
+
+public class ParallelTests
+{
+    [Theory]
+    [InlineData("1/1", 1, 1)]
+    [InlineData("2/3", 2, 3)]
+    [InlineData(" 4 / 4 ", 4, 4)]
+    public void Shards_parse(string text, int index, int count) => Assert.Equal(new Shard(index, count), Shard.Parse(text));
+
+    [Theory]
+    [InlineData("0/2")]
+    [InlineData("3/2")]
+    [InlineData("1/0")]
+    [InlineData("half")]
+    [InlineData("1/2/3")]
+    public void Bad_shards_are_one_line_input_errors(string text)
+    {
+        var e = Assert.Throws<KmcInputException>(() => Shard.Parse(text));
+        Assert.Contains("--shard must be i/N", e.Message);
+    }
+
+    [Theory]
+    [InlineData(2000, 3)]
+    [InlineData(7, 7)]
+    [InlineData(10, 4)]
+    public void Native_parts_cover_every_execution_exactly_once(int iterations, int count)
+    {
+        var s = new RunSettings { Iterations = iterations };
+        var covered = Enumerable.Range(1, count).Select(i => new Shard(i, count).Part(s))
+            .SelectMany(p => Enumerable.Range(p.FirstExecution, p.Iterations)).ToList();
+        Assert.Equal(Enumerable.Range(0, iterations), covered);
+    }
+
+    [Fact]
+    public void Exhaustive_search_cannot_be_split() =>
+        Assert.Throws<KmcInputException>(() => new Shard(1, 2).Part(new RunSettings { Strategy = "dfs" }));
+
+    [Fact]
+    public void A_split_search_finds_the_failure_a_single_run_finds()
+    {
+        var check = CheckRegistry.Get("closure-sync.2-putters");
+        var variant = check.GetVariant("sync-wakeup-race");
+        var settings = new RunSettings { Iterations = 2000, Seed = 1 };
+        var whole = Suite.RunCase(check, variant, settings, writeReports: false);
+        Assert.Equal("bug: UseAfterFree", whole.Observed);
+        Assert.True(whole.Executions > 500, "the test needs a failure past the first part");
+
+        var parts = Enumerable.Range(1, 4).Select(i => Suite.RunCase(check, variant, new Shard(i, 4).Part(settings), writeReports: false)).ToList();
+        Assert.Equal("pass", parts[0].Observed);
+        var merged = Suite.Merge(parts).Single();
+        Assert.Equal(whole.Executions, merged.Executions);
+        Assert.Equal(whole.Observed, merged.Observed);
+        Assert.True(merged.Matches);
+    }
+
+    [Fact]
+    public void Merging_clean_parts_counts_every_execution_and_a_lost_bug_is_a_mismatch()
+    {
+        var check = CheckRegistry.Get("counter");
+        var buggy = check.GetVariant("no-lock");
+        var fixedParts = Enumerable.Range(1, 2).Select(i => Suite.RunCase(check, check.Variants[0], new Shard(i, 2).Part(new RunSettings { Iterations = 300 }), false));
+        var clean = Suite.Merge(fixedParts).Single();
+        Assert.Equal(300, clean.Executions);
+        Assert.True(clean.Matches);
+
+        var row = Suite.RunCase(check, buggy, new RunSettings { Iterations = 50 }, false);
+        var lost = Suite.Merge([row with { Observed = "pass", Matches = false, Executions = 10 }, row with { Observed = "pass", Matches = false, Executions = 15 }]).Single();
+        Assert.False(lost.Matches);
+        Assert.Contains("not found in 25 executions", lost.Mismatch);
+    }
+
+    [Fact]
+    public void Workers_give_the_same_trace_as_one_process()
+    {
+        var one = Directory.CreateTempSubdirectory("kmc-w1").FullName;
+        var two = Directory.CreateTempSubdirectory("kmc-w2").FullName;
+        var a = CliTests.Run(one, "run", "osq", "--variant", "wait-next-nonatomic-next", "--seed", "3", "--workers", "1");
+        var b = CliTests.Run(two, "run", "osq", "--variant", "wait-next-nonatomic-next", "--seed", "3", "--workers", "2");
+        Assert.Equal(1, a.Code);
+        Assert.Equal(1, b.Code);
+        Assert.Contains("(2 workers)", b.Out);
+        var folder = Path.Combine("reports", "runs", "osq__wait-next-nonatomic-next__native-random-seed3", "trace.json");
+        var ta = File.ReadAllText(Path.Combine(one, folder)).Replace(one, "");
+        var tb = File.ReadAllText(Path.Combine(two, folder)).Replace(two, "");
+        Assert.Equal(ta, tb);
+    }
+
+    [Fact]
+    public void Ci_shards_merge_into_the_whole_suite()
+    {
+        var dir = Directory.CreateTempSubdirectory("kmc-shards").FullName;
+        var s1 = CliTests.Run(dir, "ci", "--quick", "--check", "osq", "--shard", "1/2");
+        File.Move(Path.Combine(dir, "reports", "summary.json"), Path.Combine(dir, "s1.json"));
+        var s2 = CliTests.Run(dir, "ci", "--quick", "--check", "osq", "--shard", "2/2");
+        File.Move(Path.Combine(dir, "reports", "summary.json"), Path.Combine(dir, "s2.json"));
+        Assert.Equal(0, s1.Code);
+        Assert.Equal(0, s2.Code);
+
+        var merged = CliTests.Run(dir, "merge", "s1.json", "s2.json", "--out", "merged");
+        Assert.Equal(0, merged.Code);
+        var summary = Suite.ReadSummary(Path.Combine(dir, "merged", "summary.json"));
+        Assert.Equal(CheckRegistry.Get("osq").Variants.Select(v => v.Name), summary.Rows.Select(r => r.Variant));
+        Assert.All(summary.Rows, r => Assert.True(r.Matches));
+
+        var bad = CliTests.Run(dir, "merge", "s1.json", "nope.json");
+        Assert.Equal(2, bad.Code);
+        Assert.Contains("does not exist", bad.Err);
+    }
+}
