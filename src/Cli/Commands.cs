@@ -35,6 +35,7 @@ public sealed class Commands(ILogger log)
         root.Subcommands.Add(RegressCommand());
         root.Subcommands.Add(MergeCommand());
         root.Subcommands.Add(WorkerCommand());
+        root.Subcommands.Add(LitmusCommands.Build());
         return root;
     }
 

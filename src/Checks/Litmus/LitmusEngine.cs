@@ -1,0 +1,226 @@
+using System.Diagnostics;
+using Kmc.Models.Scheduling;
+
+namespace Kmc.Checks.Litmus;
+
+/// <summary>What the model allows for one test: how many allowed executions satisfy the condition.</summary>
+public sealed record LitmusObservation
+{
+    public required long Candidates { get; init; }
+    public required long Allowed { get; init; }
+    public required long Positive { get; init; }
+    public required bool DataRace { get; init; }
+    public required bool TimedOut { get; init; }
+
+    /// <summary>A thread calls synchronize_rcu() inside its own read-side critical section.</summary>
+    public required bool SelfDeadlock { get; init; }
+
+    /// <summary>herd's Never/Sometimes/Always for the condition; DEADLOCK when no execution completes.</summary>
+    public string Verdict =>
+        SelfDeadlock || Allowed == 0 ? "DEADLOCK"
+        : Positive == 0 ? "Never"
+        : Positive == Allowed ? "Always"
+        : "Sometimes";
+}
+
+/// <summary>
+/// Enumerates the candidate executions of a litmus test and keeps those the model allows.
+/// Each load may return any value some store can write to its location (the set is grown to a
+/// fixpoint by running the threads); each thread then runs deterministically for each choice
+/// of its loads' values. A candidate is a choice of a run per thread, a write for every read
+/// to read from (with the value the read returned), and a coherence order per location. All
+/// three kinds of choice are the decisions of kmc's exhaustive DFS policy, so the candidates are
+/// the leaves of one DFS tree.
+/// </summary>
+public static class LitmusEngine
+{
+    private const int MaxDomain = 16;
+
+    public static LitmusObservation Run(LitmusTest test, ILitmusModel model, TimeSpan? timeout)
+    {
+        var watch = Stopwatch.StartNew();
+        var domains = ValueDomains(test);
+        var runs = test.Threads.Select(t => AllRuns(test, t, domains)).ToList();
+        var syncInReader = runs.Any(rs => rs.Any(r => r.SyncInsideReader));
+        long candidates = 0, allowed = 0, positive = 0;
+        var race = false;
+        var timedOut = false;
+        if (runs.Any(r => r.Count == 0))
+            return new LitmusObservation { Candidates = 0, Allowed = 0, Positive = 0, DataRace = false, TimedOut = false, SelfDeadlock = syncInReader };
+
+        var dfs = new DfsPolicy(-1);
+        var cache = new Dictionary<string, CandidateExecution>(StringComparer.Ordinal);
+        do
+        {
+            if (timeout is { } t && (candidates & 63) == 0 && watch.Elapsed > t)
+            {
+                timedOut = true;
+                break;
+            }
+
+            dfs.BeginExecution();
+            var pick = new ThreadRun[runs.Count];
+            var key = new System.Text.StringBuilder();
+            for (var i = 0; i < runs.Count; i++)
+            {
+                var k = dfs.PickChoice(runs[i].Count);
+                pick[i] = runs[i][k];
+                key.Append(k).Append(',');
+            }
+
+            if (!cache.TryGetValue(key.ToString(), out var x))
+            {
+                if (cache.Count > 4096)
+                    cache.Clear();
+                x = new CandidateExecution(test, pick);
+                cache[key.ToString()] = x;
+            }
+
+            if (!ChooseRf(x, dfs) || !ChooseCo(x, dfs))
+                continue;
+            candidates++;
+            x.Complete();
+            if (!model.Allows(x, out var r))
+                continue;
+            if (test.Filter != null && !Eval(test.Filter, test, x, pick))
+                continue;
+            allowed++;
+            race |= r;
+            if (Eval(test.Condition, test, x, pick))
+                positive++;
+        }
+        while (dfs.Advance());
+
+        return new LitmusObservation
+        {
+            Candidates = candidates, Allowed = allowed, Positive = positive, DataRace = race, TimedOut = timedOut, SelfDeadlock = syncInReader,
+        };
+    }
+
+    /// <summary>Each read picks a write to its location with the value it returned (never one of its own thread's later writes).</summary>
+    private static bool ChooseRf(CandidateExecution x, DfsPolicy dfs)
+    {
+        var options = new List<int>();
+        foreach (var r in x.Events)
+        {
+            if (r.Kind != EventKind.Read)
+            {
+                x.RfOf[r.Id] = -1;
+                continue;
+            }
+
+            options.Clear();
+            foreach (var w in x.Events)
+            {
+                if (w.Kind == EventKind.Write && w.Loc == r.Loc && w.E.Value == r.E.Value && !(w.Thread == r.Thread && w.Local > r.Local))
+                    options.Add(w.Id);
+            }
+
+            if (options.Count == 0)
+                return false;
+            x.RfOf[r.Id] = options[dfs.PickChoice(options.Count)];
+        }
+
+        return true;
+    }
+
+    /// <summary>Per location a total order of its writes after the initial one, respecting each thread's program order.</summary>
+    private static bool ChooseCo(CandidateExecution x, DfsPolicy dfs)
+    {
+        for (var loc = 0; loc < x.CoOrder.Length; loc++)
+        {
+            var order = new List<int> { loc };
+            var pending = x.Events.Where(e => e.Kind == EventKind.Write && e.Loc == loc && e.Thread >= 0).Select(e => e.Id).ToList();
+            while (pending.Count > 0)
+            {
+                var ready = pending.Where(w => !pending.Any(o => o != w && x.Events[o].Thread == x.Events[w].Thread && x.Events[o].Local < x.Events[w].Local)).ToList();
+                var w0 = ready[dfs.PickChoice(ready.Count)];
+                order.Add(w0);
+                pending.Remove(w0);
+            }
+
+            x.CoOrder[loc] = order;
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// The values each location can hold: its initial value plus whatever the threads can store
+    /// when their loads return values already in the sets, grown until nothing new appears.
+    /// </summary>
+    private static List<long>[] ValueDomains(LitmusTest test)
+    {
+        var domains = test.Locations.Select(l => new List<long> { test.InitialValues.TryGetValue(l.Index, out var v) ? v : 0 }).ToArray();
+        for (var round = 0; round < 8; round++)
+        {
+            var changed = false;
+            foreach (var t in test.Threads)
+            {
+                foreach (var run in AllRuns(test, t, domains))
+                {
+                    foreach (var e in run.Events)
+                    {
+                        if (e.Kind == EventKind.Write && !domains[e.Loc].Contains(e.Value))
+                        {
+                            if (domains[e.Loc].Count >= MaxDomain)
+                                throw new LitmusUnsupportedException($"more than {MaxDomain} values stored to {test.Locations[e.Loc].Name}");
+                            domains[e.Loc].Add(e.Value);
+                            changed = true;
+                        }
+                    }
+                }
+            }
+
+            if (!changed)
+                break;
+        }
+
+        foreach (var d in domains)
+            d.Sort();
+        return domains;
+    }
+
+    /// <summary>Every run of a thread, one per choice of the values its loads return (a DFS of its own).</summary>
+    private static List<ThreadRun> AllRuns(LitmusTest test, ThreadCode t, List<long>[] domains)
+    {
+        var runs = new List<ThreadRun>();
+        var dfs = new DfsPolicy(-1);
+        do
+        {
+            dfs.BeginExecution();
+            try
+            {
+                runs.Add(new ThreadInterpreter(test, t, loc => domains[loc][dfs.PickChoice(domains[loc].Count)]).Run());
+            }
+            catch (InfeasibleRunException)
+            {
+            }
+
+            if (runs.Count > 100_000)
+                throw new LitmusUnsupportedException($"more than 100000 runs of P{t.Index}");
+        }
+        while (dfs.Advance());
+
+        return runs;
+    }
+
+    private static bool Eval(Prop p, LitmusTest test, CandidateExecution x, ThreadRun[] runs) => p switch
+    {
+        TrueProp t => t.Value,
+        NotProp n => !Eval(n.Inner, test, x, runs),
+        AndProp a => Eval(a.Left, test, x, runs) && Eval(a.Right, test, x, runs),
+        OrProp o => Eval(o.Left, test, x, runs) || Eval(o.Right, test, x, runs),
+        EqProp e => (Value(e, test, x, runs) == e.Value) != e.Negated,
+        _ => throw new LitmusUnsupportedException(p.GetType().Name),
+    };
+
+    private static long Value(EqProp e, LitmusTest test, CandidateExecution x, ThreadRun[] runs)
+    {
+        if (e.Thread < 0)
+            return x.FinalValue(test.LocationIndex(e.Name));
+        if (e.Thread >= runs.Length)
+            throw new LitmusParseException($"the condition names thread {e.Thread}, which does not exist");
+        return runs[e.Thread].Registers.TryGetValue(e.Name, out var v) ? v : 0;
+    }
+}

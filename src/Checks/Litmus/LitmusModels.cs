@@ -1,0 +1,77 @@
+namespace Kmc.Checks.Litmus;
+
+/// <summary>An axiomatic memory model: which candidate executions it allows.</summary>
+public interface ILitmusModel
+{
+    string Name { get; }
+
+    /// <summary>True when the execution is allowed; <paramref name="dataRace"/> when it also has a data race the model flags.</summary>
+    bool Allows(CandidateExecution x, out bool dataRace);
+}
+
+public static class LitmusModels
+{
+    public static ILitmusModel Get(string name) => name switch
+    {
+        "sc" => new ScModel(),
+        "tso" => new TsoModel(),
+        "lkmm" => new LkmmModel(),
+        _ => throw new Framework.KmcInputException($"unknown memory model '{name}' (use sc, tso or lkmm)"),
+    };
+
+    /// <summary>Sequential consistency per location and RMW atomicity: every model has them.</summary>
+    internal static bool Coherent(CandidateExecution x, out Rel fr)
+    {
+        fr = x.Rf.Inverse() * x.Co;
+        var poLoc = (x.Po & x.Loc).Between(x.M, x.M);
+        if (!(poLoc | x.Rf | x.Co | fr).Acyclic())
+            return false;
+        var ext = Ext(x);
+        return (x.Rmw & ((fr & ext) * (x.Co & ext))).IsEmpty;
+    }
+
+    internal static Rel Ext(CandidateExecution x) => Rel.Cross(All(x), All(x)) - x.Int;
+
+    internal static EventSet All(CandidateExecution x) => EventSet.Of(x.N, _ => true);
+
+    internal static EventSet Where(CandidateExecution x, Func<Ev, bool> p) => EventSet.Of(x.N, i => p(x.Events[i]));
+
+    internal static EventSet Fences(CandidateExecution x, params FenceKind[] kinds) =>
+        Where(x, e => e.Kind == EventKind.Fence && kinds.Contains(e.E.Fence));
+}
+
+/// <summary>Sequential consistency: acyclic(po | rf | co | fr).</summary>
+public sealed class ScModel : ILitmusModel
+{
+    public string Name => "sc";
+
+    public bool Allows(CandidateExecution x, out bool dataRace)
+    {
+        dataRace = false;
+        if (!LitmusModels.Coherent(x, out var fr))
+            return false;
+        return ((x.Po.Between(x.M, x.M)) | x.Rf | x.Co | fr).Acyclic();
+    }
+}
+
+/// <summary>
+/// x86-TSO: program order except store-to-load, unless a full fence or a locked instruction
+/// (an atomic RMW or a lock operation) sits between; stores are seen in one global order.
+/// </summary>
+public sealed class TsoModel : ILitmusModel
+{
+    public string Name => "tso";
+
+    public bool Allows(CandidateExecution x, out bool dataRace)
+    {
+        dataRace = false;
+        if (!LitmusModels.Coherent(x, out var fr))
+            return false;
+        var wr = Rel.Cross(x.W, x.R);
+        var locked = LitmusModels.Where(x, e => e.E.Has(EventTags.Rmw | EventTags.LockRead | EventTags.LockWrite | EventTags.Unlock));
+        var full = LitmusModels.Fences(x, FenceKind.Mb, FenceKind.SyncRcu, FenceKind.SyncSrcu);
+        var ppo = (x.Po - wr) | x.Po.To(full) * x.Po | x.Po.To(locked) | x.Po.From(locked);
+        var ext = LitmusModels.Ext(x);
+        return (ppo.Between(x.M, x.M) | (x.Rf & ext) | x.Co | fr).Acyclic();
+    }
+}

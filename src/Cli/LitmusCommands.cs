@@ -1,0 +1,85 @@
+using System.CommandLine;
+using System.Diagnostics;
+using Kmc.Checks.Framework;
+using Kmc.Checks.Litmus;
+using Spectre.Console;
+
+namespace Kmc.Cli;
+
+/// <summary>kmc litmus PATH...: herd7-style litmus tests against an axiomatic memory model.</summary>
+public static class LitmusCommands
+{
+    public static Command Build()
+    {
+        var paths = new Argument<string[]>("paths") { Description = "litmus files or folders (searched recursively for *.litmus)", Arity = ArgumentArity.OneOrMore };
+        var model = new Option<string?>("--memory-model") { Description = "sc, tso or lkmm (default lkmm); the files' Result lines are judged under lkmm only" };
+        var timeout = new Option<double?>("--timeout") { Description = "seconds per test before it is reported as timed out (default 60)" };
+        var cmd = new Command("litmus", "run C/LISA litmus tests; compare each verdict with the file's Result line") { paths, model, timeout };
+        cmd.SetAction(p =>
+        {
+            var mm = p.GetValue(model) ?? "lkmm";
+            LitmusModels.Get(mm);
+            var seconds = p.GetValue(timeout) ?? 60;
+            if (seconds <= 0)
+                throw new KmcInputException($"--timeout must be positive (got {seconds})");
+            var files = LitmusRunner.Files(p.GetValue(paths)!);
+            var watch = Stopwatch.StartNew();
+            var results = files.Select(f => LitmusRunner.RunFile(f, mm, TimeSpan.FromSeconds(seconds))).ToList();
+            return Print(results, CommonRoot(files), mm, watch.Elapsed);
+        });
+        return cmd;
+    }
+
+    private static string CommonRoot(IReadOnlyList<string> files)
+    {
+        if (files.Count == 1)
+            return Path.GetDirectoryName(Path.GetFullPath(files[0])) ?? "";
+        var dirs = files.Select(f => Path.GetDirectoryName(Path.GetFullPath(f)) ?? "").ToList();
+        var root = dirs[0];
+        while (dirs.Any(d => !(d + Path.DirectorySeparatorChar).StartsWith(root + Path.DirectorySeparatorChar, StringComparison.Ordinal)))
+            root = Path.GetDirectoryName(root) ?? "";
+        return root;
+    }
+
+    private static int Print(IReadOnlyList<LitmusResult> results, string root, string model, TimeSpan elapsed)
+    {
+        var table = new Table().AddColumns("file", "expected", "observed", "verdict", "executions", "time (s)");
+        foreach (var r in results)
+        {
+            var name = Path.GetRelativePath(root, Path.GetFullPath(r.File));
+            table.AddRow(Markup.Escape(name), Markup.Escape(r.Expected), Markup.Escape(r.Observed), Verdict(r),
+                r.Candidates == 0 ? "-" : $"{r.Allowed}/{r.Candidates}", r.Time.TotalSeconds.ToString("F2"));
+        }
+
+        AnsiConsole.Write(table);
+        int Count(LitmusVerdict v) => results.Count(r => r.Verdict == v);
+        var missed = Count(LitmusVerdict.MissedAllowed);
+        var forbidden = Count(LitmusVerdict.AllowedForbidden);
+        var unsupported = results.Where(r => r.Verdict == LitmusVerdict.Unsupported).ToList();
+        var constructs = unsupported.GroupBy(r => r.Note ?? "?").OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => $"{g.Key} x{g.Count()}");
+        Console.WriteLine(
+            $"{results.Count} tests ({model}): {Count(LitmusVerdict.Match)} matched, {missed + forbidden} mismatched " +
+            $"({missed} missed an allowed outcome, {forbidden} allowed a forbidden outcome), " +
+            $"{unsupported.Count} unsupported{(unsupported.Count > 0 ? $" ({string.Join(", ", constructs)})" : "")}, " +
+            $"{Count(LitmusVerdict.TimedOut)} timed out, {Count(LitmusVerdict.NotJudged)} not judged, {Count(LitmusVerdict.ParseError)} parse errors; " +
+            $"{elapsed.TotalSeconds:F1} s");
+        return missed + forbidden > 0 ? 1 : 0;
+    }
+
+    private static string Verdict(LitmusResult r)
+    {
+        var text = r.Verdict switch
+        {
+            LitmusVerdict.Match => "[green]ok[/]",
+            LitmusVerdict.MissedAllowed => "[red]MISSED an allowed outcome[/]",
+            LitmusVerdict.AllowedForbidden => "[red]ALLOWED a forbidden outcome[/]",
+            LitmusVerdict.NotJudged => "not judged",
+            LitmusVerdict.Unsupported => "[yellow]unsupported[/]",
+            LitmusVerdict.ParseError => "[red]parse error[/]",
+            LitmusVerdict.TimedOut => "[yellow]timed out[/]",
+            _ => r.Verdict.ToString(),
+        };
+        return r.Note == null ? text : $"{text}: {Markup.Escape(r.Note)}";
+    }
+}
