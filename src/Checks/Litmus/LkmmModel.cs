@@ -54,7 +54,8 @@ public sealed class LkmmModel : ILitmusModel
 
         var acqPo = po.From(acquire).To(M);
         var poRel = po.From(M).To(release);
-        var poUnlockRfLockPo = po.To(ul) * rf.To(lkr) * po;
+        // Since v5.16 an unlock followed by a lock on the same CPU orders like TSO, whatever the locks.
+        var poUnlockLockPo = po.To(ul) * (po | rf).To(lkr) * po;
 
         var r4rmb = R.Minus(noreturn);
         var rmb = FenceRel(FenceKind.Rmb).Between(r4rmb, r4rmb);
@@ -76,10 +77,10 @@ public sealed class LkmmModel : ILitmusModel
         var overwrite = co | fr;
         var toW = rwdep | (overwrite & x.Int) | addr.To(plain) * wmb;
         var toR = addr | (dep.To(marked) * rfi);
-        var ppo = toR | toW | fence | (poUnlockRfLockPo & x.Int);
+        var ppo = toR | toW | fence | (poUnlockLockPo & x.Int);
 
         Rel ACumul(Rel r) => rfe.To(marked).Opt() * r;
-        var cumulFence = (ACumul(strongFence | poRel) | wmb | poUnlockRfLockPo).Between(marked, marked);
+        var cumulFence = (ACumul(strongFence | poRel) | wmb | poUnlockLockPo).Between(marked, marked);
         var prop = ((overwrite & ext).Opt().From(marked) * cumulFence.Star()).To(marked) * rfe.Opt().To(marked);
 
         var hb = (ppo | rfe | ((prop - id) & x.Int)).Between(marked, marked);
