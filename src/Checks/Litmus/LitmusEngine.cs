@@ -42,6 +42,17 @@ public static class LitmusEngine
         var domains = ValueDomains(test);
         var runs = test.Threads.Select(t => AllRuns(test, t, domains)).ToList();
         var syncInReader = runs.Any(rs => rs.Any(r => r.SyncInsideReader));
+        if (Environment.GetEnvironmentVariable("KMC_LITMUS_DEBUG") == "1")
+        {
+            for (var l = 0; l < domains.Length; l++)
+                Console.Error.WriteLine($"domain {test.Locations[l].Name}: {string.Join(", ", domains[l].Select(test.FormatValue))}");
+            for (var t = 0; t < runs.Count; t++)
+            {
+                foreach (var r in runs[t])
+                    Console.Error.WriteLine($"P{t}: {string.Join(" ", r.Events)} | {string.Join(" ", r.Registers.Select(kv => $"{kv.Key}={test.FormatValue(kv.Value)}"))}");
+            }
+        }
+
         long candidates = 0, allowed = 0, positive = 0;
         var race = false;
         var timedOut = false;
@@ -157,9 +168,9 @@ public static class LitmusEngine
             var changed = false;
             foreach (var t in test.Threads)
             {
-                foreach (var run in AllRuns(test, t, domains))
+                foreach (var events in AllRuns(test, t, domains, partial: true).Select(r => r.Events).ToList())
                 {
-                    foreach (var e in run.Events)
+                    foreach (var e in events)
                     {
                         if (e.Kind == EventKind.Write && !domains[e.Loc].Contains(e.Value))
                         {
@@ -182,19 +193,23 @@ public static class LitmusEngine
     }
 
     /// <summary>Every run of a thread, one per choice of the values its loads return (a DFS of its own).</summary>
-    private static List<ThreadRun> AllRuns(LitmusTest test, ThreadCode t, List<long>[] domains)
+    /// <param name="partial">also the events before a run turned out infeasible (their stores still feed the value sets)</param>
+    private static List<ThreadRun> AllRuns(LitmusTest test, ThreadCode t, List<long>[] domains, bool partial = false)
     {
         var runs = new List<ThreadRun>();
         var dfs = new DfsPolicy(-1);
         do
         {
             dfs.BeginExecution();
+            var interpreter = new ThreadInterpreter(test, t, loc => domains[loc][dfs.PickChoice(domains[loc].Count)]);
             try
             {
-                runs.Add(new ThreadInterpreter(test, t, loc => domains[loc][dfs.PickChoice(domains[loc].Count)]).Run());
+                runs.Add(interpreter.Run());
             }
             catch (InfeasibleRunException)
             {
+                if (partial)
+                    runs.Add(new ThreadRun(interpreter.EventsSoFar, new Dictionary<string, long>(), false));
             }
 
             if (runs.Count > 100_000)
@@ -211,16 +226,16 @@ public static class LitmusEngine
         NotProp n => !Eval(n.Inner, test, x, runs),
         AndProp a => Eval(a.Left, test, x, runs) && Eval(a.Right, test, x, runs),
         OrProp o => Eval(o.Left, test, x, runs) || Eval(o.Right, test, x, runs),
-        EqProp e => (Value(e, test, x, runs) == e.Value) != e.Negated,
+        EqProp e => (Value(e.Thread, e.Name, test, x, runs) == (e.Other is { } o ? Value(o.Thread, o.Name, test, x, runs) : e.Value)) != e.Negated,
         _ => throw new LitmusUnsupportedException(p.GetType().Name),
     };
 
-    private static long Value(EqProp e, LitmusTest test, CandidateExecution x, ThreadRun[] runs)
+    private static long Value(int thread, string name, LitmusTest test, CandidateExecution x, ThreadRun[] runs)
     {
-        if (e.Thread < 0)
-            return x.FinalValue(test.LocationIndex(e.Name));
-        if (e.Thread >= runs.Length)
-            throw new LitmusParseException($"the condition names thread {e.Thread}, which does not exist");
-        return runs[e.Thread].Registers.TryGetValue(e.Name, out var v) ? v : 0;
+        if (thread < 0)
+            return x.FinalValue(test.LocationIndex(name));
+        if (thread >= runs.Length)
+            throw new LitmusParseException($"the condition names thread {thread}, which does not exist");
+        return runs[thread].Registers.TryGetValue(name, out var v) ? v : 0;
     }
 }

@@ -27,7 +27,7 @@ public static partial class LitmusParser
         if (first < 0)
             throw new LitmusParseException("empty file");
         var head = lines[first].Trim().Split((char[]?)null, 2, StringSplitOptions.RemoveEmptyEntries);
-        var result = ResultLine().Match(text) is { Success: true } m ? m.Groups[1].Value.Trim().TrimEnd('*', ')').Trim() : null;
+        var result = ResultLine().Match(text) is { Success: true } m ? TrimComment(m.Groups[1].Value) : null;
         var rest = string.Join('\n', lines.Skip(first + 1));
         var name = head.Length > 1 ? head[1] : "?";
         return head[0] switch
@@ -36,6 +36,12 @@ public static partial class LitmusParser
             "LISA" => LisaParser.Parse(rest, name, result),
             _ => throw new LitmusUnsupportedException($"litmus format '{head[0]}'"),
         };
+    }
+
+    private static string TrimComment(string s)
+    {
+        s = s.Trim();
+        return s.EndsWith("*)", StringComparison.Ordinal) ? s[..^2].Trim() : s;
     }
 
     internal static bool IsTypeWord(string s) => s_typeWords.Contains(s);
@@ -76,7 +82,7 @@ public static partial class LitmusParser
         {
             var t = c.Peek;
             if (t.Kind == TokKind.End)
-                throw new LitmusParseException("missing exists/forall clause");
+                return (Quantifier.Exists, new TrueProp(true), filter);
             if (t.Text == "locations")
             {
                 c.Next();
@@ -178,6 +184,13 @@ public static partial class LitmusParser
             negated = true;
         else if (!c.Accept("=") && !c.Accept("=="))
             throw new LitmusParseException($"expected '=' in the condition, got {c.Peek}");
+        if (c.Peek.Kind == TokKind.Number && c.PeekAt(1).Text == ":")
+        {
+            var th = (int)Tokenizer.ParseNumber(c.Next());
+            c.Next();
+            return new EqProp(thread, name, 0, negated, (th, c.ExpectIdent()));
+        }
+
         return new EqProp(thread, name, ReadValue(c, b), negated);
     }
 
@@ -270,16 +283,32 @@ public static partial class LitmusParser
         {
             if (_c.Accept(";"))
                 return;
+            if (_c.Peek.Kind == TokKind.Ident && IsTypeWord(_c.Peek.Text) && (_c.PeekAt(1).Kind == TokKind.Number || _c.PeekAt(1).Text == "*"))
+            {
+                // A typed register: "int * 1:r1;".
+                var k = 1;
+                while (_c.PeekAt(k).Text == "*")
+                    k++;
+                if (_c.PeekAt(k).Kind == TokKind.Number && _c.PeekAt(k + 1).Text == ":")
+                {
+                    for (var j = 0; j < k; j++)
+                        _c.Next();
+                }
+            }
+
             if (_c.Peek.Kind == TokKind.Number && _c.PeekAt(1).Text == ":")
             {
                 var th = (int)Tokenizer.ParseNumber(_c.Next());
                 _c.Next();
                 var reg = _c.ExpectIdent();
-                _c.Expect("=");
-                var v = ReadValue(_c, _b);
-                if (!_b.RegInit.TryGetValue(th, out var regs))
-                    _b.RegInit[th] = regs = new Dictionary<string, long>(StringComparer.Ordinal);
-                regs[reg] = v;
+                if (_c.Accept("="))
+                {
+                    var v = ReadValue(_c, _b);
+                    if (!_b.RegInit.TryGetValue(th, out var regs))
+                        _b.RegInit[th] = regs = new Dictionary<string, long>(StringComparer.Ordinal);
+                    regs[reg] = v;
+                }
+
                 _c.Accept(";");
                 return;
             }

@@ -72,8 +72,11 @@ public sealed record AndProp(Prop Left, Prop Right) : Prop;
 
 public sealed record OrProp(Prop Left, Prop Right) : Prop;
 
-/// <summary>A register (Thread &gt;= 0) or the final value of a location (Thread = -1) equals a value.</summary>
-public sealed record EqProp(int Thread, string Name, long Value, bool Negated = false) : Prop;
+/// <summary>
+/// A register (Thread &gt;= 0) or the final value of a location (Thread = -1) equals a constant,
+/// or, when <paramref name="Other"/> is set, another register or location.
+/// </summary>
+public sealed record EqProp(int Thread, string Name, long Value, bool Negated = false, (int Thread, string Name)? Other = null) : Prop;
 
 public enum Quantifier
 {

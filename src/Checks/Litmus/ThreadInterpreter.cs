@@ -41,6 +41,8 @@ public sealed partial class ThreadInterpreter
             _regs[name] = new Dv(v, 0);
     }
 
+    public IReadOnlyList<ThreadEvent> EventsSoFar => _events;
+
     public ThreadRun Run()
     {
         var body = _code.Body;
@@ -92,12 +94,15 @@ public sealed partial class ThreadInterpreter
                 break;
             case IfStmt i:
             {
+                // herd's C: a control dependency reaches the events inside the branches, not those after the if.
                 var c = Eval(i.Cond);
+                var saved = _ctrl;
                 _ctrl |= c.D;
                 if (c.V != 0)
                     Exec(i.Then);
                 else if (i.Else != null)
                     Exec(i.Else);
+                _ctrl = saved;
                 break;
             }
 
