@@ -163,6 +163,23 @@ public static class LitmusEngine
     private static List<long>[] ValueDomains(LitmusTest test)
     {
         var domains = test.Locations.Select(l => new List<long> { test.InitialValues.TryGetValue(l.Index, out var v) ? v : 0 }).ToArray();
+
+        // herd solves for values symbolically, so a load may return a constant that is only
+        // stored on a path the load itself enables (self-justifying, as in LB without
+        // dependencies). Seeding with the constants the threads store covers that.
+        var seeds = test.Threads.SelectMany(t => StoredConstants(t.Body)).Distinct().ToList();
+        if (SeedConstants && seeds.Count <= 4)
+        {
+            foreach (var d in domains)
+            {
+                foreach (var c in seeds)
+                {
+                    if (!d.Contains(c))
+                        d.Add(c);
+                }
+            }
+        }
+
         for (var round = 0; round < 8; round++)
         {
             var changed = false;
@@ -190,6 +207,33 @@ public static class LitmusEngine
         foreach (var d in domains)
             d.Sort();
         return domains;
+    }
+
+    public static bool SeedConstants = Environment.GetEnvironmentVariable("KMC_LITMUS_NOSEED") != "1";
+
+    /// <summary>Constants a thread may store: the literal values of assignments and store arguments.</summary>
+    private static IEnumerable<long> StoredConstants(IEnumerable<Stmt> body)
+    {
+        foreach (var s in body)
+        {
+            switch (s)
+            {
+                case BlockStmt b:
+                    foreach (var c in StoredConstants(b.Body))
+                        yield return c;
+                    break;
+                case IfStmt i:
+                    foreach (var c in StoredConstants(new[] { i.Then }.Concat(i.Else != null ? new[] { i.Else } : [])))
+                        yield return c;
+                    break;
+                case AssignStmt { Value: ConstExpr k }:
+                    yield return k.Value;
+                    break;
+                case ExprStmt { Expr: CallExpr { Name: "WRITE_ONCE" or "smp_store_release" or "atomic_set" or "rcu_assign_pointer", Args: [_, ConstExpr k] } }:
+                    yield return k.Value;
+                    break;
+            }
+        }
     }
 
     /// <summary>Every run of a thread, one per choice of the values its loads return (a DFS of its own).</summary>

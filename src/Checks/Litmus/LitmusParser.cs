@@ -473,7 +473,7 @@ public static partial class LitmusParser
                 var reg = _c.ExpectIdent();
                 if (_c.Peek.Text == "[")
                     throw new LitmusUnsupportedException("local array");
-                list.Add(new AssignStmt(new NameExpr(reg), _c.Accept("=") ? ReadExpr() : new ConstExpr(0)));
+                list.Add(_c.Accept("=") ? new AssignStmt(new NameExpr(reg), ReadExpr()) : new DeclStmt(reg));
                 if (!_c.Accept(","))
                     break;
             }

@@ -54,6 +54,9 @@ public sealed record IfStmt(Expr Cond, Stmt Then, Stmt? Else) : Stmt;
 /// <summary>LISA's label, the target of a forward branch.</summary>
 public sealed record LabelStmt(string Name) : Stmt;
 
+/// <summary>A register declared without a value: 0, unless the initial state gave it one.</summary>
+public sealed record DeclStmt(string Name) : Stmt;
+
 /// <summary>LISA's b[] r L: jump forward to L when the value is non-zero (a control dependency).</summary>
 public sealed record BranchStmt(Expr Cond, string Label) : Stmt;
 

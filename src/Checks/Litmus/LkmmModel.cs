@@ -12,6 +12,9 @@ public sealed class LkmmModel : ILitmusModel
 {
     public string Name => "lkmm";
 
+    /// <summary>Alan Stern's 2023 proposal: dependencies (not only addr) pre-bound plain writes.</summary>
+    public static bool WPreRwdep = Environment.GetEnvironmentVariable("KMC_LKMM_RWDEP") == "1";
+
     public bool Allows(CandidateExecution x, out bool dataRace)
     {
         dataRace = false;
@@ -80,7 +83,8 @@ public sealed class LkmmModel : ILitmusModel
         var ppo = toR | toW | fence | (poUnlockLockPo & x.Int);
 
         Rel ACumul(Rel r) => rfe.To(marked).Opt() * r;
-        var cumulFence = (ACumul(strongFence | poRel) | wmb | poUnlockLockPo).Between(marked, marked);
+        var rmwSequence = (rf * x.Rmw).Star();
+        var cumulFence = (ACumul(strongFence | poRel) | wmb | poUnlockLockPo).Between(marked, marked) * rmwSequence;
         var prop = ((overwrite & ext).Opt().From(marked) * cumulFence.Star()).To(marked) * rfe.Opt().To(marked);
 
         var hb = (ppo | rfe | ((prop - id) & x.Int)).Between(marked, marked);
@@ -99,18 +103,21 @@ public sealed class LkmmModel : ILitmusModel
         if (plain.Bits.All(b => b == 0))
             return true;
 
-        // Plain accesses: plain coherence is an axiom, data races a flag.
+        // Plain accesses (as in v6.3+): rcu-fence joins fence and strong-fence from here on;
+        // plain coherence is an axiom, data races a flag.
+        var rcuFencePo = po * rcuFence * poOpt;
+        var fence2 = fence | rcuFencePo;
+        var strong2 = strongFence | rcuFencePo;
         var xbstar = (hb | pb | rb).Star();
-        var fullFence = strongFence | po * rcuFence * poOpt;
-        var vis = cumulFence.Star() * rfe.Opt().To(marked) * ((fullFence.To(marked) * xbstar) | (xbstar & x.Int));
+        var vis = cumulFence.Star() * rfe.Opt().To(marked) * ((strong2.To(marked) * xbstar) | (xbstar & x.Int));
         var notNoreturn = all.Minus(noreturn);
-        var wPre = (addr | fence).Opt().From(marked);
+        var wPre = (addr | fence2 | (WPreRwdep ? rwdep : new Rel(n))).Opt().From(marked);
         var rPre = (addr | nonrwFence | FenceRel(FenceKind.Rmb).Between(r4rmb, notNoreturn)).Opt().From(marked);
-        var wPost = fence.Opt().To(marked);
+        var wPost = fence2.Opt().To(marked) * rmwSequence;
         var rPost = (nonrwFence | FenceRel(FenceKind.Rmb).Between(notNoreturn, r4rmb)).Opt().To(marked);
-        var wwVis = wPost * vis * wPre;
-        var wrVis = wPost * vis * rPre;
-        var rwXbstar = rPost * xbstar * wPre;
+        var wwVis = fence2 | (strong2 * xbstar * wPre) | (wPost * vis * wPre);
+        var wrVis = fence2 | (strong2 * xbstar * rPre) | (wPost * vis * rPre);
+        var rwXbstar = fence2 | (rPost * xbstar * wPre);
         var preRace = ext & (Rel.Cross(plain, M) | Rel.Cross(M.Minus(x.IW), plain));
         var incoherent = (preRace & rf & rwXbstar.Inverse()) | (preRace & fr & wrVis.Inverse()) | (preRace & co & wwVis.Inverse());
         if (!incoherent.IsEmpty)

@@ -16,6 +16,9 @@ public sealed partial class ThreadInterpreter
     private readonly Dictionary<string, Dv> _regs = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _locByName;
     private ulong _ctrl;
+    private readonly Dictionary<string, ulong> _branchScopes = new(StringComparer.Ordinal);
+
+    public static bool LisaCtrlToEnd = Environment.GetEnvironmentVariable("KMC_LISA_CTRL_END") == "1";
     private int _cookies;
     private int _rcuDepth;
     private bool _syncInsideReader;
@@ -48,9 +51,12 @@ public sealed partial class ThreadInterpreter
         var body = _code.Body;
         for (var pc = 0; pc < body.Count; pc++)
         {
+            if (body[pc] is LabelStmt lab && _branchScopes.Remove(lab.Name, out var before))
+                _ctrl = LisaCtrlToEnd ? _ctrl : before;
             if (body[pc] is BranchStmt br)
             {
                 var c = Eval(br.Cond);
+                _branchScopes.TryAdd(br.Label, _ctrl);
                 _ctrl |= c.D;
                 if (c.V != 0)
                 {
@@ -107,6 +113,9 @@ public sealed partial class ThreadInterpreter
             }
 
             case LabelStmt:
+                break;
+            case DeclStmt d:
+                _regs.TryAdd(d.Name, new Dv(0, 0));
                 break;
             case BranchStmt:
                 throw new LitmusUnsupportedException("branch inside a block");
