@@ -79,6 +79,8 @@ public static class LitmusEngine
                 key.Append(k).Append(',');
             }
 
+            if (!ValuesFeasible(test, pick))
+                continue;
             if (!cache.TryGetValue(key.ToString(), out var x))
             {
                 if (cache.Count > 4096)
@@ -108,6 +110,33 @@ public static class LitmusEngine
         };
     }
 
+    /// <summary>Every value a read returned is stored to its location by some chosen run or initially.</summary>
+    private static bool ValuesFeasible(LitmusTest test, ThreadRun[] runs)
+    {
+        var stored = new HashSet<(int, long)>();
+        foreach (var l in test.Locations)
+            stored.Add((l.Index, test.InitialValues.TryGetValue(l.Index, out var v) ? v : 0));
+        foreach (var r in runs)
+        {
+            foreach (var e in r.Events)
+            {
+                if (e.Kind == EventKind.Write)
+                    stored.Add((e.Loc, e.Value));
+            }
+        }
+
+        foreach (var r in runs)
+        {
+            foreach (var e in r.Events)
+            {
+                if (e.Kind == EventKind.Read && !stored.Contains((e.Loc, e.Value)))
+                    return false;
+            }
+        }
+
+        return true;
+    }
+
     /// <summary>Each read picks a write to its location with the value it returned (never one of its own thread's later writes).</summary>
     private static bool ChooseRf(CandidateExecution x, DfsPolicy dfs)
     {
@@ -135,22 +164,113 @@ public static class LitmusEngine
         return true;
     }
 
-    /// <summary>Per location a total order of its writes after the initial one, respecting each thread's program order.</summary>
+    /// <summary>
+    /// Per location a total order of its writes after the initial one. Only the orders coherence
+    /// and atomicity allow are enumerated: linear extensions of the order that program order
+    /// and the chosen reads-from force (CoWW, CoWR, CoRW, CoRR), with the write of each RMW right
+    /// after the write its read reads from.
+    /// </summary>
     private static bool ChooseCo(CandidateExecution x, DfsPolicy dfs)
     {
+        var ev = x.Events;
         for (var loc = 0; loc < x.CoOrder.Length; loc++)
         {
-            var order = new List<int> { loc };
-            var pending = x.Events.Where(e => e.Kind == EventKind.Write && e.Loc == loc && e.Thread >= 0).Select(e => e.Id).ToList();
-            while (pending.Count > 0)
+            var writes = new List<int>();
+            var reads = new List<int>();
+            foreach (var e in ev)
             {
-                var ready = pending.Where(w => !pending.Any(o => o != w && x.Events[o].Thread == x.Events[w].Thread && x.Events[o].Local < x.Events[w].Local)).ToList();
-                var w0 = ready[dfs.PickChoice(ready.Count)];
-                order.Add(w0);
-                pending.Remove(w0);
+                if (e.Loc != loc || e.Thread < 0)
+                    continue;
+                if (e.Kind == EventKind.Write)
+                    writes.Add(e.Id);
+                else if (e.Kind == EventKind.Read)
+                    reads.Add(e.Id);
             }
 
+            var order = new List<int> { loc };
             x.CoOrder[loc] = order;
+            if (writes.Count == 0)
+                continue;
+
+            // before[w] holds the writes that must precede w; the initial write (id loc) precedes all.
+            var before = writes.ToDictionary(w => w, _ => new HashSet<int>());
+            var next = new Dictionary<int, int>();
+            bool Require(int a, int b)
+            {
+                if (a == b)
+                    return true;
+                if (b == loc)
+                    return false;
+                if (a != loc)
+                    before[b].Add(a);
+                return true;
+            }
+
+            bool PoBefore(int a, int b) => ev[a].Thread >= 0 && ev[a].Thread == ev[b].Thread && ev[a].Local < ev[b].Local;
+            foreach (var w1 in writes)
+            {
+                foreach (var w2 in writes)
+                {
+                    if (PoBefore(w1, w2))
+                        before[w2].Add(w1);
+                }
+
+                if (ev[w1].E.RmwRead >= 0)
+                {
+                    var r = w1 - ev[w1].Local + ev[w1].E.RmwRead;
+                    var src = x.RfOf[r];
+                    if (!Require(src, w1) || next.ContainsKey(src))
+                        return false;
+                    next[src] = w1;
+                }
+            }
+
+            foreach (var r in reads)
+            {
+                var s = x.RfOf[r];
+                foreach (var w in writes)
+                {
+                    if (PoBefore(w, r) && w != s && !Require(w, s))
+                        return false;
+                    if (PoBefore(r, w) && !Require(s, w))
+                        return false;
+                }
+
+                foreach (var r2 in reads)
+                {
+                    if (PoBefore(r, r2) && x.RfOf[r2] != s && !Require(s, x.RfOf[r2]))
+                        return false;
+                }
+            }
+
+            var mustFollow = new HashSet<int>(next.Values);
+            var pending = new List<int>(writes);
+            var ready = new List<int>();
+            while (pending.Count > 0)
+            {
+                ready.Clear();
+                var last = order[^1];
+                if (next.TryGetValue(last, out var forced))
+                {
+                    if (!pending.Contains(forced) || before[forced].Any(pending.Contains))
+                        return false;
+                    ready.Add(forced);
+                }
+                else
+                {
+                    foreach (var w in pending)
+                    {
+                        if (!mustFollow.Contains(w) && !before[w].Any(pending.Contains))
+                            ready.Add(w);
+                    }
+                }
+
+                if (ready.Count == 0)
+                    return false;
+                var pick = ready[dfs.PickChoice(ready.Count)];
+                order.Add(pick);
+                pending.Remove(pick);
+            }
         }
 
         return true;
