@@ -35,6 +35,12 @@ public sealed class CandidateExecution
     /// <summary>Per location: the writes in coherence order, the initial write first.</summary>
     public readonly List<int>[] CoOrder;
 
+    /// <summary>A model's relations that depend only on the events (not on rf and co), kept across candidates.</summary>
+    public object? ModelCache;
+
+    /// <summary>The engine's per-location plan for choosing rf and co, kept across candidates.</summary>
+    public object? EngineCache;
+
     public Rel Rf { get; private set; } = null!;
     public Rel Co { get; private set; } = null!;
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Numerics;
 using Kmc.Models.Scheduling;
 
 namespace Kmc.Checks.Litmus;
@@ -35,6 +36,7 @@ public sealed record LitmusObservation
 public static class LitmusEngine
 {
     private const int MaxDomain = 16;
+    private static long s_choose, s_model;
 
     public static LitmusObservation Run(LitmusTest test, ILitmusModel model, TimeSpan? timeout)
     {
@@ -60,7 +62,8 @@ public static class LitmusEngine
             return new LitmusObservation { Candidates = 0, Allowed = 0, Positive = 0, DataRace = false, TimedOut = false, SelfDeadlock = syncInReader };
 
         var dfs = new DfsPolicy(-1);
-        var cache = new Dictionary<string, CandidateExecution>(StringComparer.Ordinal);
+        var cache = new Dictionary<long, CandidateExecution?>();
+        var pick = new ThreadRun[runs.Count];
         do
         {
             if (timeout is { } t && (candidates & 63) == 0 && watch.Elapsed > t)
@@ -70,30 +73,35 @@ public static class LitmusEngine
             }
 
             dfs.BeginExecution();
-            var pick = new ThreadRun[runs.Count];
-            var key = new System.Text.StringBuilder();
+            long key = 0;
             for (var i = 0; i < runs.Count; i++)
             {
                 var k = dfs.PickChoice(runs[i].Count);
                 pick[i] = runs[i][k];
-                key.Append(k).Append(',');
+                key = key * runs[i].Count + k;
             }
 
-            if (!ValuesFeasible(test, pick))
-                continue;
-            if (!cache.TryGetValue(key.ToString(), out var x))
+            if (!cache.TryGetValue(key, out var x))
             {
                 if (cache.Count > 4096)
                     cache.Clear();
-                x = new CandidateExecution(test, pick);
-                cache[key.ToString()] = x;
+                x = ValuesFeasible(test, pick) ? new CandidateExecution(test, pick) : null;
+                cache[key] = x;
             }
 
-            if (!ChooseRf(x, dfs) || !ChooseCo(x, dfs))
+            if (x == null)
+                continue;
+            var t0 = Stopwatch.GetTimestamp();
+            var chosen = ChooseRf(x, dfs) && ChooseCo(x, dfs);
+            var t1 = Stopwatch.GetTimestamp();
+            s_choose += t1 - t0;
+            if (!chosen)
                 continue;
             candidates++;
             x.Complete();
-            if (!model.Allows(x, out var r))
+            var ok = model.Allows(x, out var r);
+            s_model += Stopwatch.GetTimestamp() - t1;
+            if (!ok)
                 continue;
             if (test.Filter != null && !Eval(test.Filter, test, x, pick))
                 continue;
@@ -104,6 +112,8 @@ public static class LitmusEngine
         }
         while (dfs.Advance());
 
+        if (Environment.GetEnvironmentVariable("KMC_LITMUS_DEBUG") == "2")
+            Console.Error.WriteLine($"choose {s_choose * 1000.0 / Stopwatch.Frequency:F0} ms, model {s_model * 1000.0 / Stopwatch.Frequency:F0} ms, total {watch.ElapsedMilliseconds} ms, events {cache.Values.FirstOrDefault(c => c != null)?.N}");
         return new LitmusObservation
         {
             Candidates = candidates, Allowed = allowed, Positive = positive, DataRace = race, TimedOut = timedOut, SelfDeadlock = syncInReader,
@@ -137,28 +147,95 @@ public static class LitmusEngine
         return true;
     }
 
+    /// <summary>Per location: its writes and reads and their program-order relations, as bit masks over the writes.</summary>
+    private sealed class LocPlan
+    {
+        public required int[] Writes;
+        public required int[] Reads;
+        public required ulong[] WritePoBefore;   // per write: writes po-before it
+        public required ulong[] ReadWritesBefore; // per read: writes po-before it
+        public required ulong[] ReadWritesAfter;  // per read: writes po-after it
+        public required int[][] ReadReadsAfter;   // per read: indices of reads po-after it
+        public required int[] RmwReadOf;          // per write: the event id of its RMW read, or -1
+    }
+
+    private sealed class Plan
+    {
+        public required int[][] RfOptions;
+        public required LocPlan[] Locs;
+        public required int[] WriteIndex; // event id -> index among its location's writes (-1 for init)
+    }
+
+    private static Plan PlanOf(CandidateExecution x)
+    {
+        if (x.EngineCache is Plan p)
+            return p;
+        var ev = x.Events;
+        bool PoBefore(int a, int b) => ev[a].Thread >= 0 && ev[a].Thread == ev[b].Thread && ev[a].Local < ev[b].Local;
+        var rfOptions = new int[x.N][];
+        foreach (var r in ev)
+        {
+            if (r.Kind != EventKind.Read)
+                continue;
+            rfOptions[r.Id] = ev.Where(w => w.Kind == EventKind.Write && w.Loc == r.Loc && w.E.Value == r.E.Value && !PoBefore(r.Id, w.Id))
+                .Select(w => w.Id).ToArray();
+        }
+
+        var writeIndex = Enumerable.Repeat(-1, x.N).ToArray();
+        var locs = new LocPlan[x.CoOrder.Length];
+        for (var loc = 0; loc < locs.Length; loc++)
+        {
+            var writes = ev.Where(e => e.Loc == loc && e.Thread >= 0 && e.Kind == EventKind.Write).Select(e => e.Id).ToArray();
+            var reads = ev.Where(e => e.Loc == loc && e.Thread >= 0 && e.Kind == EventKind.Read).Select(e => e.Id).ToArray();
+            if (writes.Length > 64)
+                throw new LitmusUnsupportedException("more than 64 writes to one location");
+            for (var k = 0; k < writes.Length; k++)
+                writeIndex[writes[k]] = k;
+            ulong Mask(Func<int, bool> pred)
+            {
+                ulong m = 0;
+                for (var k = 0; k < writes.Length; k++)
+                {
+                    if (pred(writes[k]))
+                        m |= 1UL << k;
+                }
+
+                return m;
+            }
+
+            locs[loc] = new LocPlan
+            {
+                Writes = writes,
+                Reads = reads,
+                WritePoBefore = writes.Select(w => Mask(o => PoBefore(o, w))).ToArray(),
+                ReadWritesBefore = reads.Select(r => Mask(w => PoBefore(w, r))).ToArray(),
+                ReadWritesAfter = reads.Select(r => Mask(w => PoBefore(r, w))).ToArray(),
+                ReadReadsAfter = reads.Select(r => Enumerable.Range(0, reads.Length).Where(j => PoBefore(r, reads[j])).ToArray()).ToArray(),
+                RmwReadOf = writes.Select(w => ev[w].E.RmwRead >= 0 ? w - ev[w].Local + ev[w].E.RmwRead : -1).ToArray(),
+            };
+        }
+
+        p = new Plan { RfOptions = rfOptions, Locs = locs, WriteIndex = writeIndex };
+        x.EngineCache = p;
+        return p;
+    }
+
     /// <summary>Each read picks a write to its location with the value it returned (never one of its own thread's later writes).</summary>
     private static bool ChooseRf(CandidateExecution x, DfsPolicy dfs)
     {
-        var options = new List<int>();
-        foreach (var r in x.Events)
+        var plan = PlanOf(x);
+        for (var i = 0; i < x.N; i++)
         {
-            if (r.Kind != EventKind.Read)
+            var options = plan.RfOptions[i];
+            if (options == null)
             {
-                x.RfOf[r.Id] = -1;
+                x.RfOf[i] = -1;
                 continue;
             }
 
-            options.Clear();
-            foreach (var w in x.Events)
-            {
-                if (w.Kind == EventKind.Write && w.Loc == r.Loc && w.E.Value == r.E.Value && !(w.Thread == r.Thread && w.Local > r.Local))
-                    options.Add(w.Id);
-            }
-
-            if (options.Count == 0)
+            if (options.Length == 0)
                 return false;
-            x.RfOf[r.Id] = options[dfs.PickChoice(options.Count)];
+            x.RfOf[i] = options[dfs.PickChoice(options.Length)];
         }
 
         return true;
@@ -172,29 +249,24 @@ public static class LitmusEngine
     /// </summary>
     private static bool ChooseCo(CandidateExecution x, DfsPolicy dfs)
     {
-        var ev = x.Events;
+        var plan = PlanOf(x);
+        Span<int> next = stackalloc int[65];
         for (var loc = 0; loc < x.CoOrder.Length; loc++)
         {
-            var writes = new List<int>();
-            var reads = new List<int>();
-            foreach (var e in ev)
-            {
-                if (e.Loc != loc || e.Thread < 0)
-                    continue;
-                if (e.Kind == EventKind.Write)
-                    writes.Add(e.Id);
-                else if (e.Kind == EventKind.Read)
-                    reads.Add(e.Id);
-            }
-
-            var order = new List<int> { loc };
-            x.CoOrder[loc] = order;
-            if (writes.Count == 0)
+            var lp = plan.Locs[loc];
+            var order = x.CoOrder[loc] ??= new List<int>();
+            order.Clear();
+            order.Add(loc);
+            var n = lp.Writes.Length;
+            if (n == 0)
                 continue;
 
-            // before[w] holds the writes that must precede w; the initial write (id loc) precedes all.
-            var before = writes.ToDictionary(w => w, _ => new HashSet<int>());
-            var next = new Dictionary<int, int>();
+            // Writes are bits 0..n-1; bit n stands for the initial write, which precedes all.
+            var before = new ulong[n];
+            Array.Copy(lp.WritePoBefore, before, n);
+            next.Fill(-1);
+            ulong mustFollow = 0;
+            int Bit(int id) => id == loc ? n : plan.WriteIndex[id];
             bool Require(int a, int b)
             {
                 if (a == b)
@@ -202,74 +274,83 @@ public static class LitmusEngine
                 if (b == loc)
                     return false;
                 if (a != loc)
-                    before[b].Add(a);
+                    before[plan.WriteIndex[b]] |= 1UL << plan.WriteIndex[a];
                 return true;
             }
 
-            bool PoBefore(int a, int b) => ev[a].Thread >= 0 && ev[a].Thread == ev[b].Thread && ev[a].Local < ev[b].Local;
-            foreach (var w1 in writes)
+            for (var k = 0; k < n; k++)
             {
-                foreach (var w2 in writes)
-                {
-                    if (PoBefore(w1, w2))
-                        before[w2].Add(w1);
-                }
-
-                if (ev[w1].E.RmwRead >= 0)
-                {
-                    var r = w1 - ev[w1].Local + ev[w1].E.RmwRead;
-                    var src = x.RfOf[r];
-                    if (!Require(src, w1) || next.ContainsKey(src))
-                        return false;
-                    next[src] = w1;
-                }
+                if (lp.RmwReadOf[k] < 0)
+                    continue;
+                var src = x.RfOf[lp.RmwReadOf[k]];
+                if (!Require(src, lp.Writes[k]) || next[Bit(src)] >= 0)
+                    return false;
+                next[Bit(src)] = k;
+                mustFollow |= 1UL << k;
             }
 
-            foreach (var r in reads)
+            for (var ri = 0; ri < lp.Reads.Length; ri++)
             {
-                var s = x.RfOf[r];
-                foreach (var w in writes)
+                var s = x.RfOf[lp.Reads[ri]];
+                var sBit = s == loc ? 0UL : 1UL << plan.WriteIndex[s];
+                var wb = lp.ReadWritesBefore[ri] & ~sBit;
+                if (wb != 0)
                 {
-                    if (PoBefore(w, r) && w != s && !Require(w, s))
+                    if (s == loc)
                         return false;
-                    if (PoBefore(r, w) && !Require(s, w))
-                        return false;
+                    before[plan.WriteIndex[s]] |= wb;
                 }
 
-                foreach (var r2 in reads)
+                var wa = lp.ReadWritesAfter[ri];
+                if (s != loc)
                 {
-                    if (PoBefore(r, r2) && x.RfOf[r2] != s && !Require(s, x.RfOf[r2]))
-                        return false;
-                }
-            }
-
-            var mustFollow = new HashSet<int>(next.Values);
-            var pending = new List<int>(writes);
-            var ready = new List<int>();
-            while (pending.Count > 0)
-            {
-                ready.Clear();
-                var last = order[^1];
-                if (next.TryGetValue(last, out var forced))
-                {
-                    if (!pending.Contains(forced) || before[forced].Any(pending.Contains))
-                        return false;
-                    ready.Add(forced);
-                }
-                else
-                {
-                    foreach (var w in pending)
+                    while (wa != 0)
                     {
-                        if (!mustFollow.Contains(w) && !before[w].Any(pending.Contains))
-                            ready.Add(w);
+                        var k = BitOperations.TrailingZeroCount(wa);
+                        wa &= wa - 1;
+                        before[k] |= sBit;
                     }
                 }
 
-                if (ready.Count == 0)
+                foreach (var rj in lp.ReadReadsAfter[ri])
+                {
+                    var s2 = x.RfOf[lp.Reads[rj]];
+                    if (s2 != s && !Require(s, s2))
+                        return false;
+                }
+            }
+
+            var pending = n == 64 ? ulong.MaxValue : (1UL << n) - 1;
+            var last = n;
+            Span<int> ready = stackalloc int[64];
+            while (pending != 0)
+            {
+                var count = 0;
+                if (next[last] >= 0)
+                {
+                    var f = next[last];
+                    if ((pending & (1UL << f)) == 0 || (before[f] & pending) != 0)
+                        return false;
+                    ready[count++] = f;
+                }
+                else
+                {
+                    var cand = pending & ~mustFollow;
+                    while (cand != 0)
+                    {
+                        var k = BitOperations.TrailingZeroCount(cand);
+                        cand &= cand - 1;
+                        if ((before[k] & pending) == 0)
+                            ready[count++] = k;
+                    }
+                }
+
+                if (count == 0)
                     return false;
-                var pick = ready[dfs.PickChoice(ready.Count)];
-                order.Add(pick);
-                pending.Remove(pick);
+                var pick = ready[dfs.PickChoice(count)];
+                order.Add(lp.Writes[pick]);
+                pending &= ~(1UL << pick);
+                last = pick;
             }
         }
 

@@ -22,29 +22,24 @@ public sealed class LkmmModel : ILitmusModel
             return false;
 
         var n = x.N;
-        var all = LitmusModels.All(x);
-        var id = Rel.Id(all);
-        var ext = LitmusModels.Ext(x);
+        var st = x.ModelCache as Static ?? (Static)(x.ModelCache = new Static(x));
+        var all = st.All;
+        var id = st.Id;
+        var ext = st.Ext;
         var po = x.Po;
         var rf = x.Rf;
         var co = x.Co;
         var M = x.M;
         var W = x.W;
-        var R = x.R;
-
-        EventSet Set(Func<Ev, bool> p) => LitmusModels.Where(x, p);
-        Rel FenceRel(params FenceKind[] k) => po.To(LitmusModels.Fences(x, k)) * po;
-
-        var plain = Set(e => e.IsMem && e.E.Has(EventTags.Plain));
-        var marked = all.Minus(plain);
-        var acquire = Set(e => e.Kind == EventKind.Read && e.E.Has(EventTags.Acquire | EventTags.LockRead));
-        var release = Set(e => e.Kind == EventKind.Write && e.E.Has(EventTags.Release | EventTags.Unlock));
-        var noreturn = Set(e => e.E.Has(EventTags.Noreturn));
-        var rmwSet = Set(e => e.E.Has(EventTags.Rmw));
-        var lkw = Set(e => e.E.Has(EventTags.LockWrite));
-        var lkr = Set(e => e.E.Has(EventTags.LockRead));
-        var ul = Set(e => e.E.Has(EventTags.Unlock));
-        var srcuUnlock = LitmusModels.Fences(x, FenceKind.SrcuUnlock);
+        var plain = st.Plain;
+        var marked = st.Marked;
+        var noreturn = st.Noreturn;
+        var r4rmb = st.R4rmb;
+        var poOpt = st.PoOpt;
+        var acqPo = st.AcqPo;
+        var poRel = st.PoRel;
+        var rmb = st.Rmb;
+        var wmb = st.Wmb;
 
         var rfi = rf & x.Int;
         var rfe = rf & ext;
@@ -55,22 +50,12 @@ public sealed class LkmmModel : ILitmusModel
         var data = carry * x.Data;
         var ctrl = carry * x.Ctrl;
 
-        var acqPo = po.From(acquire).To(M);
-        var poRel = po.From(M).To(release);
         // Since v5.16 an unlock followed by a lock on the same CPU orders like TSO, whatever the locks.
-        var poUnlockLockPo = po.To(ul) * (po | rf).To(lkr) * po;
-
-        var r4rmb = R.Minus(noreturn);
-        var rmb = FenceRel(FenceKind.Rmb).Between(r4rmb, r4rmb);
-        var wmb = FenceRel(FenceKind.Wmb).Between(W, W);
-        var poOpt = po | id;
-        var mb = FenceRel(FenceKind.Mb).Between(M, M)
-                 | (FenceRel(FenceKind.BeforeAtomic).From(M).To(rmwSet) * poOpt).To(M)
-                 | (poOpt.From(M).To(rmwSet) * FenceRel(FenceKind.AfterAtomic)).To(M)
-                 | (poOpt.From(M).To(lkw) * FenceRel(FenceKind.AfterSpinlock)).To(M)
-                 | (po.From(M).To(ul) * (co | po).To(lkw) * FenceRel(FenceKind.AfterUnlockLock)).To(M)
-                 | (poOpt.From(M).To(srcuUnlock) * FenceRel(FenceKind.AfterSrcuReadUnlock)).To(M);
-        var gp = po.To(LitmusModels.Fences(x, FenceKind.SyncRcu, FenceKind.SyncSrcu)) * poOpt;
+        var poUnlockLockPo = st.PoToUl * (po | rf).To(st.Lkr) * po;
+        var mb = st.MbStatic;
+        if (st.AfterUnlockLock != null)
+            mb |= (st.PoToUl * (co | po).To(st.Lkw) * st.AfterUnlockLock).To(M);
+        var gp = st.Gp;
         var strongFence = mb | gp;
         var nonrwFence = strongFence | poRel | acqPo;
         var fence = nonrwFence | wmb | rmb;
@@ -96,11 +81,11 @@ public sealed class LkmmModel : ILitmusModel
             return false;
         var pbStar = pb.Star();
 
-        var (rcuFence, rb) = Rcu(x, po, poOpt, prop, hbStar, pbStar, marked, id);
+        var (rcuFence, rb) = Rcu(x, st, po, poOpt, prop, hbStar, pbStar, marked);
         if (!rb.Irreflexive())
             return false;
 
-        if (plain.Bits.All(b => b == 0))
+        if (!st.HasPlain)
             return true;
 
         // Plain accesses (as in v6.3+): rcu-fence joins fence and strong-fence from here on;
@@ -110,25 +95,23 @@ public sealed class LkmmModel : ILitmusModel
         var strong2 = strongFence | rcuFencePo;
         var xbstar = (hb | pb | rb).Star();
         var vis = cumulFence.Star() * rfe.Opt().To(marked) * ((strong2.To(marked) * xbstar) | (xbstar & x.Int));
-        var notNoreturn = all.Minus(noreturn);
         var wPre = (addr | fence2 | (WPreRwdep ? rwdep : new Rel(n))).Opt().From(marked);
-        var rPre = (addr | nonrwFence | FenceRel(FenceKind.Rmb).Between(r4rmb, notNoreturn)).Opt().From(marked);
+        var rPre = (addr | nonrwFence | st.RmbRPre).Opt().From(marked);
         var wPost = fence2.Opt().To(marked) * rmwSequence;
-        var rPost = (nonrwFence | FenceRel(FenceKind.Rmb).Between(notNoreturn, r4rmb)).Opt().To(marked);
+        var rPost = (nonrwFence | st.RmbRPost).Opt().To(marked);
         var wwVis = fence2 | (strong2 * xbstar * wPre) | (wPost * vis * wPre);
         var wrVis = fence2 | (strong2 * xbstar * rPre) | (wPost * vis * rPre);
         var rwXbstar = fence2 | (rPost * xbstar * wPre);
-        var preRace = ext & (Rel.Cross(plain, M) | Rel.Cross(M.Minus(x.IW), plain));
+        var preRace = st.PreRace;
         var incoherent = (preRace & rf & rwXbstar.Inverse()) | (preRace & fr & wrVis.Inverse()) | (preRace & co & wwVis.Inverse());
         if (!incoherent.IsEmpty)
             return false;
 
-        var wwNonrace = wwVis & (Rel.Cross(marked, W) | rwXbstar) & (Rel.Cross(W, marked) | wrVis);
+        var wwNonrace = wwVis & (st.MarkedToW | rwXbstar) & (st.WToMarked | wrVis);
         var wwRace = (preRace & co) - wwNonrace;
         var wrRace = (preRace & (co.Opt() * rf)) - wrVis;
         var rwRace = (preRace & fr) - rwXbstar;
         dataRace = !(wwRace | wrRace | rwRace).IsEmpty;
-        _ = n;
         return true;
     }
 
@@ -136,19 +119,16 @@ public sealed class LkmmModel : ILitmusModel
     /// rcu-fence: any chain with at least as many grace periods as read-side critical sections
     /// (SRCU ones on the same srcu_struct) linked by rcu-link; computed as a least fixpoint.
     /// </summary>
-    private static (Rel RcuFence, Rel Rb) Rcu(CandidateExecution x, Rel po, Rel poOpt, Rel prop, Rel hbStar, Rel pbStar, EventSet marked, Rel id)
+    private static (Rel RcuFence, Rel Rb) Rcu(CandidateExecution x, Static st, Rel po, Rel poOpt, Rel prop, Rel hbStar, Rel pbStar, EventSet marked)
     {
         var n = x.N;
-        var rcuGp = Rel.Id(LitmusModels.Fences(x, FenceKind.SyncRcu));
-        var srcuGp = Rel.Id(LitmusModels.Fences(x, FenceKind.SyncSrcu));
-        var hasGp = !rcuGp.IsEmpty || !srcuGp.IsEmpty;
-        var rb = new Rel(n);
-        var fenceRel = new Rel(n);
-        if (!hasGp)
-            return (fenceRel, rb);
+        var rcuGp = st.RcuGp;
+        var srcuGp = st.SrcuGp;
+        if (!st.HasGp)
+            return (new Rel(n), new Rel(n));
 
-        var rscsi = RcuCriticalSections(x).Inverse();
-        var srscsi = SrcuCriticalSections(x).Inverse();
+        var rscsi = st.Rscsi;
+        var srscsi = st.Srscsi;
         var link = poOpt * hbStar * pbStar * prop * po;
         var loc = x.Loc;
         var f = new Rel(n);
@@ -170,9 +150,67 @@ public sealed class LkmmModel : ILitmusModel
             f = next;
         }
 
-        rb = (prop * po * f * poOpt * hbStar * pbStar).To(marked);
-        _ = id;
-        return (f, rb);
+        return (f, (prop * po * f * poOpt * hbStar * pbStar).To(marked));
+    }
+
+    /// <summary>The sets and relations that do not depend on rf and co, computed once per choice of thread runs.</summary>
+    private sealed class Static
+    {
+        public readonly EventSet All, Plain, Marked, Noreturn, R4rmb, Lkr, Lkw;
+        public readonly Rel Id, Ext, PoOpt, AcqPo, PoRel, Rmb, Wmb, PoToUl, MbStatic, Gp, RmbRPre, RmbRPost, PreRace, MarkedToW, WToMarked;
+        public readonly Rel? AfterUnlockLock;
+        public readonly Rel RcuGp, SrcuGp, Rscsi, Srscsi;
+        public readonly bool HasPlain, HasGp;
+
+        public Static(CandidateExecution x)
+        {
+            var po = x.Po;
+            var M = x.M;
+            var W = x.W;
+            EventSet Set(Func<Ev, bool> p) => LitmusModels.Where(x, p);
+            Rel FenceRel(params FenceKind[] k) => po.To(LitmusModels.Fences(x, k)) * po;
+
+            All = LitmusModels.All(x);
+            Id = Rel.Id(All);
+            Ext = LitmusModels.Ext(x);
+            Plain = Set(e => e.IsMem && e.E.Has(EventTags.Plain));
+            HasPlain = Plain.Bits.Any(b => b != 0);
+            Marked = All.Minus(Plain);
+            var acquire = Set(e => e.Kind == EventKind.Read && e.E.Has(EventTags.Acquire | EventTags.LockRead));
+            var release = Set(e => e.Kind == EventKind.Write && e.E.Has(EventTags.Release | EventTags.Unlock));
+            Noreturn = Set(e => e.E.Has(EventTags.Noreturn));
+            var rmwSet = Set(e => e.E.Has(EventTags.Rmw));
+            Lkw = Set(e => e.E.Has(EventTags.LockWrite));
+            Lkr = Set(e => e.E.Has(EventTags.LockRead));
+            var ul = Set(e => e.E.Has(EventTags.Unlock));
+            var srcuUnlock = LitmusModels.Fences(x, FenceKind.SrcuUnlock);
+            R4rmb = x.R.Minus(Noreturn);
+            var notNoreturn = All.Minus(Noreturn);
+            PoOpt = po | Id;
+            AcqPo = po.From(acquire).To(M);
+            PoRel = po.From(M).To(release);
+            PoToUl = po.To(ul);
+            Rmb = FenceRel(FenceKind.Rmb).Between(R4rmb, R4rmb);
+            Wmb = FenceRel(FenceKind.Wmb).Between(W, W);
+            MbStatic = FenceRel(FenceKind.Mb).Between(M, M)
+                       | (FenceRel(FenceKind.BeforeAtomic).From(M).To(rmwSet) * PoOpt).To(M)
+                       | (PoOpt.From(M).To(rmwSet) * FenceRel(FenceKind.AfterAtomic)).To(M)
+                       | (PoOpt.From(M).To(Lkw) * FenceRel(FenceKind.AfterSpinlock)).To(M)
+                       | (PoOpt.From(M).To(srcuUnlock) * FenceRel(FenceKind.AfterSrcuReadUnlock)).To(M);
+            PoToUl = PoToUl.From(M);
+            AfterUnlockLock = LitmusModels.Fences(x, FenceKind.AfterUnlockLock).Bits.Any(b => b != 0) ? FenceRel(FenceKind.AfterUnlockLock) : null;
+            Gp = po.To(LitmusModels.Fences(x, FenceKind.SyncRcu, FenceKind.SyncSrcu)) * PoOpt;
+            RmbRPre = FenceRel(FenceKind.Rmb).Between(R4rmb, notNoreturn);
+            RmbRPost = FenceRel(FenceKind.Rmb).Between(notNoreturn, R4rmb);
+            PreRace = Ext & (Rel.Cross(Plain, M) | Rel.Cross(M.Minus(x.IW), Plain));
+            MarkedToW = Rel.Cross(Marked, W);
+            WToMarked = Rel.Cross(W, Marked);
+            RcuGp = Rel.Id(LitmusModels.Fences(x, FenceKind.SyncRcu));
+            SrcuGp = Rel.Id(LitmusModels.Fences(x, FenceKind.SyncSrcu));
+            HasGp = !RcuGp.IsEmpty || !SrcuGp.IsEmpty;
+            Rscsi = RcuCriticalSections(x).Inverse();
+            Srscsi = SrcuCriticalSections(x).Inverse();
+        }
     }
 
     /// <summary>Matching rcu_read_lock/rcu_read_unlock pairs, innermost first, per thread.</summary>

@@ -207,19 +207,40 @@ public sealed class Rel
         return r;
     }
 
-    /// <summary>r+ (Warshall on bit rows).</summary>
+    /// <summary>r+: for each row, a search that ORs in the rows of newly reached events (cheap on sparse relations).</summary>
     public Rel Plus()
     {
-        var r = Copy();
-        for (var k = 0; k < N; k++)
+        var r = new Rel(N);
+        var reach = new ulong[_w];
+        var frontier = new ulong[_w];
+        for (var i = 0; i < N; i++)
         {
-            for (var i = 0; i < N; i++)
+            Array.Copy(_m, i * _w, reach, 0, _w);
+            Array.Copy(_m, i * _w, frontier, 0, _w);
+            while (true)
             {
-                if (!r.Has(i, k))
-                    continue;
+                var j = -1;
+                for (var k = 0; k < _w; k++)
+                {
+                    if (frontier[k] != 0)
+                    {
+                        j = (k << 6) + BitOperations.TrailingZeroCount(frontier[k]);
+                        frontier[k] &= frontier[k] - 1;
+                        break;
+                    }
+                }
+
+                if (j < 0)
+                    break;
                 for (var x = 0; x < _w; x++)
-                    r._m[i * _w + x] |= r._m[k * _w + x];
+                {
+                    var add = _m[j * _w + x] & ~reach[x];
+                    reach[x] |= add;
+                    frontier[x] |= add;
+                }
             }
+
+            Array.Copy(reach, 0, r._m, i * _w, _w);
         }
 
         return r;
@@ -242,7 +263,47 @@ public sealed class Rel
         return true;
     }
 
-    public bool Acyclic() => Plus().Irreflexive();
+    /// <summary>No cycle: peel off events with no incoming edge from the remaining ones until none is left.</summary>
+    public bool Acyclic()
+    {
+        var remaining = new ulong[_w];
+        for (var i = 0; i < N; i++)
+            remaining[i >> 6] |= 1UL << (i & 63);
+        var incoming = new ulong[_w];
+        while (true)
+        {
+            Array.Clear(incoming);
+            var any = false;
+            for (var k = 0; k < _w; k++)
+            {
+                var word = remaining[k];
+                while (word != 0)
+                {
+                    var i = (k << 6) + BitOperations.TrailingZeroCount(word);
+                    word &= word - 1;
+                    any = true;
+                    for (var x = 0; x < _w; x++)
+                        incoming[x] |= _m[i * _w + x];
+                }
+            }
+
+            if (!any)
+                return true;
+            var removed = false;
+            for (var x = 0; x < _w; x++)
+            {
+                var sources = remaining[x] & ~incoming[x];
+                if (sources != 0)
+                {
+                    remaining[x] &= ~sources;
+                    removed = true;
+                }
+            }
+
+            if (!removed)
+                return false;
+        }
+    }
 
     public EventSet Domain()
     {
