@@ -35,7 +35,7 @@ public sealed record LitmusObservation
 /// </summary>
 public static class LitmusEngine
 {
-    private const int MaxDomain = 16;
+    private const int MaxDomain = 32;
     private static long s_choose, s_model;
 
     public static LitmusObservation Run(LitmusTest test, ILitmusModel model, TimeSpan? timeout)
@@ -381,7 +381,10 @@ public static class LitmusEngine
             }
         }
 
-        for (var round = 0; round < 8; round++)
+        // A value that needs k rounds to appear is computed along a chain of k writes, so no
+        // round beyond the most writes one combination of runs can make adds a reachable value.
+        var rounds = 1 + test.Threads.Sum(t => AllRuns(test, t, domains, partial: true).Max(r => (int?)r.Events.Count(e => e.Kind == EventKind.Write)) ?? 0);
+        for (var round = 0; round < rounds; round++)
         {
             var changed = false;
             foreach (var t in test.Threads)

@@ -13,6 +13,8 @@ public sealed class LkmmModel : ILitmusModel
     public string Name => "lkmm";
 
     /// <summary>Alan Stern's 2023 proposal: dependencies (not only addr) pre-bound plain writes.</summary>
+    public static bool PlainOrdered = Environment.GetEnvironmentVariable("KMC_LKMM_PLAIN_ORDERED") == "1";
+
     public static bool WPreRwdep = Environment.GetEnvironmentVariable("KMC_LKMM_RWDEP") == "1";
 
     public bool Allows(CandidateExecution x, out bool dataRace)
@@ -32,7 +34,7 @@ public sealed class LkmmModel : ILitmusModel
         var M = x.M;
         var W = x.W;
         var plain = st.Plain;
-        var marked = st.Marked;
+        var marked = PlainOrdered ? st.All : st.Marked;
         var noreturn = st.Noreturn;
         var r4rmb = st.R4rmb;
         var poOpt = st.PoOpt;

@@ -15,7 +15,7 @@ public readonly record struct Token(TokKind Kind, string Text, int Line)
 
 /// <summary>
 /// Splits a litmus file into tokens. C comments are skipped everywhere; herd's OCaml-style
-/// (* ... *) comments only outside braces and parentheses, where "(*" cannot start C code.
+/// (* ... *) comments only outside braces, where "(*" cannot start C code.
 /// </summary>
 public static class Tokenizer
 {
@@ -27,6 +27,7 @@ public static class Tokenizer
         var i = 0;
         var line = firstLine;
         var depth = 0;
+        var braces = 0;
         while (i < text.Length)
         {
             var c = text[i];
@@ -56,7 +57,7 @@ public static class Tokenizer
                 continue;
             }
 
-            if (c == '(' && depth == 0 && i + 1 < text.Length && text[i + 1] == '*')
+            if (c == '(' && braces == 0 && i + 1 < text.Length && text[i + 1] == '*')
             {
                 i = SkipComment(text, i + 2, "*)", ref line);
                 continue;
@@ -86,6 +87,10 @@ public static class Tokenizer
                 depth++;
             else if (p is "}" or ")" or "]")
                 depth = Math.Max(0, depth - 1);
+            if (p == "{")
+                braces++;
+            else if (p == "}")
+                braces = Math.Max(0, braces - 1);
             tokens.Add(new Token(TokKind.Punct, p, line));
             i += p.Length;
         }
