@@ -36,7 +36,6 @@ public sealed record LitmusObservation
 public static class LitmusEngine
 {
     private const int MaxDomain = 32;
-    private static long s_choose, s_model;
 
     public static LitmusObservation Run(LitmusTest test, ILitmusModel model, TimeSpan? timeout)
     {
@@ -44,17 +43,6 @@ public static class LitmusEngine
         var domains = ValueDomains(test);
         var runs = test.Threads.Select(t => AllRuns(test, t, domains)).ToList();
         var syncInReader = runs.Any(rs => rs.Any(r => r.SyncInsideReader));
-        if (Environment.GetEnvironmentVariable("KMC_LITMUS_DEBUG") == "1")
-        {
-            for (var l = 0; l < domains.Length; l++)
-                Console.Error.WriteLine($"domain {test.Locations[l].Name}: {string.Join(", ", domains[l].Select(test.FormatValue))}");
-            for (var t = 0; t < runs.Count; t++)
-            {
-                foreach (var r in runs[t])
-                    Console.Error.WriteLine($"P{t}: {string.Join(" ", r.Events)} | {string.Join(" ", r.Registers.Select(kv => $"{kv.Key}={test.FormatValue(kv.Value)}"))}");
-            }
-        }
-
         long candidates = 0, allowed = 0, positive = 0;
         var race = false;
         var timedOut = false;
@@ -91,17 +79,11 @@ public static class LitmusEngine
 
             if (x == null)
                 continue;
-            var t0 = Stopwatch.GetTimestamp();
-            var chosen = ChooseRf(x, dfs) && ChooseCo(x, dfs);
-            var t1 = Stopwatch.GetTimestamp();
-            s_choose += t1 - t0;
-            if (!chosen)
+            if (!ChooseRf(x, dfs) || !ChooseCo(x, dfs))
                 continue;
             candidates++;
             x.Complete();
-            var ok = model.Allows(x, out var r);
-            s_model += Stopwatch.GetTimestamp() - t1;
-            if (!ok)
+            if (!model.Allows(x, out var r))
                 continue;
             if (test.Filter != null && !Eval(test.Filter, test, x, pick))
                 continue;
@@ -112,8 +94,6 @@ public static class LitmusEngine
         }
         while (dfs.Advance());
 
-        if (Environment.GetEnvironmentVariable("KMC_LITMUS_DEBUG") == "2")
-            Console.Error.WriteLine($"choose {s_choose * 1000.0 / Stopwatch.Frequency:F0} ms, model {s_model * 1000.0 / Stopwatch.Frequency:F0} ms, total {watch.ElapsedMilliseconds} ms, events {cache.Values.FirstOrDefault(c => c != null)?.N}");
         return new LitmusObservation
         {
             Candidates = candidates, Allowed = allowed, Positive = positive, DataRace = race, TimedOut = timedOut, SelfDeadlock = syncInReader,
@@ -251,6 +231,7 @@ public static class LitmusEngine
     {
         var plan = PlanOf(x);
         Span<int> next = stackalloc int[65];
+        Span<int> ready = stackalloc int[64];
         for (var loc = 0; loc < x.CoOrder.Length; loc++)
         {
             var lp = plan.Locs[loc];
@@ -322,7 +303,6 @@ public static class LitmusEngine
 
             var pending = n == 64 ? ulong.MaxValue : (1UL << n) - 1;
             var last = n;
-            Span<int> ready = stackalloc int[64];
             while (pending != 0)
             {
                 var count = 0;
@@ -369,7 +349,7 @@ public static class LitmusEngine
         // stored on a path the load itself enables (self-justifying, as in LB without
         // dependencies). Seeding with the constants the threads store covers that.
         var seeds = test.Threads.SelectMany(t => StoredConstants(t.Body)).Distinct().ToList();
-        if (SeedConstants && seeds.Count <= 4)
+        if (seeds.Count <= 4)
         {
             foreach (var d in domains)
             {
@@ -412,8 +392,6 @@ public static class LitmusEngine
             d.Sort();
         return domains;
     }
-
-    public static bool SeedConstants = Environment.GetEnvironmentVariable("KMC_LITMUS_NOSEED") != "1";
 
     /// <summary>Constants a thread may store: the literal values of assignments and store arguments.</summary>
     private static IEnumerable<long> StoredConstants(IEnumerable<Stmt> body)

@@ -12,11 +12,6 @@ public sealed class LkmmModel : ILitmusModel
 {
     public string Name => "lkmm";
 
-    /// <summary>Alan Stern's 2023 proposal: dependencies (not only addr) pre-bound plain writes.</summary>
-    public static bool PlainOrdered = Environment.GetEnvironmentVariable("KMC_LKMM_PLAIN_ORDERED") == "1";
-
-    public static bool WPreRwdep = Environment.GetEnvironmentVariable("KMC_LKMM_RWDEP") == "1";
-
     public bool Allows(CandidateExecution x, out bool dataRace)
     {
         dataRace = false;
@@ -34,7 +29,7 @@ public sealed class LkmmModel : ILitmusModel
         var M = x.M;
         var W = x.W;
         var plain = st.Plain;
-        var marked = PlainOrdered ? st.All : st.Marked;
+        var marked = st.Marked;
         var noreturn = st.Noreturn;
         var r4rmb = st.R4rmb;
         var poOpt = st.PoOpt;
@@ -97,7 +92,7 @@ public sealed class LkmmModel : ILitmusModel
         var strong2 = strongFence | rcuFencePo;
         var xbstar = (hb | pb | rb).Star();
         var vis = cumulFence.Star() * rfe.Opt().To(marked) * ((strong2.To(marked) * xbstar) | (xbstar & x.Int));
-        var wPre = (addr | fence2 | (WPreRwdep ? rwdep : new Rel(n))).Opt().From(marked);
+        var wPre = (addr | fence2).Opt().From(marked);
         var rPre = (addr | nonrwFence | st.RmbRPre).Opt().From(marked);
         var wPost = fence2.Opt().To(marked) * rmwSequence;
         var rPost = (nonrwFence | st.RmbRPost).Opt().To(marked);

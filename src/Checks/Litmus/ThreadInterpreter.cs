@@ -17,8 +17,6 @@ public sealed partial class ThreadInterpreter
     private readonly Dictionary<string, int> _locByName;
     private ulong _ctrl;
     private readonly Dictionary<string, ulong> _branchScopes = new(StringComparer.Ordinal);
-
-    public static bool LisaCtrlToEnd = Environment.GetEnvironmentVariable("KMC_LISA_CTRL_END") == "1";
     private int _cookies;
     private int _rcuDepth;
     private bool _syncInsideReader;
@@ -51,8 +49,9 @@ public sealed partial class ThreadInterpreter
         var body = _code.Body;
         for (var pc = 0; pc < body.Count; pc++)
         {
+            // Like C's if, a LISA branch orders the instructions it may skip, up to its label.
             if (body[pc] is LabelStmt lab && _branchScopes.Remove(lab.Name, out var before))
-                _ctrl = LisaCtrlToEnd ? _ctrl : before;
+                _ctrl = before;
             if (body[pc] is BranchStmt br)
             {
                 var c = Eval(br.Cond);
