@@ -361,8 +361,29 @@ public static class LitmusEngine
             }
         }
 
-        // A value that needs k rounds to appear is computed along a chain of k writes, so no
-        // round beyond the most writes one combination of runs can make adds a reachable value.
+        // Each value carries the sets of write slots (the k-th write of thread t) that can
+        // compute it: a write cannot feed its own value, so counters stop where the writes run
+        // out (four increments give 0..4) instead of growing with every round. A value that needs
+        // k rounds has a chain of k writes, which bounds the rounds as well.
+        var provenance = new Dictionary<(int Loc, long Value), List<ulong>>();
+        for (var l = 0; l < domains.Length; l++)
+        {
+            foreach (var v in domains[l])
+                provenance[(l, v)] = [0];
+        }
+
+        var slots = new Dictionary<(int, int), int>();
+        ulong SlotBit(int thread, int k)
+        {
+            if (!slots.TryGetValue((thread, k), out var bit))
+            {
+                bit = slots.Count;
+                slots[(thread, k)] = bit;
+            }
+
+            return bit < 64 ? 1UL << bit : 0;
+        }
+
         var rounds = 1 + test.Threads.Sum(t => AllRuns(test, t, domains, partial: true).Max(r => (int?)r.Events.Count(e => e.Kind == EventKind.Write)) ?? 0);
         for (var round = 0; round < rounds; round++)
         {
@@ -371,14 +392,26 @@ public static class LitmusEngine
             {
                 foreach (var events in AllRuns(test, t, domains, partial: true).Select(r => r.Events).ToList())
                 {
+                    var k = 0;
                     foreach (var e in events)
                     {
-                        if (e.Kind == EventKind.Write && !domains[e.Loc].Contains(e.Value))
+                        if (e.Kind != EventKind.Write)
+                            continue;
+                        var slot = SlotBit(t.Index, k++);
+                        var deps = e.DataDeps | (e.RmwRead >= 0 ? 1UL << e.RmwRead : 0);
+                        foreach (var m in InputMasks(events, deps, provenance))
                         {
-                            if (domains[e.Loc].Count >= MaxDomain)
-                                throw new LitmusUnsupportedException($"more than {MaxDomain} values stored to {test.Locations[e.Loc].Name}");
-                            domains[e.Loc].Add(e.Value);
+                            if ((m & slot) != 0 && slot != 0)
+                                continue;
+                            if (!AddProvenance(provenance, (e.Loc, e.Value), m | slot))
+                                continue;
                             changed = true;
+                            if (!domains[e.Loc].Contains(e.Value))
+                            {
+                                if (domains[e.Loc].Count >= MaxDomain)
+                                    throw new LitmusUnsupportedException($"more than {MaxDomain} values stored to {test.Locations[e.Loc].Name}");
+                                domains[e.Loc].Add(e.Value);
+                            }
                         }
                     }
                 }
@@ -391,6 +424,53 @@ public static class LitmusEngine
         foreach (var d in domains)
             d.Sort();
         return domains;
+    }
+
+    /// <summary>The slot sets that can justify all the reads in <paramref name="deps"/> at once (minimal ones, a few).</summary>
+    private static List<ulong> InputMasks(IReadOnlyList<ThreadEvent> events, ulong deps, Dictionary<(int, long), List<ulong>> provenance)
+    {
+        var masks = new List<ulong> { 0 };
+        while (deps != 0)
+        {
+            var j = BitOperations.TrailingZeroCount(deps);
+            deps &= deps - 1;
+            var r = events[j];
+            if (r.Kind != EventKind.Read || !provenance.TryGetValue((r.Loc, r.Value), out var options))
+                continue;
+            var next = new List<ulong>();
+            foreach (var a in masks)
+            {
+                foreach (var b in options)
+                    AddMinimal(next, a | b);
+            }
+
+            masks = next;
+        }
+
+        return masks;
+    }
+
+    private static bool AddProvenance(Dictionary<(int, long), List<ulong>> provenance, (int, long) key, ulong mask)
+    {
+        if (!provenance.TryGetValue(key, out var list))
+            provenance[key] = list = [];
+        return AddMinimal(list, mask);
+    }
+
+    /// <summary>Keeps an antichain of at most 8 small masks; false when the mask adds nothing.</summary>
+    private static bool AddMinimal(List<ulong> list, ulong mask)
+    {
+        foreach (var m in list)
+        {
+            if ((m & ~mask) == 0)
+                return false;
+        }
+
+        list.RemoveAll(m => (mask & ~m) == 0);
+        if (list.Count >= 8)
+            return false;
+        list.Add(mask);
+        return true;
     }
 
     /// <summary>Constants a thread may store: the literal values of assignments and store arguments.</summary>
