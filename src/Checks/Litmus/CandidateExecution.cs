@@ -104,13 +104,22 @@ public sealed class CandidateExecution
     /// <summary>Fixes rf and co from <see cref="RfOf"/> and <see cref="CoOrder"/>.</summary>
     public void Complete()
     {
+        CompleteRf();
+        CompleteCo();
+    }
+
+    public void CompleteRf()
+    {
         Rf = new Rel(N);
         for (var i = 0; i < N; i++)
         {
             if (Events[i].Kind == EventKind.Read)
                 Rf.Add(RfOf[i], i);
         }
+    }
 
+    public void CompleteCo()
+    {
         Co = new Rel(N);
         foreach (var order in CoOrder)
         {

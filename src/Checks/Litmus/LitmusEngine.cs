@@ -79,10 +79,13 @@ public static class LitmusEngine
 
             if (x == null)
                 continue;
-            if (!ChooseRf(x, dfs) || !ChooseCo(x, dfs))
+            if (!ChooseRf(x, dfs))
+                continue;
+            x.CompleteRf();
+            if (!model.MayAllowRf(x) || !ChooseCo(x, dfs))
                 continue;
             candidates++;
-            x.Complete();
+            x.CompleteCo();
             if (!model.Allows(x, out var r))
                 continue;
             if (test.Filter != null && !Eval(test.Filter, test, x, pick))

@@ -7,6 +7,12 @@ public interface ILitmusModel
 
     /// <summary>True when the execution is allowed; <paramref name="dataRace"/> when it also has a data race the model flags.</summary>
     bool Allows(CandidateExecution x, out bool dataRace);
+
+    /// <summary>
+    /// A necessary condition on reads-from alone (<see cref="CandidateExecution.Rf"/> is set, co is
+    /// not): false prunes every coherence order of this rf at once.
+    /// </summary>
+    bool MayAllowRf(CandidateExecution x);
 }
 
 public static class LitmusModels
@@ -52,6 +58,8 @@ public sealed class ScModel : ILitmusModel
             return false;
         return ((x.Po.Between(x.M, x.M)) | x.Rf | x.Co | fr).Acyclic();
     }
+
+    public bool MayAllowRf(CandidateExecution x) => (x.Po.Between(x.M, x.M) | x.Rf).Acyclic();
 }
 
 /// <summary>
@@ -67,11 +75,16 @@ public sealed class TsoModel : ILitmusModel
         dataRace = false;
         if (!LitmusModels.Coherent(x, out var fr))
             return false;
+        return (Ppo(x) | (x.Rf & LitmusModels.Ext(x)) | x.Co | fr).Acyclic();
+    }
+
+    public bool MayAllowRf(CandidateExecution x) => (Ppo(x) | (x.Rf & LitmusModels.Ext(x))).Acyclic();
+
+    private static Rel Ppo(CandidateExecution x)
+    {
         var wr = Rel.Cross(x.W, x.R);
         var locked = LitmusModels.Where(x, e => e.E.Has(EventTags.Rmw | EventTags.LockRead | EventTags.LockWrite | EventTags.Unlock));
         var full = LitmusModels.Fences(x, FenceKind.Mb, FenceKind.SyncRcu, FenceKind.SyncSrcu);
-        var ppo = (x.Po - wr) | x.Po.To(full) * x.Po | x.Po.To(locked) | x.Po.From(locked);
-        var ext = LitmusModels.Ext(x);
-        return (ppo.Between(x.M, x.M) | (x.Rf & ext) | x.Co | fr).Acyclic();
+        return ((x.Po - wr) | x.Po.To(full) * x.Po | x.Po.To(locked) | x.Po.From(locked)).Between(x.M, x.M);
     }
 }

@@ -12,6 +12,23 @@ public sealed class LkmmModel : ILitmusModel
 {
     public string Name => "lkmm";
 
+    /// <summary>The part of happens-before that needs no coherence order (ppo without overwrite, and rfe) must be acyclic.</summary>
+    public bool MayAllowRf(CandidateExecution x)
+    {
+        var st = x.ModelCache as Static ?? (Static)(x.ModelCache = new Static(x));
+        var po = x.Po;
+        var rf = x.Rf;
+        var rfi = rf & x.Int;
+        var carry = (x.Data * rfi).Star();
+        var addr = carry * x.Addr;
+        var dep = addr | carry * x.Data;
+        var ctrl = carry * x.Ctrl;
+        var fence = st.MbStatic | st.Gp | st.PoRel | st.AcqPo | st.Wmb | st.Rmb;
+        var ppo = addr | (dep.To(st.Marked) * rfi) | (dep | ctrl).To(x.W) | addr.To(st.Plain) * st.Wmb | fence
+                  | ((st.PoToUl * (po | rf).To(st.Lkr) * po) & x.Int);
+        return (ppo | (rf & st.Ext)).Between(st.Marked, st.Marked).Acyclic();
+    }
+
     public bool Allows(CandidateExecution x, out bool dataRace)
     {
         dataRace = false;
