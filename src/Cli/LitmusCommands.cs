@@ -55,16 +55,17 @@ public static class LitmusCommands
         int Count(LitmusVerdict v) => results.Count(r => r.Verdict == v);
         var missed = Count(LitmusVerdict.MissedAllowed);
         var forbidden = Count(LitmusVerdict.AllowedForbidden);
+        var race = Count(LitmusVerdict.RaceFlagDiffers);
         var unsupported = results.Where(r => r.Verdict == LitmusVerdict.Unsupported).ToList();
         var constructs = unsupported.GroupBy(r => r.Note ?? "?").OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal)
             .Select(g => $"{g.Key} x{g.Count()}");
         Console.WriteLine(
-            $"{results.Count} tests ({model}): {Count(LitmusVerdict.Match)} matched, {missed + forbidden} mismatched " +
-            $"({missed} missed an allowed outcome, {forbidden} allowed a forbidden outcome), " +
+            $"{results.Count} tests ({model}): {Count(LitmusVerdict.Match)} matched, {missed + forbidden + race} mismatched " +
+            $"({missed} missed an allowed outcome, {forbidden} allowed a forbidden outcome, {race} data-race flag only), " +
             $"{unsupported.Count} unsupported{(unsupported.Count > 0 ? $" ({string.Join(", ", constructs)})" : "")}, " +
             $"{Count(LitmusVerdict.TimedOut)} timed out, {Count(LitmusVerdict.NotJudged)} not judged, {Count(LitmusVerdict.ParseError)} parse errors; " +
             $"{elapsed.TotalSeconds:F1} s");
-        return missed + forbidden > 0 ? 1 : 0;
+        return missed + forbidden + race > 0 ? 1 : 0;
     }
 
     private static string Verdict(LitmusResult r)
@@ -74,6 +75,7 @@ public static class LitmusCommands
             LitmusVerdict.Match => "[green]ok[/]",
             LitmusVerdict.MissedAllowed => "[red]MISSED an allowed outcome[/]",
             LitmusVerdict.AllowedForbidden => "[red]ALLOWED a forbidden outcome[/]",
+            LitmusVerdict.RaceFlagDiffers => "[red]DATARACE flag differs[/]",
             LitmusVerdict.NotJudged => "not judged",
             LitmusVerdict.Unsupported => "[yellow]unsupported[/]",
             LitmusVerdict.ParseError => "[red]parse error[/]",

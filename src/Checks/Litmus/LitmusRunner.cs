@@ -14,6 +14,9 @@ public enum LitmusVerdict
     /// <summary>The model produced an outcome (or a race) the file's Result forbids.</summary>
     AllowedForbidden,
 
+    /// <summary>The verdict matches, but the DATARACE flag differs from the file's Result.</summary>
+    RaceFlagDiffers,
+
     /// <summary>No model verdict to compare with (Maybe, a flag, no Result line).</summary>
     NotJudged,
     Unsupported,
@@ -127,8 +130,6 @@ public static partial class LitmusRunner
             return (missed ? LitmusVerdict.MissedAllowed : LitmusVerdict.AllowedForbidden, null);
         }
 
-        return expRace && !obsRace
-            ? (LitmusVerdict.MissedAllowed, "no data race found")
-            : (LitmusVerdict.AllowedForbidden, "data race flagged");
+        return (LitmusVerdict.RaceFlagDiffers, expRace && !obsRace ? "no data race found" : "data race flagged");
     }
 }
