@@ -134,6 +134,26 @@ public class LitmusTests
         Assert.Equal(verdict, Run(text).Verdict);
     }
 
+    /// <summary>
+    /// sys_membarrier() orders another CPU's accesses as if it ran smp_mb() somewhere in them:
+    /// the asymmetric store-buffering pattern it exists for needs no barrier on the fast side.
+    /// </summary>
+    [Theory]
+    [InlineData("smp_memb();", "smp_memb();", "Never")]
+    [InlineData("smp_memb();", "", "Never")]
+    [InlineData("", "", "Sometimes")]
+    public void MembarrierPairsWithBarriersOnOtherCpus(string f0, string f1, string verdict)
+    {
+        var text = $$"""
+            C SB+memb
+            {}
+            P0(int *x, int *y) { int r0; WRITE_ONCE(*x, 1); {{f0}} r0 = READ_ONCE(*y); }
+            P1(int *x, int *y) { int r1; WRITE_ONCE(*y, 1); {{f1}} r1 = READ_ONCE(*x); }
+            exists (0:r0=0 /\ 1:r1=0)
+            """;
+        Assert.Equal(verdict, Run(text).Verdict);
+    }
+
     [Fact]
     public void RcuDereferenceCarriesTheAddressDependency()
     {

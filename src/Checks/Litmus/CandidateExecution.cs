@@ -70,7 +70,7 @@ public sealed class CandidateExecution
         IW = EventSet.Of(N, i => Events[i].Thread < 0);
         Po = Rel.Where(N, (a, b) => Events[a].Thread >= 0 && Events[a].Thread == Events[b].Thread && Events[a].Local < Events[b].Local);
         Int = Rel.Where(N, (a, b) => Events[a].Thread == Events[b].Thread);
-        Loc = Rel.Where(N, (a, b) => Events[a].Loc >= 0 && Events[a].Loc == Events[b].Loc);
+        Loc = Rel.Where(N, (a, b) => Events[a].Loc != -1 && Events[a].Loc == Events[b].Loc);
         Addr = new Rel(N);
         Data = new Rel(N);
         Ctrl = new Rel(N);

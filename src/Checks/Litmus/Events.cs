@@ -48,6 +48,9 @@ public enum FenceKind
     SyncSrcu,
     SrcuLock,
     SrcuUnlock,
+
+    /// <summary>smp_memb(): sys_membarrier(), expanded by the engine into an SRCU-like grace period.</summary>
+    Memb,
 }
 
 /// <summary>One event of one thread's run; dependencies are masks over the thread's own events.</summary>

@@ -69,6 +69,9 @@ public static class LitmusEngine
                 key = key * runs[i].Count + k;
             }
 
+            if (pick.Any(r => r.Events.Any(e => e.Fence == FenceKind.Memb)))
+                key = Membarriers(pick, dfs, key);
+
             if (!cache.TryGetValue(key, out var x))
             {
                 if (cache.Count > 4096)
@@ -101,6 +104,91 @@ public static class LitmusEngine
         {
             Candidates = candidates, Allowed = allowed, Positive = positive, DataRace = race, TimedOut = timedOut, SelfDeadlock = syncInReader,
         };
+    }
+
+    /// <summary>
+    /// sys_membarrier() as a grace period of its own SRCU-like domain: it interrupts every other
+    /// thread once, at a point the search chooses, with smp_mb(), and the thread's code before
+    /// and after that point are two read-side critical sections of the domain.
+    /// </summary>
+    private static long Membarriers(ThreadRun[] pick, DfsPolicy dfs, long key)
+    {
+        var domain = -2;
+        for (var t = 0; t < pick.Length; t++)
+        {
+            for (var i = 0; i < pick[t].Events.Count; i++)
+            {
+                if (pick[t].Events[i].Fence != FenceKind.Memb)
+                    continue;
+                var loc = domain--;
+                pick[t] = Inject(pick[t], [(i, new ThreadEvent { Kind = EventKind.Fence, Fence = FenceKind.SyncSrcu, Loc = loc })], replace: i);
+                for (var u = 0; u < pick.Length; u++)
+                {
+                    if (u == t)
+                        continue;
+                    // Only how many of the thread's accesses come before the interruption matters.
+                    var n = pick[u].Events.Count;
+                    var points = Enumerable.Range(0, n + 1).Where(p => p == 0 || pick[u].Events[p - 1].Kind != EventKind.Fence).ToList();
+                    var choice = dfs.PickChoice(points.Count);
+                    var at = points[choice];
+                    key = key * (n + 1) + choice;
+                    long c1 = Values.CookieBase + 900_000 + loc * 2, c2 = c1 + 1;
+                    ThreadEvent F(FenceKind k, long cookie = 0) => new() { Kind = EventKind.Fence, Fence = k, Loc = k == FenceKind.Mb ? -1 : loc, Cookie = cookie };
+                    pick[u] = Inject(pick[u],
+                    [
+                        (0, F(FenceKind.SrcuLock, c1)), (at, F(FenceKind.SrcuUnlock, c1)), (at, F(FenceKind.Mb)),
+                        (at, F(FenceKind.SrcuLock, c2)), (n, F(FenceKind.SrcuUnlock, c2)),
+                    ], replace: -1);
+                }
+            }
+        }
+
+        return key;
+    }
+
+    /// <summary>Inserts events before the given positions (or in place of one), renumbering the dependency masks.</summary>
+    private static ThreadRun Inject(ThreadRun run, List<(int At, ThreadEvent Ev)> inserts, int replace)
+    {
+        var map = new int[run.Events.Count];
+        var events = new List<ThreadEvent>();
+        for (var i = 0; i <= run.Events.Count; i++)
+        {
+            foreach (var (at, ev) in inserts)
+            {
+                if (at == i && i != replace)
+                    events.Add(ev);
+            }
+
+            if (i == run.Events.Count)
+                break;
+            map[i] = events.Count;
+            events.Add(i == replace ? inserts[0].Ev : run.Events[i]);
+        }
+
+        if (events.Count > 64)
+            throw new LitmusUnsupportedException("more than 64 events in one thread");
+        ulong Remap(ulong m)
+        {
+            ulong r = 0;
+            while (m != 0)
+            {
+                var b = BitOperations.TrailingZeroCount(m);
+                m &= m - 1;
+                r |= 1UL << map[b];
+            }
+
+            return r;
+        }
+
+        var remapped = events.Select(e => run.Events.Contains(e)
+            ? new ThreadEvent
+            {
+                Kind = e.Kind, Loc = e.Loc, Value = e.Value, Tags = e.Tags, Fence = e.Fence, Cookie = e.Cookie,
+                AddrDeps = Remap(e.AddrDeps), DataDeps = Remap(e.DataDeps), CtrlDeps = Remap(e.CtrlDeps),
+                RmwRead = e.RmwRead >= 0 ? map[e.RmwRead] : -1,
+            }
+            : e).ToList();
+        return run with { Events = remapped };
     }
 
     /// <summary>Every value a read returned is stored to its location by some chosen run or initially.</summary>

@@ -284,6 +284,7 @@ public sealed partial class ThreadInterpreter
         ["smp_mb__after_srcu_read_unlock"] = FenceKind.AfterSrcuReadUnlock, ["barrier"] = FenceKind.Barrier,
         ["rcu_read_lock"] = FenceKind.RcuLock, ["rcu_read_unlock"] = FenceKind.RcuUnlock,
         ["synchronize_rcu"] = FenceKind.SyncRcu, ["synchronize_rcu_expedited"] = FenceKind.SyncRcu,
+        ["smp_memb"] = FenceKind.Memb,
     };
 
     private Dv Call(CallExpr c)
