@@ -4,12 +4,16 @@ using Kmc.Models.Scheduling;
 
 namespace Kmc.Checks.Litmus;
 
-/// <summary>What the model allows for one test: how many allowed executions satisfy the condition.</summary>
+/// <summary>What the model allows for one test: whether allowed executions satisfy the condition, and how many were examined.</summary>
 public sealed record LitmusObservation
 {
+    /// <summary>Candidate executions (coherent ones) the model was asked about.</summary>
     public required long Candidates { get; init; }
+
+    /// <summary>Those the model allowed (and the filter kept).</summary>
     public required long Allowed { get; init; }
-    public required long Positive { get; init; }
+    public required bool SomeSatisfy { get; init; }
+    public required bool SomeFail { get; init; }
     public required bool DataRace { get; init; }
     public required bool TimedOut { get; init; }
 
@@ -18,9 +22,9 @@ public sealed record LitmusObservation
 
     /// <summary>herd's Never/Sometimes/Always for the condition; DEADLOCK when no execution completes.</summary>
     public string Verdict =>
-        SelfDeadlock || Allowed == 0 ? "DEADLOCK"
-        : Positive == 0 ? "Never"
-        : Positive == Allowed ? "Always"
+        SelfDeadlock || (!SomeSatisfy && !SomeFail) ? "DEADLOCK"
+        : !SomeSatisfy ? "Never"
+        : !SomeFail ? "Always"
         : "Sometimes";
 }
 
@@ -43,22 +47,94 @@ public static class LitmusEngine
         var domains = ValueDomains(test);
         var runs = test.Threads.Select(t => AllRuns(test, t, domains)).ToList();
         var syncInReader = runs.Any(rs => rs.Any(r => r.SyncInsideReader));
+        var deadline = timeout is { } t ? watch.Elapsed + t : (TimeSpan?)null;
+
+        // Without plain accesses there is no race to flag, so the verdict only needs one allowed
+        // execution that satisfies the condition and one that does not: each is searched for
+        // among the thread runs whose registers leave that answer possible, and the search stops
+        // at the first. With plain accesses every allowed execution is visited for races.
+        var plain = runs.Any(rs => rs.Any(r => r.Events.Any(e => e.Has(EventTags.Plain))));
+        if (plain)
+        {
+            var all = Explore(test, model, runs, watch, deadline, stopOn: null);
+            return new LitmusObservation
+            {
+                Candidates = all.Candidates, Allowed = all.Allowed, SomeSatisfy = all.Positive > 0, SomeFail = all.Allowed > all.Positive,
+                DataRace = all.Race, TimedOut = all.TimedOut, SelfDeadlock = syncInReader,
+            };
+        }
+
+        var pos = Explore(test, model, Restrict(test, runs, wanted: true), watch, deadline, stopOn: true);
+        var neg = pos.TimedOut ? pos : Explore(test, model, Restrict(test, runs, wanted: false), watch, deadline, stopOn: false);
+        return new LitmusObservation
+        {
+            Candidates = pos.Candidates + (neg == pos ? 0 : neg.Candidates), Allowed = pos.Allowed + (neg == pos ? 0 : neg.Allowed),
+            SomeSatisfy = pos.Positive > 0, SomeFail = neg.Allowed > neg.Positive,
+            DataRace = false, TimedOut = pos.TimedOut || neg.TimedOut, SelfDeadlock = syncInReader,
+        };
+    }
+
+    /// <summary>Each thread's runs whose own registers do not already decide the condition against <paramref name="wanted"/> (or fail the filter).</summary>
+    private static List<List<ThreadRun>> Restrict(LitmusTest test, List<List<ThreadRun>> runs, bool wanted) =>
+        runs.Select((rs, t) => rs.Where(r =>
+            Eval3(test.Condition, t, r) != !wanted && (test.Filter == null || Eval3(test.Filter, t, r) != false)).ToList()).ToList();
+
+    /// <summary>The condition as far as one thread's registers decide it: true, false, or null (depends on the rest).</summary>
+    private static bool? Eval3(Prop p, int thread, ThreadRun run)
+    {
+        switch (p)
+        {
+            case TrueProp t:
+                return t.Value;
+            case NotProp n:
+                return !Eval3(n.Inner, thread, run);
+            case AndProp a:
+            {
+                var l = Eval3(a.Left, thread, run);
+                var r = Eval3(a.Right, thread, run);
+                return l == false || r == false ? false : l == true && r == true ? true : null;
+            }
+
+            case OrProp o:
+            {
+                var l = Eval3(o.Left, thread, run);
+                var r = Eval3(o.Right, thread, run);
+                return l == true || r == true ? true : l == false && r == false ? false : null;
+            }
+
+            case EqProp e when e.Thread == thread && (e.Other == null || e.Other.Value.Thread == thread):
+            {
+                var v = run.Registers.TryGetValue(e.Name, out var x) ? x : 0;
+                var w = e.Other is { } o2 ? (run.Registers.TryGetValue(o2.Name, out var y) ? y : 0) : e.Value;
+                return (v == w) != e.Negated;
+            }
+
+            default:
+                return null;
+        }
+    }
+
+    private sealed record SearchResult(long Candidates, long Allowed, long Positive, bool Race, bool TimedOut);
+
+    /// <summary>
+    /// The DFS over candidates of the given runs. With <paramref name="stopOn"/> set, it ends at
+    /// the first allowed execution whose condition has that value.
+    /// </summary>
+    private static SearchResult Explore(LitmusTest test, ILitmusModel model, List<List<ThreadRun>> runs, Stopwatch watch, TimeSpan? deadline, bool? stopOn)
+    {
         long candidates = 0, allowed = 0, positive = 0;
         var race = false;
-        var timedOut = false;
         if (runs.Any(r => r.Count == 0))
-            return new LitmusObservation { Candidates = 0, Allowed = 0, Positive = 0, DataRace = false, TimedOut = false, SelfDeadlock = syncInReader };
+            return new SearchResult(0, 0, 0, false, false);
 
         var dfs = new DfsPolicy(-1);
         var cache = new Dictionary<long, CandidateExecution?>();
         var pick = new ThreadRun[runs.Count];
+        long leaves = 0;
         do
         {
-            if (timeout is { } t && (candidates & 63) == 0 && watch.Elapsed > t)
-            {
-                timedOut = true;
-                break;
-            }
+            if (deadline is { } d && (++leaves & 63) == 0 && watch.Elapsed > d)
+                return new SearchResult(candidates, allowed, positive, race, true);
 
             dfs.BeginExecution();
             long key = 0;
@@ -95,15 +171,15 @@ public static class LitmusEngine
                 continue;
             allowed++;
             race |= r;
-            if (Eval(test.Condition, test, x, pick))
+            var sat = Eval(test.Condition, test, x, pick);
+            if (sat)
                 positive++;
+            if (stopOn == sat)
+                break;
         }
         while (dfs.Advance());
 
-        return new LitmusObservation
-        {
-            Candidates = candidates, Allowed = allowed, Positive = positive, DataRace = race, TimedOut = timedOut, SelfDeadlock = syncInReader,
-        };
+        return new SearchResult(candidates, allowed, positive, race, false);
     }
 
     /// <summary>
