@@ -14,7 +14,8 @@ public static class LitmusCommands
         var paths = new Argument<string[]>("paths") { Description = "litmus files or folders (searched recursively for *.litmus)", Arity = ArgumentArity.OneOrMore };
         var model = new Option<string?>("--memory-model") { Description = "sc, tso or lkmm (default lkmm); the files' Result lines are judged under lkmm only" };
         var timeout = new Option<double?>("--timeout") { Description = "seconds per test before it is reported as timed out (default 60)" };
-        var cmd = new Command("litmus", "run C/LISA litmus tests; compare each verdict with the file's Result line") { paths, model, timeout };
+        var every = new Option<bool>("--all-executions") { Description = "visit every candidate execution and count them, instead of stopping once the verdict is known" };
+        var cmd = new Command("litmus", "run C/LISA litmus tests; compare each verdict with the file's Result line") { paths, model, timeout, every };
         cmd.SetAction(p =>
         {
             var mm = p.GetValue(model) ?? "lkmm";
@@ -24,7 +25,7 @@ public static class LitmusCommands
                 throw new KmcInputException($"--timeout must be positive (got {seconds})");
             var files = LitmusRunner.Files(p.GetValue(paths)!);
             var watch = Stopwatch.StartNew();
-            var results = files.Select(f => LitmusRunner.RunFile(f, mm, TimeSpan.FromSeconds(seconds))).ToList();
+            var results = files.Select(f => LitmusRunner.RunFile(f, mm, TimeSpan.FromSeconds(seconds), p.GetValue(every))).ToList();
             return Print(results, CommonRoot(files), mm, watch.Elapsed);
         });
         return cmd;
@@ -43,7 +44,7 @@ public static class LitmusCommands
 
     private static int Print(IReadOnlyList<LitmusResult> results, string root, string model, TimeSpan elapsed)
     {
-        var table = new Table().AddColumns("file", "expected", "observed", "verdict", "executions", "time (s)");
+        var table = new Table().AddColumns("file", "expected", "observed", "verdict", "allowed/candidates", "time (s)");
         foreach (var r in results)
         {
             var name = Path.GetRelativePath(root, Path.GetFullPath(r.File));

@@ -41,7 +41,8 @@ public static class LitmusEngine
 {
     private const int MaxDomain = 32;
 
-    public static LitmusObservation Run(LitmusTest test, ILitmusModel model, TimeSpan? timeout)
+    /// <param name="everyExecution">visit every candidate (full counts) instead of stopping once the verdict is known</param>
+    public static LitmusObservation Run(LitmusTest test, ILitmusModel model, TimeSpan? timeout, bool everyExecution = false)
     {
         var watch = Stopwatch.StartNew();
         var domains = ValueDomains(test);
@@ -54,7 +55,7 @@ public static class LitmusEngine
         // among the thread runs whose registers leave that answer possible, and the search stops
         // at the first. With plain accesses every allowed execution is visited for races.
         var plain = runs.Any(rs => rs.Any(r => r.Events.Any(e => e.Has(EventTags.Plain))));
-        if (plain)
+        if (plain || everyExecution)
         {
             var all = Explore(test, model, runs, watch, deadline, stopOn: null);
             return new LitmusObservation

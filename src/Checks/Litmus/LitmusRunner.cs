@@ -52,7 +52,7 @@ public static partial class LitmusRunner
         return files;
     }
 
-    public static LitmusResult RunFile(string path, string memoryModel, TimeSpan? timeout)
+    public static LitmusResult RunFile(string path, string memoryModel, TimeSpan? timeout, bool everyExecution = false)
     {
         var model = LitmusModels.Get(memoryModel);
         var watch = Stopwatch.StartNew();
@@ -73,7 +73,7 @@ public static partial class LitmusRunner
         var expected = test.Result ?? "(none)";
         try
         {
-            var obs = LitmusEngine.Run(test, model, timeout);
+            var obs = LitmusEngine.Run(test, model, timeout, everyExecution);
             if (obs.TimedOut)
                 return new LitmusResult(path, expected, "timed out", LitmusVerdict.TimedOut, null, obs.Candidates, obs.Allowed, watch.Elapsed);
             var observed = obs.Verdict + (obs.DataRace && obs.Verdict != "DEADLOCK" ? " DATARACE" : "");
