@@ -313,6 +313,26 @@ public class LitmusTests
         Assert.Empty(bad);
     }
 
+    /// <summary>SC and x86-TSO are valid LKMM implementations: what the LKMM forbids, they forbid too, and TSO allows all SC does.</summary>
+    [Fact]
+    public void StrongerModelsAllowNoMoreThanTheLkmm()
+    {
+        foreach (var f in LitmusRunner.Files([Corpus("kernel")]))
+        {
+            var test = LitmusParser.ParseFile(f);
+            var lkmm = LitmusEngine.Run(test, LitmusModels.Get("lkmm"), null);
+            var tso = LitmusEngine.Run(test, LitmusModels.Get("tso"), null);
+            var sc = LitmusEngine.Run(test, LitmusModels.Get("sc"), null);
+            foreach (var (name, o) in new[] { ("tso", tso), ("sc", sc) })
+            {
+                Assert.True(!lkmm.SomeSatisfy ? !o.SomeSatisfy : true, $"{name} allows a satisfying execution of {Path.GetFileName(f)} the LKMM forbids");
+                Assert.True(!lkmm.SomeFail ? !o.SomeFail : true, $"{name} allows a failing execution of {Path.GetFileName(f)} the LKMM forbids");
+            }
+
+            Assert.True(!tso.SomeSatisfy ? !sc.SomeSatisfy : true, Path.GetFileName(f));
+        }
+    }
+
     [Theory]
     [InlineData("SB+poonceonces.litmus", "Sometimes")]
     [InlineData("MP+fencewmbonceonce+fencermbonceonce.litmus", "Never")]

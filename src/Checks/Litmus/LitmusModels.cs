@@ -46,9 +46,16 @@ public static class LitmusModels
         Where(x, e => e.Kind == EventKind.Fence && kinds.Contains(e.E.Fence));
 }
 
-/// <summary>Sequential consistency: acyclic(po | rf | co | fr).</summary>
+/// <summary>
+/// Sequential consistency: acyclic(po | rf | co | fr). Like <see cref="TsoModel"/>, it keeps only
+/// executions the LKMM also allows: the hardware is a valid LKMM implementation, so that changes
+/// nothing about ordering, but it adds the software guarantees the hardware model knows nothing
+/// of (RCU and SRCU grace periods, sys_membarrier) and the LKMM's data-race flags.
+/// </summary>
 public sealed class ScModel : ILitmusModel
 {
+    private readonly LkmmModel _kernel = new();
+
     public string Name => "sc";
 
     public bool Allows(CandidateExecution x, out bool dataRace)
@@ -56,18 +63,21 @@ public sealed class ScModel : ILitmusModel
         dataRace = false;
         if (!LitmusModels.Coherent(x, out var fr))
             return false;
-        return ((x.Po.Between(x.M, x.M)) | x.Rf | x.Co | fr).Acyclic();
+        return ((x.Po.Between(x.M, x.M)) | x.Rf | x.Co | fr).Acyclic() && _kernel.Allows(x, out dataRace);
     }
 
-    public bool MayAllowRf(CandidateExecution x) => (x.Po.Between(x.M, x.M) | x.Rf).Acyclic();
+    public bool MayAllowRf(CandidateExecution x) => (x.Po.Between(x.M, x.M) | x.Rf).Acyclic() && _kernel.MayAllowRf(x);
 }
 
 /// <summary>
 /// x86-TSO: program order except store-to-load, unless a full fence or a locked instruction
 /// (an atomic RMW or a lock operation) sits between; stores are seen in one global order.
+/// Intersected with the LKMM for the kernel's software guarantees, as <see cref="ScModel"/>.
 /// </summary>
 public sealed class TsoModel : ILitmusModel
 {
+    private readonly LkmmModel _kernel = new();
+
     public string Name => "tso";
 
     public bool Allows(CandidateExecution x, out bool dataRace)
@@ -75,10 +85,10 @@ public sealed class TsoModel : ILitmusModel
         dataRace = false;
         if (!LitmusModels.Coherent(x, out var fr))
             return false;
-        return (Ppo(x) | (x.Rf & LitmusModels.Ext(x)) | x.Co | fr).Acyclic();
+        return (Ppo(x) | (x.Rf & LitmusModels.Ext(x)) | x.Co | fr).Acyclic() && _kernel.Allows(x, out dataRace);
     }
 
-    public bool MayAllowRf(CandidateExecution x) => (Ppo(x) | (x.Rf & LitmusModels.Ext(x))).Acyclic();
+    public bool MayAllowRf(CandidateExecution x) => (Ppo(x) | (x.Rf & LitmusModels.Ext(x))).Acyclic() && _kernel.MayAllowRf(x);
 
     private static Rel Ppo(CandidateExecution x)
     {

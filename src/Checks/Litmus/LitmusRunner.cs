@@ -88,6 +88,11 @@ public static partial class LitmusRunner
         {
             return new LitmusResult(path, expected, "parse error", LitmusVerdict.ParseError, e.Message, 0, 0, watch.Elapsed);
         }
+        catch (Exception e) when (e is not KmcInputException)
+        {
+            // One file's unexpected failure must not end a run over a folder.
+            return new LitmusResult(path, expected, "error", LitmusVerdict.ParseError, $"internal error: {e.GetType().Name}: {e.Message}", 0, 0, watch.Elapsed);
+        }
     }
 
     private static string ExpectedOf(string path)
