@@ -325,11 +325,11 @@ public class LitmusTests
             var sc = LitmusEngine.Run(test, LitmusModels.Get("sc"), null);
             foreach (var (name, o) in new[] { ("tso", tso), ("sc", sc) })
             {
-                Assert.True(!lkmm.SomeSatisfy ? !o.SomeSatisfy : true, $"{name} allows a satisfying execution of {Path.GetFileName(f)} the LKMM forbids");
-                Assert.True(!lkmm.SomeFail ? !o.SomeFail : true, $"{name} allows a failing execution of {Path.GetFileName(f)} the LKMM forbids");
+                Assert.False(!lkmm.SomeSatisfy && o.SomeSatisfy, $"{name} allows a satisfying execution of {Path.GetFileName(f)} the LKMM forbids");
+                Assert.False(!lkmm.SomeFail && o.SomeFail, $"{name} allows a failing execution of {Path.GetFileName(f)} the LKMM forbids");
             }
 
-            Assert.True(!tso.SomeSatisfy ? !sc.SomeSatisfy : true, Path.GetFileName(f));
+            Assert.False(!tso.SomeSatisfy && sc.SomeSatisfy, $"sc allows what tso forbids in {Path.GetFileName(f)}");
         }
     }
 
