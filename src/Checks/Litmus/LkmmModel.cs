@@ -35,9 +35,7 @@ public sealed class LkmmModel : ILitmusModel
         if (!LitmusModels.Coherent(x, out var fr))
             return false;
 
-        var n = x.N;
         var st = x.ModelCache as Static ?? (Static)(x.ModelCache = new Static(x));
-        var all = st.All;
         var id = st.Id;
         var ext = st.Ext;
         var po = x.Po;
@@ -47,8 +45,6 @@ public sealed class LkmmModel : ILitmusModel
         var W = x.W;
         var plain = st.Plain;
         var marked = st.Marked;
-        var noreturn = st.Noreturn;
-        var r4rmb = st.R4rmb;
         var poOpt = st.PoOpt;
         var acqPo = st.AcqPo;
         var poRel = st.PoRel;
