@@ -17,7 +17,7 @@ public sealed class Commands(ILogger log)
     private readonly Option<double?> _timeout = new("--timeout") { Description = "seconds to search at most" };
     private readonly Option<int?> _pctDepth = new("--pct-depth") { Description = "PCT bug depth" };
     private readonly Option<int?> _preemptions = new("--preemption-bound") { Description = "exhaustive search: most preemptions per execution (-1: none)" };
-    private readonly Option<string?> _memoryModel = new("--memory-model") { Description = "memory model (sc)" };
+    private readonly Option<string?> _memoryModel = new("--memory-model") { Description = "memory model: sc, tso or lkmm" };
     private readonly Option<bool> _noMinimize = new("--no-minimize") { Description = "report the failing schedule as found, without shortening it" };
     private readonly Option<string?> _config = new("--config") { Description = "config file (default: coyote.runtimeconfig.json in . or above)" };
 

@@ -69,6 +69,8 @@ public static class MemoryModels
     private static readonly Dictionary<string, Func<MemoryModel>?> s_models = new()
     {
         ["sc"] = null,
+        ["tso"] = () => new Kmc.Models.WeakMemory.TsoMemory(),
+        ["lkmm"] = () => new Kmc.Models.WeakMemory.LkmmMemory(),
     };
 
     public static IReadOnlyCollection<string> Names => s_models.Keys;

@@ -1,0 +1,171 @@
+using System.Text;
+
+namespace Kmc.Models.WeakMemory;
+
+/// <summary>
+/// "tso": x86-TSO (Sewell et al., CACM 2010). Each CPU has a FIFO store buffer; a store goes
+/// into it, a load reads the CPU's own newest buffered store to that location or else memory.
+/// Buffered stores reach memory in order, at the CPU's own accesses: before each plain access the
+/// CPU drains 0..k of its k buffered stores (a recorded choice; 0 first). Locked instructions
+/// (every RMW, including atomic_add() and spin_lock) and smp_mb() drain the whole buffer;
+/// smp_rmb()/smp_wmb()/the release and acquire forms are plain accesses on x86.
+/// <c>Loc.Value</c> is memory, so other CPUs, spin-wait conditions and invariants see only
+/// drained stores. A CPU whose task starts to wait (spin or sleep) or finishes drains its buffer
+/// then: a real buffer drains in bounded time, and this keeps a store that is only buffered from
+/// looking like a hang (so the drain order relative to a waiting CPU's later wakeup is not
+/// explored). The buffer holds at most <see cref="Capacity"/> stores; a full buffer drains its
+/// oldest store first.
+/// </summary>
+public sealed class TsoMemory : MemoryModel
+{
+    public const int Capacity = 4;
+
+    private readonly Dictionary<int, List<Buffered>> _buffers = new();
+    private StringBuilder? _note;
+
+    public override string Name => "tso";
+
+    private abstract class Buffered
+    {
+        public required Loc Loc;
+        public int Step;
+
+        public abstract void Apply();
+
+        public abstract string ShowValue();
+    }
+
+    private sealed class Buffered<T> : Buffered
+    {
+        public required T Value;
+
+        public override void Apply() => ((Loc<T>)Loc).Value = Value;
+
+        public override string ShowValue() => Format.Value(Value);
+    }
+
+    private List<Buffered> BufferOf(SimTask t)
+    {
+        if (!_buffers.TryGetValue(t.Cpu.Id, out var b))
+            _buffers[t.Cpu.Id] = b = new List<Buffered>();
+        return b;
+    }
+
+    private StringBuilder? Note(bool reset)
+    {
+        if (!Execution.Current.Recording)
+            return null;
+        if (reset || _note is null)
+            _note = new StringBuilder();
+        return _note;
+    }
+
+    public override string? TakeNote()
+    {
+        var s = _note is { Length: > 0 } ? _note.ToString() : null;
+        _note = null;
+        return s;
+    }
+
+    private void Drain(SimTask t, List<Buffered> b, int count, StringBuilder? note)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            var s = b[i];
+            s.Apply();
+            if (note != null)
+            {
+                note.Append(note.Length > 0 ? "; " : "").Append("CPU").Append(t.Cpu.Id).Append(" drains ")
+                    .Append(s.Loc.Name).Append(" = ").Append(s.ShowValue());
+                if (s.Step > 0)
+                    note.Append(" (step ").Append(s.Step).Append(')');
+            }
+        }
+
+        b.RemoveRange(0, count);
+    }
+
+    private void MaybeDrain(SimTask t, List<Buffered> b, StringBuilder? note)
+    {
+        if (b.Count == 0)
+            return;
+        var ex = Execution.Current;
+        var k = ex.Driver.Choose(ex, t, b.Count + 1);
+        Drain(t, b, k, note);
+    }
+
+    public override T Load<T>(SimTask task, Loc<T> loc, MemOrder order, bool rmw)
+    {
+        var b = BufferOf(task);
+        var note = Note(reset: true);
+        if (rmw)
+        {
+            Drain(task, b, b.Count, note);
+            return loc.Value;
+        }
+
+        MaybeDrain(task, b, note);
+        return ReadOwnOrMemory(b, loc, note);
+    }
+
+    private static T ReadOwnOrMemory<T>(List<Buffered> b, Loc<T> loc, StringBuilder? note)
+    {
+        for (var i = b.Count - 1; i >= 0; i--)
+        {
+            if (b[i] is Buffered<T> s && ReferenceEquals(s.Loc, loc))
+            {
+                note?.Append(note.Length > 0 ? "; " : "").Append("reads #").Append(s.Step).Append(" from its own store buffer (not yet visible to other CPUs)");
+                return s.Value;
+            }
+        }
+
+        return loc.Value;
+    }
+
+    public override T LoadLatest<T>(SimTask task, Loc<T> loc, MemOrder order) =>
+        ReadOwnOrMemory(BufferOf(task), loc, Note(reset: true));
+
+    public override void Store<T>(SimTask task, Loc<T> loc, T value, MemOrder order, bool rmw)
+    {
+        var b = BufferOf(task);
+        if (rmw)
+        {
+            // The load half drained the buffer: a locked instruction writes memory directly.
+            loc.Value = value;
+            return;
+        }
+
+        var note = Note(reset: true);
+        MaybeDrain(task, b, note);
+        if (b.Count >= Capacity)
+            Drain(task, b, 1, note);
+        b.Add(new Buffered<T> { Loc = loc, Value = value, Step = Execution.Current.NextStepIndex });
+        note?.Append(note.Length > 0 ? "; " : "").Append("buffered on CPU").Append(task.Cpu.Id).Append(": not yet visible to other CPUs");
+    }
+
+    public override void Fence(SimTask task, FenceKind kind)
+    {
+        var note = Note(reset: true);
+        if (kind is FenceKind.Mb)
+        {
+            var b = BufferOf(task);
+            Drain(task, b, b.Count, note);
+        }
+    }
+
+    public override void OnWait(SimTask task) => DrainAll(task, "waits");
+
+    public override void OnTaskEnd(SimTask task) => DrainAll(task, "ends");
+
+    private void DrainAll(SimTask task, string why)
+    {
+        var b = BufferOf(task);
+        if (b.Count == 0)
+            return;
+        var ex = Execution.Current;
+        var note = ex.Recording ? new StringBuilder() : null;
+        Drain(task, b, b.Count, note);
+        if (note != null)
+            ex.Record(task, "store buffer drains", null, $"{task.Name} {why}", "(memory model)", "", 0, memory: note.ToString());
+    }
+}
