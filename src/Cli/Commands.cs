@@ -82,7 +82,7 @@ public sealed class Commands(ILogger log)
             var config = KmcConfig.Load(p.GetValue(_config));
             var c = CheckRegistry.Get(p.GetValue(check)!);
             var v = p.GetValue(variant) is { } vn ? c.GetVariant(vn) : c.Variants[0];
-            var settings = Overrides(p).ApplyTo(config.For(c.Name)).Validate("command line");
+            var settings = Overrides(p).ApplyTo(config.For(c.Name, p.GetValue(_memoryModel))).Validate("command line");
             log.LogInformation("exploring {Check}/{Variant} with {Settings}", c.Name, v.Name, settings);
             var run = WithProgress($"{c.Name}/{v.Name}", settings.Iterations, progress => CheckRunner.Run(c, v, settings, progress));
             return PrintRun(run);
@@ -166,7 +166,7 @@ public sealed class Commands(ILogger log)
         var budget = new Option<double?>("--budget") { Description = "scale every iteration budget by this factor" };
         var only = new Option<string?>("--check") { Description = "run only this check" };
         var cmd = new Command("ci", "run every check and variant with the configured budgets; exit 0 only when every outcome is as expected")
-            { quick, budget, only, _config };
+            { quick, budget, only, _memoryModel, _config };
         cmd.SetAction(p =>
         {
             var config = KmcConfig.Load(p.GetValue(_config));
@@ -174,12 +174,16 @@ public sealed class Commands(ILogger log)
             if (scale <= 0)
                 throw new KmcInputException($"--budget must be positive (got {p.GetValue(budget)})");
             var checks = p.GetValue(only) is { } name ? [CheckRegistry.Get(name)] : CheckRegistry.All;
+            // A model other than the configured one gets its own summary (summary-lkmm.md), so the default run's stays.
+            var memoryModel = p.GetValue(_memoryModel);
+            if (memoryModel != null)
+                MemoryModels.Validate(memoryModel, "command line");
             var cases = Suite.Cases(checks).ToList();
             var rows = new List<SuiteRow>();
             var watch = Stopwatch.StartNew();
             var settingsFor = cases.ToDictionary(c => c, c =>
             {
-                var s = config.For(c.Check.Name);
+                var s = config.For(c.Check.Name, memoryModel);
                 return s with { Iterations = Math.Max(1, (int)(s.Iterations * scale)) };
             });
             Progress(ctx =>
@@ -193,7 +197,7 @@ public sealed class Commands(ILogger log)
                 }
             });
             var reports = ReportWriter.ReportsRoot();
-            Suite.WriteSummary(rows, reports, watch.Elapsed);
+            Suite.WriteSummary(rows, reports, watch.Elapsed, memoryModel is null ? "summary" : $"summary-{memoryModel}");
             var table = new Table().AddColumns("check", "variant", "expected", "observed", "ok", "schedules", "time (s)", "driver/strategy", "seed");
             foreach (var r in rows)
             {
@@ -210,7 +214,7 @@ public sealed class Commands(ILogger log)
                 Console.WriteLine($"MISMATCH {r.Mismatch}");
             var failed = bad.Count + regressions.Count(r => !r.Ok);
             Console.WriteLine($"{rows.Count + regressions.Count - failed} passed, {failed} failed");
-            Console.WriteLine($"summary: {Path.Combine(reports, "summary.md")} ({watch.Elapsed.TotalSeconds:F1} s)");
+            Console.WriteLine($"summary: {Path.Combine(reports, memoryModel is null ? "summary.md" : $"summary-{memoryModel}.md")} ({watch.Elapsed.TotalSeconds:F1} s)");
             return failed == 0 && regressionsOk ? 0 : 1;
         });
         return cmd;

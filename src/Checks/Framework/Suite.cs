@@ -39,13 +39,13 @@ public static class Suite
     }
 
     /// <summary>reports/summary.md and summary.json, each written whole or not at all.</summary>
-    public static void WriteSummary(IReadOnlyList<SuiteRow> rows, string reportsDir, TimeSpan elapsed)
+    public static void WriteSummary(IReadOnlyList<SuiteRow> rows, string reportsDir, TimeSpan elapsed, string stem = "summary")
     {
         Directory.CreateDirectory(reportsDir);
         var json = JsonSerializer.Serialize(new { kmcVersion = CheckRunner.KmcVersion, seconds = Math.Round(elapsed.TotalSeconds, 1), rows },
             new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase });
-        WriteAtomically(Path.Combine(reportsDir, "summary.json"), json);
-        WriteAtomically(Path.Combine(reportsDir, "summary.md"), Markdown(rows, elapsed));
+        WriteAtomically(Path.Combine(reportsDir, stem + ".json"), json);
+        WriteAtomically(Path.Combine(reportsDir, stem + ".md"), Markdown(rows, elapsed));
     }
 
     public static string Markdown(IReadOnlyList<SuiteRow> rows, TimeSpan elapsed)

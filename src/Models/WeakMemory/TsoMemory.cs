@@ -5,8 +5,8 @@ namespace Kmc.Models.WeakMemory;
 /// <summary>
 /// "tso": x86-TSO (Sewell et al., CACM 2010). Each CPU has a FIFO store buffer; a store goes
 /// into it, a load reads the CPU's own newest buffered store to that location or else memory.
-/// Buffered stores reach memory in order, at the CPU's own accesses: before each plain access the
-/// CPU drains 0..k of its k buffered stores (a recorded choice; 0 first). Locked instructions
+/// Buffered stores reach memory in FIFO order per CPU: before each plain access (by any task) one
+/// buffered store of any CPU may drain (a recorded choice; 0, no drain, first). Locked instructions
 /// (every RMW, including atomic_add() and spin_lock) and smp_mb() drain the whole buffer;
 /// smp_rmb()/smp_wmb()/the release and acquire forms are plain accesses on x86.
 /// <c>Loc.Value</c> is memory, so other CPUs, spin-wait conditions and invariants see only
@@ -67,7 +67,7 @@ public sealed class TsoMemory : MemoryModel
         return s;
     }
 
-    private void Drain(SimTask t, List<Buffered> b, int count, StringBuilder? note)
+    private static void Drain(Cpu cpu, List<Buffered> b, int count, StringBuilder? note)
     {
         for (var i = 0; i < count; i++)
         {
@@ -75,7 +75,7 @@ public sealed class TsoMemory : MemoryModel
             s.Apply();
             if (note != null)
             {
-                note.Append(note.Length > 0 ? "; " : "").Append("CPU").Append(t.Cpu.Id).Append(" drains ")
+                note.Append(note.Length > 0 ? "; " : "").Append("CPU").Append(cpu.Id).Append(" drains ")
                     .Append(s.Loc.Name).Append(" = ").Append(s.ShowValue());
                 if (s.Step > 0)
                     note.Append(" (step ").Append(s.Step).Append(')');
@@ -85,13 +85,36 @@ public sealed class TsoMemory : MemoryModel
         b.RemoveRange(0, count);
     }
 
-    private void MaybeDrain(SimTask t, List<Buffered> b, StringBuilder? note)
+    /// <summary>
+    /// Before an access by any task, one buffered store of any CPU may reach memory (a recorded
+    /// choice: 0 = none, i = the oldest store of the i-th CPU with a non-empty buffer, by CPU id).
+    /// Drains are thus independent of what the storing CPU does next, as on real hardware,
+    /// and every SC execution stays reachable.
+    /// </summary>
+    private void MaybeDrain(SimTask t, StringBuilder? note)
     {
-        if (b.Count == 0)
+        var nonEmpty = 0;
+        foreach (var b in _buffers.Values)
+        {
+            if (b.Count > 0)
+                nonEmpty++;
+        }
+
+        if (nonEmpty == 0)
             return;
         var ex = Execution.Current;
-        var k = ex.Driver.Choose(ex, t, b.Count + 1);
-        Drain(t, b, k, note);
+        var k = ex.Driver.Choose(ex, t, nonEmpty + 1);
+        if (k == 0)
+            return;
+        foreach (var cpu in _buffers.Keys.Order())
+        {
+            var b = _buffers[cpu];
+            if (b.Count > 0 && --k == 0)
+            {
+                Drain(ex.Cpus[cpu], b, 1, note);
+                return;
+            }
+        }
     }
 
     public override T Load<T>(SimTask task, Loc<T> loc, MemOrder order, bool rmw)
@@ -100,11 +123,11 @@ public sealed class TsoMemory : MemoryModel
         var note = Note(reset: true);
         if (rmw)
         {
-            Drain(task, b, b.Count, note);
+            Drain(task.Cpu, b, b.Count, note);
             return loc.Value;
         }
 
-        MaybeDrain(task, b, note);
+        MaybeDrain(task, note);
         return ReadOwnOrMemory(b, loc, note);
     }
 
@@ -136,9 +159,9 @@ public sealed class TsoMemory : MemoryModel
         }
 
         var note = Note(reset: true);
-        MaybeDrain(task, b, note);
+        MaybeDrain(task, note);
         if (b.Count >= Capacity)
-            Drain(task, b, 1, note);
+            Drain(task.Cpu, b, 1, note);
         b.Add(new Buffered<T> { Loc = loc, Value = value, Step = Execution.Current.NextStepIndex });
         note?.Append(note.Length > 0 ? "; " : "").Append("buffered on CPU").Append(task.Cpu.Id).Append(": not yet visible to other CPUs");
     }
@@ -149,7 +172,7 @@ public sealed class TsoMemory : MemoryModel
         if (kind is FenceKind.Mb)
         {
             var b = BufferOf(task);
-            Drain(task, b, b.Count, note);
+            Drain(task.Cpu, b, b.Count, note);
         }
     }
 
@@ -164,7 +187,7 @@ public sealed class TsoMemory : MemoryModel
             return;
         var ex = Execution.Current;
         var note = ex.Recording ? new StringBuilder() : null;
-        Drain(task, b, b.Count, note);
+        Drain(task.Cpu, b, b.Count, note);
         if (note != null)
             ex.Record(task, "store buffer drains", null, $"{task.Name} {why}", "(memory model)", "", 0, memory: note.ToString());
     }
