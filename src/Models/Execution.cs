@@ -204,6 +204,8 @@ public sealed class Execution
     {
         if (Failure != null || Aborted)
             return;
+        if (!IsSc)
+            Memory.OnAllDone();
         try
         {
             foreach (var (name, check) in _finalChecks)

@@ -123,8 +123,11 @@ public abstract class MemoryModel
     /// <summary>The task is about to wait (spin or sleep) on a condition: a model with store buffers drains them.</summary>
     public virtual void OnWait(SimTask task) { }
 
-    /// <summary>The task finished: its CPU's pending stores become visible.</summary>
+    /// <summary>The task finished: a model with store buffers may drain its CPU's.</summary>
     public virtual void OnTaskEnd(SimTask task) { }
+
+    /// <summary>Every task finished: pending stores become visible before the end-of-run invariants.</summary>
+    public virtual void OnAllDone() { }
 
     /// <summary>What the last access did under this model (which store a load read, ...), for the recorded step.</summary>
     public virtual string? TakeNote() => null;

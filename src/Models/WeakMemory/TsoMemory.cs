@@ -10,10 +10,11 @@ namespace Kmc.Models.WeakMemory;
 /// (every RMW, including atomic_add() and spin_lock) and smp_mb() drain the whole buffer;
 /// smp_rmb()/smp_wmb()/the release and acquire forms are plain accesses on x86.
 /// <c>Loc.Value</c> is memory, so other CPUs, spin-wait conditions and invariants see only
-/// drained stores. A CPU whose task starts to wait (spin or sleep) or finishes drains its buffer
-/// then: a real buffer drains in bounded time, and this keeps a store that is only buffered from
-/// looking like a hang (so the drain order relative to a waiting CPU's later wakeup is not
-/// explored). The buffer holds at most <see cref="Capacity"/> stores; a full buffer drains its
+/// drained stores. A real buffer drains in bounded time; so that a store that is only buffered
+/// never looks like a hang, a task that starts to wait (spin or sleep) drains its own CPU's
+/// buffer and those of CPUs with no task left, a task that finishes while another waits drains
+/// its CPU's, and everything drains before the end-of-run invariants (so those drain orders
+/// relative to a waiter's wakeup are not explored). The buffer holds at most <see cref="Capacity"/> stores; a full buffer drains its
 /// oldest store first.
 /// </summary>
 public sealed class TsoMemory : MemoryModel
@@ -176,18 +177,46 @@ public sealed class TsoMemory : MemoryModel
         }
     }
 
-    public override void OnWait(SimTask task) => DrainAll(task, "waits");
-
-    public override void OnTaskEnd(SimTask task) => DrainAll(task, "ends");
-
-    private void DrainAll(SimTask task, string why)
+    /// <summary>
+    /// A waiting task would otherwise wait for stores that only its own CPU, or a CPU whose
+    /// tasks have all finished, could still drain: those drain now.
+    /// </summary>
+    public override void OnWait(SimTask task)
     {
-        var b = BufferOf(task);
-        if (b.Count == 0)
+        DrainAll(task, task.Cpu, "waits");
+        foreach (var cpu in Execution.Current.Cpus)
+        {
+            if (cpu != task.Cpu && !Execution.Current.Tasks.Any(t => t.Cpu == cpu && !t.Done))
+                DrainAll(task, cpu, "waits");
+        }
+    }
+
+    /// <summary>
+    /// A finished task's stores stay buffered (SB needs that) unless a task already waits:
+    /// then nothing else might ever drain them.
+    /// </summary>
+    public override void OnTaskEnd(SimTask task)
+    {
+        if (Execution.Current.Tasks.Any(t => !t.Done && t.Blocker != null))
+            DrainAll(task, task.Cpu, "ends");
+    }
+
+    public override void OnAllDone()
+    {
+        foreach (var cpu in Execution.Current.Cpus)
+        {
+            if (_buffers.TryGetValue(cpu.Id, out var b))
+                Drain(cpu, b, b.Count, null);
+        }
+    }
+
+    private void DrainAll(SimTask task, Cpu cpu, string why)
+    {
+        if (!_buffers.TryGetValue(cpu.Id, out var b) || b.Count == 0)
             return;
         var ex = Execution.Current;
         var note = ex.Recording ? new StringBuilder() : null;
-        Drain(task.Cpu, b, b.Count, note);
+        Drain(cpu, b, b.Count, note);
         if (note != null)
             ex.Record(task, "store buffer drains", null, $"{task.Name} {why}", "(memory model)", "", 0, memory: note.ToString());
     }
