@@ -18,7 +18,7 @@ public sealed class Commands(ILogger log)
     private readonly Option<double?> _timeout = new("--timeout") { Description = "seconds to search at most" };
     private readonly Option<int?> _pctDepth = new("--pct-depth") { Description = "PCT bug depth" };
     private readonly Option<int?> _preemptions = new("--preemption-bound") { Description = "exhaustive search: most preemptions per execution (-1: none)" };
-    private readonly Option<string?> _memoryModel = new("--memory-model") { Description = "memory model (sc)" };
+    private readonly Option<string?> _memoryModel = new("--memory-model") { Description = "memory model: sc, tso or lkmm" };
     private readonly Option<bool> _noMinimize = new("--no-minimize") { Description = "report the failing schedule as found, without shortening it" };
     private readonly Option<int?> _workers = new("--workers") { Description = "worker processes to split the search over (default: the number of cores)" };
     private readonly Option<string?> _shard = new("--shard") { Description = "run only part i of N of the campaign (i/N), for a CI matrix; combine with kmc merge" };
@@ -88,7 +88,7 @@ public sealed class Commands(ILogger log)
             var config = KmcConfig.Load(p.GetValue(_config));
             var c = CheckRegistry.Get(p.GetValue(check)!);
             var v = p.GetValue(variant) is { } vn ? c.GetVariant(vn) : c.Variants[0];
-            var settings = Overrides(p).ApplyTo(config.For(c.Name)).Validate("command line");
+            var settings = Overrides(p).ApplyTo(config.For(c.Name, p.GetValue(_memoryModel))).Validate("command line");
             var shard = p.GetValue(_shard) is { } sh ? Shard.Parse(sh) : null;
             var workers = WorkerCount(p, shard);
             if (shard != null)
@@ -227,7 +227,7 @@ public sealed class Commands(ILogger log)
         var budget = new Option<double?>("--budget") { Description = "scale every iteration budget by this factor" };
         var only = new Option<string?>("--check") { Description = "run only this check" };
         var cmd = new Command("ci", "run every check and variant with the configured budgets; exit 0 only when every outcome is as expected")
-            { quick, budget, only, _workers, _shard, _config };
+            { quick, budget, only, _memoryModel, _workers, _shard, _config };
         cmd.SetAction(p =>
         {
             var config = KmcConfig.Load(p.GetValue(_config));
@@ -237,9 +237,14 @@ public sealed class Commands(ILogger log)
             var shard = p.GetValue(_shard) is { } sh ? Shard.Parse(sh) : null;
             var workers = WorkerCount(p, shard);
             var checks = p.GetValue(only) is { } name ? [CheckRegistry.Get(name)] : CheckRegistry.All;
+            // A model other than the configured one gets its own summary (summary-lkmm.md), so the default run's stays.
+            var memoryModel = p.GetValue(_memoryModel);
+            if (memoryModel != null)
+                MemoryModels.Validate(memoryModel, "command line");
+            var stem = memoryModel is null ? "summary" : $"summary-{memoryModel}";
             var cases = Suite.Cases(checks).Select(c =>
             {
-                var s = config.For(c.Check.Name);
+                var s = config.For(c.Check.Name, memoryModel);
                 return new WorkerCase(c.Check.Name, c.Variant.Name, s with { Iterations = Math.Max(1, (int)(s.Iterations * scale)) });
             }).ToList();
             if (shard != null)
@@ -252,9 +257,9 @@ public sealed class Commands(ILogger log)
                 ? RegressionCorpus.Files().Select(RegressionCorpus.Check).Select(r => new RegressionRow(Path.GetFileName(r.File), r.Ok, r.Problem, r.OnFixed)).ToList()
                 : [];
             var reports = ReportWriter.ReportsRoot();
-            Suite.WriteSummary(rows, reports, watch.Elapsed, regressions, shard);
+            Suite.WriteSummary(rows, reports, watch.Elapsed, regressions, shard, stem);
             var code = PrintSuite(rows, regressions);
-            Console.WriteLine($"summary: {Path.Combine(reports, "summary.md")} ({watch.Elapsed.TotalSeconds:F1} s{(shard != null ? $", shard {shard}" : "")}{(workers > 1 ? $", {workers} workers" : "")})");
+            Console.WriteLine($"summary: {Path.Combine(reports, stem + ".md")} ({watch.Elapsed.TotalSeconds:F1} s{(shard != null ? $", shard {shard}" : "")}{(workers > 1 ? $", {workers} workers" : "")})");
             return code;
         });
         return cmd;

@@ -165,6 +165,8 @@ public sealed class Execution
         }
 
         task.Done = true;
+        if (!IsSc)
+            Memory.OnTaskEnd(task);
         task.Blocker = null;
         if (task.Cpu.Occupant == task)
             task.Cpu.Occupant = null;
@@ -202,6 +204,8 @@ public sealed class Execution
     {
         if (Failure != null || Aborted)
             return;
+        if (!IsSc)
+            Memory.OnAllDone();
         try
         {
             foreach (var (name, check) in _finalChecks)
@@ -230,6 +234,8 @@ public sealed class Execution
     {
         if (Aborted)
             throw ExecutionAbortedException.Instance;
+        if (blocker != null && !IsSc)
+            Memory.OnWait(task);
         task.Blocker = blocker;
         task.BlockedOn = blockedOn;
         task.BlockedAt = at;
@@ -309,6 +315,12 @@ public sealed class Execution
         => Recorder?.Add(task, op, target, value, function, file, line, wakes, memory);
 
     public bool Recording => Recorder != null;
+
+    /// <summary>The weak model's note on the access just made (null under sc).</summary>
+    internal string? MemoryNote => IsSc ? null : Memory.TakeNote();
+
+    /// <summary>The step number the next recorded step will get (0 when not recording).</summary>
+    internal int NextStepIndex => Recorder is null ? 0 : Recorder.Steps.Count + 1;
 }
 
 /// <summary>The awaitable behind every scheduling point.</summary>

@@ -117,8 +117,8 @@ public static partial class Kernel
         var (ex, t) = Ctx();
         await ex.Point(t, () => cond(x.Value), $"{x.Name} (smp_cond_load_acquire)", $"{fn} ({Path.GetFileName(file)}:{line})");
         Allocator.CheckLive(x, "smp_cond_load_acquire", file, line, t);
-        var v = ex.Load(t, x, MemOrder.Acquire, rmw: false);
-        ex.Record(t, "smp_cond_load_acquire", x.Name, Format.Value(v), fn, file, line);
+        var v = ex.IsSc ? x.Value : ex.Memory.LoadLatest(t, x, MemOrder.Acquire);
+        ex.Record(t, "smp_cond_load_acquire", x.Name, Format.Value(v), fn, file, line, memory: ex.MemoryNote);
         return v;
     }
 
@@ -128,8 +128,8 @@ public static partial class Kernel
         var (ex, t) = Ctx();
         await ex.Point(t, () => cond(x.Value), $"{x.Name} (smp_cond_load_relaxed)", $"{fn} ({Path.GetFileName(file)}:{line})");
         Allocator.CheckLive(x, "smp_cond_load_relaxed", file, line, t);
-        var v = ex.Load(t, x, MemOrder.Once, rmw: false);
-        ex.Record(t, "smp_cond_load_relaxed", x.Name, Format.Value(v), fn, file, line);
+        var v = ex.IsSc ? x.Value : ex.Memory.LoadLatest(t, x, MemOrder.Once);
+        ex.Record(t, "smp_cond_load_relaxed", x.Name, Format.Value(v), fn, file, line, memory: ex.MemoryNote);
         return v;
     }
 

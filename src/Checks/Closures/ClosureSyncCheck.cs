@@ -21,7 +21,7 @@ public abstract class ClosureSyncCheckBase : Check
 
     public override IReadOnlyList<Variant> Variants { get; } =
     [
-        ClosureVariants.Fixed,
+        ClosureVariants.FixedSync,
         ClosureVariants.SyncWakeupRace,
         ClosureVariants.SyncFnDoneHoisted,
         ClosureVariants.SyncRelaxedFastpath,

@@ -17,13 +17,29 @@ internal static class ClosureVariants
     public static readonly Variant Fixed =
         Variant.Fixed("lib/closure.c 2018 series with the C1 (rcu + READ_ONCE(s->task)), C3 (closure_get_happened) and C4 (release put + acquire at zero) fixes");
 
+    /// <summary>
+    /// The fixed code as closure_sync() callers see it. Under lkmm it fails: __closure_sync()
+    /// reads the plain s.done without acquire, so a waiter that finds done == 1 without
+    /// sleeping (the put landed between set_current_state() and the test) may then read the
+    /// putters' data stale (MP with no read-side ordering; a control dependency does not order
+    /// later loads). Sleeping is safe (the wakeup orders); the no-sleep path is not.
+    /// </summary>
+    public static readonly Variant FixedSync = Fixed with
+    {
+        PerMemoryModel = new Dictionary<string, Expectation> { ["lkmm"] = Expectation.Bug(FailureKind.Assertion) },
+    };
+
+    /// <summary>Under lkmm the stale-data hole of the fixed code (see <see cref="FixedSync"/>) may be found first.</summary>
+    private static readonly IReadOnlyDictionary<string, Expectation> AnyBugUnderLkmm =
+        new Dictionary<string, Expectation> { ["lkmm"] = Expectation.AnyBug };
+
     public static readonly Variant SyncWakeupRace = new("sync-wakeup-race",
         "C1 before a22a9602: closure_sync_fn sets s->done, then reads cl->s->task: the waiter may already have returned",
-        Expectation.Bug(FailureKind.UseAfterFree));
+        Expectation.Bug(FailureKind.UseAfterFree)) { PerMemoryModel = AnyBugUnderLkmm };
 
     public static readonly Variant SyncFnDoneHoisted = new("sync-fn-done-hoisted",
         "C2: GCC 9.1 hoists the plain s->done = 1 above READ_ONCE(s->task) in closure_sync_fn (the reordered code, modelled as written)",
-        Expectation.Bug(FailureKind.UseAfterFree));
+        Expectation.Bug(FailureKind.UseAfterFree)) { PerMemoryModel = AnyBugUnderLkmm };
 
     public static readonly Variant SyncRelaxedFastpath = WeakMemory("sync-relaxed-fastpath",
         "C3 before \"closures: Fix race in closure_sync()\": the fast path skips __closure_sync on a relaxed count read of 1, so nothing orders the other task's put before the caller's reads");

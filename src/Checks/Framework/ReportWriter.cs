@@ -87,5 +87,6 @@ public static class ReportWriter
     private static string Cell(string? s) => string.IsNullOrEmpty(s) ? "" : s.Replace("|", "\\|");
 
     /// <summary>The interleaving as plain text, one step a line, for the terminal.</summary>
-    public static IEnumerable<string> Lines(IReadOnlyList<Step> steps) => steps.Select(s => s.ToString());
+    public static IEnumerable<string> Lines(IReadOnlyList<Step> steps) =>
+        steps.Select(s => s.Memory is null ? s.ToString() : $"{s}  {{{s.Memory}}}");
 }

@@ -73,6 +73,8 @@ public static class MemoryModels
     private static readonly Dictionary<string, Func<MemoryModel>?> s_models = new()
     {
         ["sc"] = null,
+        ["tso"] = () => new Kmc.Models.WeakMemory.TsoMemory(),
+        ["lkmm"] = () => new Kmc.Models.WeakMemory.LkmmMemory(),
     };
 
     public static IReadOnlyCollection<string> Names => s_models.Keys;
@@ -143,11 +145,16 @@ public sealed class KmcConfig
     };
 
     /// <summary>The settings for one check: built-in defaults, then the file's defaults, then its per-check entry.</summary>
-    public RunSettings For(string check)
+    public RunSettings For(string check, string? memoryModel = null)
     {
         var source = Source ?? "built-in defaults";
         var s = Defaults.ApplyTo(new RunSettings()).Validate(source);
-        return Checks.TryGetValue(check, out var o) ? o.ApplyTo(s).Validate($"{source}: checks.{check}") : s;
+        s = Checks.TryGetValue(check, out var o) ? o.ApplyTo(s).Validate($"{source}: checks.{check}") : s;
+        if (memoryModel != null)
+            s = (s with { MemoryModel = memoryModel }).Validate("command line");
+        // "check@model" entries: budgets a weak model needs (its extra choices dilute random search).
+        var key = $"{check}@{s.MemoryModel}";
+        return Checks.TryGetValue(key, out var m) ? m.ApplyTo(s).Validate($"{source}: checks.{key}") : s;
     }
 
     /// <summary>Finds the config in the working directory or above it (the repo root); none means built-in defaults.</summary>
