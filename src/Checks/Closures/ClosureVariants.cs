@@ -66,4 +66,79 @@ internal static class ClosureVariants
         "wait-event-cond-before-wait" => ClosureVariant.WaitEventCondBeforeWait,
         _ => throw new KmcInputException($"unknown closure variant '{v.Name}'"),
     };
+
+    // ---- the current upstream form (ClosureUpstream), run by the @upstream checks ----------------
+
+    public static readonly Variant UpstreamFixed =
+        Variant.Fixed("current upstream closures: cmpxchg closure_sub() with CLOSURE_SLEEPING and cl->sleeper (2025-10 series), RCU section ending before closure_queue(), closure_sync() fast path restored");
+
+    /// <summary>
+    /// The upstream code as closure_sync() callers see it. Under lkmm kmc finds the same read-side
+    /// hole as in the 2018 code (see <see cref="FixedSync"/>): __closure_sync() leaves its loop on a
+    /// relaxed atomic_read() of remaining without CLOSURE_SLEEPING, and nothing orders the caller's
+    /// later reads of the putters' data after it. A kmc finding, not yet confirmed with herd7.
+    /// </summary>
+    public static readonly Variant UpstreamFixedSync = UpstreamFixed with
+    {
+        PerMemoryModel = new Dictionary<string, Expectation> { ["lkmm"] = Expectation.Bug(FailureKind.Assertion) },
+    };
+
+    /// <summary>
+    /// The upstream code under the refcount check. Under lkmm kmc finds closure_sub()'s retry loop
+    /// deciding on a plain read of cl->fn that follows a failed (so unordered) try_cmpxchg: the read
+    /// may miss the owner's set_closure_fn() published by its release cmpxchg, and the closure is
+    /// then put with a stale decision that trips the guard-bit WARN. A kmc finding, not yet
+    /// confirmed with herd7.
+    /// </summary>
+    public static readonly Variant UpstreamFixedRefcount = UpstreamFixed with
+    {
+        PerMemoryModel = new Dictionary<string, Expectation> { ["lkmm"] = Expectation.Bug(FailureKind.Assertion) },
+    };
+
+    public static readonly Variant UpstreamSyncZeroedFastpath = new("sync-zeroed-fastpath",
+        "C7 regression aca67c86 (2026-01, restored by bb56585c): the closure_sync() fast-path check commented out; __closure_sync on a zeroed closure subtracts from remaining 0 into the guard bits",
+        Expectation.Bug(FailureKind.Assertion));
+
+    public static readonly Variant UpstreamQueueUnderRcu = new("queue-under-rcu",
+        "C5 before \"closures: don't queue with rcu read lock held\" (57a9ccb3): guard(rcu) spans all of closure_sub(), so a continuation run inline by closure_queue() sleeps in an RCU read-side section",
+        Expectation.Bug(FailureKind.Assertion));
+
+    public static readonly Variant UpstreamSyncerTimeoutRace = new("syncer-timeout-race",
+        "before the 2025-10 CLOSURE_SLEEPING series: __closure_sync_timeout() times out, sees the count at 0 and returns while the final putter is still in closure_put_after_sub()/closure_sync_fn on the caller's stack closure",
+        Expectation.Bug(FailureKind.UseAfterFree));
+
+    public static ClosureUpstreamVariant UpstreamOf(Variant v) => v.Name switch
+    {
+        "fixed" => ClosureUpstreamVariant.Fixed,
+        "sync-zeroed-fastpath" => ClosureUpstreamVariant.SyncZeroedFastpath,
+        "queue-under-rcu" => ClosureUpstreamVariant.QueueUnderRcu,
+        "syncer-timeout-race" => ClosureUpstreamVariant.SyncerTimeoutRace,
+        "wait-event-cond-before-wait" => ClosureUpstreamVariant.WaitEventCondBeforeWait,
+        _ => throw new KmcInputException($"unknown upstream closure variant '{v.Name}'"),
+    };
+}
+
+/// <summary>One version of the closure code with one of its variants: makes closures and runs the waitlist macros.</summary>
+internal sealed class ClosureFlavor
+{
+    private readonly bool _upstream;
+    private readonly ClosureVariant _old;
+    private readonly ClosureUpstreamVariant _new;
+
+    public ClosureFlavor(bool upstream, Variant v)
+    {
+        _upstream = upstream;
+        if (upstream)
+            _new = ClosureVariants.UpstreamOf(v);
+        else
+            _old = ClosureVariants.Of(v);
+    }
+
+    public IClosure New(string name) => _upstream ? new ClosureUpstream(name, _new) : new Closure(name, _old);
+
+    public ValueTask WaitEvent(ClosureWaitlist list, Func<ValueTask<bool>> cond) =>
+        _upstream ? ClosureUpstream.ClosureWaitEvent(list, cond, _new) : Closure.ClosureWaitEvent(list, cond, _old);
+
+    public ValueTask WakeUp(ClosureWaitlist list) =>
+        _upstream ? ClosureUpstream.ClosureWakeUp(list) : Closure.ClosureWakeUp(list);
 }
