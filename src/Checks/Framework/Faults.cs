@@ -55,6 +55,23 @@ public static class FaultDiscovery
     {
         var seen = new List<FaultSite>();
         var keys = new HashSet<(string, int)>();
+        // Model code must resume inline on this thread (test runners install a context).
+        var context = SynchronizationContext.Current;
+        SynchronizationContext.SetSynchronizationContext(null);
+        try
+        {
+            Discover(check, variant, settings, executions, seen, keys);
+        }
+        finally
+        {
+            SynchronizationContext.SetSynchronizationContext(context);
+        }
+
+        return seen.OrderBy(s => s.File, StringComparer.Ordinal).ThenBy(s => s.Line).ToList();
+    }
+
+    private static void Discover(Check check, Variant variant, RunSettings settings, int executions, List<FaultSite> seen, HashSet<(string, int)> keys)
+    {
         foreach (var (query, offset) in new[] { ("", 0), ("choose", executions) })
         {
             var injectors = new List<FaultInjector>();
@@ -72,8 +89,6 @@ public static class FaultDiscovery
                 }
             }
         }
-
-        return seen.OrderBy(s => s.File, StringComparer.Ordinal).ThenBy(s => s.Line).ToList();
     }
 
     /// <summary>The sites with the state the query gives each (what the patch's control file lists).</summary>
