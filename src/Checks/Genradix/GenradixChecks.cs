@@ -266,6 +266,60 @@ public sealed class GenradixPeekOverflowCheck : Check
 }
 
 /// <summary>
+/// What kmc found past the peek() fix: genradix_iter_advance() with objects whose size is not a
+/// power of two (24 bytes in 64-byte nodes) rounds the offset up to the next node, and after the
+/// last node of size_t that wraps to 0, so genradix_for_each() over a tree with an entry in the
+/// last node starts again at index 0. Current upstream fails this check; "proposed-fix" checks
+/// the round-up for wrap the way the peek() fix checked the additions.
+/// </summary>
+[Check]
+public sealed class GenradixAdvanceNonPow2Check : Check
+{
+    public override string Name => "genradix.advance-nonpow2";
+
+    public override string Description => "iterate a tree of 24-byte objects with an entry in the last node of size_t: genradix_for_each visits each entry once and ends";
+
+    public override IReadOnlyList<Type> Primitives => [typeof(GenradixTree)];
+
+    public override IReadOnlyList<Variant> Variants { get; } =
+    [
+        new("upstream", "current upstream genradix_iter_advance(): round_up(offset, GENRADIX_NODE_SIZE) wraps to 0 after the last node "
+            + "(not a known upstream fix: found by kmc)", Expectation.Bug(FailureKind.Assertion)),
+        new("proposed-fix", "kmc's proposed fix: advance() ends the iteration (offset = pos = SIZE_MAX) when the round-up would wrap",
+            Expectation.Pass),
+    ];
+
+    public override Scenario Build(Variant variant) => new(1, ex =>
+    {
+        ex.Spawn("T0", 0, async () =>
+        {
+            var g = new GenradixTree("gr", 24, GenradixVersion.Current, nodeShift: 6) { ProposedAdvanceRoundUpFix = variant.Name == "proposed-fix" };
+            // The last node of size_t holds indices 2^59 - 2 and 2^59 - 1 (two 24-byte objects per 64-byte node).
+            var last = (1UL << 59) - 1;
+            foreach (var idx in new[] { 0UL, last })
+            {
+                var p = await g.GenradixPtrAlloc(idx);
+                Assert(p != null, $"genradix_ptr_alloc({idx}) failed");
+            }
+
+            var visits = 0;
+            ulong? prev = null;
+            var iter = g.GenradixIterInit(0);
+            for (var p = await g.GenradixIterPeek(iter); p != null; g.GenradixIterAdvance(iter), p = await g.GenradixIterPeek(iter))
+            {
+                Assert(prev == null || iter.Pos > prev,
+                    $"genradix_for_each went from index {prev} back to {iter.Pos}: advance() rounded the offset up past SIZE_MAX");
+                prev = iter.Pos;
+                visits++;
+            }
+
+            Assert(visits == 2 * g.ObjsPerNode, $"genradix_for_each visited {visits} entries, the two allocated nodes hold {2 * g.ObjsPerNode}");
+            await g.GenradixFree();
+        });
+    });
+}
+
+/// <summary>
 /// The index-to-offset overflow check (bcachefs-tools aa5bd95, 2025), sequential: an index whose
 /// byte offset does not fit in size_t (an inode number times the object size) must be refused
 /// (NULL), not wrapped onto a small index. Both __idx_to_offset() paths: power-of-two objects

@@ -162,6 +162,13 @@ public sealed class Genradix
 
     public Loc<GenradixRoot> Root { get; }
 
+    /// <summary>
+    /// Not upstream: kmc's proposed fix for a wrap left in genradix_iter_advance(): with objects
+    /// whose size is not a power of two, round_up(offset, GENRADIX_NODE_SIZE) past the last node
+    /// wraps to 0 (the peek() fix checked only the two additions).
+    /// </summary>
+    public bool ProposedAdvanceRoundUpFix { get; init; }
+
     private bool Has(GenradixBug b) => (Bugs & b) != 0;
 
     public int DepthShift(int depth) => NodeShift + AryShift * depth;
@@ -420,7 +427,17 @@ public sealed class Genradix
 
         iter.Offset = unchecked(iter.Offset + size);
         if (!IsPowerOf2(ObjSize) && (iter.Offset & (ulong)(NodeSize - 1)) + size > (ulong)NodeSize)
+        {
+            if (ProposedAdvanceRoundUpFix && iter.Offset > ulong.MaxValue - (ulong)NodeSize + 1)
+            {
+                iter.Offset = ulong.MaxValue;
+                iter.Pos = ulong.MaxValue;
+                return;
+            }
+
             iter.Offset = unchecked(iter.Offset + (ulong)NodeSize - 1) & ~(ulong)(NodeSize - 1);
+        }
+
         iter.Pos++;
     }
 
