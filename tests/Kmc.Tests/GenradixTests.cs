@@ -38,6 +38,7 @@ public class GenradixTests
     [InlineData("genradix.idx-overflow", "no-idx-overflow-check", FailureKind.Assertion)]
     [InlineData("genradix.idx-overflow", "v2018", FailureKind.Assertion)]
     [InlineData("genradix.enomem", "free-installed-on-enomem", FailureKind.UseAfterFree)]
+    [InlineData("genradix.advance-nonpow2", "upstream", FailureKind.Assertion)]
     public void BuggyVariantsFound(string check, string variant, FailureKind kind)
     {
         var run = Run(check, variant);
@@ -46,6 +47,14 @@ public class GenradixTests
         Assert.True(run.MatchesExpectation, run.Mismatch());
         var replay = TraceReplayer.Replay(run.Trace!);
         Assert.True(replay.Reproduced);
+    }
+
+    [Fact]
+    public void ProposedAdvanceFixEndsTheIteration()
+    {
+        var run = Run("genradix.advance-nonpow2", "proposed-fix", iterations: 5);
+        Assert.Null(run.Result.Failure);
+        Assert.True(run.MatchesExpectation);
     }
 
     [Fact]
