@@ -52,7 +52,7 @@ public class GenradixTests
     [Fact]
     public void ProposedAdvanceFixEndsTheIteration()
     {
-        var run = Run("genradix.advance-nonpow2", "proposed-fix", iterations: 5);
+        var run = Run("genradix.advance-nonpow2", "fixed", iterations: 5);
         Assert.Null(run.Result.Failure);
         Assert.True(run.MatchesExpectation);
     }
