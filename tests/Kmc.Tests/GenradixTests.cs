@@ -21,6 +21,7 @@ public class GenradixTests
     [InlineData("genradix.peek-overflow")]
     [InlineData("genradix.idx-overflow")]
     [InlineData("genradix.enomem")]
+    [InlineData("genradix.reader")]
     public void FixedPasses(string check)
     {
         var run = Run(check, "fixed", iterations: check.Contains("overflow") ? 5 : 2000);
@@ -39,6 +40,8 @@ public class GenradixTests
     [InlineData("genradix.idx-overflow", "v2018", FailureKind.Assertion)]
     [InlineData("genradix.enomem", "free-installed-on-enomem", FailureKind.UseAfterFree)]
     [InlineData("genradix.advance-nonpow2", "upstream", FailureKind.Assertion)]
+    [InlineData("genradix.reader", "rare-race-stale-child", FailureKind.Assertion)]
+    [InlineData("genradix.reader", "plain-child-install", FailureKind.Assertion)]
     public void BuggyVariantsFound(string check, string variant, FailureKind kind)
     {
         var run = Run(check, variant);
