@@ -93,7 +93,7 @@ public sealed class ClosureEnomemCheck : Check
             for (var i = 0; i < 2; i++)
             {
                 var idx = i;
-                var child = KmallocOrNull(() => new Child($"child{idx}"), $"child{idx}");
+                var child = KmallocOrNull(() => new Child($"child{idx}"), "child");
                 if (child == null)
                 {
                     if (variant.Name == "enomem-frees-op")
