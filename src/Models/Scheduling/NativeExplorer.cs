@@ -23,13 +23,14 @@ public sealed class NativeExplorer : IExplorer
         long totalDecisions = 0;
         long totalSteps = 0;
         var stepBoundHits = 0;
+        // The sync context is cleared so awaits in model code resume inline on this thread (the
+        // PCT probe below runs model code too).
+        using var _ = new NoSynchronizationContext();
         var expectedSteps = options.Strategy == "pct" ? ProbeSteps(scenario, options) : 50;
         var executions = 0;
         var exhausted = false;
         var timedOut = false;
 
-        // The sync context is cleared so awaits in model code resume inline on this thread.
-        using var _ = new NoSynchronizationContext();
         while (dfs != null || executions < options.Iterations)
         {
             if (options.TimeoutSeconds is { } limit && watch.Elapsed.TotalSeconds > limit)
