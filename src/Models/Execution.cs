@@ -93,6 +93,9 @@ public sealed class Execution
     public int StepCount { get; private set; }
     internal bool Aborted { get; private set; }
 
+    /// <summary>Set when a replay ran out of (or off) its schedule at a choice inside a task.</summary>
+    internal Exception? Diverged { get; private set; }
+
     /// <summary>The task whose step ran last; the explorers count a switch away from it as a preemption.</summary>
     public SimTask? LastRun { get; internal set; }
 
@@ -152,6 +155,13 @@ public sealed class Execution
         }
         catch (ExecutionAbortedException)
         {
+        }
+        catch (Scheduling.ReplayDivergedException e)
+        {
+            // A recorded choice made inside a task (a fault, need_resched()) left the replayed
+            // schedule: that is the schedule not fitting this code, not a crash of the model.
+            Diverged ??= e;
+            Aborted = true;
         }
         catch (Exception e) when (IsDriverInterrupt(e))
         {

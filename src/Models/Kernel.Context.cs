@@ -196,12 +196,18 @@ public static partial class Kernel
     /// <summary>kmalloc(): constructs the object; the result is tracked for use-after-free and leaks.</summary>
     public static T Kmalloc<T>(Func<T> construct, string? name = null, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
         where T : KObject
-        => Alloc(construct, name, "kmalloc", fn, file, line);
+    {
+        UncheckedAllocFault(name, typeof(T), "kmalloc", fn, file, line);
+        return Alloc(construct, name, "kmalloc", fn, file, line);
+    }
 
     /// <summary>kzalloc(): C# objects start zeroed, so only the trace differs from kmalloc.</summary>
     public static T Kzalloc<T>(Func<T> construct, string? name = null, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
         where T : KObject
-        => Alloc(construct, name, "kzalloc", fn, file, line);
+    {
+        UncheckedAllocFault(name, typeof(T), "kzalloc", fn, file, line);
+        return Alloc(construct, name, "kzalloc", fn, file, line);
+    }
 
     private static T Alloc<T>(Func<T> construct, string? name, string op, string fn, string file, int line) where T : KObject
     {

@@ -45,6 +45,8 @@ public static partial class HtmlReport
         Meta(sb, "driver / strategy", $"{t.Driver} / {t.Strategy}");
         Meta(sb, "seed", t.Seed.ToString(CultureInfo.InvariantCulture));
         Meta(sb, "memory model", t.Options.MemoryModel);
+        if (t.Faults != null)
+            Meta(sb, "faults", t.Faults);
         Meta(sb, "found in execution", t.FailingExecution.ToString(CultureInfo.InvariantCulture));
         Meta(sb, "steps", t.Steps.Count.ToString(CultureInfo.InvariantCulture));
         if (t.Minimization is { } m)

@@ -53,6 +53,8 @@ public static class ReportWriter
         sb.AppendLine($"| driver / strategy | {t.Driver} / {t.Strategy} |");
         sb.AppendLine($"| seed | {t.Seed} |");
         sb.AppendLine($"| memory model | {t.Options.MemoryModel} |");
+        if (t.Faults != null)
+            sb.AppendLine($"| faults | `{t.Faults}` |");
         sb.AppendLine($"| found in execution | {t.FailingExecution} |");
         sb.AppendLine($"| steps | {t.Steps.Count} |");
         if (t.Minimization is { } m)

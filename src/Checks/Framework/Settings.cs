@@ -24,6 +24,9 @@ public sealed record RunSettings
     /// <summary>Native sampling: where this part of a split search starts (see <see cref="Shard"/>).</summary>
     public int FirstExecution { get; init; }
 
+    /// <summary>The dynamic fault query (null: the check's own, if any; "": no faults).</summary>
+    public string? Faults { get; init; }
+
     public static readonly IReadOnlyList<string> Drivers = ["native", "coyote"];
 
     public IExplorer Explorer() => Driver switch
@@ -48,6 +51,8 @@ public sealed record RunSettings
         if (PctDepth < 1)
             throw new KmcInputException($"{source}: pctDepth must be at least 1 (got {PctDepth})");
         MemoryModels.Validate(MemoryModel, source);
+        if (Faults != null)
+            FaultQueries.Parse(Faults, source);
         return this;
     }
 
@@ -105,6 +110,7 @@ public sealed record SettingsOverride
     public int? PreemptionBound { get; init; }
     public string? MemoryModel { get; init; }
     public bool? Minimize { get; init; }
+    public string? Faults { get; init; }
 
     public RunSettings ApplyTo(RunSettings s) => s with
     {
@@ -118,6 +124,7 @@ public sealed record SettingsOverride
         PreemptionBound = PreemptionBound ?? s.PreemptionBound,
         MemoryModel = MemoryModel ?? s.MemoryModel,
         Minimize = Minimize ?? s.Minimize,
+        Faults = Faults ?? s.Faults,
     };
 
     private static string DefaultStrategy(string driver) => driver == "coyote" ? "portfolio" : "random";

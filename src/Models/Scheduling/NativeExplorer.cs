@@ -120,6 +120,8 @@ public sealed class NativeExplorer : IExplorer
             throw new ReplayDivergedException("this trace has no native schedule (it was recorded by another driver)");
         using var _ = new NoSynchronizationContext();
         var ex = RunOnce(scenario, options, new ReplayPolicy(schedule), new List<int>(), record: true);
+        if (ex.Diverged != null)
+            throw ex.Diverged;
         return new ReplayResult(ex.Failure, ex.Recorder!.Steps, ex.StepBoundHit);
     }
 
