@@ -18,11 +18,12 @@ public sealed class Commands(ILogger log)
     private readonly Option<double?> _timeout = new("--timeout") { Description = "seconds to search at most" };
     private readonly Option<int?> _pctDepth = new("--pct-depth") { Description = "PCT bug depth" };
     private readonly Option<int?> _preemptions = new("--preemption-bound") { Description = "exhaustive search: most preemptions per execution (-1: none)" };
-    private readonly Option<string?> _memoryModel = new("--memory-model") { Description = "memory model (sc)" };
+    private readonly Option<string?> _memoryModel = new("--memory-model") { Description = "memory model: sc, tso or lkmm" };
     private readonly Option<bool> _noMinimize = new("--no-minimize") { Description = "report the failing schedule as found, without shortening it" };
     private readonly Option<int?> _workers = new("--workers") { Description = "worker processes to split the search over (default: the number of cores)" };
     private readonly Option<string?> _shard = new("--shard") { Description = "run only part i of N of the campaign (i/N), for a CI matrix; combine with kmc merge" };
     private readonly Option<string?> _config = new("--config") { Description = "config file (default: coyote.runtimeconfig.json in . or above)" };
+    private readonly Option<string?> _faults = new("--faults") { Description = "dynamic fault query, e.g. 'class memory choose' or 'file Genradix.cs line 206 oneshot' (\"\": no faults)" };
 
     public RootCommand Build()
     {
@@ -35,6 +36,7 @@ public sealed class Commands(ILogger log)
         root.Subcommands.Add(RegressCommand());
         root.Subcommands.Add(MergeCommand());
         root.Subcommands.Add(WorkerCommand());
+        root.Subcommands.Add(FaultsCommand());
         root.Subcommands.Add(LitmusCommands.Build());
         return root;
     }
@@ -59,7 +61,7 @@ public sealed class Commands(ILogger log)
 
     private void AddExploreOptions(Command cmd)
     {
-        foreach (var o in new Option[] { _driver, _strategy, _iterations, _seed, _maxSteps, _timeout, _pctDepth, _preemptions, _memoryModel, _noMinimize, _config })
+        foreach (var o in new Option[] { _driver, _strategy, _iterations, _seed, _maxSteps, _timeout, _pctDepth, _preemptions, _memoryModel, _noMinimize, _config, _faults })
             cmd.Options.Add(o);
     }
 
@@ -75,6 +77,7 @@ public sealed class Commands(ILogger log)
         PreemptionBound = p.GetValue(_preemptions),
         MemoryModel = p.GetValue(_memoryModel),
         Minimize = p.GetValue(_noMinimize) ? false : null,
+        Faults = p.GetValue(_faults),
     };
 
     private Command RunCommand()
@@ -82,14 +85,25 @@ public sealed class Commands(ILogger log)
         var check = new Argument<string>("check") { Description = "the check to run (see kmc list)" };
         var variant = new Option<string?>("--variant") { Description = "variant to run (default: the first, the fixed code)" };
         var summary = new Option<string?>("--summary") { Description = "also write the outcome as a summary.json file (for kmc merge)" };
-        var cmd = new Command("run", "explore one check on one variant") { check, variant, _workers, _shard, summary };
+        var eachFault = new Option<bool>("--each-fault") { Description = "switch the check's fault sites on one at a time and say, per site, whether the check still held" };
+        var faultMode = new Option<string?>("--fault-mode") { Description = $"with --each-fault: the action for the site switched on (default '{EachFault.DefaultMode}': the explorer decides at each hit)" };
+        var cmd = new Command("run", "explore one check on one variant") { check, variant, _workers, _shard, summary, eachFault, faultMode };
         AddExploreOptions(cmd);
         cmd.SetAction(p =>
         {
             var config = KmcConfig.Load(p.GetValue(_config));
             var c = CheckRegistry.Get(p.GetValue(check)!);
             var v = p.GetValue(variant) is { } vn ? c.GetVariant(vn) : c.Variants[0];
-            var settings = Overrides(p).ApplyTo(config.For(c.Name)).Validate("command line");
+            var settings = Overrides(p).ApplyTo(config.For(c.Name, p.GetValue(_memoryModel))).Validate("command line");
+            if (p.GetValue(eachFault))
+            {
+                if (p.GetValue(_faults) != null)
+                    throw new KmcInputException("--each-fault chooses the fault query itself: drop --faults");
+                return PrintEachFault(c, v, settings, p.GetValue(faultMode) ?? EachFault.DefaultMode);
+            }
+
+            if (p.GetValue(faultMode) != null)
+                throw new KmcInputException("--fault-mode only applies with --each-fault");
             var shard = p.GetValue(_shard) is { } sh ? Shard.Parse(sh) : null;
             var workers = WorkerCount(p, shard);
             if (shard != null)
@@ -110,6 +124,60 @@ public sealed class Commands(ILogger log)
 
             return PrintRun(run, header);
         });
+        return cmd;
+    }
+
+    /// <summary>The per-site table of an --each-fault run; 1 when some site broke the check.</summary>
+    private static int PrintEachFault(Check c, Variant v, RunSettings settings, string mode)
+    {
+        var watch = Stopwatch.StartNew();
+        var rows = Status($"{c.Name}/{v.Name}: each fault site in turn", () => EachFault.Run(c, v, settings, mode));
+        Console.WriteLine($"{c.Name}/{v.Name}: {rows.Count} fault site(s), each switched on alone with '{mode}' ({settings.Driver}/{settings.Strategy}, seed {settings.Seed}, {settings.Iterations} executions per site, {watch.Elapsed.TotalSeconds:F2} s)");
+        var table = new Table().AddColumns("site", "class", "file:line", "function", "check", "executions", "verdict");
+        foreach (var r in rows)
+        {
+            var executions = r.Run.Result.Failure != null ? $"{r.Run.Result.FailingExecution}" : $"{r.Run.Result.Executions}";
+            table.AddRow(Markup.Escape(r.Site.Name), Markup.Escape(r.Site.Class), Markup.Escape(r.Site.Where), Markup.Escape(r.Site.Function),
+                r.Held ? "[green]held[/]" : "[red]FAILED[/]", executions, Markup.Escape(r.Verdict));
+        }
+
+        AnsiConsole.Write(table);
+        foreach (var r in rows.Where(r => !r.Held))
+            Console.WriteLine($"to see it: kmc run {c.Name} --variant {v.Name} --seed {settings.Seed} --faults \"{r.Query}\"");
+        Console.WriteLine($"{rows.Count(r => r.Held)} of {rows.Count} site(s): the check held");
+        return rows.All(r => r.Held) ? 0 : 1;
+    }
+
+    private Command FaultsCommand()
+    {
+        var check = new Argument<string?>("check") { Description = "the check whose sites to list (default: every check)", Arity = ArgumentArity.ZeroOrOne };
+        var variant = new Option<string?>("--variant") { Description = "variant to run to find the sites (default: the first)" };
+        var list = new Command("list", "list the dynamic fault sites a check reaches: name, class, file:line, function, module, state") { check, variant, _faults, _config };
+        list.SetAction(p =>
+        {
+            var config = KmcConfig.Load(p.GetValue(_config));
+            var checks = p.GetValue(check) is { } name ? [CheckRegistry.Get(name)] : CheckRegistry.All;
+            var table = new Table().AddColumns("check", "name", "class", "file:line", "function", "module", "state");
+            var total = 0;
+            foreach (var c in checks)
+            {
+                var v = p.GetValue(variant) is { } vn ? c.GetVariant(vn) : c.Variants[0];
+                var settings = new SettingsOverride { Faults = p.GetValue(_faults) }.ApplyTo(config.For(c.Name)).Validate("command line");
+                foreach (var row in FaultDiscovery.List(c, v, settings))
+                {
+                    total++;
+                    var s = row.Site;
+                    table.AddRow(Markup.Escape(c.Name), Markup.Escape(s.Name), Markup.Escape(s.Class), Markup.Escape(s.Where),
+                        Markup.Escape(s.Function), Markup.Escape(s.Module), Markup.Escape(row.State));
+                }
+            }
+
+            AnsiConsole.Write(table);
+            Console.WriteLine($"{total} site(s)");
+            return 0;
+        });
+        var cmd = new Command("faults", "dynamic fault injection: the sites and their state");
+        cmd.Subcommands.Add(list);
         return cmd;
     }
 
@@ -228,7 +296,7 @@ public sealed class Commands(ILogger log)
         var budget = new Option<double?>("--budget") { Description = "scale every iteration budget by this factor" };
         var only = new Option<string?>("--check") { Description = "run only this check" };
         var cmd = new Command("ci", "run every check and variant with the configured budgets; exit 0 only when every outcome is as expected")
-            { quick, budget, only, _workers, _shard, _config };
+            { quick, budget, only, _memoryModel, _workers, _shard, _config };
         cmd.SetAction(p =>
         {
             var config = KmcConfig.Load(p.GetValue(_config));
@@ -238,9 +306,14 @@ public sealed class Commands(ILogger log)
             var shard = p.GetValue(_shard) is { } sh ? Shard.Parse(sh) : null;
             var workers = WorkerCount(p, shard);
             var checks = p.GetValue(only) is { } name ? [CheckRegistry.Get(name)] : CheckRegistry.All;
+            // A model other than the configured one gets its own summary (summary-lkmm.md), so the default run's stays.
+            var memoryModel = p.GetValue(_memoryModel);
+            if (memoryModel != null)
+                MemoryModels.Validate(memoryModel, "command line");
+            var stem = memoryModel is null ? "summary" : $"summary-{memoryModel}";
             var cases = Suite.Cases(checks).Select(c =>
             {
-                var s = config.For(c.Check.Name);
+                var s = config.For(c.Check.Name, memoryModel);
                 return new WorkerCase(c.Check.Name, c.Variant.Name, s with { Iterations = Math.Max(1, (int)(s.Iterations * scale)) });
             }).ToList();
             if (shard != null)
@@ -253,9 +326,9 @@ public sealed class Commands(ILogger log)
                 ? RegressionCorpus.Files().Select(RegressionCorpus.Check).Select(r => new RegressionRow(Path.GetFileName(r.File), r.Ok, r.Problem, r.OnFixed)).ToList()
                 : [];
             var reports = ReportWriter.ReportsRoot();
-            Suite.WriteSummary(rows, reports, watch.Elapsed, regressions, shard);
+            Suite.WriteSummary(rows, reports, watch.Elapsed, regressions, shard, stem);
             var code = PrintSuite(rows, regressions);
-            Console.WriteLine($"summary: {Path.Combine(reports, "summary.md")} ({watch.Elapsed.TotalSeconds:F1} s{(shard != null ? $", shard {shard}" : "")}{(workers > 1 ? $", {workers} workers" : "")})");
+            Console.WriteLine($"summary: {Path.Combine(reports, stem + ".md")} ({watch.Elapsed.TotalSeconds:F1} s{(shard != null ? $", shard {shard}" : "")}{(workers > 1 ? $", {workers} workers" : "")})");
             return code;
         });
         return cmd;

@@ -93,6 +93,9 @@ public sealed class Execution
     public int StepCount { get; private set; }
     internal bool Aborted { get; private set; }
 
+    /// <summary>Set when a replay ran out of (or off) its schedule at a choice inside a task.</summary>
+    internal Exception? Diverged { get; private set; }
+
     /// <summary>The task whose step ran last; the explorers count a switch away from it as a preemption.</summary>
     public SimTask? LastRun { get; internal set; }
 
@@ -153,6 +156,13 @@ public sealed class Execution
         catch (ExecutionAbortedException)
         {
         }
+        catch (Scheduling.ReplayDivergedException e)
+        {
+            // A recorded choice made inside a task (a fault, need_resched()) left the replayed
+            // schedule: that is the schedule not fitting this code, not a crash of the model.
+            Diverged ??= e;
+            Aborted = true;
+        }
         catch (Exception e) when (IsDriverInterrupt(e))
         {
             // The driver ended the execution (a deadlock it detected, say): leave the task's
@@ -165,6 +175,8 @@ public sealed class Execution
         }
 
         task.Done = true;
+        if (!IsSc)
+            Memory.OnTaskEnd(task);
         task.Blocker = null;
         if (task.Cpu.Occupant == task)
             task.Cpu.Occupant = null;
@@ -202,6 +214,8 @@ public sealed class Execution
     {
         if (Failure != null || Aborted)
             return;
+        if (!IsSc)
+            Memory.OnAllDone();
         try
         {
             foreach (var (name, check) in _finalChecks)
@@ -230,6 +244,8 @@ public sealed class Execution
     {
         if (Aborted)
             throw ExecutionAbortedException.Instance;
+        if (blocker != null && !IsSc)
+            Memory.OnWait(task);
         task.Blocker = blocker;
         task.BlockedOn = blockedOn;
         task.BlockedAt = at;
@@ -309,6 +325,12 @@ public sealed class Execution
         => Recorder?.Add(task, op, target, value, function, file, line, wakes, memory);
 
     public bool Recording => Recorder != null;
+
+    /// <summary>The weak model's note on the access just made (null under sc).</summary>
+    internal string? MemoryNote => IsSc ? null : Memory.TakeNote();
+
+    /// <summary>The step number the next recorded step will get (0 when not recording).</summary>
+    internal int NextStepIndex => Recorder is null ? 0 : Recorder.Steps.Count + 1;
 }
 
 /// <summary>The awaitable behind every scheduling point.</summary>

@@ -117,8 +117,8 @@ public static partial class Kernel
         var (ex, t) = Ctx();
         await ex.Point(t, () => cond(x.Value), $"{x.Name} (smp_cond_load_acquire)", $"{fn} ({Path.GetFileName(file)}:{line})");
         Allocator.CheckLive(x, "smp_cond_load_acquire", file, line, t);
-        var v = ex.Load(t, x, MemOrder.Acquire, rmw: false);
-        ex.Record(t, "smp_cond_load_acquire", x.Name, Format.Value(v), fn, file, line);
+        var v = ex.IsSc ? x.Value : ex.Memory.LoadLatest(t, x, MemOrder.Acquire);
+        ex.Record(t, "smp_cond_load_acquire", x.Name, Format.Value(v), fn, file, line, memory: ex.MemoryNote);
         return v;
     }
 
@@ -128,8 +128,8 @@ public static partial class Kernel
         var (ex, t) = Ctx();
         await ex.Point(t, () => cond(x.Value), $"{x.Name} (smp_cond_load_relaxed)", $"{fn} ({Path.GetFileName(file)}:{line})");
         Allocator.CheckLive(x, "smp_cond_load_relaxed", file, line, t);
-        var v = ex.Load(t, x, MemOrder.Once, rmw: false);
-        ex.Record(t, "smp_cond_load_relaxed", x.Name, Format.Value(v), fn, file, line);
+        var v = ex.IsSc ? x.Value : ex.Memory.LoadLatest(t, x, MemOrder.Once);
+        ex.Record(t, "smp_cond_load_relaxed", x.Name, Format.Value(v), fn, file, line, memory: ex.MemoryNote);
         return v;
     }
 
@@ -196,12 +196,18 @@ public static partial class Kernel
     /// <summary>kmalloc(): constructs the object; the result is tracked for use-after-free and leaks.</summary>
     public static T Kmalloc<T>(Func<T> construct, string? name = null, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
         where T : KObject
-        => Alloc(construct, name, "kmalloc", fn, file, line);
+    {
+        UncheckedAllocFault(name, typeof(T), "kmalloc", fn, file, line);
+        return Alloc(construct, name, "kmalloc", fn, file, line);
+    }
 
     /// <summary>kzalloc(): C# objects start zeroed, so only the trace differs from kmalloc.</summary>
     public static T Kzalloc<T>(Func<T> construct, string? name = null, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
         where T : KObject
-        => Alloc(construct, name, "kzalloc", fn, file, line);
+    {
+        UncheckedAllocFault(name, typeof(T), "kzalloc", fn, file, line);
+        return Alloc(construct, name, "kzalloc", fn, file, line);
+    }
 
     private static T Alloc<T>(Func<T> construct, string? name, string op, string fn, string file, int line) where T : KObject
     {

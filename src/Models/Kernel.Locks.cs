@@ -56,7 +56,7 @@ public static partial class Kernel
         ex.Store(t, l.Locked, 1, MemOrder.Acquire, rmw: true);
         l.Holder = t;
         if (ex.Recording)
-            ex.Record(t, "arch_spin_lock", l.Name, "acquired", fn, file, line);
+            ex.Record(t, "arch_spin_lock", l.Name, "acquired", fn, file, line, memory: ex.MemoryNote);
     }
 
     public static async ValueTask<bool> ArchSpinTrylock(ArchSpinlock l, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
@@ -73,7 +73,7 @@ public static partial class Kernel
         }
 
         if (ex.Recording)
-            ex.Record(t, "arch_spin_trylock", l.Name, ok ? "acquired" : $"busy ({l.Describe()})", fn, file, line);
+            ex.Record(t, "arch_spin_trylock", l.Name, ok ? "acquired" : $"busy ({l.Describe()})", fn, file, line, memory: ex.MemoryNote);
         return ok;
     }
 
@@ -91,7 +91,7 @@ public static partial class Kernel
         l.Holder = null;
         ex.Store(t, l.Locked, 0, MemOrder.Release, rmw: false);
         if (ex.Recording)
-            ex.Record(t, "arch_spin_unlock", l.Name, "released", fn, file, line);
+            ex.Record(t, "arch_spin_unlock", l.Name, "released", fn, file, line, memory: ex.MemoryNote);
     }
 
     // ---- spinlock_t ------------------------------------------------------------------------

@@ -53,7 +53,7 @@ public static partial class Kernel
         Allocator.CheckLive(x, op, file, line, t);
         var v = ex.Load(t, x, order, rmw: false);
         if (ex.Recording)
-            ex.Record(t, op, x.Name, Format.Value(v), fn, file, line);
+            ex.Record(t, op, x.Name, Format.Value(v), fn, file, line, memory: ex.MemoryNote);
         return v;
     }
 
@@ -65,7 +65,7 @@ public static partial class Kernel
         Allocator.CheckLive(x, op, file, line, t);
         ex.Store(t, x, v, order, rmw: false);
         if (ex.Recording)
-            ex.Record(t, op, x.Name, Format.Value(v), fn, file, line);
+            ex.Record(t, op, x.Name, Format.Value(v), fn, file, line, memory: ex.MemoryNote);
     }
 
     // ---- exchange and compare-exchange -----------------------------------------------------
@@ -129,7 +129,7 @@ public static partial class Kernel
         var old = ex.Load(t, x, order, rmw: true);
         ex.Store(t, x, v, order, rmw: true);
         if (ex.Recording)
-            ex.Record(t, op, x.Name, $"{Format.Value(old)} -> {Format.Value(v)}", fn, file, line);
+            ex.Record(t, op, x.Name, $"{Format.Value(old)} -> {Format.Value(v)}", fn, file, line, memory: ex.MemoryNote);
         return old;
     }
 
@@ -148,7 +148,7 @@ public static partial class Kernel
             var value = ok
                 ? $"{Format.Value(found)} -> {Format.Value(@new)}"
                 : $"{Format.Value(found)} (expected {Format.Value(old)}, failed)";
-            ex.Record(t, op, x.Name, value, fn, file, line);
+            ex.Record(t, op, x.Name, value, fn, file, line, memory: ex.MemoryNote);
         }
 
         return found;
@@ -270,7 +270,7 @@ public static partial class Kernel
         var @new = old + delta;
         ex.Store(t, x, @new, order, rmw: true);
         if (ex.Recording)
-            ex.Record(t, op, x.Name, $"{old} -> {@new}", fn, file, line);
+            ex.Record(t, op, x.Name, $"{old} -> {@new}", fn, file, line, memory: ex.MemoryNote);
         return returnNew ? @new : old;
     }
 
@@ -319,6 +319,6 @@ public static partial class Kernel
     {
         await ex.Point(t, null, null);
         ex.Memory.Fence(t, kind);
-        ex.Record(t, op, null, null, fn, file, line);
+        ex.Record(t, op, null, null, fn, file, line, memory: ex.MemoryNote);
     }
 }

@@ -113,6 +113,24 @@ public abstract class MemoryModel
 
     /// <summary>Called when a task is created, so a model can give it its view.</summary>
     public virtual void OnSpawn(SimTask parent, SimTask child) { }
+
+    /// <summary>
+    /// The load that ends a spin-wait (smp_cond_load_*): the spin's condition held on the newest
+    /// value, and a spinning CPU keeps re-reading until it sees it, so the load reads that value.
+    /// </summary>
+    public virtual T LoadLatest<T>(SimTask task, Loc<T> loc, MemOrder order) => Load(task, loc, order, rmw: false);
+
+    /// <summary>The task is about to wait (spin or sleep) on a condition: a model with store buffers drains them.</summary>
+    public virtual void OnWait(SimTask task) { }
+
+    /// <summary>The task finished: a model with store buffers may drain its CPU's.</summary>
+    public virtual void OnTaskEnd(SimTask task) { }
+
+    /// <summary>Every task finished: pending stores become visible before the end-of-run invariants.</summary>
+    public virtual void OnAllDone() { }
+
+    /// <summary>What the last access did under this model (which store a load read, ...), for the recorded step.</summary>
+    public virtual string? TakeNote() => null;
 }
 
 /// <summary>Sequential consistency: every access acts on the one current value.</summary>

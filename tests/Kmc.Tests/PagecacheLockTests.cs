@@ -23,6 +23,8 @@ public class PagecacheLockTests
     [Theory]
     [InlineData("pagecache-dio")]
     [InlineData("pagecache-fallocate")]
+    [InlineData("pagecache-finsert")]
+    [InlineData("pagecache-reservation")]
     [InlineData("pagecache-truncate")]
     [InlineData("pagecache-two-file-deadlock")]
     [InlineData("pagecache-recursion")]
@@ -38,6 +40,8 @@ public class PagecacheLockTests
     [Theory]
     [InlineData("pagecache-dio")]
     [InlineData("pagecache-fallocate")]
+    [InlineData("pagecache-finsert")]
+    [InlineData("pagecache-reservation")]
     [InlineData("pagecache-truncate")]
     [InlineData("pagecache-two-file-deadlock")]
     [InlineData("pagecache-recursion")]
@@ -52,10 +56,13 @@ public class PagecacheLockTests
     [Theory]
     [InlineData("pagecache-dio", "no-lock", FailureKind.Assertion)]
     [InlineData("pagecache-fallocate", "no-lock", FailureKind.Assertion)]
+    [InlineData("pagecache-finsert", "no-lock", FailureKind.Assertion)]
+    [InlineData("pagecache-reservation", "no-lock", FailureKind.Assertion)]
     [InlineData("pagecache-truncate", "no-lock", FailureKind.Assertion)]
     [InlineData("pagecache-truncate", "truncate-isize-only", FailureKind.Assertion)]
     [InlineData("pagecache-two-file-deadlock", "abba-no-trylock", FailureKind.Hang)]
     [InlineData("pagecache-recursion", "no-recursion-handling", FailureKind.Hang)]
+    [InlineData("pagecache-lock", "trylock-no-cmpxchg", FailureKind.Assertion)]
     public void BugFoundNative(string check, string variant, FailureKind kind)
     {
         var run = Run(check, variant);
@@ -84,6 +91,40 @@ public class PagecacheLockTests
         Assert.Contains("stale page", run.Result.Failure!.Message);
         var trunc = Run("pagecache-truncate", "truncate-isize-only");
         Assert.Contains("A.page[2]", trunc.Result.Failure!.Message);
+    }
+
+    /// <summary>The seed's assertion: without the lock, writeback allocates a block the page never reserved.</summary>
+    [Theory]
+    [InlineData(1UL)]
+    [InlineData(2UL)]
+    [InlineData(3UL)]
+    public void NoLockTripsReservationAccounting(ulong seed)
+    {
+        var run = Run("pagecache-reservation", "no-lock", seed: seed);
+        Assert.Contains("disk usage increased by 1 block more than the 0 reserved", run.Result.Failure!.Message);
+    }
+
+    [Fact]
+    public void TwoStateMutationBreaksExclusion()
+    {
+        var run = Run("pagecache-lock", "trylock-no-cmpxchg");
+        Assert.Contains("held for add by 1 and for block by 1 at once", run.Result.Failure!.Message);
+    }
+
+    [Fact]
+    public void TwoStateLockFixedExhaustive()
+    {
+        var run = Run("pagecache-lock", "fixed", strategy: "dfs", iterations: 1_000_000);
+        Assert.Null(run.Result.Failure);
+        Assert.True(run.Result.Exhausted, run.Result.Verdict());
+    }
+
+    [Fact]
+    public void ReservationNoLockExhaustiveFindsBug()
+    {
+        var run = Run("pagecache-reservation", "no-lock", strategy: "dfs", iterations: 1_000_000);
+        Assert.NotNull(run.Result.Failure);
+        Assert.Equal(FailureKind.Assertion, run.Result.Failure!.Kind);
     }
 
     /// <summary>The smallest configuration (dio write vs buffered read, 1 page, 2 tasks) exhaustively.</summary>

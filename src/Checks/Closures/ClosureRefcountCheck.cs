@@ -10,46 +10,36 @@ namespace Kmc.Checks.Closures;
 /// A heap parent closure with two heap children: one started with closure_call() on a
 /// workqueue (a kworker task), one inline (wq == NULL). The children write results and
 /// closure_return_with_destructor() (kfree); the parent's continuation runs exactly once,
-/// after both children put it, sees both results, and frees the parent.
+/// after both children put it, sees both results, and frees the parent. The continuation may
+/// sleep (might_sleep(): it is ordinary process-context code), so whoever runs it inline must
+/// not be in an atomic or RCU read-side section.
 /// </summary>
-[Check]
-public sealed class ClosureRefcountCheck : Check
+public abstract class ClosureRefcountCheckBase : Check
 {
-    public override string Name => "closure-refcount";
-
-    public override string Description =>
-        "parent + 2 child heap closures (closure_call on a workqueue and inline): guard bits never trip, continuation once after every put, parent put once, no UAF/leak";
-
-    public override IReadOnlyList<Type> Primitives => [typeof(Closure)];
-
-    public override IReadOnlyList<Variant> Variants { get; } =
-    [
-        ClosureVariants.Fixed,
-        ClosureVariants.BarriersRelaxed,
-    ];
+    protected abstract bool Upstream { get; }
 
     private sealed class Op : KObject
     {
-        public Op(ClosureVariant v)
+        public Op(ClosureFlavor f)
         {
-            Cl = new Closure("op->cl", v);
+            Cl = f.New("op->cl");
             Result = [new Loc<int>("op->result[0]"), new Loc<int>("op->result[1]")];
         }
 
-        public Closure Cl { get; }
+        public IClosure Cl { get; }
         public Loc<int>[] Result { get; }
     }
 
     private sealed class Child : KObject
     {
-        public Child(string name, ClosureVariant v) => Cl = new Closure(name + "->cl", v);
+        public Child(string name, ClosureFlavor f) => Cl = f.New(name + "->cl");
 
-        public Closure Cl { get; }
+        public IClosure Cl { get; }
     }
 
     public override Scenario Build(Variant variant) => new(2, ex =>
     {
-        var cv = ClosureVariants.Of(variant);
+        var cv = new ClosureFlavor(Upstream, variant);
         var wq = new ClosureWorkqueue("wq");
         var opDoneRuns = new Loc<int>("op_done runs");
         var opFreed = new Loc<int>("op freed");
@@ -68,6 +58,7 @@ public sealed class ClosureRefcountCheck : Check
             var opDone = new ClosureFn("op_done", async cl =>
             {
                 await WriteOnce(opDoneRuns, await ReadOnce(opDoneRuns) + 1);
+                await Schedule(); // might_sleep(): a continuation may block (GFP_KERNEL, a mutex)
                 for (var i = 0; i < 2; i++)
                 {
                     Assert(await ReadOnce(childReturned[i]) == 1, $"op_done runs before child[{i}] dropped its ref to the parent");
@@ -102,4 +93,42 @@ public sealed class ClosureRefcountCheck : Check
         ex.AtEnd("parent destructor ran exactly once", () =>
             Assert(opFreed.Peek() == 1, $"op_free ran {opFreed.Peek()} times"));
     });
+}
+
+[Check]
+public sealed class ClosureRefcountCheck : ClosureRefcountCheckBase
+{
+    protected override bool Upstream => false;
+
+    public override string Name => "closure-refcount";
+
+    public override string Description =>
+        "parent + 2 child heap closures (closure_call on a workqueue and inline): guard bits never trip, continuation once after every put, parent put once, no UAF/leak";
+
+    public override IReadOnlyList<Type> Primitives => [typeof(Closure)];
+
+    public override IReadOnlyList<Variant> Variants { get; } =
+    [
+        ClosureVariants.Fixed,
+        ClosureVariants.BarriersRelaxed,
+    ];
+}
+
+[Check]
+public sealed class ClosureRefcountUpstreamCheck : ClosureRefcountCheckBase
+{
+    protected override bool Upstream => true;
+
+    public override string Name => "closure-refcount@upstream";
+
+    public override string Description =>
+        "closure-refcount on the current upstream closures: no WARN, continuation once after every put, never run inline inside closure_sub()'s RCU section";
+
+    public override IReadOnlyList<Type> Primitives => [typeof(ClosureUpstream)];
+
+    public override IReadOnlyList<Variant> Variants { get; } =
+    [
+        ClosureVariants.UpstreamFixedRefcount,
+        ClosureVariants.UpstreamQueueUnderRcu,
+    ];
 }

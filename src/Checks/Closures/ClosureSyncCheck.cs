@@ -17,31 +17,38 @@ public abstract class ClosureSyncCheckBase : Check
 {
     protected abstract int Putters { get; }
 
-    public override IReadOnlyList<Type> Primitives => [typeof(Closure)];
+    protected virtual bool Upstream => false;
 
-    public override IReadOnlyList<Variant> Variants { get; } =
+    public override IReadOnlyList<Type> Primitives => Upstream ? [typeof(ClosureUpstream)] : [typeof(Closure)];
+
+    public override IReadOnlyList<Variant> Variants => Upstream ? s_upstreamVariants : s_variants;
+
+    private static readonly IReadOnlyList<Variant> s_variants =
     [
-        ClosureVariants.Fixed,
+        ClosureVariants.FixedSync,
         ClosureVariants.SyncWakeupRace,
         ClosureVariants.SyncFnDoneHoisted,
         ClosureVariants.SyncRelaxedFastpath,
     ];
 
+    // The syncer bugs (C1, C2) and C3 belong to code the upstream form no longer has.
+    private static readonly IReadOnlyList<Variant> s_upstreamVariants = [ClosureVariants.UpstreamFixedSync];
+
     private sealed class Io : KObject
     {
-        public Io(ClosureVariant v, int n)
+        public Io(ClosureFlavor f, int n)
         {
-            Cl = new Closure("io.cl", v);
+            Cl = f.New("io.cl");
             Data = Enumerable.Range(0, n).Select(i => new Loc<int>($"io.data[{i}]")).ToArray();
         }
 
-        public Closure Cl { get; }
+        public IClosure Cl { get; }
         public Loc<int>[] Data { get; }
     }
 
     public override Scenario Build(Variant variant) => new(Putters + 1, ex =>
     {
-        var cv = ClosureVariants.Of(variant);
+        var cv = new ClosureFlavor(Upstream, variant);
         var n = Putters;
         var waiterReturned = new Loc<int>("waiter returned");
         ex.Spawn("waiter", 0, async () =>
@@ -74,7 +81,7 @@ public abstract class ClosureSyncCheckBase : Check
         ex.AtEnd("waiter returned", () => Assert(waiterReturned.Peek() == 1, "the waiter never returned"));
     });
 
-    private static ValueTask<int> ClosureNrRemainingOf(Closure cl) => cl.ClosureNrRemaining();
+    private static ValueTask<int> ClosureNrRemainingOf(IClosure cl) => cl.ClosureNrRemaining();
 }
 
 [Check]
@@ -99,14 +106,42 @@ public sealed class ClosureSync3TaskCheck : ClosureSyncCheckBase
         "waiter + 2 putters: closure_sync() returns after every put, sees their data, never touches the on-stack syncer after returning";
 }
 
+[Check]
+public sealed class ClosureSyncUpstreamCheck : ClosureSyncCheckBase
+{
+    protected override int Putters => 1;
+
+    protected override bool Upstream => true;
+
+    public override string Name => "closure-sync@upstream";
+
+    public override string Description =>
+        "closure-sync on the current upstream closures (CLOSURE_SLEEPING): returns after the put, sees its data, the putter never touches the closure after its final cmpxchg";
+}
+
+[Check]
+public sealed class ClosureSync2PuttersUpstreamCheck : ClosureSyncCheckBase
+{
+    protected override int Putters => 2;
+
+    protected override bool Upstream => true;
+
+    public override string Name => "closure-sync.2-putters@upstream";
+
+    public override string Description =>
+        "closure-sync.2-putters on the current upstream closures (CLOSURE_SLEEPING)";
+}
+
 /// <summary>
 /// C7: closure_sync() on a closure that was kzalloc'd and never initialised (bcachefs'
 /// O_DIRECT path when no bio was submitted) must be a no-op; a second dio with a real
 /// completion runs alongside.
 /// </summary>
 [Check]
-public sealed class ClosureSyncZeroedCheck : Check
+public class ClosureSyncZeroedCheck : Check
 {
+    protected virtual bool Upstream => false;
+
     public override string Name => "closure-sync-zeroed";
 
     public override string Description =>
@@ -122,14 +157,14 @@ public sealed class ClosureSyncZeroedCheck : Check
 
     private sealed class Dio : KObject
     {
-        public Dio(string name, ClosureVariant v) => Cl = new Closure(name + "->cl", v);
+        public Dio(string name, ClosureFlavor f) => Cl = f.New(name + "->cl");
 
-        public Closure Cl { get; }
+        public IClosure Cl { get; }
     }
 
     public override Scenario Build(Variant variant) => new(2, ex =>
     {
-        var cv = ClosureVariants.Of(variant);
+        var cv = new ClosureFlavor(Upstream, variant);
         ex.Spawn("dio", 0, async () =>
         {
             // No bio was submitted: the closure was never initialised.
@@ -147,4 +182,24 @@ public sealed class ClosureSyncZeroedCheck : Check
             await Kfree(dio);
         });
     });
+}
+
+/// <summary>C7 where it actually happened: the 2026 regression was in the CLOSURE_SLEEPING code.</summary>
+[Check]
+public sealed class ClosureSyncZeroedUpstreamCheck : ClosureSyncZeroedCheck
+{
+    protected override bool Upstream => true;
+
+    public override string Name => "closure-sync-zeroed@upstream";
+
+    public override string Description =>
+        "closure-sync-zeroed on the current upstream closures: closure_sync() on a zeroed closure is a no-op";
+
+    public override IReadOnlyList<Type> Primitives => [typeof(ClosureUpstream)];
+
+    public override IReadOnlyList<Variant> Variants { get; } =
+    [
+        ClosureVariants.UpstreamFixed,
+        ClosureVariants.UpstreamSyncZeroedFastpath,
+    ];
 }

@@ -17,13 +17,29 @@ internal static class ClosureVariants
     public static readonly Variant Fixed =
         Variant.Fixed("lib/closure.c 2018 series with the C1 (rcu + READ_ONCE(s->task)), C3 (closure_get_happened) and C4 (release put + acquire at zero) fixes");
 
+    /// <summary>
+    /// The fixed code as closure_sync() callers see it. Under lkmm it fails: __closure_sync()
+    /// reads the plain s.done without acquire, so a waiter that finds done == 1 without
+    /// sleeping (the put landed between set_current_state() and the test) may then read the
+    /// putters' data stale (MP with no read-side ordering; a control dependency does not order
+    /// later loads). Sleeping is safe (the wakeup orders); the no-sleep path is not.
+    /// </summary>
+    public static readonly Variant FixedSync = Fixed with
+    {
+        PerMemoryModel = new Dictionary<string, Expectation> { ["lkmm"] = Expectation.Bug(FailureKind.Assertion) },
+    };
+
+    /// <summary>Under lkmm the stale-data hole of the fixed code (see <see cref="FixedSync"/>) may be found first.</summary>
+    private static readonly IReadOnlyDictionary<string, Expectation> AnyBugUnderLkmm =
+        new Dictionary<string, Expectation> { ["lkmm"] = Expectation.AnyBug };
+
     public static readonly Variant SyncWakeupRace = new("sync-wakeup-race",
         "C1 before a22a9602: closure_sync_fn sets s->done, then reads cl->s->task: the waiter may already have returned",
-        Expectation.Bug(FailureKind.UseAfterFree));
+        Expectation.Bug(FailureKind.UseAfterFree)) { PerMemoryModel = AnyBugUnderLkmm };
 
     public static readonly Variant SyncFnDoneHoisted = new("sync-fn-done-hoisted",
         "C2: GCC 9.1 hoists the plain s->done = 1 above READ_ONCE(s->task) in closure_sync_fn (the reordered code, modelled as written)",
-        Expectation.Bug(FailureKind.UseAfterFree));
+        Expectation.Bug(FailureKind.UseAfterFree)) { PerMemoryModel = AnyBugUnderLkmm };
 
     public static readonly Variant SyncRelaxedFastpath = WeakMemory("sync-relaxed-fastpath",
         "C3 before \"closures: Fix race in closure_sync()\": the fast path skips __closure_sync on a relaxed count read of 1, so nothing orders the other task's put before the caller's reads");
@@ -50,4 +66,79 @@ internal static class ClosureVariants
         "wait-event-cond-before-wait" => ClosureVariant.WaitEventCondBeforeWait,
         _ => throw new KmcInputException($"unknown closure variant '{v.Name}'"),
     };
+
+    // ---- the current upstream form (ClosureUpstream), run by the @upstream checks ----------------
+
+    public static readonly Variant UpstreamFixed =
+        Variant.Fixed("current upstream closures: cmpxchg closure_sub() with CLOSURE_SLEEPING and cl->sleeper (2025-10 series), RCU section ending before closure_queue(), closure_sync() fast path restored");
+
+    /// <summary>
+    /// The upstream code as closure_sync() callers see it. Under lkmm kmc finds the same read-side
+    /// hole as in the 2018 code (see <see cref="FixedSync"/>): __closure_sync() leaves its loop on a
+    /// relaxed atomic_read() of remaining without CLOSURE_SLEEPING, and nothing orders the caller's
+    /// later reads of the putters' data after it. A kmc finding, not yet confirmed with herd7.
+    /// </summary>
+    public static readonly Variant UpstreamFixedSync = UpstreamFixed with
+    {
+        PerMemoryModel = new Dictionary<string, Expectation> { ["lkmm"] = Expectation.Bug(FailureKind.Assertion) },
+    };
+
+    /// <summary>
+    /// The upstream code under the refcount check. Under lkmm kmc finds closure_sub()'s retry loop
+    /// deciding on a plain read of cl->fn that follows a failed (so unordered) try_cmpxchg: the read
+    /// may miss the owner's set_closure_fn() published by its release cmpxchg, and the closure is
+    /// then put with a stale decision that trips the guard-bit WARN. A kmc finding, not yet
+    /// confirmed with herd7.
+    /// </summary>
+    public static readonly Variant UpstreamFixedRefcount = UpstreamFixed with
+    {
+        PerMemoryModel = new Dictionary<string, Expectation> { ["lkmm"] = Expectation.Bug(FailureKind.Assertion) },
+    };
+
+    public static readonly Variant UpstreamSyncZeroedFastpath = new("sync-zeroed-fastpath",
+        "C7 regression aca67c86 (2026-01, restored by bb56585c): the closure_sync() fast-path check commented out; __closure_sync on a zeroed closure subtracts from remaining 0 into the guard bits",
+        Expectation.Bug(FailureKind.Assertion));
+
+    public static readonly Variant UpstreamQueueUnderRcu = new("queue-under-rcu",
+        "C5 before \"closures: don't queue with rcu read lock held\" (57a9ccb3): guard(rcu) spans all of closure_sub(), so a continuation run inline by closure_queue() sleeps in an RCU read-side section",
+        Expectation.Bug(FailureKind.Assertion));
+
+    public static readonly Variant UpstreamSyncerTimeoutRace = new("syncer-timeout-race",
+        "before the 2025-10 CLOSURE_SLEEPING series: __closure_sync_timeout() times out, sees the count at 0 and returns while the final putter is still in closure_put_after_sub()/closure_sync_fn on the caller's stack closure",
+        Expectation.Bug(FailureKind.UseAfterFree));
+
+    public static ClosureUpstreamVariant UpstreamOf(Variant v) => v.Name switch
+    {
+        "fixed" => ClosureUpstreamVariant.Fixed,
+        "sync-zeroed-fastpath" => ClosureUpstreamVariant.SyncZeroedFastpath,
+        "queue-under-rcu" => ClosureUpstreamVariant.QueueUnderRcu,
+        "syncer-timeout-race" => ClosureUpstreamVariant.SyncerTimeoutRace,
+        "wait-event-cond-before-wait" => ClosureUpstreamVariant.WaitEventCondBeforeWait,
+        _ => throw new KmcInputException($"unknown upstream closure variant '{v.Name}'"),
+    };
+}
+
+/// <summary>One version of the closure code with one of its variants: makes closures and runs the waitlist macros.</summary>
+internal sealed class ClosureFlavor
+{
+    private readonly bool _upstream;
+    private readonly ClosureVariant _old;
+    private readonly ClosureUpstreamVariant _new;
+
+    public ClosureFlavor(bool upstream, Variant v)
+    {
+        _upstream = upstream;
+        if (upstream)
+            _new = ClosureVariants.UpstreamOf(v);
+        else
+            _old = ClosureVariants.Of(v);
+    }
+
+    public IClosure New(string name) => _upstream ? new ClosureUpstream(name, _new) : new Closure(name, _old);
+
+    public ValueTask WaitEvent(ClosureWaitlist list, Func<ValueTask<bool>> cond) =>
+        _upstream ? ClosureUpstream.ClosureWaitEvent(list, cond, _new) : Closure.ClosureWaitEvent(list, cond, _old);
+
+    public ValueTask WakeUp(ClosureWaitlist list) =>
+        _upstream ? ClosureUpstream.ClosureWakeUp(list) : Closure.ClosureWakeUp(list);
 }

@@ -15,17 +15,27 @@ public abstract class ClosureWaitEventCheckBase : Check
 {
     protected abstract int Waiters { get; }
 
-    public override IReadOnlyList<Type> Primitives => [typeof(Closure)];
+    protected virtual bool Upstream => false;
 
-    public override IReadOnlyList<Variant> Variants { get; } =
+    public override IReadOnlyList<Type> Primitives => Upstream ? [typeof(ClosureUpstream)] : [typeof(Closure)];
+
+    public override IReadOnlyList<Variant> Variants => Upstream ? s_upstreamVariants : s_variants;
+
+    private static readonly IReadOnlyList<Variant> s_variants =
     [
         ClosureVariants.Fixed,
         ClosureVariants.WaitEventCondBeforeWait,
     ];
 
+    private static readonly IReadOnlyList<Variant> s_upstreamVariants =
+    [
+        ClosureVariants.UpstreamFixed,
+        ClosureVariants.WaitEventCondBeforeWait,
+    ];
+
     public override Scenario Build(Variant variant) => new(Waiters + 1, ex =>
     {
-        var cv = ClosureVariants.Of(variant);
+        var cv = new ClosureFlavor(Upstream, variant);
         var list = new ClosureWaitlist("waitlist");
         var flag = new Loc<int>("flag");
         var returned = new Loc<int>("waiters returned");
@@ -33,7 +43,7 @@ public abstract class ClosureWaitEventCheckBase : Check
         {
             ex.Spawn($"waiter{i}", i, async () =>
             {
-                await Closure.ClosureWaitEvent(list, async () => await ReadOnce(flag) != 0, cv);
+                await cv.WaitEvent(list, async () => await ReadOnce(flag) != 0);
                 var f = await ReadOnce(flag);
                 Assert(f != 0, "closure_wait_event() returned with the condition false");
                 await WriteOnce(returned, await ReadOnce(returned) + 1);
@@ -43,7 +53,7 @@ public abstract class ClosureWaitEventCheckBase : Check
         ex.Spawn("waker", Waiters, async () =>
         {
             await WriteOnce(flag, 1);
-            await Closure.ClosureWakeUp(list);
+            await cv.WakeUp(list);
         });
 
         ex.AtEnd("waitlist empty", () =>
@@ -71,4 +81,30 @@ public sealed class ClosureWaitEvent2WaitersCheck : ClosureWaitEventCheckBase
 
     public override string Description =>
         "2 closure_wait_event() waiters + 1 waker on one waitlist: no lost wakeup, condition true on return, waitlist empty";
+}
+
+[Check]
+public sealed class ClosureWaitEventUpstreamCheck : ClosureWaitEventCheckBase
+{
+    protected override int Waiters => 1;
+
+    protected override bool Upstream => true;
+
+    public override string Name => "closure-wait-event@upstream";
+
+    public override string Description =>
+        "closure-wait-event on the current upstream closure_wait_event() (CLASS(closure_stack) with its closure_sync() destructor)";
+}
+
+[Check]
+public sealed class ClosureWaitEvent2WaitersUpstreamCheck : ClosureWaitEventCheckBase
+{
+    protected override int Waiters => 2;
+
+    protected override bool Upstream => true;
+
+    public override string Name => "closure-wait-event.2-waiters@upstream";
+
+    public override string Description =>
+        "closure-wait-event.2-waiters on the current upstream closure_wait_event()";
 }

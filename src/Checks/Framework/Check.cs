@@ -58,6 +58,12 @@ public abstract class Check
     /// <summary>The ports the scenario runs, for the model hash (their [KernelPort] files).</summary>
     public virtual IReadOnlyList<Type> Primitives => [];
 
+    /// <summary>
+    /// The fault query this check runs with unless the settings give one (<c>--faults</c> or the
+    /// config's "faults"): checks of error paths enable their allocation sites here.
+    /// </summary>
+    public virtual string? Faults => null;
+
     /// <summary>Builds the scenario for one variant.</summary>
     public abstract Scenario Build(Variant variant);
 

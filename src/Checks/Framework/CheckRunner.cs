@@ -37,11 +37,11 @@ public static class CheckRunner
     {
         var explorer = settings.Explorer();
         var options = settings.ToExploreOptions(progress, cancelled);
-        var result = explorer.Explore(check.Build(variant), options);
+        var result = explorer.Explore(FaultQueries.Build(check, variant, settings), options);
         TraceFile? trace = null;
         if (result.Failure != null)
         {
-            var replay = explorer.Replay(check.Build(variant), options, result.Schedule, result.CoyoteTrace);
+            var replay = explorer.Replay(FaultQueries.Build(check, variant, settings), options, result.Schedule, result.CoyoteTrace);
             if (replay.Failure == null || replay.Failure.Kind != result.Failure.Kind)
             {
                 throw new InvalidOperationException(
@@ -52,7 +52,7 @@ public static class CheckRunner
             var schedule = result.Schedule;
             Minimization? minimization = null;
             if (settings.Minimize && result.Schedule != null)
-                (schedule, replay, minimization) = Minimize(check, variant, options, explorer, result.Schedule, replay);
+                (schedule, replay, minimization) = Minimize(check, variant, settings, options, explorer, result.Schedule, replay);
 
             trace = new TraceFile
             {
@@ -66,6 +66,7 @@ public static class CheckRunner
                 ModelHash = ModelHash.Of(check),
                 FailingExecution = result.FailingExecution,
                 Failure = replay.Failure!,
+                Faults = FaultQueries.Effective(check, settings) is { Length: > 0 } f ? f : null,
                 Schedule = schedule,
                 Minimization = minimization,
                 CoyoteTrace = result.CoyoteTrace,
@@ -80,17 +81,17 @@ public static class CheckRunner
     /// Shortens the failing schedule before it is reported. The minimised schedule must replay to
     /// the same failure kind; if it somehow does not, the original is kept.
     /// </summary>
-    private static (IReadOnlyList<int>, ReplayResult, Minimization?) Minimize(Check check, Variant variant, ExploreOptions options,
+    private static (IReadOnlyList<int>, ReplayResult, Minimization?) Minimize(Check check, Variant variant, RunSettings settings, ExploreOptions options,
         IExplorer explorer, IReadOnlyList<int> original, ReplayResult originalReplay)
     {
-        var min = Minimizer.Minimize(check.Build(variant), options, original, originalReplay.Failure!);
+        var min = Minimizer.Minimize(FaultQueries.Build(check, variant, settings), options, original, originalReplay.Failure!);
         if (min.Minimized.CompareTo(min.Original) >= 0)
         {
             return (original, originalReplay,
                 new Minimization(originalReplay.Steps.Count, min.Original.Preemptions, originalReplay.Steps.Count, min.Original.Preemptions, min.Runs));
         }
 
-        var replay = explorer.Replay(check.Build(variant), options, min.Schedule, null);
+        var replay = explorer.Replay(FaultQueries.Build(check, variant, settings), options, min.Schedule, null);
         if (replay.Failure?.Kind != originalReplay.Failure!.Kind)
             return (original, originalReplay, null);
         return (min.Schedule, replay,
@@ -124,7 +125,7 @@ public static class TraceReplayer
         ReplayResult replay;
         try
         {
-            replay = explorer.Replay(check.Build(variant), settings.ToExploreOptions(), trace.Schedule, trace.CoyoteTrace);
+            replay = explorer.Replay(FaultQueries.Build(check, variant, settings), settings.ToExploreOptions(), trace.Schedule, trace.CoyoteTrace);
         }
         catch (ReplayDivergedException e) when (variant.Name != trace.Variant)
         {

@@ -45,6 +45,8 @@ public static partial class HtmlReport
         Meta(sb, "driver / strategy", $"{t.Driver} / {t.Strategy}");
         Meta(sb, "seed", t.Seed.ToString(CultureInfo.InvariantCulture));
         Meta(sb, "memory model", t.Options.MemoryModel);
+        if (t.Faults != null)
+            Meta(sb, "faults", t.Faults);
         Meta(sb, "found in execution", t.FailingExecution.ToString(CultureInfo.InvariantCulture));
         Meta(sb, "steps", t.Steps.Count.ToString(CultureInfo.InvariantCulture));
         if (t.Minimization is { } m)
@@ -107,7 +109,7 @@ public static partial class HtmlReport
             sb.Append("</g>");
         }
 
-        // Arrows last, so they are drawn over the boxes.
+        // Arrows last, so they are drawn over the boxes. A task reading its own store needs no arrow.
         for (var row = 0; row < steps.Count; row++)
         {
             var s = steps[row];
@@ -118,7 +120,8 @@ public static partial class HtmlReport
             }
 
             if (s.Memory != null && ReadsFrom().Match(s.Memory) is { Success: true } match
-                && int.TryParse(match.Groups[1].Value, CultureInfo.InvariantCulture, out var from) && from >= 1 && from < s.Index)
+                && int.TryParse(match.Groups[1].Value, CultureInfo.InvariantCulture, out var from) && from >= 1 && from < s.Index
+                && steps[from - 1].Task != s.Task)
             {
                 Arrow(sb, "rf", X(steps[from - 1].Task), Y(from - 1), X(s.Task), Y(row), $"#{s.Index} reads from #{from}: {s.Memory}");
             }
@@ -185,7 +188,14 @@ public static partial class HtmlReport
 
     private static string Clip(string s, int max) => s.Length <= max ? s : s[..(max - 1)] + "…";
 
-    private static string FirstLine(string s) => s.Split('\n')[0];
+    /// <summary>The headline of a failure: a hang's first line only announces the list that follows, so take that too.</summary>
+    private static string FirstLine(string s)
+    {
+        var lines = s.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (lines.Length == 0)
+            return "";
+        return lines[0].EndsWith(':') && lines.Length > 1 ? $"{lines[0]} {lines[1]}" : lines[0];
+    }
 
     private static string E(string s) => WebUtility.HtmlEncode(s);
 

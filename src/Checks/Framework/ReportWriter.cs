@@ -53,6 +53,8 @@ public static class ReportWriter
         sb.AppendLine($"| driver / strategy | {t.Driver} / {t.Strategy} |");
         sb.AppendLine($"| seed | {t.Seed} |");
         sb.AppendLine($"| memory model | {t.Options.MemoryModel} |");
+        if (t.Faults != null)
+            sb.AppendLine($"| faults | `{t.Faults}` |");
         sb.AppendLine($"| found in execution | {t.FailingExecution} |");
         sb.AppendLine($"| steps | {t.Steps.Count} |");
         if (t.Minimization is { } m)
@@ -87,5 +89,6 @@ public static class ReportWriter
     private static string Cell(string? s) => string.IsNullOrEmpty(s) ? "" : s.Replace("|", "\\|");
 
     /// <summary>The interleaving as plain text, one step a line, for the terminal.</summary>
-    public static IEnumerable<string> Lines(IReadOnlyList<Step> steps) => steps.Select(s => s.ToString());
+    public static IEnumerable<string> Lines(IReadOnlyList<Step> steps) =>
+        steps.Select(s => s.Memory is null ? s.ToString() : $"{s}  {{{s.Memory}}}");
 }

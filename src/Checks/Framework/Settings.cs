@@ -24,6 +24,9 @@ public sealed record RunSettings
     /// <summary>Native sampling: where this part of a split search starts (see <see cref="Shard"/>).</summary>
     public int FirstExecution { get; init; }
 
+    /// <summary>The dynamic fault query (null: the check's own, if any; "": no faults).</summary>
+    public string? Faults { get; init; }
+
     public static readonly IReadOnlyList<string> Drivers = ["native", "coyote"];
 
     public IExplorer Explorer() => Driver switch
@@ -48,6 +51,8 @@ public sealed record RunSettings
         if (PctDepth < 1)
             throw new KmcInputException($"{source}: pctDepth must be at least 1 (got {PctDepth})");
         MemoryModels.Validate(MemoryModel, source);
+        if (Faults != null)
+            FaultQueries.Parse(Faults, source);
         return this;
     }
 
@@ -73,6 +78,8 @@ public static class MemoryModels
     private static readonly Dictionary<string, Func<MemoryModel>?> s_models = new()
     {
         ["sc"] = null,
+        ["tso"] = () => new Kmc.Models.WeakMemory.TsoMemory(),
+        ["lkmm"] = () => new Kmc.Models.WeakMemory.LkmmMemory(),
     };
 
     public static IReadOnlyCollection<string> Names => s_models.Keys;
@@ -103,6 +110,7 @@ public sealed record SettingsOverride
     public int? PreemptionBound { get; init; }
     public string? MemoryModel { get; init; }
     public bool? Minimize { get; init; }
+    public string? Faults { get; init; }
 
     public RunSettings ApplyTo(RunSettings s) => s with
     {
@@ -116,6 +124,7 @@ public sealed record SettingsOverride
         PreemptionBound = PreemptionBound ?? s.PreemptionBound,
         MemoryModel = MemoryModel ?? s.MemoryModel,
         Minimize = Minimize ?? s.Minimize,
+        Faults = Faults ?? s.Faults,
     };
 
     private static string DefaultStrategy(string driver) => driver == "coyote" ? "portfolio" : "random";
@@ -143,11 +152,16 @@ public sealed class KmcConfig
     };
 
     /// <summary>The settings for one check: built-in defaults, then the file's defaults, then its per-check entry.</summary>
-    public RunSettings For(string check)
+    public RunSettings For(string check, string? memoryModel = null)
     {
         var source = Source ?? "built-in defaults";
         var s = Defaults.ApplyTo(new RunSettings()).Validate(source);
-        return Checks.TryGetValue(check, out var o) ? o.ApplyTo(s).Validate($"{source}: checks.{check}") : s;
+        s = Checks.TryGetValue(check, out var o) ? o.ApplyTo(s).Validate($"{source}: checks.{check}") : s;
+        if (memoryModel != null)
+            s = (s with { MemoryModel = memoryModel }).Validate("command line");
+        // "check@model" entries: budgets a weak model needs (its extra choices dilute random search).
+        var key = $"{check}@{s.MemoryModel}";
+        return Checks.TryGetValue(key, out var m) ? m.ApplyTo(s).Validate($"{source}: checks.{key}") : s;
     }
 
     /// <summary>Finds the config in the working directory or above it (the repo root); none means built-in defaults.</summary>

@@ -69,11 +69,11 @@ public static class Suite
 
     /// <summary>reports/summary.md and summary.json, each written whole or not at all.</summary>
     public static void WriteSummary(IReadOnlyList<SuiteRow> rows, string reportsDir, TimeSpan elapsed,
-        IReadOnlyList<RegressionRow>? regressions = null, Shard? shard = null)
+        IReadOnlyList<RegressionRow>? regressions = null, Shard? shard = null, string stem = "summary")
     {
         Directory.CreateDirectory(reportsDir);
-        WriteSummaryJson(Path.Combine(reportsDir, "summary.json"), rows, elapsed, regressions, shard);
-        WriteAtomically(Path.Combine(reportsDir, "summary.md"), Markdown(rows, elapsed, regressions));
+        WriteSummaryJson(Path.Combine(reportsDir, stem + ".json"), rows, elapsed, regressions, shard);
+        WriteAtomically(Path.Combine(reportsDir, stem + ".md"), Markdown(rows, elapsed, regressions));
     }
 
     public static void WriteSummaryJson(string path, IReadOnlyList<SuiteRow> rows, TimeSpan elapsed,

@@ -24,6 +24,9 @@ public sealed record TraceFile
     public required int FailingExecution { get; init; }
     public required Failure Failure { get; init; }
 
+    /// <summary>The fault query the execution ran with (null: none).</summary>
+    public string? Faults { get; init; }
+
     /// <summary>Native driver: the decisions (task ids and choice values) of the failing execution.</summary>
     public IReadOnlyList<int>? Schedule { get; init; }
 
@@ -54,6 +57,7 @@ public sealed record TraceFile
         PctDepth = Options.PctDepth,
         PreemptionBound = Options.PreemptionBound,
         MemoryModel = Options.MemoryModel,
+        Faults = Faults ?? "",
     }.Validate("trace");
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);

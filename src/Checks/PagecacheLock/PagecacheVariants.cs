@@ -20,12 +20,12 @@ internal static class PagecacheVariants
         _ => throw new KmcInputException($"unknown pagecache variant {v.Name}"),
     };
 
-    /// <summary>Disk-reservation accounting at the end: one reservation per dirty page, no more, no less.</summary>
+    /// <summary>Disk-reservation accounting at the end: the count equals the reservations the cached pages hold.</summary>
     public static void AssertReservations(Disk disk, params AddressSpace[] files)
     {
-        var dirty = files.Sum(f => f.DirtyPages());
+        var held = files.Sum(f => f.ReservedPages());
         var reserved = disk.Reserved.Peek();
-        Kmc.Models.Kernel.Assert(reserved == dirty, $"disk reservations out of sync: {reserved} reserved, {dirty} dirty pages");
+        Kmc.Models.Kernel.Assert(reserved == held, $"disk reservations out of sync: {reserved} reserved, {held} held by pages");
         foreach (var f in files)
         {
             var isize = f.ISize.Peek();
@@ -33,7 +33,7 @@ internal static class PagecacheVariants
             {
                 var p = f.Pages[i];
                 Kmc.Models.Kernel.Assert(!(p.Present.Peek() != 0 && p.Dirty.Peek() != 0),
-                    $"{p.Name} is dirty past i_size ({isize} pages): it holds a disk reservation for a block that no longer exists");
+                    $"{p.Name} is dirty past i_size ({isize} pages): its data and accounting are for a block that no longer exists");
             }
         }
     }

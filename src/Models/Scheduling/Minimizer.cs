@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Kmc.Models.Scheduling;
 
 /// <summary>How long a failing schedule is: what a reader has to follow.</summary>
@@ -26,17 +24,20 @@ public sealed record MinimizeResult(IReadOnlyList<int> Schedule, ScheduleSize Or
 /// </summary>
 public static class Minimizer
 {
+    /// <summary>
+    /// The budget is a number of trial runs, never time: the same trace must come out of the same
+    /// seed on a loaded CI machine as on an idle laptop.
+    /// </summary>
     public static MinimizeResult Minimize(Scenario scenario, ExploreOptions options, IReadOnlyList<int> schedule, Failure failure,
-        int maxRuns = 4000, double maxSeconds = 5)
+        int maxRuns = 2000)
     {
-        var watch = Stopwatch.StartNew();
         var runs = 1;
         var first = Run(scenario, options, new BlockPolicy(new ReplayPolicy(schedule)));
         if (!SameBug(first.Failure, failure))
             return new MinimizeResult(schedule, first.Size, first.Size, runs);
 
         var best = first;
-        bool Budget() => runs < maxRuns && watch.Elapsed.TotalSeconds < maxSeconds;
+        bool Budget() => runs < maxRuns;
 
         bool Improves(List<Block> blocks)
         {

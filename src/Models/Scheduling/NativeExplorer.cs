@@ -23,13 +23,14 @@ public sealed class NativeExplorer : IExplorer
         long totalDecisions = 0;
         long totalSteps = 0;
         var stepBoundHits = 0;
-        var expectedSteps = options.Strategy == "pct" ? ProbeSteps(scenario, options) : 50;
+        int expectedSteps;
         var executions = 0;
         var exhausted = false;
         var timedOut = false;
 
         // The sync context is cleared so awaits in model code resume inline on this thread.
         using var _ = new NoSynchronizationContext();
+        expectedSteps = options.Strategy == "pct" ? ProbeSteps(scenario, options) : 50;
         while (dfs != null || executions < options.Iterations)
         {
             if (options.TimeoutSeconds is { } limit && watch.Elapsed.TotalSeconds > limit)
@@ -119,6 +120,8 @@ public sealed class NativeExplorer : IExplorer
             throw new ReplayDivergedException("this trace has no native schedule (it was recorded by another driver)");
         using var _ = new NoSynchronizationContext();
         var ex = RunOnce(scenario, options, new ReplayPolicy(schedule), new List<int>(), record: true);
+        if (ex.Diverged != null)
+            throw ex.Diverged;
         return new ReplayResult(ex.Failure, ex.Recorder!.Steps, ex.StepBoundHit);
     }
 

@@ -48,10 +48,10 @@ public enum ClosureVariant
 }
 
 /// <summary>closure_fn *: a named continuation, so traces show which function cl->fn is.</summary>
-public sealed class ClosureFn(string name, Func<Closure, ValueTask> fn) : INamed
+public sealed class ClosureFn(string name, Func<IClosure, ValueTask> fn) : INamed
 {
     public string DisplayName { get; } = name;
-    public Func<Closure, ValueTask> Invoke { get; } = fn;
+    public Func<IClosure, ValueTask> Invoke { get; } = fn;
 }
 
 /// <summary>struct closure_syncer: lives on the stack of the task in __closure_sync().</summary>
@@ -81,7 +81,7 @@ public sealed class ClosureWorkqueue(string name) : INamed
     public string DisplayName { get; } = name;
 
     /// <summary>queue_work(wq, &amp;cl->work): false when the work was already pending.</summary>
-    public async ValueTask<bool> QueueWork(Closure cl)
+    public async ValueTask<bool> QueueWork(IClosure cl)
     {
         // test_and_set_bit(WORK_STRUCT_PENDING_BIT): a value-returning atomic, fully ordered.
         if (await Xchg(cl.WorkPending, true))
@@ -102,7 +102,7 @@ public sealed class ClosureWorkqueue(string name) : INamed
 
 /// <summary>struct closure</summary>
 [KernelPort("lib/closure.c", "v4.20 (2018 series) + C1/C3/C4 fixes (lib/closure.c @ 03c11eb3)")]
-public sealed class Closure : KObject
+public sealed class Closure : KObject, IClosure
 {
     // remaining: the count in the low bits, flags above, each flag with a guard bit above it.
     public const int ClosureBitsStart = 1 << 26;
@@ -140,6 +140,10 @@ public sealed class Closure : KObject
     public LlistNode List { get; }
 
     public override string DisplayName => Allocation is null ? Name : base.DisplayName;
+
+    ValueTask IClosure.ClosureInit(IClosure? parent) => ClosureInit((Closure?)parent);
+
+    ValueTask IClosure.ClosureCall(ClosureFn fn, ClosureWorkqueue? wq, IClosure? parent) => ClosureCall(fn, wq, (Closure?)parent);
 
     // ---- include/linux/closure.h ------------------------------------------------------------
 
@@ -373,7 +377,7 @@ public sealed class Closure : KObject
     }
 
     /// <summary>closure_sync_fn(): runs in whoever drops the last ref of a syncing closure.</summary>
-    private static readonly ClosureFn s_closureSyncFn = new("closure_sync_fn", ClosureSyncFn);
+    private static readonly ClosureFn s_closureSyncFn = new("closure_sync_fn", cl => ClosureSyncFn((Closure)cl));
 
     private static async ValueTask ClosureSyncFn(Closure cl)
     {

@@ -19,9 +19,18 @@ public sealed class PageSlot(string name)
     public Loc<int> Dirty { get; } = new(name + ".dirty");
     /// <summary>The version of the data the page holds.</summary>
     public Loc<int> Data { get; } = new(name + ".data");
+    /// <summary>bch_page_state: the block under the page was allocated when it was read, so dirtying it needs no new space.</summary>
+    public Loc<int> Allocated { get; } = new(name + ".allocated");
+    /// <summary>bch_page_state: the page holds one block's disk reservation.</summary>
+    public Loc<int> Reserved { get; } = new(name + ".reserved");
 }
 
-/// <summary>The filesystem's free space and its disk-reservation count (dirty pages hold one each).</summary>
+/// <summary>
+/// The filesystem's free space and its disk-reservation count. As in bcachefs's page state, a dirty
+/// page holds a reservation only when the block it was read from was a hole: overwriting an
+/// allocated block needs no new space. Writeback that allocates a block the page holds no
+/// reservation for is the "disk usage increased more than reserved" accounting error.
+/// </summary>
 public sealed class Disk(string name, int capacity)
 {
     public int Capacity { get; } = capacity;
@@ -54,7 +63,7 @@ public sealed class AddressSpace
     /// <summary>Bit 0 of faults_disabled_mapping: the fault handler dropped the dio's block lock.</summary>
     public static readonly TaskField<bool> FaultsDisabledLocksDropped = new("faults_disabled_mapping & 1");
 
-    public AddressSpace(int id, string name, int[] blocks, Disk disk, PagecacheVariant variant)
+    public AddressSpace(int id, string name, int[] blocks, Disk disk, PagecacheVariant variant, int? isize = null)
     {
         Id = id;
         Name = name;
@@ -63,7 +72,7 @@ public sealed class AddressSpace
         AddLock = new PagecacheLock(name + ".add_lock", variant);
         Pages = Enumerable.Range(0, blocks.Length).Select(i => new PageSlot($"{name}.page[{i}]")).ToArray();
         Blocks = blocks.Select((b, i) => new Loc<int>($"{name}.disk[{i}]", b)).ToArray();
-        ISize = new Loc<int>(name + ".i_size", blocks.Length);
+        ISize = new Loc<int>(name + ".i_size", isize ?? blocks.Length);
     }
 
     /// <summary>Stands for the mapping's address (the fault protocol orders locks by it).</summary>
@@ -107,6 +116,7 @@ public sealed class AddressSpace
         if (inserted)
         {
             await WriteOnce(p.Uptodate, 0);
+            await WriteOnce(p.Allocated, 0);
             await WriteOnce(p.Present, 1);
         }
         else
@@ -125,6 +135,7 @@ public sealed class AddressSpace
         var p = Pages[idx];
         var d = await ReadOnce(Blocks[idx]);
         await WriteOnce(p.Data, d);
+        await WriteOnce(p.Allocated, d != 0 ? 1 : 0);
         await WriteOnce(p.Uptodate, 1);
         await UnlockPage(p);
     }
@@ -181,12 +192,7 @@ public sealed class AddressSpace
         {
             var p = Pages[idx];
             await FindOrCreateLocked(idx);
-            if (await ReadOnce(p.Dirty) == 0)
-            {
-                await Disk.ReservationGet();
-                await WriteOnce(p.Dirty, 1);
-            }
-
+            await SetPageDirty(p);
             await WriteOnce(p.Data, version);
             await UnlockPage(p);
         }
@@ -246,10 +252,9 @@ public sealed class AddressSpace
             {
                 result = FaultResult.Sigbus;
             }
-            else if (write && await ReadOnce(p.Dirty) == 0)
+            else if (write)
             {
-                await Disk.ReservationGet();
-                await WriteOnce(p.Dirty, 1);
+                await SetPageDirty(p);
             }
 
             await UnlockPage(p);
@@ -258,6 +263,47 @@ public sealed class AddressSpace
         if (locked)
             await AddLock.PagecacheAddPut();
         return result;
+    }
+
+    // ---- dirty pages and their reservations --------------------------------------------------
+
+    /// <summary>bch2_set_page_dirty() with bch2_page_reservation_get(): reserve unless the page's block is allocated. Page locked.</summary>
+    private async ValueTask SetPageDirty(PageSlot p)
+    {
+        if (await ReadOnce(p.Dirty) != 0)
+            return;
+        if (await ReadOnce(p.Allocated) == 0 && await ReadOnce(p.Reserved) == 0)
+        {
+            await Disk.ReservationGet();
+            await WriteOnce(p.Reserved, 1);
+        }
+
+        await WriteOnce(p.Dirty, 1);
+    }
+
+    /// <summary>
+    /// Writeback of a locked dirty page: the write allocates the block if it is a hole, and the
+    /// fs-usage update checks that the page brought a reservation for it.
+    /// </summary>
+    private async ValueTask WritebackPage(int idx)
+    {
+        var p = Pages[idx];
+        var hole = await ReadOnce(Blocks[idx]) == 0;
+        var reserved = await ReadOnce(p.Reserved) != 0;
+        Assert(!hole || reserved,
+            $"disk usage increased by 1 block more than the 0 reserved: {p.Name} was dirtied as an overwrite, but disk[{idx}] is a hole now");
+        await WriteOnce(Blocks[idx], await ReadOnce(p.Data));
+        await WriteOnce(p.Allocated, 1);
+        await WriteOnce(p.Dirty, 0);
+        await ReleaseReservation(p);
+    }
+
+    private async ValueTask ReleaseReservation(PageSlot p)
+    {
+        if (await ReadOnce(p.Reserved) == 0)
+            return;
+        await WriteOnce(p.Reserved, 0);
+        await Disk.ReservationPut();
     }
 
     // ---- removing pages --------------------------------------------------------------------
@@ -277,9 +323,14 @@ public sealed class AddressSpace
                 if (await ReadOnce(p.Dirty) != 0)
                 {
                     if (writeback)
-                        await WriteOnce(Blocks[idx], await ReadOnce(p.Data));
-                    await WriteOnce(p.Dirty, 0);
-                    await Disk.ReservationPut();
+                    {
+                        await WritebackPage(idx);
+                    }
+                    else
+                    {
+                        await WriteOnce(p.Dirty, 0);
+                        await ReleaseReservation(p);
+                    }
                 }
 
                 await WriteOnce(p.Present, 0);
@@ -296,11 +347,7 @@ public sealed class AddressSpace
         var p = Pages[idx];
         await LockPage(p);
         if (await ReadOnce(p.Present) != 0 && await ReadOnce(p.Dirty) != 0)
-        {
-            await WriteOnce(Blocks[idx], await ReadOnce(p.Data));
-            await WriteOnce(p.Dirty, 0);
-            await Disk.ReservationPut();
-        }
+            await WritebackPage(idx);
 
         await UnlockPage(p);
         return await ReadOnce(Blocks[idx]);
@@ -408,5 +455,5 @@ public sealed class AddressSpace
         Assert(AddLock.V.Peek() == 0, $"{AddLock.Name} still held: {AddLock.V.Peek()}");
     }
 
-    public int DirtyPages() => Pages.Count(p => p.Present.Peek() != 0 && p.Dirty.Peek() != 0);
+    public int ReservedPages() => Pages.Count(p => p.Present.Peek() != 0 && p.Reserved.Peek() != 0);
 }

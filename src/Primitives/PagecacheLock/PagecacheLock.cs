@@ -150,30 +150,3 @@ public sealed class PagecacheLock
     public bool HeldForBlockByCurrent() =>
         Variant != PagecacheVariant.NoRecursionHandling && Current.GetField(CurrentPagecacheLock) == this;
 }
-
-/// <summary>
-/// two_state_lock_t (bcachefs fs/util/two_state_shared_lock.h, 2022+): the same algorithm with the
-/// state s (0 = block, 1 = add) mapped to i = s ? +1 : -1.
-/// </summary>
-[KernelPort("fs/bcachefs/two_state_shared_lock.c", "bcachefs 2022-11 (try_cmpxchg form 2024-05)")]
-public sealed class TwoStateLock(string name)
-{
-    private readonly PagecacheLock _lock = new(name);
-
-    public PagecacheLock Inner => _lock;
-
-    private static long Sign(int s) => s != 0 ? 1 : -1;
-
-    /// <summary>bch2_two_state_trylock()</summary>
-    public ValueTask<bool> Bch2TwoStateTrylock(int s) => _lock.PagecacheLockTryget(Sign(s));
-
-    /// <summary>bch2_two_state_lock(): fast path trylock, slow path __wait_event().</summary>
-    public async ValueTask Bch2TwoStateLock(int s)
-    {
-        if (!await Bch2TwoStateTrylock(s))
-            await _lock.PagecacheLockGet(Sign(s));
-    }
-
-    /// <summary>bch2_two_state_unlock()</summary>
-    public ValueTask Bch2TwoStateUnlock(int s) => _lock.PagecacheLockPut(Sign(s));
-}

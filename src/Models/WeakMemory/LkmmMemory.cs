@@ -1,0 +1,322 @@
+using System.Text;
+
+namespace Kmc.Models.WeakMemory;
+
+/// <summary>
+/// <para>
+/// "lkmm": an operational approximation of the Linux kernel memory model
+/// (tools/memory-model), in the style of the view-based C11 models behind Loom and CDSChecker
+/// and of the Promising semantics (Kang et al., POPL'17) without promises.
+/// </para>
+/// <para>
+/// State. Each location keeps its coherence order: the list of every store to it, oldest
+/// first (<see cref="History{T}"/>). Each task keeps a view (per location, the newest store it
+/// is known to have seen), a "release-fence view" (its view at its last smp_wmb/smp_mb, which
+/// its later relaxed stores carry) and a "pending acquire" view (what the stores it read since
+/// its last read barrier carried). Each store carries a message view. One global view stands for
+/// the total order of full barriers.
+/// </para>
+/// <para>
+/// Loads. A load may read any store of the location not older than the task's view of it
+/// (coherence: CoRR, CoWR), as a recorded choice; choice 0 is the newest. Reading a store raises
+/// the view to it. An acquire load (smp_load_acquire, the acquire RMWs, spin_lock,
+/// smp_cond_load_acquire) also joins the store's message view: a release/acquire pair orders
+/// everything the releaser had seen before the consumer's later accesses (MP+rel+acq, and
+/// A-cumulativity through the views, WRC). A relaxed load (READ_ONCE, plain) only adds the
+/// message to the pending-acquire view, which smp_rmb() and smp_acquire__after_ctrl_dep() join
+/// (MP+wmb+rmb).
+/// </para>
+/// <para>
+/// Stores. A store goes into the location's coherence order at any place after the task's
+/// view of that location (again a recorded choice; choice 0 is the end), never between an RMW
+/// and the store it read. A store placed before stores the task has not seen is a store that
+/// became visible late: this is how store-&gt;store and store-&gt;load reordering show up
+/// (2+2W, and the OSQ bug where an init store <c>node-&gt;next = NULL</c> lands after another
+/// CPU's later store to the same field). The store carries the task's release-fence view
+/// (relaxed), or its whole current view (smp_store_release, spin_unlock, the _release and
+/// fully ordered RMWs).
+/// </para>
+/// <para>
+/// RMWs read the coherence-latest store and put theirs right after it (atomicity). Their
+/// message also carries the message of the store they read (rmw-sequences, as the LKMM has
+/// since v6.5: a chain of _release puts then an acquire at zero sees every putter). Value-
+/// returning RMWs without suffix are fully ordered (an smp_mb() before and after); the
+/// _relaxed/_acquire/_release forms order only what their name says; a failed cmpxchg is a
+/// relaxed load. atomic_add() and friends (no return value) are relaxed.
+/// </para>
+/// <para>
+/// Barriers. smp_mb() joins the pending-acquire view and the global fence view into the task's
+/// view, publishes the result as the new global fence view, and becomes the release-fence view:
+/// full barriers are totally ordered, so in SB+mbs whichever runs second sees the other's store.
+/// smp_wmb() sets the release-fence view; smp_rmb() and smp_acquire__after_ctrl_dep() join the
+/// pending-acquire view; smp_mb__before_atomic()/smp_mb__after_atomic() are taken as smp_mb()
+/// (stronger than the LKMM, which orders only around the atomic); barrier() does nothing.
+/// Spawning a task hands it the parent's view.
+/// </para>
+/// <para>
+/// Limits. No load buffering (a load reads a store that already executed), hence no LB and no
+/// out-of-thin-air; loads are never satisfied early, so load-&gt;store order is always kept and
+/// address/control dependencies to stores are honoured for free, while an address dependency
+/// between two loads is not (rcu_dereference-style reads need acquire or smp_rmb here).
+/// Multi-copy atomic (no store is seen by one CPU and not another other than by views): IRIW
+/// without barriers is forbidden, which the LKMM allows. RMWs always read the newest store.
+/// Spin-waits end on the newest value (<see cref="MemoryModel.LoadLatest{T}"/>). wmb/rmb are
+/// modelled as release/acquire fences, so they also order loads before later stores and loads
+/// before later stores, which the LKMM does not promise (but no LB makes that moot). Writes
+/// that bypass the kernel API (initialisation, private lists) are treated as globally visible:
+/// the location's history restarts at that value.
+/// </para>
+/// </summary>
+public sealed class LkmmMemory : MemoryModel
+{
+    private readonly List<TaskState> _tasks = new();
+    private readonly View _global = new();
+    private StoreEntry? _rmwRead;
+    private StringBuilder? _note;
+
+    public override string Name => "lkmm";
+
+    private sealed class TaskState
+    {
+        public View Cur = new();
+        public View? ReleaseFence;
+        public View? PendingAcquire;
+
+        /// <summary>A published copy of <see cref="Cur"/>, reused until the view changes.</summary>
+        private View? _snapshot;
+
+        public View Snapshot() => _snapshot ??= new View(Cur);
+
+        public void Changed() => _snapshot = null;
+
+        public void Raise(Loc loc, StoreEntry e)
+        {
+            if (Cur.Raise(loc, e))
+                _snapshot = null;
+        }
+
+        public void Join(View? v)
+        {
+            if (Cur.Join(v))
+                _snapshot = null;
+        }
+
+        public void AddPending(View? v)
+        {
+            if (v is null || v.IsEmpty)
+                return;
+            (PendingAcquire ??= new View()).Join(v);
+        }
+    }
+
+    private TaskState State(SimTask t)
+    {
+        while (_tasks.Count <= t.Id)
+            _tasks.Add(new TaskState());
+        return _tasks[t.Id];
+    }
+
+    private static History<T> HistoryOf<T>(Loc<T> loc)
+    {
+        if (loc.ModelState is History<T> h)
+        {
+            if (EqualityComparer<T>.Default.Equals(h.Last.Value, loc.Value))
+                return h;
+            // Written outside the kernel API (setup, a private list): visible to all from now on.
+            foreach (var e in h.Entries)
+                e.Index = -1;
+        }
+
+        h = new History<T>();
+        h.Entries.Add(new StoreEntry<T>(loc.Value) { Index = 0 });
+        loc.ModelState = h;
+        return h;
+    }
+
+    private StringBuilder? Note(bool reset)
+    {
+        var ex = Execution.Current;
+        if (!ex.Recording)
+            return null;
+        if (reset || _note is null)
+            _note = new StringBuilder();
+        return _note;
+    }
+
+    public override string? TakeNote()
+    {
+        var s = _note is { Length: > 0 } ? _note.ToString() : null;
+        _note = null;
+        return s;
+    }
+
+    private int Choose(SimTask t, int n) => n <= 1 ? 0 : Execution.Current.Driver.Choose(Execution.Current, t, n);
+
+    public override T Load<T>(SimTask task, Loc<T> loc, MemOrder order, bool rmw)
+    {
+        var h = HistoryOf(loc);
+        var ts = State(task);
+        var note = Note(reset: true);
+        if (rmw)
+        {
+            // An RMW reads the newest store; its ordering is applied when (if) it stores.
+            var last = h.Last;
+            _rmwRead = last;
+            Read(ts, loc, last, acquire: false);
+            note?.Append("reads ").Append(last.Describe());
+            return last.Value;
+        }
+
+        var lo = ts.Cur.FloorIndex(loc);
+        var pick = Choose(task, h.Entries.Count - lo);
+        var e = h.Entries[h.Entries.Count - 1 - pick];
+        Read(ts, loc, e, acquire: order is MemOrder.Acquire or MemOrder.Full);
+        if (note != null)
+        {
+            note.Append("reads ").Append(e.Describe());
+            if (pick > 0)
+                note.Append(": stale, the newest is ").Append(h.Last.Describe().Replace("#", "step "));
+        }
+
+        return e.Value;
+    }
+
+    public override T LoadLatest<T>(SimTask task, Loc<T> loc, MemOrder order)
+    {
+        var h = HistoryOf(loc);
+        var e = h.Last;
+        Read(State(task), loc, e, acquire: order is MemOrder.Acquire or MemOrder.Full);
+        Note(reset: true)?.Append("reads ").Append(e.Describe());
+        return e.Value;
+    }
+
+    private static void Read(TaskState ts, Loc loc, StoreEntry e, bool acquire)
+    {
+        ts.Raise(loc, e);
+        if (acquire)
+            ts.Join(e.Message);
+        else
+            ts.AddPending(e.Message);
+    }
+
+    public override void Store<T>(SimTask task, Loc<T> loc, T value, MemOrder order, bool rmw)
+    {
+        var ex = Execution.Current;
+        var h = HistoryOf(loc);
+        var ts = State(task);
+        var entry = new StoreEntry<T>(value) { Writer = task, Step = ex.NextStepIndex, Rmw = rmw };
+        if (rmw)
+        {
+            var read = _rmwRead;
+            _rmwRead = null;
+            if (order == MemOrder.Full)
+                FullFence(ts);
+            entry.Index = h.Entries.Count;
+            h.Entries.Add(entry);
+            ts.Raise(loc, entry);
+            var message = order is MemOrder.Release or MemOrder.Full ? ts.Snapshot() : ts.ReleaseFence;
+            if (read?.Message is { IsEmpty: false } carried)
+            {
+                // rmw-sequences: a release store followed by RMWs still releases to whoever reads the last one.
+                message = message is null ? carried : JoinOf(message, carried);
+            }
+
+            entry.Message = message;
+            if (order is MemOrder.Acquire or MemOrder.Full && read != null)
+                ts.Join(read.Message);
+            if (order == MemOrder.Full)
+                FullFence(ts);
+            loc.Value = value;
+            return;
+        }
+
+        // Where in coherence order the store lands: any gap after what this task has seen,
+        // except right before an RMW (that would split it from the store it read).
+        var lo = ts.Cur.FloorIndex(loc);
+        var gaps = 1;
+        for (var i = lo + 1; i < h.Entries.Count; i++)
+        {
+            if (!h.Entries[i].Rmw)
+                gaps++;
+        }
+
+        var pick = Choose(task, gaps);
+        var at = h.Entries.Count;
+        if (pick > 0)
+        {
+            // pick 1 = the latest allowed gap before the end, and so on backwards.
+            var seen = 0;
+            for (var i = h.Entries.Count - 1; i > lo; i--)
+            {
+                if (h.Entries[i].Rmw)
+                    continue;
+                if (++seen == pick)
+                {
+                    at = i;
+                    break;
+                }
+            }
+        }
+
+        h.Entries.Insert(at, entry);
+        h.Renumber(at);
+        ts.Raise(loc, entry);
+        entry.Message = order is MemOrder.Release or MemOrder.Full ? ts.Snapshot() : ts.ReleaseFence;
+        if (at == h.Entries.Count - 1)
+        {
+            loc.Value = value;
+        }
+        else
+        {
+            Note(reset: true)?.Append("lands late: before step ").Append(h.Entries[at + 1].Step)
+                .Append(" in ").Append(loc.Name).Append("'s coherence order, which still reads ").Append(h.Last.ShowValue());
+        }
+    }
+
+    private static View JoinOf(View a, View b)
+    {
+        var v = new View(a);
+        v.Join(b);
+        return v;
+    }
+
+    private void FullFence(TaskState ts)
+    {
+        ts.Join(ts.PendingAcquire);
+        ts.PendingAcquire = null;
+        ts.Join(_global);
+        _global.Join(ts.Cur);
+        ts.ReleaseFence = ts.Snapshot();
+    }
+
+    public override void Fence(SimTask task, FenceKind kind)
+    {
+        var ts = State(task);
+        Note(reset: true);
+        switch (kind)
+        {
+            case FenceKind.Mb:
+            case FenceKind.MbBeforeAtomic:
+            case FenceKind.MbAfterAtomic:
+                FullFence(ts);
+                break;
+            case FenceKind.Wmb:
+                ts.ReleaseFence = ts.Snapshot();
+                break;
+            case FenceKind.Rmb:
+            case FenceKind.AcquireAfterCtrlDep:
+                ts.Join(ts.PendingAcquire);
+                ts.PendingAcquire = null;
+                break;
+            case FenceKind.Barrier:
+                break;
+        }
+    }
+
+    public override void OnSpawn(SimTask parent, SimTask child)
+    {
+        var p = State(parent);
+        var c = State(child);
+        c.Join(p.Cur);
+    }
+}

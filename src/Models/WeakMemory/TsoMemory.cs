@@ -1,0 +1,223 @@
+using System.Text;
+
+namespace Kmc.Models.WeakMemory;
+
+/// <summary>
+/// "tso": x86-TSO (Sewell et al., CACM 2010). Each CPU has a FIFO store buffer; a store goes
+/// into it, a load reads the CPU's own newest buffered store to that location or else memory.
+/// Buffered stores reach memory in FIFO order per CPU: before each plain access (by any task) one
+/// buffered store of any CPU may drain (a recorded choice; 0, no drain, first). Locked instructions
+/// (every RMW, including atomic_add() and spin_lock) and smp_mb() drain the whole buffer;
+/// smp_rmb()/smp_wmb()/the release and acquire forms are plain accesses on x86.
+/// <c>Loc.Value</c> is memory, so other CPUs, spin-wait conditions and invariants see only
+/// drained stores. A real buffer drains in bounded time; so that a store that is only buffered
+/// never looks like a hang, a task that starts to wait (spin or sleep) drains its own CPU's
+/// buffer and those of CPUs with no task left, a task that finishes while another waits drains
+/// its CPU's, and everything drains before the end-of-run invariants (so those drain orders
+/// relative to a waiter's wakeup are not explored). The buffer holds at most <see cref="Capacity"/> stores; a full buffer drains its
+/// oldest store first.
+/// </summary>
+public sealed class TsoMemory : MemoryModel
+{
+    public const int Capacity = 4;
+
+    private readonly Dictionary<int, List<Buffered>> _buffers = new();
+    private StringBuilder? _note;
+
+    public override string Name => "tso";
+
+    private abstract class Buffered
+    {
+        public required Loc Loc;
+        public int Step;
+
+        public abstract void Apply();
+
+        public abstract string ShowValue();
+    }
+
+    private sealed class Buffered<T> : Buffered
+    {
+        public required T Value;
+
+        public override void Apply() => ((Loc<T>)Loc).Value = Value;
+
+        public override string ShowValue() => Format.Value(Value);
+    }
+
+    private List<Buffered> BufferOf(SimTask t)
+    {
+        if (!_buffers.TryGetValue(t.Cpu.Id, out var b))
+            _buffers[t.Cpu.Id] = b = new List<Buffered>();
+        return b;
+    }
+
+    private StringBuilder? Note(bool reset)
+    {
+        if (!Execution.Current.Recording)
+            return null;
+        if (reset || _note is null)
+            _note = new StringBuilder();
+        return _note;
+    }
+
+    public override string? TakeNote()
+    {
+        var s = _note is { Length: > 0 } ? _note.ToString() : null;
+        _note = null;
+        return s;
+    }
+
+    private static void Drain(Cpu cpu, List<Buffered> b, int count, StringBuilder? note)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            var s = b[i];
+            s.Apply();
+            if (note != null)
+            {
+                note.Append(note.Length > 0 ? "; " : "").Append("CPU").Append(cpu.Id).Append(" drains ")
+                    .Append(s.Loc.Name).Append(" = ").Append(s.ShowValue());
+                if (s.Step > 0)
+                    note.Append(" (step ").Append(s.Step).Append(')');
+            }
+        }
+
+        b.RemoveRange(0, count);
+    }
+
+    /// <summary>
+    /// Before an access by any task, one buffered store of any CPU may reach memory (a recorded
+    /// choice: 0 = none, i = the oldest store of the i-th CPU with a non-empty buffer, by CPU id).
+    /// Drains are thus independent of what the storing CPU does next, as on real hardware,
+    /// and every SC execution stays reachable.
+    /// </summary>
+    private void MaybeDrain(SimTask t, StringBuilder? note)
+    {
+        var nonEmpty = 0;
+        foreach (var b in _buffers.Values)
+        {
+            if (b.Count > 0)
+                nonEmpty++;
+        }
+
+        if (nonEmpty == 0)
+            return;
+        var ex = Execution.Current;
+        var k = ex.Driver.Choose(ex, t, nonEmpty + 1);
+        if (k == 0)
+            return;
+        foreach (var cpu in _buffers.Keys.Order())
+        {
+            var b = _buffers[cpu];
+            if (b.Count > 0 && --k == 0)
+            {
+                Drain(ex.Cpus[cpu], b, 1, note);
+                return;
+            }
+        }
+    }
+
+    public override T Load<T>(SimTask task, Loc<T> loc, MemOrder order, bool rmw)
+    {
+        var b = BufferOf(task);
+        var note = Note(reset: true);
+        if (rmw)
+        {
+            Drain(task.Cpu, b, b.Count, note);
+            return loc.Value;
+        }
+
+        MaybeDrain(task, note);
+        return ReadOwnOrMemory(b, loc, note);
+    }
+
+    private static T ReadOwnOrMemory<T>(List<Buffered> b, Loc<T> loc, StringBuilder? note)
+    {
+        for (var i = b.Count - 1; i >= 0; i--)
+        {
+            if (b[i] is Buffered<T> s && ReferenceEquals(s.Loc, loc))
+            {
+                note?.Append(note.Length > 0 ? "; " : "").Append("reads #").Append(s.Step).Append(" from its own store buffer (not yet visible to other CPUs)");
+                return s.Value;
+            }
+        }
+
+        return loc.Value;
+    }
+
+    public override T LoadLatest<T>(SimTask task, Loc<T> loc, MemOrder order) =>
+        ReadOwnOrMemory(BufferOf(task), loc, Note(reset: true));
+
+    public override void Store<T>(SimTask task, Loc<T> loc, T value, MemOrder order, bool rmw)
+    {
+        var b = BufferOf(task);
+        if (rmw)
+        {
+            // The load half drained the buffer: a locked instruction writes memory directly.
+            loc.Value = value;
+            return;
+        }
+
+        var note = Note(reset: true);
+        MaybeDrain(task, note);
+        if (b.Count >= Capacity)
+            Drain(task.Cpu, b, 1, note);
+        b.Add(new Buffered<T> { Loc = loc, Value = value, Step = Execution.Current.NextStepIndex });
+        note?.Append(note.Length > 0 ? "; " : "").Append("buffered on CPU").Append(task.Cpu.Id).Append(": not yet visible to other CPUs");
+    }
+
+    public override void Fence(SimTask task, FenceKind kind)
+    {
+        var note = Note(reset: true);
+        if (kind is FenceKind.Mb)
+        {
+            var b = BufferOf(task);
+            Drain(task.Cpu, b, b.Count, note);
+        }
+    }
+
+    /// <summary>
+    /// A waiting task would otherwise wait for stores that only its own CPU, or a CPU whose
+    /// tasks have all finished, could still drain: those drain now.
+    /// </summary>
+    public override void OnWait(SimTask task)
+    {
+        DrainAll(task, task.Cpu, "waits");
+        foreach (var cpu in Execution.Current.Cpus)
+        {
+            if (cpu != task.Cpu && !Execution.Current.Tasks.Any(t => t.Cpu == cpu && !t.Done))
+                DrainAll(task, cpu, "waits");
+        }
+    }
+
+    /// <summary>
+    /// A finished task's stores stay buffered (SB needs that) unless a task already waits:
+    /// then nothing else might ever drain them.
+    /// </summary>
+    public override void OnTaskEnd(SimTask task)
+    {
+        if (Execution.Current.Tasks.Any(t => !t.Done && t.Blocker != null))
+            DrainAll(task, task.Cpu, "ends");
+    }
+
+    public override void OnAllDone()
+    {
+        foreach (var cpu in Execution.Current.Cpus)
+        {
+            if (_buffers.TryGetValue(cpu.Id, out var b))
+                Drain(cpu, b, b.Count, null);
+        }
+    }
+
+    private void DrainAll(SimTask task, Cpu cpu, string why)
+    {
+        if (!_buffers.TryGetValue(cpu.Id, out var b) || b.Count == 0)
+            return;
+        var ex = Execution.Current;
+        var note = ex.Recording ? new StringBuilder() : null;
+        Drain(cpu, b, b.Count, note);
+        if (note != null)
+            ex.Record(task, "store buffer drains", null, $"{task.Name} {why}", "(memory model)", "", 0, memory: note.ToString());
+    }
+}
