@@ -29,6 +29,45 @@ public class WeakMemoryTests
         return seen;
     }
 
+    private sealed class Box : KObject
+    {
+        public Loc<int> Data { get; } = new("box->data");
+    }
+
+    /// <summary>
+    /// MP through a pointer: box->data = 1; smp_store_release(&p, box) || r = READ_ONCE(p); then
+    /// r->data. The reader's load of the data is address-dependent on the pointer it read, which
+    /// the LKMM orders: it never sees the box without its data.
+    /// </summary>
+    [Theory]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    public void A_load_through_a_pointer_read_with_READ_ONCE_is_dependency_ordered(bool releasePublish, bool staleAllowed)
+    {
+        var outcomes = Outcomes("lkmm", (ex, record) =>
+        {
+            var p = new Loc<Box?>("p");
+            var box = new Box();
+            ex.Spawn("P0", 0, async () =>
+            {
+                await WriteOnce(box.Data, 1);
+                if (releasePublish)
+                    await SmpStoreRelease(p, box);
+                else
+                    await WriteOnce(p, box);
+            });
+            var seen = "none";
+            ex.Spawn("P1", 1, async () =>
+            {
+                if (await ReadOnce(p) is { } b)
+                    seen = (await ReadOnce(b.Data)).ToString();
+            });
+            ex.AtEnd("outcome", () => record(seen));
+        });
+        Xunit.Assert.Contains("1", outcomes);
+        Xunit.Assert.Equal(staleAllowed, outcomes.Contains("0"));
+    }
+
     public enum Fence { None, Mb, WmbRmb, RelAcq }
 
     /// <summary>SB: x = 1; r0 = y || y = 1; r1 = x. Outcome "r0,r1".</summary>

@@ -56,8 +56,13 @@ namespace Kmc.Models.WeakMemory;
 /// <para>
 /// Limits. No load buffering (a load reads a store that already executed), hence no LB and no
 /// out-of-thin-air; loads are never satisfied early, so load-&gt;store order is always kept and
-/// address/control dependencies to stores are honoured for free, while an address dependency
-/// between two loads is not (rcu_dereference-style reads need acquire or smp_rmb here).
+/// address/control dependencies to stores are honoured for free. An address dependency between
+/// two loads is approximated: a load whose value holds an object reference (a pointer: what
+/// READ_ONCE/rcu_dereference of a pointer, a failed cmpxchg on a pointer and the plain
+/// child-pointer walks of lockless trees dereference next) acts as an acquire. That is stronger
+/// than the LKMM, which orders only the loads through that pointer, so it may miss a bug whose
+/// stale read is not through the pointer; it never reports a pointer-chasing reader stale where
+/// the kernel's dependency ordering holds.
 /// Multi-copy atomic (no store is seen by one CPU and not another other than by views): IRIW
 /// without barriers is forbidden, which the LKMM allows. RMWs always read the newest store.
 /// Spin-waits end on the newest value (<see cref="MemoryModel.LoadLatest{T}"/>). wmb/rmb are
@@ -162,7 +167,7 @@ public sealed class LkmmMemory : MemoryModel
             // An RMW reads the newest store; its ordering is applied when (if) it stores.
             var last = h.Last;
             _rmwRead = last;
-            Read(ts, loc, last, acquire: false);
+            Read(ts, loc, last, acquire: CarriesAddressDependency<T>());
             note?.Append("reads ").Append(last.Describe());
             return last.Value;
         }
@@ -170,7 +175,7 @@ public sealed class LkmmMemory : MemoryModel
         var lo = ts.Cur.FloorIndex(loc);
         var pick = Choose(task, h.Entries.Count - lo);
         var e = h.Entries[h.Entries.Count - 1 - pick];
-        Read(ts, loc, e, acquire: order is MemOrder.Acquire or MemOrder.Full);
+        Read(ts, loc, e, acquire: order is MemOrder.Acquire or MemOrder.Full || CarriesAddressDependency<T>());
         if (note != null)
         {
             note.Append("reads ").Append(e.Describe());
@@ -189,6 +194,10 @@ public sealed class LkmmMemory : MemoryModel
         Note(reset: true)?.Append("reads ").Append(e.Describe());
         return e.Value;
     }
+
+    /// <summary>A pointer-valued load: later loads through it are dependency-ordered (see Limits).</summary>
+    private static bool CarriesAddressDependency<T>() =>
+        typeof(T) != typeof(string) && System.Runtime.CompilerServices.RuntimeHelpers.IsReferenceOrContainsReferences<T>();
 
     private static void Read(TaskState ts, Loc loc, StoreEntry e, bool acquire)
     {
