@@ -324,18 +324,7 @@ public sealed class GenradixPeekOverflowCheck : Check
                     ghost.Allocated_(idx, p!.Value);
                 }
 
-                var visits = 0;
-                ulong? prev = null;
-                var iter = g.GenradixIterInit(0);
-                for (var p = await g.GenradixIterPeek(iter); p != null; g.GenradixIterAdvance(iter), p = await g.GenradixIterPeek(iter))
-                {
-                    Assert(prev == null || iter.Pos > prev,
-                        $"genradix_for_each went from index {prev} back to {iter.Pos}: the offset wrapped around SIZE_MAX");
-                    prev = iter.Pos;
-                    visits++;
-                }
-
-                Assert(visits == 2 * g.ObjsPerNode, $"genradix_for_each visited {visits} entries, the two allocated nodes hold {2 * g.ObjsPerNode}");
+                await GenradixEnds.IterateBothNodes(g, "the offset wrapped around SIZE_MAX");
                 await g.GenradixFree();
             }
         });
@@ -378,18 +367,7 @@ public sealed class GenradixAdvanceNonPow2Check : Check
                 Assert(p != null, $"genradix_ptr_alloc({idx}) failed");
             }
 
-            var visits = 0;
-            ulong? prev = null;
-            var iter = g.GenradixIterInit(0);
-            for (var p = await g.GenradixIterPeek(iter); p != null; g.GenradixIterAdvance(iter), p = await g.GenradixIterPeek(iter))
-            {
-                Assert(prev == null || iter.Pos > prev,
-                    $"genradix_for_each went from index {prev} back to {iter.Pos}: advance() rounded the offset up past SIZE_MAX");
-                prev = iter.Pos;
-                visits++;
-            }
-
-            Assert(visits == 2 * g.ObjsPerNode, $"genradix_for_each visited {visits} entries, the two allocated nodes hold {2 * g.ObjsPerNode}");
+            await GenradixEnds.IterateBothNodes(g, "advance() rounded the offset up past SIZE_MAX");
             await g.GenradixFree();
         });
     });
@@ -514,4 +492,24 @@ public sealed class GenradixEnomemCheck : Check
             await g.GenradixFree();
         });
     });
+}
+
+/// <summary>The overflow checks' tree: an entry in the first node and one in the last node of size_t.</summary>
+internal static class GenradixEnds
+{
+    /// <summary>genradix_for_each() must go strictly up and visit exactly the two nodes' entries.</summary>
+    public static async ValueTask IterateBothNodes(GenradixTree g, string wrapCause)
+    {
+        var visits = 0;
+        ulong? prev = null;
+        var iter = g.GenradixIterInit(0);
+        for (var p = await g.GenradixIterPeek(iter); p != null; g.GenradixIterAdvance(iter), p = await g.GenradixIterPeek(iter))
+        {
+            Assert(prev == null || iter.Pos > prev, $"genradix_for_each went from index {prev} back to {iter.Pos}: {wrapCause}");
+            prev = iter.Pos;
+            visits++;
+        }
+
+        Assert(visits == 2 * g.ObjsPerNode, $"genradix_for_each visited {visits} entries, the two allocated nodes hold {2 * g.ObjsPerNode}");
+    }
 }
