@@ -118,7 +118,7 @@ public sealed class Commands(ILogger log)
                 run = WithProgress($"{c.Name}/{v.Name}", settings.Iterations, progress => CheckRunner.Run(c, v, settings, progress));
             if (p.GetValue(summary) is { } path)
             {
-                var row = Suite.Row(run, header == null ? null : run.Result.FailingExecution, report: null);
+                var row = Suite.Row(run, report: null);
                 Suite.WriteSummaryJson(path, [row], watch.Elapsed, shard: shard);
             }
 
@@ -211,13 +211,16 @@ public sealed class Commands(ILogger log)
             return (clean, $"no failure in {merged.Executions} executions ({workers} workers)");
         }
 
-        var winner = parts[rows.ToList().IndexOf(rows.First(r => r.Observed != "pass" && r.Executions == merged.Executions && r.Seed == merged.Seed))];
-        var again = settings.Driver == "native" ? winner with { FirstExecution = merged.Executions - 1, Iterations = 1 } : winner;
+        // Native: re-run from the failing execution to the end of the campaign; it stops at that
+        // first execution, and the trace records the campaign's budget as a single run would.
+        // Coyote: re-run the part that found it, with its own seed.
+        var f = merged.Executions;
+        var again = settings.Driver == "native"
+            ? settings with { FirstExecution = f - 1, Iterations = settings.FirstExecution + settings.Iterations - (f - 1) }
+            : parts[Enumerable.Range(0, parts.Count).Where(i => rows[i].Observed != "pass").MinBy(i => (rows[i].Executions, rows[i].Seed))];
         var run = CheckRunner.Run(c, v, again);
-        if (settings.Driver == "native" && run.Trace != null)
-            run = run with { Trace = run.Trace with { Options = run.Trace.Options with { Iterations = settings.Iterations } } };
         var kind = run.Result.Failure?.Kind.ToString() ?? "no failure";
-        return (run, $"{kind} found in execution {merged.Executions} ({workers} workers)");
+        return (run, $"{kind} found in execution {f} ({workers} workers)");
     }
 
     private static int PrintRun(CheckRun run, string? verdict = null)
@@ -323,7 +326,7 @@ public sealed class Commands(ILogger log)
 
             // The corpus replays in well under a second: one shard of a matrix does it for all.
             var regressions = shard == null || shard.Index == 1
-                ? RegressionCorpus.Files().Select(RegressionCorpus.Check).Select(r => new RegressionRow(Path.GetFileName(r.File), r.Ok, r.Problem, r.OnFixed)).ToList()
+                ? RegressionCorpus.CheckAll()
                 : [];
             var reports = ReportWriter.ReportsRoot();
             Suite.WriteSummary(rows, reports, watch.Elapsed, regressions, shard, stem);
@@ -370,8 +373,7 @@ public sealed class Commands(ILogger log)
         }
 
         AnsiConsole.Write(table);
-        foreach (var r in regressions)
-            Console.WriteLine($"regression {r.File}: {(r.Ok ? "ok" : $"MISMATCH {r.Problem}")}; on fixed: {r.OnFixed}");
+        PrintRegressions(regressions);
         var bad = rows.Where(r => !r.Matches).ToList();
         foreach (var r in bad)
             Console.WriteLine($"MISMATCH {r.Mismatch}");
@@ -429,21 +431,17 @@ public sealed class Commands(ILogger log)
             return 0;
         });
         var check = new Command("check", "replay every trace: it must fail on its variant and not on the fixed one");
-        check.SetAction(_ => PrintRegressions(RegressionCorpus.Files().Select(RegressionCorpus.Check).ToList()) ? 0 : 1);
+        check.SetAction(_ => PrintRegressions(RegressionCorpus.CheckAll()) ? 0 : 1);
         cmd.Subcommands.Add(add);
         cmd.Subcommands.Add(refresh);
         cmd.Subcommands.Add(check);
         return cmd;
     }
 
-    private static bool PrintRegressions(IReadOnlyList<RegressionResult> results)
+    private static bool PrintRegressions(IReadOnlyList<RegressionRow> results)
     {
         foreach (var r in results)
-        {
-            var verdict = r.Ok ? "ok" : $"MISMATCH {r.Problem}";
-            Console.WriteLine($"regression {Path.GetFileName(r.File)}: {verdict}; on fixed: {r.OnFixed}");
-        }
-
+            Console.WriteLine($"regression {r.File}: {(r.Ok ? "ok" : $"MISMATCH {r.Problem}")}; on fixed: {r.OnFixed}");
         return results.All(r => r.Ok);
     }
 

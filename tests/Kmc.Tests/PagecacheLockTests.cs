@@ -111,52 +111,26 @@ public class PagecacheLockTests
         Assert.Contains("held for add by 1 and for block by 1 at once", run.Result.Failure!.Message);
     }
 
-    [Fact]
-    public void TwoStateLockFixedExhaustive()
+    /// <summary>The smallest configurations of the fixed code, exhaustively (preemption bound 2).</summary>
+    [Theory]
+    [InlineData("pagecache-lock")]
+    [InlineData("pagecache-dio")]
+    [InlineData("pagecache-recursion")]
+    [InlineData("pagecache-two-file-deadlock")]
+    public void FixedExhaustive(string check)
     {
-        var run = Run("pagecache-lock", "fixed", strategy: "dfs", iterations: 1_000_000);
+        var run = Run(check, "fixed", strategy: "dfs", iterations: 1_000_000);
         Assert.Null(run.Result.Failure);
         Assert.True(run.Result.Exhausted, run.Result.Verdict());
     }
 
-    [Fact]
-    public void ReservationNoLockExhaustiveFindsBug()
+    [Theory]
+    [InlineData("pagecache-reservation")]
+    [InlineData("pagecache-dio")]
+    public void NoLockExhaustiveFindsBug(string check)
     {
-        var run = Run("pagecache-reservation", "no-lock", strategy: "dfs", iterations: 1_000_000);
+        var run = Run(check, "no-lock", strategy: "dfs", iterations: 1_000_000);
         Assert.NotNull(run.Result.Failure);
         Assert.Equal(FailureKind.Assertion, run.Result.Failure!.Kind);
-    }
-
-    /// <summary>The smallest configuration (dio write vs buffered read, 1 page, 2 tasks) exhaustively.</summary>
-    [Fact]
-    public void DioFixedExhaustive()
-    {
-        var run = Run("pagecache-dio", "fixed", strategy: "dfs", iterations: 1_000_000);
-        Assert.Null(run.Result.Failure);
-        Assert.True(run.Result.Exhausted, run.Result.Verdict());
-    }
-
-    [Fact]
-    public void DioNoLockExhaustiveFindsBug()
-    {
-        var run = Run("pagecache-dio", "no-lock", strategy: "dfs", iterations: 1_000_000);
-        Assert.NotNull(run.Result.Failure);
-        Assert.Equal(FailureKind.Assertion, run.Result.Failure!.Kind);
-    }
-
-    [Fact]
-    public void RecursionFixedExhaustive()
-    {
-        var run = Run("pagecache-recursion", "fixed", strategy: "dfs", iterations: 1_000_000);
-        Assert.Null(run.Result.Failure);
-        Assert.True(run.Result.Exhausted, run.Result.Verdict());
-    }
-
-    [Fact]
-    public void TwoFileFixedExhaustive()
-    {
-        var run = Run("pagecache-two-file-deadlock", "fixed", strategy: "dfs", iterations: 1_000_000);
-        Assert.Null(run.Result.Failure);
-        Assert.True(run.Result.Exhausted, run.Result.Verdict());
     }
 }

@@ -12,6 +12,10 @@ public sealed record RegressionResult(string File, string Check, string Variant,
 /// </summary>
 public static class RegressionCorpus
 {
+    /// <summary>Replays every trace of the corpus, as the suite summary records them.</summary>
+    public static List<RegressionRow> CheckAll() =>
+        Files().Select(Check).Select(r => new RegressionRow(Path.GetFileName(r.File), r.Ok, r.Problem, r.OnFixed)).ToList();
+
     public static string Dir(string? reportsRoot = null) => Path.Combine(reportsRoot ?? ReportWriter.ReportsRoot(), "regressions");
 
     public static string FileName(TraceFile t) => $"{t.Check}__{t.Variant}.json";

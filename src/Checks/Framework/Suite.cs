@@ -53,17 +53,17 @@ public static class Suite
         string? report = null;
         if (run.Trace != null && writeReports)
             report = Path.Combine(ReportWriter.Write(run.Trace), "report.md");
-        return Row(run, null, report);
+        return Row(run, report);
     }
 
     /// <summary>A run as a suite row: a bug counts the executions up to it, a clean run all it ran.</summary>
-    public static SuiteRow Row(CheckRun run, int? executions, string? report)
+    public static SuiteRow Row(CheckRun run, string? report)
     {
         var r = run.Result;
         var s = run.Settings;
         return new SuiteRow(run.Check.Name, run.Variant.Name, run.Expected.ToString(),
             r.Failure == null ? "pass" : $"bug: {r.Failure.Kind}", run.MatchesExpectation,
-            executions ?? (r.Failure != null ? r.FailingExecution : r.Executions), r.Elapsed.TotalSeconds,
+            r.Failure != null ? r.FailingExecution : r.Executions, r.Elapsed.TotalSeconds,
             s.Driver, s.Strategy, s.Seed, s.MemoryModel, run.Mismatch(), report);
     }
 

@@ -46,6 +46,19 @@ internal sealed class LgGhost(int cpus)
 /// <summary>Locking patterns used by the scenarios, each with its ghost checks.</summary>
 internal static class LgOps
 {
+    /// <summary>An initialised lglock over <paramref name="cpus"/> CPUs, its ghost, and the end check that every per-CPU lock was released.</summary>
+    public static (Kmc.Primitives.Lglock.Lglock Lg, LgGhost Ghost) Setup(Execution ex, int cpus, Variant variant)
+    {
+        var lg = new Kmc.Primitives.Lglock.Lglock("lg", cpus, ToPortVariant(variant.Name));
+        lg.LgLockInit("lg");
+        ex.AtEnd("lglock unlocked", () =>
+        {
+            for (var c = 0; c < cpus; c++)
+                Assert(!lg.Lock.PerCpuPtr(c).IsLocked, $"all tasks done but {lg.Lock.PerCpuPtr(c).Name} is locked");
+        });
+        return (lg, new LgGhost(cpus));
+    }
+
     public static async ValueTask Local(Kmc.Primitives.Lglock.Lglock lg, LgGhost g)
     {
         await lg.LgLocalLock();
@@ -120,9 +133,7 @@ public sealed class LglockCheck : Check
 
     public override Scenario Build(Variant variant) => new(2, ex =>
     {
-        var lg = new Kmc.Primitives.Lglock.Lglock("lg", 2, LgOps.ToPortVariant(variant.Name));
-        lg.LgLockInit("lg");
-        var g = new LgGhost(2);
+        var (lg, g) = LgOps.Setup(ex, 2, variant);
         ex.Spawn("T0", 0, async () =>
         {
             await LgOps.Local(lg, g);
@@ -133,11 +144,6 @@ public sealed class LglockCheck : Check
             await LgOps.LocalCpu(lg, g, 0);
             await LgOps.Double(lg, g, 1, 0);
             await LgOps.Global(lg, g);
-        });
-        ex.AtEnd("lglock unlocked", () =>
-        {
-            for (var c = 0; c < 2; c++)
-                Assert(!lg.Lock.PerCpuPtr(c).IsLocked, $"all tasks done but {lg.Lock.PerCpuPtr(c).Name} is locked");
         });
     }, preemptive: true);
 }
@@ -160,9 +166,7 @@ public sealed class Lglock4CpuCheck : Check
 
     public override Scenario Build(Variant variant) => new(4, ex =>
     {
-        var lg = new Kmc.Primitives.Lglock.Lglock("lg", 4, LgOps.ToPortVariant(variant.Name));
-        lg.LgLockInit("lg");
-        var g = new LgGhost(4);
+        var (lg, g) = LgOps.Setup(ex, 4, variant);
         ex.Spawn("T0", 0, async () =>
         {
             await LgOps.Local(lg, g);
@@ -182,11 +186,6 @@ public sealed class Lglock4CpuCheck : Check
         {
             await LgOps.Double(lg, g, 3, 0);
             await LgOps.Local(lg, g);
-        });
-        ex.AtEnd("lglock unlocked", () =>
-        {
-            for (var c = 0; c < 4; c++)
-                Assert(!lg.Lock.PerCpuPtr(c).IsLocked, $"all tasks done but {lg.Lock.PerCpuPtr(c).Name} is locked");
         });
     }, preemptive: true);
 }
@@ -213,9 +212,7 @@ public sealed class LglockPreemptCheck : Check
 
     public override Scenario Build(Variant variant) => new(2, ex =>
     {
-        var lg = new Kmc.Primitives.Lglock.Lglock("lg", 2, LgOps.ToPortVariant(variant.Name));
-        lg.LgLockInit("lg");
-        var g = new LgGhost(2);
+        var (lg, g) = LgOps.Setup(ex, 2, variant);
         ex.Spawn("A", 1, async () => await LgOps.Global(lg, g));
         ex.Spawn("B", 1, async () =>
         {
@@ -223,10 +220,5 @@ public sealed class LglockPreemptCheck : Check
             await LgOps.Local(lg, g);
         });
         ex.Spawn("C", 0, async () => await LgOps.Local(lg, g));
-        ex.AtEnd("lglock unlocked", () =>
-        {
-            for (var c = 0; c < 2; c++)
-                Assert(!lg.Lock.PerCpuPtr(c).IsLocked, $"all tasks done but {lg.Lock.PerCpuPtr(c).Name} is locked");
-        });
     }, preemptive: true);
 }

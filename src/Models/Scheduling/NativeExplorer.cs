@@ -23,14 +23,13 @@ public sealed class NativeExplorer : IExplorer
         long totalDecisions = 0;
         long totalSteps = 0;
         var stepBoundHits = 0;
-        int expectedSteps;
         var executions = 0;
         var exhausted = false;
         var timedOut = false;
 
         // The sync context is cleared so awaits in model code resume inline on this thread.
         using var _ = new NoSynchronizationContext();
-        expectedSteps = options.Strategy == "pct" ? ProbeSteps(scenario, options) : 50;
+        var expectedSteps = options.Strategy == "pct" ? ProbeSteps(scenario, options) : 50;
         while (dfs != null || executions < options.Iterations)
         {
             if (options.TimeoutSeconds is { } limit && watch.Elapsed.TotalSeconds > limit)
