@@ -18,6 +18,7 @@ public sealed class Commands(ILogger log)
     private readonly Option<double?> _timeout = new("--timeout") { Description = "seconds to search at most" };
     private readonly Option<int?> _pctDepth = new("--pct-depth") { Description = "PCT bug depth" };
     private readonly Option<int?> _preemptions = new("--preemption-bound") { Description = "exhaustive search: most preemptions per execution (-1: none)" };
+    private readonly Option<int?> _staleBound = new("--stale-bound") { Description = "exhaustive search under tso/lkmm: most weak-memory choices per execution that are not what SC would do (stale reads, late stores, undrained store buffers; -1: none)" };
     private readonly Option<string?> _memoryModel = new("--memory-model") { Description = "memory model: sc, tso or lkmm" };
     private readonly Option<bool> _noMinimize = new("--no-minimize") { Description = "report the failing schedule as found, without shortening it" };
     private readonly Option<int?> _workers = new("--workers") { Description = "worker processes to split the search over (default: the number of cores)" };
@@ -61,7 +62,7 @@ public sealed class Commands(ILogger log)
 
     private void AddExploreOptions(Command cmd)
     {
-        foreach (var o in new Option[] { _driver, _strategy, _iterations, _seed, _maxSteps, _timeout, _pctDepth, _preemptions, _memoryModel, _noMinimize, _config, _faults })
+        foreach (var o in new Option[] { _driver, _strategy, _iterations, _seed, _maxSteps, _timeout, _pctDepth, _preemptions, _staleBound, _memoryModel, _noMinimize, _config, _faults })
             cmd.Options.Add(o);
     }
 
@@ -75,6 +76,7 @@ public sealed class Commands(ILogger log)
         Timeout = p.GetValue(_timeout),
         PctDepth = p.GetValue(_pctDepth),
         PreemptionBound = p.GetValue(_preemptions),
+        StaleBound = p.GetValue(_staleBound),
         MemoryModel = p.GetValue(_memoryModel),
         Minimize = p.GetValue(_noMinimize) ? false : null,
         Faults = p.GetValue(_faults),

@@ -18,6 +18,14 @@ public interface IExecutionDriver
     /// <summary>A recorded nondeterministic choice in [0, n).</summary>
     int Choose(Execution ex, SimTask? task, int n);
 
+    /// <summary>
+    /// A recorded choice in [0, n) made by a weak memory model, where <paramref name="sc"/> is the
+    /// alternative sequential consistency would take and every other value is a weak behaviour.
+    /// It is recorded like any other choice (a replay gives back the value, whatever the bound);
+    /// the kind only lets a systematic search bound how many weak behaviours one execution takes.
+    /// </summary>
+    int ChooseWeak(Execution ex, SimTask? task, int n, int sc) => Choose(ex, task, n);
+
     /// <summary>A task created while the execution runs (a workqueue worker, say).</summary>
     void OnSpawn(Execution ex, SimTask task, Func<ValueTask> body);
 }

@@ -49,6 +49,8 @@ public class CliTests
         AssertOneLineError(Run(dir, "run", "counter", "--strategy", "dfs", "--driver", "coyote"), "unknown strategy 'dfs'");
         AssertOneLineError(Run(dir, "run", "counter", "--iterations", "0"), "iterations must be at least 1");
         AssertOneLineError(Run(dir, "run", "counter", "--iterations", "many"), "many");
+        AssertOneLineError(Run(dir, "run", "counter", "--stale-bound", "-2"), "staleBound must be -1 (unbounded) or at least 0");
+        AssertOneLineError(Run(dir, "run", "counter", "--stale-bound", "some"), "--stale-bound");
     }
 
     [Fact]
@@ -67,6 +69,8 @@ public class CliTests
         var dir = TempDir();
         File.WriteAllText(Path.Combine(dir, "coyote.runtimeconfig.json"), """{ "defaults": { "strategy": "bogus" } }""");
         AssertOneLineError(Run(dir, "run", "counter"), "unknown strategy 'bogus'");
+        File.WriteAllText(Path.Combine(dir, "coyote.runtimeconfig.json"), """{ "checks": { "counter@lkmm": { "staleBound": -3 } } }""");
+        AssertOneLineError(Run(dir, "run", "counter", "--memory-model", "lkmm"), "checks.counter@lkmm: staleBound must be");
         File.WriteAllText(Path.Combine(dir, "coyote.runtimeconfig.json"), """{ "defaults": { "iterations": "lots" } }""");
         AssertOneLineError(Run(dir, "run", "counter"), "coyote.runtimeconfig.json");
         Assert.False(Directory.Exists(Path.Combine(dir, "reports")));

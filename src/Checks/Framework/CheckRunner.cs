@@ -62,7 +62,7 @@ public static class CheckRunner
                 Driver = explorer.Name,
                 Strategy = settings.Strategy,
                 Seed = settings.Seed,
-                Options = new TraceOptions(settings.FirstExecution + settings.Iterations, settings.MaxSteps, settings.PctDepth, settings.PreemptionBound, settings.MemoryModel),
+                Options = new TraceOptions(settings.FirstExecution + settings.Iterations, settings.MaxSteps, settings.PctDepth, settings.PreemptionBound, settings.MemoryModel, settings.StaleBound),
                 ModelHash = ModelHash.Of(check),
                 FailingExecution = result.FailingExecution,
                 Failure = replay.Failure!,

@@ -16,6 +16,9 @@ public sealed record RunSettings
     public double? TimeoutSeconds { get; init; }
     public int PctDepth { get; init; } = 3;
     public int PreemptionBound { get; init; } = 2;
+
+    /// <summary>Exhaustive search: the most non-SC weak-memory choices per execution (-1: unbounded).</summary>
+    public int StaleBound { get; init; } = 1;
     public string MemoryModel { get; init; } = "sc";
 
     /// <summary>Shorten a failing native schedule (fewer preemptions, fewer steps) before it is reported.</summary>
@@ -50,6 +53,10 @@ public sealed record RunSettings
             throw new KmcInputException($"{source}: timeout must be positive (got {TimeoutSeconds})");
         if (PctDepth < 1)
             throw new KmcInputException($"{source}: pctDepth must be at least 1 (got {PctDepth})");
+        if (PreemptionBound < -1)
+            throw new KmcInputException($"{source}: preemptionBound must be -1 (unbounded) or at least 0 (got {PreemptionBound})");
+        if (StaleBound < -1)
+            throw new KmcInputException($"{source}: staleBound must be -1 (unbounded) or at least 0 (got {StaleBound})");
         MemoryModels.Validate(MemoryModel, source);
         if (Faults != null)
             FaultQueries.Parse(Faults, source);
@@ -66,6 +73,7 @@ public sealed record RunSettings
         TimeoutSeconds = TimeoutSeconds,
         PctDepth = PctDepth,
         PreemptionBound = PreemptionBound,
+        StaleBound = StaleBound,
         Memory = MemoryModels.Factory(MemoryModel),
         Progress = progress,
         Cancelled = cancelled,
@@ -108,6 +116,7 @@ public sealed record SettingsOverride
     public double? Timeout { get; init; }
     public int? PctDepth { get; init; }
     public int? PreemptionBound { get; init; }
+    public int? StaleBound { get; init; }
     public string? MemoryModel { get; init; }
     public bool? Minimize { get; init; }
     public string? Faults { get; init; }
@@ -122,6 +131,7 @@ public sealed record SettingsOverride
         TimeoutSeconds = Timeout ?? s.TimeoutSeconds,
         PctDepth = PctDepth ?? s.PctDepth,
         PreemptionBound = PreemptionBound ?? s.PreemptionBound,
+        StaleBound = StaleBound ?? s.StaleBound,
         MemoryModel = MemoryModel ?? s.MemoryModel,
         Minimize = Minimize ?? s.Minimize,
         Faults = Faults ?? s.Faults,

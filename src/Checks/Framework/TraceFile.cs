@@ -56,6 +56,7 @@ public sealed record TraceFile
         MaxSteps = Options.MaxSteps,
         PctDepth = Options.PctDepth,
         PreemptionBound = Options.PreemptionBound,
+        StaleBound = Options.StaleBound,
         MemoryModel = Options.MemoryModel,
         Faults = Faults ?? "",
     }.Validate("trace");
@@ -90,5 +91,8 @@ public sealed record TraceFile
 /// <summary>The failing schedule as found and as saved (shortened, still failing the same way).</summary>
 public sealed record Minimization(int OriginalSteps, int OriginalPreemptions, int Steps, int Preemptions, int Runs);
 
-/// <summary>The exploration options a trace was recorded with.</summary>
-public sealed record TraceOptions(int Iterations, int MaxSteps, int PctDepth, int PreemptionBound, string MemoryModel);
+/// <summary>
+/// The exploration options a trace was recorded with. Traces from before the stale bound have
+/// none: their exhaustive searches were unbounded in weak-memory choices.
+/// </summary>
+public sealed record TraceOptions(int Iterations, int MaxSteps, int PctDepth, int PreemptionBound, string MemoryModel, int StaleBound = -1);

@@ -38,6 +38,13 @@ public sealed record ExploreOptions
     /// <summary>Exhaustive search: the most preemptions per execution (negative: unbounded).</summary>
     public int PreemptionBound { get; init; } = 2;
 
+    /// <summary>
+    /// Exhaustive search: the most weak-memory choices per execution that do not take the
+    /// sequentially consistent alternative (negative: unbounded). 0 explores only SC executions
+    /// of a weak model. The other strategies sample and ignore it.
+    /// </summary>
+    public int StaleBound { get; init; } = -1;
+
     public Func<MemoryModel>? Memory { get; init; }
 
     /// <summary>Called now and then with the number of executions so far.</summary>
@@ -75,6 +82,9 @@ public sealed record ExplorationResult
     /// <summary>Executions cut short by the step bound (not failures, but not fully explored either).</summary>
     public int StepBoundHits { get; init; }
 
+    /// <summary>Exhaustive search: the bounds it ran within, as the verdict names them.</summary>
+    public string? Bounds { get; init; }
+
     public TimeSpan Elapsed { get; init; }
 
     /// <summary>Native explorer: the decisions of the failing execution.</summary>
@@ -87,14 +97,15 @@ public sealed record ExplorationResult
     {
         if (Failure != null)
         {
+            var within = Bounds != null ? $" ({Bounds})" : "";
             return FailingExecution == Executions
-                ? $"{Failure.Kind} found in execution {FailingExecution} of {Executions}"
-                : $"{Failure.Kind} found in execution {FailingExecution} ({Executions} run here)";
+                ? $"{Failure.Kind} found in execution {FailingExecution} of {Executions}{within}"
+                : $"{Failure.Kind} found in execution {FailingExecution} ({Executions} run here){within}";
         }
 
         var bounded = StepBoundHits > 0 ? $", {StepBoundHits} cut at the step bound" : "";
         if (Exhausted)
-            return $"no failure in all {Executions} executions within the bounds{bounded}";
+            return $"no failure in all {Executions} executions within the bounds{(Bounds != null ? $" ({Bounds})" : "")}{bounded}";
         return $"no failure in {Executions} executions{(TimedOut ? " (time limit)" : "")}{bounded}";
     }
 }

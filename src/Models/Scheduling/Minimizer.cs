@@ -123,7 +123,8 @@ public readonly record struct Block(int Task, int Count);
 /// Runs a schedule given as blocks, and records what it actually did. Where a block's task cannot
 /// run, the block is dropped; after the last block it runs without preempting (the last task goes
 /// on if it can, else the lowest-numbered runnable one). A task's k-th choice takes its k-th
-/// recorded value, or 0 when that does not fit. Or it wraps another policy and only records.
+/// recorded value, or when that does not fit 0 (a weak-memory choice: its SC alternative, the
+/// fewest weak behaviours for the reader to follow). Or it wraps another policy and only records.
 /// </summary>
 public sealed class BlockPolicy : ISchedulePolicy
 {
@@ -186,19 +187,24 @@ public sealed class BlockPolicy : ISchedulePolicy
         return null;
     }
 
-    public int PickChoice(int n)
+    public int PickChoice(int n) => Pick(n, -1);
+
+    public int PickWeakChoice(int n, int sc) => Pick(n, sc);
+
+    /// <param name="sc">the SC alternative of a weak-memory choice; -1 for any other choice</param>
+    private int Pick(int n, int sc)
     {
         var task = Execution.InTask ? Execution.CurrentTask.Id : -1;
         int v;
         if (_inner != null)
         {
-            v = _inner.PickChoice(n);
+            v = sc < 0 ? _inner.PickChoice(n) : _inner.PickWeakChoice(n, sc);
         }
         else
         {
             var k = _choiceCursor.GetValueOrDefault(task);
             _choiceCursor[task] = k + 1;
-            v = _choices.TryGetValue(task, out var list) && k < list.Count && list[k] < n ? list[k] : 0;
+            v = _choices.TryGetValue(task, out var list) && k < list.Count && list[k] < n ? list[k] : Math.Max(sc, 0);
         }
 
         if (!TakenChoices.TryGetValue(task, out var taken))

@@ -18,11 +18,12 @@ public sealed class NativeExplorer : IExplorer
             throw new ArgumentException($"unknown strategy '{options.Strategy}' for the native driver (use {string.Join(", ", Strategies)})");
 
         var watch = Stopwatch.StartNew();
-        var dfs = options.Strategy == "dfs" ? new DfsPolicy(options.PreemptionBound) : null;
+        var dfs = options.Strategy == "dfs" ? new DfsPolicy(options.PreemptionBound, options.StaleBound) : null;
         var decisions = new List<int>();
         long totalDecisions = 0;
         long totalSteps = 0;
         var stepBoundHits = 0;
+        var staleBoundReached = 0;
         var executions = 0;
         var exhausted = false;
         var timedOut = false;
@@ -60,6 +61,8 @@ public sealed class NativeExplorer : IExplorer
             totalSteps += ex.StepCount;
             if (ex.StepBoundHit)
                 stepBoundHits++;
+            if (dfs is { StaleBoundReached: true })
+                staleBoundReached++;
             if (executions % 1024 == 0)
                 options.Progress?.Invoke(executions);
 
@@ -75,6 +78,7 @@ public sealed class NativeExplorer : IExplorer
                     Decisions = totalDecisions,
                     Steps = totalSteps,
                     StepBoundHits = stepBoundHits,
+                    Bounds = Bounds(options, dfs, staleBoundReached: null),
                     Elapsed = watch.Elapsed,
                     Schedule = decisions.ToArray(),
                 };
@@ -98,8 +102,26 @@ public sealed class NativeExplorer : IExplorer
             Exhausted = exhausted,
             TimedOut = timedOut,
             StepBoundHits = stepBoundHits,
+            Bounds = Bounds(options, dfs, staleBoundReached),
             Elapsed = watch.Elapsed,
         };
+    }
+
+    /// <summary>
+    /// What "within the bounds" means for an exhaustive search. The stale bound is named only under
+    /// a weak model (sc makes no weak-memory choices), and a bound no execution reached is said to
+    /// be so: then it cut nothing, and the verdict is complete for every weak behaviour.
+    /// </summary>
+    private static string? Bounds(ExploreOptions options, DfsPolicy? dfs, int? staleBoundReached)
+    {
+        if (dfs == null)
+            return null;
+        var text = options.PreemptionBound < 0 ? "no preemption bound" : $"preemption bound {options.PreemptionBound}";
+        if (options.Memory == null)
+            return text;
+        if (options.StaleBound < 0)
+            return text + ", no stale bound";
+        return text + $", stale bound {options.StaleBound}" + (staleBoundReached == 0 ? " (never reached)" : "");
     }
 
     /// <summary>
@@ -202,6 +224,13 @@ public sealed class NativeExplorer : IExplorer
         public int Choose(Execution ex, SimTask? task, int n)
         {
             var v = policy.PickChoice(n);
+            decisions.Add(v);
+            return v;
+        }
+
+        public int ChooseWeak(Execution ex, SimTask? task, int n, int sc)
+        {
+            var v = policy.PickWeakChoice(n, sc);
             decisions.Add(v);
             return v;
         }

@@ -7,6 +7,9 @@ public interface ISchedulePolicy
     SimTask PickTask(List<SimTask> enabled, SimTask? last);
 
     int PickChoice(int n);
+
+    /// <summary>A weak-memory choice (see <see cref="IExecutionDriver.ChooseWeak"/>); samplers treat it as any other.</summary>
+    int PickWeakChoice(int n, int sc) => PickChoice(n);
 }
 
 /// <summary>Uniform random scheduling and choices.</summary>
@@ -67,23 +70,38 @@ public sealed class PctPolicy : ISchedulePolicy
 
 /// <summary>
 /// Stateless depth-first search over every scheduling decision and choice, with a bound on
-/// preemptions (switching away from a task that could have gone on). Each execution replays
-/// the decision stack's prefix and takes the next untried alternative at the deepest node.
+/// preemptions (switching away from a task that could have gone on) and a bound on weak-memory
+/// choices that do not take the sequentially consistent alternative (stale reads, stores landing
+/// late in coherence order, store buffers not draining). Each execution replays the decision
+/// stack's prefix and takes the next untried alternative at the deepest node.
 /// </summary>
 public sealed class DfsPolicy : ISchedulePolicy
 {
     private readonly List<(int Chosen, int Count)> _stack = new();
     private readonly List<SimTask> _options = new();
     private readonly int _bound;
+    private readonly int _staleBound;
     private int _pos;
     private int _preemptions;
+    private int _stale;
 
-    public DfsPolicy(int preemptionBound) => _bound = preemptionBound;
+    /// <param name="preemptionBound">most preemptions per execution (negative: unbounded)</param>
+    /// <param name="staleBound">most non-SC weak-memory choices per execution (negative: unbounded)</param>
+    public DfsPolicy(int preemptionBound, int staleBound = -1)
+    {
+        _bound = preemptionBound;
+        _staleBound = staleBound;
+    }
+
+    /// <summary>The current execution met a weak-memory choice the stale bound left with only its SC alternative.</summary>
+    public bool StaleBoundReached { get; private set; }
 
     public void BeginExecution()
     {
         _pos = 0;
         _preemptions = 0;
+        _stale = 0;
+        StaleBoundReached = false;
     }
 
     public SimTask PickTask(List<SimTask> enabled, SimTask? last)
@@ -108,6 +126,28 @@ public sealed class DfsPolicy : ISchedulePolicy
     }
 
     public int PickChoice(int n) => Next(n);
+
+    /// <summary>
+    /// The SC alternative is tried first and is free; each other one spends one unit of the stale
+    /// bound. Once it is spent the choice has one option, so, like a preemption the bound forbids,
+    /// it is no decision at all and adds no node to the search.
+    /// </summary>
+    public int PickWeakChoice(int n, int sc)
+    {
+        if (_staleBound >= 0 && _stale >= _staleBound)
+        {
+            StaleBoundReached |= n > 1;
+            return sc;
+        }
+
+        // The stack holds the rank of the alternative, not its value: rank 0 is the SC one, then
+        // the others in value order. The value returned (and recorded) is what the model asked for.
+        var rank = Next(n);
+        if (rank == 0)
+            return sc;
+        _stale++;
+        return rank <= sc ? rank - 1 : rank;
+    }
 
     private int Next(int count)
     {

@@ -155,7 +155,11 @@ public sealed class LkmmMemory : MemoryModel
         return s;
     }
 
-    private int Choose(SimTask t, int n) => n <= 1 ? 0 : Execution.Current.Driver.Choose(Execution.Current, t, n);
+    /// <summary>
+    /// Both of this model's choices (which store a load reads, where a store lands in coherence
+    /// order) put the SC behaviour at 0: the newest store, the end of the order.
+    /// </summary>
+    private int Choose(SimTask t, int n) => n <= 1 ? 0 : Execution.Current.Driver.ChooseWeak(Execution.Current, t, n, sc: 0);
 
     public override T Load<T>(SimTask task, Loc<T> loc, MemOrder order, bool rmw)
     {

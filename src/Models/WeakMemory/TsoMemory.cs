@@ -23,6 +23,7 @@ public sealed class TsoMemory : MemoryModel
 
     private readonly Dictionary<int, List<Buffered>> _buffers = new();
     private StringBuilder? _note;
+    private long _stores;
 
     public override string Name => "tso";
 
@@ -30,6 +31,9 @@ public sealed class TsoMemory : MemoryModel
     {
         public required Loc Loc;
         public int Step;
+
+        /// <summary>Global store order, to tell which buffered store SC would already have written.</summary>
+        public long Seq;
 
         public abstract void Apply();
 
@@ -90,21 +94,33 @@ public sealed class TsoMemory : MemoryModel
     /// Before an access by any task, one buffered store of any CPU may reach memory (a recorded
     /// choice: 0 = none, i = the oldest store of the i-th CPU with a non-empty buffer, by CPU id).
     /// Drains are thus independent of what the storing CPU does next, as on real hardware,
-    /// and every SC execution stays reachable.
+    /// and every SC execution stays reachable. The SC alternative of the choice drains the store
+    /// made first of all those buffered: always taking it, no store outlives the next access,
+    /// which is SC with each store taking effect at its drain. Leaving a store buffered across an
+    /// access, or draining out of store order, is the weak behaviour a stale bound counts.
     /// </summary>
     private void MaybeDrain(SimTask t, StringBuilder? note)
     {
+        var ex = Execution.Current;
         var nonEmpty = 0;
-        foreach (var b in _buffers.Values)
+        var sc = 0;
+        var oldest = long.MaxValue;
+        foreach (var cpu in ex.Cpus)
         {
-            if (b.Count > 0)
+            if (_buffers.TryGetValue(cpu.Id, out var b) && b.Count > 0)
+            {
                 nonEmpty++;
+                if (b[0].Seq < oldest)
+                {
+                    oldest = b[0].Seq;
+                    sc = nonEmpty;
+                }
+            }
         }
 
         if (nonEmpty == 0)
             return;
-        var ex = Execution.Current;
-        var k = ex.Driver.Choose(ex, t, nonEmpty + 1);
+        var k = ex.Driver.ChooseWeak(ex, t, nonEmpty + 1, sc);
         if (k == 0)
             return;
         foreach (var cpu in _buffers.Keys.Order())
@@ -163,7 +179,7 @@ public sealed class TsoMemory : MemoryModel
         MaybeDrain(task, note);
         if (b.Count >= Capacity)
             Drain(task.Cpu, b, 1, note);
-        b.Add(new Buffered<T> { Loc = loc, Value = value, Step = Execution.Current.NextStepIndex });
+        b.Add(new Buffered<T> { Loc = loc, Value = value, Step = Execution.Current.NextStepIndex, Seq = ++_stores });
         note?.Append(note.Length > 0 ? "; " : "").Append("buffered on CPU").Append(task.Cpu.Id).Append(": not yet visible to other CPUs");
     }
 
