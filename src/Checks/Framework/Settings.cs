@@ -18,7 +18,7 @@ public sealed record RunSettings
     public int PreemptionBound { get; init; } = 2;
 
     /// <summary>Exhaustive search: the most non-SC weak-memory choices per execution (-1: unbounded).</summary>
-    public int StaleBound { get; init; } = 1;
+    public int StaleBound { get; init; } = 2;
     public string MemoryModel { get; init; } = "sc";
 
     /// <summary>Shorten a failing native schedule (fewer preemptions, fewer steps) before it is reported.</summary>
