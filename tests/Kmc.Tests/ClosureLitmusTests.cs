@@ -14,12 +14,12 @@ public class ClosureLitmusTests
     {
         for (var d = new DirectoryInfo(AppContext.BaseDirectory); d != null; d = d.Parent)
         {
-            var candidate = Path.Combine(d.FullName, "tests", "Kmc.Tests", "Litmus", "Closures");
+            var candidate = Path.Combine(d.FullName, "tests", "Kmc.Tests", "ClosureLitmus");
             if (Directory.Exists(candidate))
                 return candidate;
         }
 
-        throw new InvalidOperationException("tests/Kmc.Tests/Litmus/Closures not found");
+        throw new InvalidOperationException("tests/Kmc.Tests/ClosureLitmus not found");
     }
 
     [Theory]
