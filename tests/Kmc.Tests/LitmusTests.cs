@@ -328,7 +328,7 @@ public class LitmusTests
     [Fact]
     public void OwnAndKernelLitmusTestsAllAgreeWithHerd()
     {
-        Assert.Equal(11, Directory.GetFiles(OwnCorpus(), "*.litmus").Length);
+        Assert.Equal(13, Directory.GetFiles(OwnCorpus(), "*.litmus").Length);
         if (SharedCorpus("kernel") is { } kernel)
             Assert.Equal(43, LitmusRunner.Files([kernel]).Count);
         var results = AgreeingFiles().Select(f => LitmusRunner.RunFile(f, "lkmm", TimeSpan.FromSeconds(20))).ToList();
@@ -368,6 +368,8 @@ public class LitmusTests
     [InlineData("RCU-gp.litmus", "Never")]
     [InlineData("RCU-no-gp.litmus", "Sometimes")]
     [InlineData("Deref.litmus", "Never")]
+    [InlineData("AUL-chain.litmus", "Never")]
+    [InlineData("AUL-chain-nofence.litmus", "Sometimes")]
     public void OwnLitmusFile(string file, string verdict)
     {
         var r = LitmusRunner.RunFile(Path.Combine(OwnCorpus(), file), "lkmm", null);
