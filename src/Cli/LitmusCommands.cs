@@ -53,12 +53,20 @@ public static class LitmusCommands
         }
 
         AnsiConsole.Write(table);
-        var witnesses = results.Where(r => r.Verdict == LitmusVerdict.ScContradicted && r.Witness != null).ToList();
+        var witnesses = results.Where(r => r.Witness != null).ToList();
         if (witnesses.Count > 0)
         {
-            Console.WriteLine("SC executions the Result line forbids:");
+            Console.WriteLine("Executions behind the mismatches:");
             foreach (var r in witnesses)
-                Console.WriteLine($"  {Path.GetRelativePath(root, Path.GetFullPath(r.File))} ({r.Expected}): {r.Witness}");
+            {
+                var what = r.Verdict switch
+                {
+                    LitmusVerdict.ScContradicted => "an SC execution the Result forbids",
+                    LitmusVerdict.RaceFlagDiffers => "a racy execution",
+                    _ => $"{model} allows",
+                };
+                Console.WriteLine($"  {Path.GetRelativePath(root, Path.GetFullPath(r.File))} (Result: {r.Expected}; {what}): {r.Witness}");
+            }
         }
 
         int Count(LitmusVerdict v) => results.Count(r => r.Verdict == v);

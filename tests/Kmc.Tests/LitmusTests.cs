@@ -400,7 +400,9 @@ public class LitmusTests
         var r = LitmusRunner.RunFile(Path.Combine(OwnCorpus(), "judging", file), "lkmm", TimeSpan.FromSeconds(20));
         Assert.Equal(observed, r.Observed);
         Assert.Equal(verdict, r.Verdict);
-        Assert.Equal(verdict == LitmusVerdict.ScContradicted, r.Witness != null);
+        // An execution backs every disagreement the model is answerable for, and only those.
+        var backed = verdict is LitmusVerdict.ScContradicted or LitmusVerdict.AllowedForbidden || file == "race-unexpected.litmus";
+        Assert.Equal(backed, r.Witness != null);
     }
 
     [Fact]
@@ -423,6 +425,20 @@ public class LitmusTests
 
         var always = LitmusRunner.RunFile(Path.Combine(OwnCorpus(), "judging", "sc-contradicts-always.litmus"), "lkmm", null);
         Assert.Equal("interleaving: P1:R x=0; P0:W x=1 => 1:r0=0", always.Witness);
+    }
+
+    /// <summary>
+    /// Store buffering is no interleaving, so the LKMM's witness lists each thread's accesses with
+    /// where each read took its value; the racy execution behind an unexpected race is one too.
+    /// </summary>
+    [Fact]
+    public void ModelWitnessesBackForbiddenOutcomesAndUnexpectedRaces()
+    {
+        var sb = LitmusRunner.RunFile(Path.Combine(OwnCorpus(), "judging", "weak-forbidden.litmus"), "lkmm", null);
+        Assert.Equal("per thread: P0: W x=1; R y=0 (initial) | P1: W y=1; R x=0 (initial) => 0:r0=0, 1:r1=0", sb.Witness);
+        var race = LitmusRunner.RunFile(Path.Combine(OwnCorpus(), "judging", "race-unexpected.litmus"), "lkmm", null);
+        Assert.NotNull(race.Witness);
+        Assert.Contains("P0:W x=1", race.Witness);
     }
 
     /// <summary>Only the LKMM's answers are judged: under sc a wrong Result is no mismatch and needs no witness.</summary>
@@ -469,6 +485,6 @@ public class LitmusTests
         Assert.Equal(0, run.Code);
         Assert.Contains("1 matched, 1 forgiven (data race), 0 mismatched", run.Out);
         Assert.Contains("1 Result contradicted by an SC execution", run.Out);
-        Assert.Contains("sc-contradicts-never.litmus (Never): interleaving: ", run.Out);
+        Assert.Contains("sc-contradicts-never.litmus (Result: Never; an SC execution the Result forbids): interleaving: ", run.Out);
     }
 }

@@ -86,7 +86,7 @@ public static partial class LitmusRunner
             var (verdict, note) = memoryModel == "lkmm"
                 ? Judge(test.Result, obs.Verdict, obs.DataRace)
                 : (LitmusVerdict.NotJudged, $"Result is for lkmm, not {memoryModel}");
-            string? witness = null;
+            var witness = WitnessFor(verdict, note, Outcome(test.Result), obs);
             if (verdict == LitmusVerdict.AllowedForbidden && ScWitness(test, timeout, watch) is { } w)
                 (verdict, note, witness) = (LitmusVerdict.ScContradicted, null, w);
             return new LitmusResult(path, expected, observed, verdict, note, obs.Candidates, obs.Allowed, watch.Elapsed, witness);
@@ -125,6 +125,19 @@ public static partial class LitmusRunner
             return null;
         return outcome == "Never" ? sc.SatisfyingWitness : sc.FailingWitness;
     }
+
+    /// <summary>The model's execution behind a mismatch, for checking it by hand: the forbidden outcome, or a racy execution the Result does not expect.</summary>
+    private static string? WitnessFor(LitmusVerdict verdict, string? note, string outcome, LitmusObservation obs) => verdict switch
+    {
+        LitmusVerdict.AllowedForbidden => outcome switch
+        {
+            "Never" => obs.SatisfyingWitness,
+            "Always" => obs.FailingWitness,
+            _ => obs.SatisfyingWitness ?? obs.FailingWitness,
+        },
+        LitmusVerdict.RaceFlagDiffers when note?.StartsWith("unexpected", StringComparison.Ordinal) == true => obs.RaceWitness,
+        _ => null,
+    };
 
     private static string ExpectedOf(string path)
     {
