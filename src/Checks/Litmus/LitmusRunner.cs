@@ -108,9 +108,11 @@ public static partial class LitmusRunner
 
     /// <summary>
     /// An SC execution that the Result forbids: one satisfying a "Never" condition, or failing an
-    /// "Always" one. SC's executions are among those of any LKMM-consistent model, so such a
-    /// witness shows the Result line is wrong rather than the model. Only asked about files that
-    /// would otherwise be "allowed a forbidden outcome", so the extra search is rare.
+    /// "Always" one. The LKMM is weaker than SC: kmc's sc keeps the interleavings that also respect
+    /// the kernel's software guarantees (RCU grace periods), and each of those is an LKMM
+    /// execution, so such a witness shows the Result line is wrong rather than the model. Only
+    /// asked about files that would otherwise be "allowed a forbidden outcome", so the extra
+    /// search is rare.
     /// </summary>
     private static string? ScWitness(LitmusTest test, TimeSpan? timeout, Stopwatch watch)
     {
