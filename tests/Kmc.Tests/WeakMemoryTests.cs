@@ -302,6 +302,24 @@ public class WeakMemoryTests
         Xunit.Assert.True(run.MatchesExpectation, run.Mismatch());
     }
 
+    /// <summary>
+    /// The holes the fixed closure code has under lkmm close with the acquire kmc proposes (the
+    /// same pairs as tests/Kmc.Tests/ClosureLitmus): on the same seed and budget where the fixed
+    /// code fails, the fix variant holds.
+    /// </summary>
+    [Theory]
+    [InlineData("closure-sync", "sync-done-acquire", 20000)]
+    [InlineData("closure-sync@upstream", "acquire-fixes", 20000)]
+    [InlineData("closure-refcount@upstream", "acquire-fixes", 20000)]
+    public void ProposedClosureAcquireFixesHoldUnderLkmm(string check, string fix, int iterations)
+    {
+        var broken = Run(check, "fixed", "lkmm", iterations: iterations);
+        Xunit.Assert.NotNull(broken.Result.Failure);
+        var fixedRun = Run(check, fix, "lkmm", iterations: iterations);
+        Xunit.Assert.Null(fixedRun.Result.Failure);
+        Xunit.Assert.True(fixedRun.MatchesExpectation, fixedRun.Mismatch());
+    }
+
     [Fact]
     public void FixedClosureSyncHasAnLkmmStaleDataHole()
     {

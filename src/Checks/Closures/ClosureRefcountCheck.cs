@@ -130,5 +130,6 @@ public sealed class ClosureRefcountUpstreamCheck : ClosureRefcountCheckBase
     [
         ClosureVariants.UpstreamFixedRefcount,
         ClosureVariants.UpstreamQueueUnderRcu,
+        ClosureVariants.UpstreamAcquireFixes,
     ];
 }

@@ -29,10 +29,11 @@ public abstract class ClosureSyncCheckBase : Check
         ClosureVariants.SyncWakeupRace,
         ClosureVariants.SyncFnDoneHoisted,
         ClosureVariants.SyncRelaxedFastpath,
+        ClosureVariants.SyncDoneAcquire,
     ];
 
     // The syncer bugs (C1, C2) and C3 belong to code the upstream form no longer has.
-    private static readonly IReadOnlyList<Variant> s_upstreamVariants = [ClosureVariants.UpstreamFixedSync];
+    private static readonly IReadOnlyList<Variant> s_upstreamVariants = [ClosureVariants.UpstreamFixedSync, ClosureVariants.UpstreamAcquireFixes];
 
     private sealed class Io : KObject
     {

@@ -26,6 +26,7 @@ public sealed class ClosureSyncTimeoutUpstreamCheck : Check
     [
         ClosureVariants.UpstreamFixedSync,
         ClosureVariants.UpstreamSyncerTimeoutRace,
+        ClosureVariants.UpstreamAcquireFixes,
     ];
 
     private sealed class Io : KObject

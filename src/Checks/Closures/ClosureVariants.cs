@@ -55,8 +55,13 @@ internal static class ClosureVariants
         "own mutation: closure_wait_event() tests the condition before closure_wait(): a wake_up in between is lost",
         Expectation.Bug(FailureKind.Hang));
 
+    public static readonly Variant SyncDoneAcquire = new("sync-done-acquire",
+        "kmc's proposed fix, not upstream code: closure_sync_fn() sets s->done with smp_store_release() and __closure_sync() tests it with smp_load_acquire(); closes the lkmm hole of the fixed code (tests/Kmc.Tests/ClosureLitmus)",
+        Expectation.Pass);
+
     public static ClosureVariant Of(Variant v) => v.Name switch
     {
+        "sync-done-acquire" => ClosureVariant.SyncDoneAcquire,
         "fixed" => ClosureVariant.Fixed,
         "sync-wakeup-race" => ClosureVariant.SyncWakeupRace,
         "sync-fn-done-hoisted" => ClosureVariant.SyncFnDoneHoisted,
@@ -107,8 +112,13 @@ internal static class ClosureVariants
         "before the 2025-10 CLOSURE_SLEEPING series: __closure_sync_timeout() times out, sees the count at 0 and returns while the final putter is still in closure_put_after_sub()/closure_sync_fn on the caller's stack closure",
         Expectation.Bug(FailureKind.UseAfterFree));
 
+    public static readonly Variant UpstreamAcquireFixes = new("acquire-fixes",
+        "kmc's proposed fix, not upstream code: closure_sync() and its loops decide on atomic_read_acquire() of remaining, and closure_sub() re-reads remaining with acquire after a failed try_cmpxchg; closes both lkmm holes of the upstream code (tests/Kmc.Tests/ClosureLitmus)",
+        Expectation.Pass);
+
     public static ClosureUpstreamVariant UpstreamOf(Variant v) => v.Name switch
     {
+        "acquire-fixes" => ClosureUpstreamVariant.AcquireFixes,
         "fixed" => ClosureUpstreamVariant.Fixed,
         "sync-zeroed-fastpath" => ClosureUpstreamVariant.SyncZeroedFastpath,
         "queue-under-rcu" => ClosureUpstreamVariant.QueueUnderRcu,

@@ -45,6 +45,14 @@ public enum ClosureVariant
 
     /// <summary>Own mutation: closure_wait_event() tests the condition before putting itself on the waitlist.</summary>
     WaitEventCondBeforeWait,
+
+    /// <summary>
+    /// kmc's proposed fix, not upstream code: closure_sync_fn() publishes s->done with
+    /// smp_store_release() and __closure_sync() tests it with smp_load_acquire(), so a waiter that
+    /// finds it set without sleeping also sees what the putters wrote (and s.done is no longer a
+    /// data race).
+    /// </summary>
+    SyncDoneAcquire,
 }
 
 /// <summary>closure_fn *: a named continuation, so traces show which function cl->fn is.</summary>
@@ -410,7 +418,10 @@ public sealed class Closure : KObject, IClosure
                 var s = await PlainRead(cl.S);
                 PreemptDisable(); // rcu_read_lock()
                 var p = await ReadOnce(s!.Task);
-                await PlainWrite(s.Done, 1);
+                if (cl.Variant == ClosureVariant.SyncDoneAcquire)
+                    await SmpStoreRelease(s.Done, 1);
+                else
+                    await PlainWrite(s.Done, 1);
                 await WakeUpProcess(p!);
                 PreemptEnable(); // rcu_read_unlock()
                 break;
@@ -427,7 +438,8 @@ public sealed class Closure : KObject, IClosure
         for (;;)
         {
             await SetCurrentState(TaskState.Uninterruptible);
-            if (await PlainRead(s.Done) != 0)
+            var done = Variant == ClosureVariant.SyncDoneAcquire ? await SmpLoadAcquire(s.Done) : await PlainRead(s.Done);
+            if (done != 0)
                 break;
             await Schedule();
         }

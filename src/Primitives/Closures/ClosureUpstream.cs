@@ -45,6 +45,14 @@ public enum ClosureUpstreamVariant
 
     /// <summary>Own mutation: closure_wait_event() tests the condition before putting itself on the waitlist.</summary>
     WaitEventCondBeforeWait,
+
+    /// <summary>
+    /// kmc's proposed fix, not upstream code: the sync loops leave on atomic_read_acquire() of
+    /// remaining (pairs with the final closure_sub()'s release cmpxchg), and closure_sub() re-reads
+    /// remaining with atomic_read_acquire() after a failed try_cmpxchg, so the retry's read of
+    /// cl->fn is ordered after the put that beat it.
+    /// </summary>
+    AcquireFixes,
 }
 
 /// <summary>struct closure, current upstream form.</summary>
@@ -110,6 +118,10 @@ public sealed class ClosureUpstream : KObject, IClosure
     /// <summary>closure_nr_remaining(): a relaxed read of the count.</summary>
     public async ValueTask<int> ClosureNrRemaining() => await AtomicRead(Remaining) & ClosureRemainingMask;
 
+    /// <summary>The count closure_sync() decides on: acquire under <see cref="ClosureUpstreamVariant.AcquireFixes"/>.</summary>
+    private async ValueTask<int> SyncRemaining() =>
+        Variant == ClosureUpstreamVariant.AcquireFixes ? await AtomicReadAcquire(Remaining) : await AtomicRead(Remaining);
+
     /// <summary>closure_put(): closure_sub(cl, 1).</summary>
     public ValueTask ClosurePut() => ClosureSub(1);
 
@@ -117,13 +129,13 @@ public sealed class ClosureUpstream : KObject, IClosure
     public async ValueTask ClosureSync()
     {
         // The C7 regression commented out this check: a zeroed closure goes to __closure_sync().
-        if (Variant == ClosureUpstreamVariant.SyncZeroedFastpath || await ClosureNrRemaining() > 1)
+        if (Variant == ClosureUpstreamVariant.SyncZeroedFastpath || (await SyncRemaining() & ClosureRemainingMask) > 1)
             await __ClosureSync();
     }
 
     /// <summary>closure_sync_timeout(): 0 once the count is 1, -ETIME when the timeout elapsed first.</summary>
     public async ValueTask<int> ClosureSyncTimeout(long timeout) =>
-        await ClosureNrRemaining() > 1 ? await __ClosureSyncTimeout(timeout) : 0;
+        (await SyncRemaining() & ClosureRemainingMask) > 1 ? await __ClosureSyncTimeout(timeout) : 0;
 
     /// <summary>set_closure_fn(): plain stores, ordered by the release cmpxchg of the following sub.</summary>
     public async ValueTask SetClosureFn(ClosureFn? fn, ClosureWorkqueue? wq)
@@ -321,7 +333,7 @@ public sealed class ClosureUpstream : KObject, IClosure
             var (ok, found) = await TryCmpxchgRelease(Remaining, old, nw);
             if (ok)
                 break;
-            old = found;
+            old = Variant == ClosureUpstreamVariant.AcquireFixes ? await AtomicReadAcquire(Remaining) : found;
         }
 
         if (s == NewClosureState.NormalPut)
@@ -393,7 +405,8 @@ public sealed class ClosureUpstream : KObject, IClosure
         for (;;)
         {
             await SetCurrentState(TaskState.Uninterruptible);
-            if ((await AtomicRead(Remaining) & ClosureSleeping) == 0)
+            var r = await SyncRemaining();
+            if ((r & ClosureSleeping) == 0)
                 break;
             await Schedule();
         }
@@ -452,7 +465,7 @@ public sealed class ClosureUpstream : KObject, IClosure
         for (;;)
         {
             await SetCurrentState(TaskState.Uninterruptible);
-            var old = await AtomicRead(Remaining);
+            var old = await SyncRemaining();
             if ((old & ClosureSleeping) == 0)
                 break;
             if (timeout == 0)
@@ -471,7 +484,7 @@ public sealed class ClosureUpstream : KObject, IClosure
                         break;
                     }
 
-                    old = found;
+                    old = Variant == ClosureUpstreamVariant.AcquireFixes ? await AtomicReadAcquire(Remaining) : found;
                 }
 
                 if (undone)
