@@ -54,6 +54,29 @@ namespace Kmc.Models.WeakMemory;
 /// Spawning a task hands it the parent's view.
 /// </para>
 /// <para>
+/// RCU. rcu_dereference() is READ_ONCE() of a pointer (so dependency-ordered, see Limits) and
+/// rcu_assign_pointer() is smp_store_release(). The kernel API makes synchronize_rcu() wait for
+/// the read-side critical sections open when its grace period starts; this model adds what the
+/// grace period orders, after the LKMM's law (for each section and grace period, either the
+/// section ends before the grace period ends, or it starts after the grace period starts).
+/// synchronize_rcu() opens with a full barrier and publishes the updater's view as a grace-period
+/// start view; a section whose outermost rcu_read_lock() comes later joins every start view
+/// published so far (it sees everything before those synchronize_rcu() calls). Each outermost
+/// rcu_read_unlock() records the reader's view, pending-acquire part included (the strong fence a
+/// grace period is A-cumulative: what the section read from is ordered too); at its end the
+/// grace period joins the views of the sections it waited for and of every section that had
+/// ended before it started, then closes with a full barrier. Exact: sections open at the start
+/// are ordered wholly before the code after synchronize_rcu() returns, and sections that start
+/// after it see the code before it; the two barriers are the LKMM's (a grace period is stronger
+/// than smp_mb()). Stronger than the LKMM: a section that ended before the grace period started
+/// is ordered before its end even when it saw the code before the grace period (the LKMM then
+/// lets its accesses be missed after it; real RCU does not); a section that starts after the
+/// start is ordered after it even when the updater observes nothing of it; and the start view
+/// carries the global full-barrier view, as every smp_mb() here does. Only rcu_read_lock()
+/// sections count as readers: preempt- or irq-disabled regions (which synchronize_rcu() also
+/// waits for since v4.20) do not, nor does SRCU exist here.
+/// </para>
+/// <para>
 /// Limits. No load buffering (a load reads a store that already executed), hence no LB and no
 /// out-of-thin-air; loads are never satisfied early, so load-&gt;store order is always kept and
 /// address/control dependencies to stores are honoured for free. An address dependency between
@@ -327,5 +350,52 @@ public sealed class LkmmMemory : MemoryModel
         var p = State(parent);
         var c = State(child);
         c.Join(p.Cur);
+    }
+
+    // ---- RCU (see the class comment) ----------------------------------------------------------
+
+    /// <summary>Every grace period's start view so far: what a section that starts now must see.</summary>
+    private readonly View _rcuGpStarts = new();
+
+    /// <summary>Every ended section's view at its rcu_read_unlock(): what a grace period starting now must order before its end.</summary>
+    private readonly View _rcuEnded = new();
+
+    public override void OnRcuReadLock(SimTask task)
+    {
+        var ts = State(task);
+        var note = Note(reset: true);
+        if (ts.Cur.Join(_rcuGpStarts))
+        {
+            ts.Changed();
+            note?.Append("starts after a grace period started: sees everything before that synchronize_rcu()");
+        }
+    }
+
+    public override object? OnRcuReadUnlock(SimTask task)
+    {
+        var ts = State(task);
+        Note(reset: true);
+        var view = ts.PendingAcquire is { IsEmpty: false } pending ? JoinOf(ts.Cur, pending) : ts.Snapshot();
+        _rcuEnded.Join(view);
+        return view;
+    }
+
+    public override object? OnGracePeriodStart(SimTask updater)
+    {
+        var ts = State(updater);
+        Note(reset: true);
+        FullFence(ts);
+        _rcuGpStarts.Join(ts.Cur);
+        return new View(_rcuEnded);
+    }
+
+    public override void OnGracePeriodEnd(SimTask updater, object? start, IReadOnlyList<object?> readers)
+    {
+        var ts = State(updater);
+        Note(reset: true);
+        ts.Join(start as View);
+        foreach (var r in readers)
+            ts.Join(r as View);
+        FullFence(ts);
     }
 }
