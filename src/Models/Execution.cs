@@ -90,6 +90,7 @@ public sealed class Execution
 
     /// <summary>Grace periods in progress and call_rcu() callbacks.</summary>
     internal RcuState Rcu { get; } = new();
+
     public Recorder? Recorder { get; }
     public Failure? Failure { get; private set; }
     public bool StepBoundHit { get; private set; }

@@ -37,7 +37,7 @@ public sealed class SimTask : INamed
     public TaskState State { get; internal set; } = TaskState.Running;
     public bool Done { get; internal set; }
 
-    /// <summary>Set while the task is in schedule(), waiting for a wakeup.</summary>
+    /// <summary>Set while the task sleeps: in schedule() waiting for a wakeup, on a mutex, or in a grace period.</summary>
     public bool Sleeping { get; internal set; }
 
     /// <summary>rcu_read_lock() nesting (current->rcu_read_lock_nesting); 0 outside any read-side critical section.</summary>

@@ -399,6 +399,41 @@ public class RcuTests
         Xunit.Assert.Equal(["1"], outcomes);
     }
 
+    /// <summary>
+    /// The law is an either-or, and the model keeps both sides reachable: x = 1; synchronize_rcu();
+    /// r2 = z || rcu_read_lock(); r1 = x; z = 1; rcu_read_unlock(). A section that saw x (it began
+    /// after the grace period) need not be seen after it (the LKMM allows 1,0, as kmc litmus
+    /// confirms); one that missed x must be (0,0 is forbidden).
+    /// </summary>
+    [Fact]
+    public void ASectionIsOrderedOnOneSideOfTheGracePeriodNotBoth()
+    {
+        var outcomes = Outcomes("lkmm", 2, (ex, record) =>
+        {
+            var x = new Loc<int>("x");
+            var z = new Loc<int>("z");
+            int r1 = -1, r2 = -1;
+            ex.Spawn("P0", 0, async () =>
+            {
+                RcuReadLock();
+                r1 = await ReadOnce(x);
+                await WriteOnce(z, 1);
+                RcuReadUnlock();
+            });
+            ex.Spawn("P1", 1, async () =>
+            {
+                await WriteOnce(x, 1);
+                await SynchronizeRcu();
+                r2 = await ReadOnce(z);
+            });
+            ex.AtEnd("outcome", () => record($"{r1},{r2}"));
+        });
+        Xunit.Assert.Contains("1,0", outcomes);
+        Xunit.Assert.DoesNotContain("0,0", outcomes);
+        Xunit.Assert.Contains("0,1", outcomes);
+        Xunit.Assert.Contains("1,1", outcomes);
+    }
+
     /// <summary>call_rcu() callbacks run after a grace period that waits for the sections open at the call (a plain kfree() does not wait).</summary>
     [Theory]
     [InlineData("sc", true)]
