@@ -105,7 +105,7 @@ public static partial class Kernel
         }
 
         CheckMaySleep(t, "synchronize_rcu()", file, line);
-        await GracePeriodWait(ex, t, "synchronize_rcu", fn, file, line);
+        await GracePeriodWait(ex, t, "synchronize_rcu", "synchronize_rcu(): a grace period", fn, file, line);
     }
 
     /// <summary>
@@ -113,7 +113,7 @@ public static partial class Kernel
     /// depends on where) and, if it waits, a sleep the scheduler sees as blocked until the last
     /// of those sections ends.
     /// </summary>
-    private static async ValueTask GracePeriodWait(Execution ex, SimTask t, string op, string fn, string file, int line)
+    private static async ValueTask GracePeriodWait(Execution ex, SimTask t, string op, string what, string fn, string file, int line)
     {
         await ex.Point(t, null, null);
         var gp = ex.Rcu.Start(ex, t);
@@ -131,7 +131,7 @@ public static partial class Kernel
         if (t.Cpu.Occupant == t)
             t.Cpu.Occupant = null;
         // Not in a finally: when a driver ends the execution here, the task stays asleep for the hang report.
-        await ex.Point(t, () => gp.Waiting.Count == 0, $"{op}(): a grace period waiting for {gp.Names} to call rcu_read_unlock()",
+        await ex.Point(t, () => gp.Waiting.Count == 0, $"{what} waiting for {gp.Names} to call rcu_read_unlock()",
             $"{fn} ({Path.GetFileName(file)}:{line})");
         t.Sleeping = false;
         t.Cpu.Occupant = t;
@@ -161,7 +161,7 @@ public static partial class Kernel
         ex.Spawn(name, t.Cpu.Id, async () =>
         {
             var (ex2, self) = Ctx();
-            await GracePeriodWait(ex2, self, "call_rcu grace period", fn, file, line);
+            await GracePeriodWait(ex2, self, "grace period", $"the grace period before {head.Name}'s callback", fn, file, line);
             head.Queued = false;
             self.PreemptCount++;
             if (ex2.Recording)

@@ -244,7 +244,8 @@ public sealed class TsoMemory : MemoryModel
 
     public override void OnGracePeriodEnd(SimTask updater, object? start, IReadOnlyList<object?> readers)
     {
-        var note = Note(reset: true);
+        // Not reset: without readers to wait for, the start's drains go into the same step.
+        var note = Note(reset: false);
         var marks = (start as List<RcuMark> ?? []).Concat(readers.OfType<RcuMark>());
         foreach (var mark in marks.OrderBy(m => m.Cpu))
         {
