@@ -99,11 +99,13 @@ public sealed class TsoMemory : MemoryModel
     /// <summary>
     /// Before an access by any task, one buffered store of any CPU may reach memory (a recorded
     /// choice: 0 = none, i = the oldest store of the i-th CPU with a non-empty buffer, by CPU id).
-    /// Drains are thus independent of what the storing CPU does next, as on real hardware,
-    /// and every SC execution stays reachable. The SC alternative of the choice drains the store
-    /// made first of all those buffered: always taking it, no store outlives the next access,
-    /// which is SC with each store taking effect at its drain. Leaving a store buffered across an
-    /// access, or draining out of store order, is the weak behaviour a stale bound counts.
+    /// Drains are thus independent of what the storing CPU does next, as on real hardware. The SC
+    /// alternative of the choice drains the store made first of all those buffered: always taking
+    /// it, no store outlives the next access, which is SC with each store taking effect at its
+    /// drain. Leaving a store buffered across an access, or draining out of store order, is the
+    /// weak behaviour a stale bound counts. (A task spinning on a buffered store can run only once
+    /// it drains, after the next access of some task: an SC interleaving in which the waiter runs
+    /// right after the store is not reached.)
     /// </summary>
     private void MaybeDrain(SimTask t, StringBuilder? note)
     {
