@@ -15,9 +15,13 @@ public static class LitmusCommands
         var model = new Option<string?>("--memory-model") { Description = "sc, tso or lkmm (default lkmm); the files' Result lines are judged under lkmm only" };
         var timeout = new Option<double?>("--timeout") { Description = "seconds per test before it is reported as timed out (default 60)" };
         var every = new Option<bool>("--all-executions") { Description = "visit every candidate execution and count them, instead of stopping once the verdict is known" };
-        var cmd = new Command("litmus", "run C/LISA litmus tests; compare each verdict with the file's Result line") { paths, model, timeout, every };
+        var operational = new Option<bool>("--operational") { Description = "run the tests on kmc's operational memory model (src/Models) instead of the axiomatic engine" };
+        var compare = new Option<bool>("--compare-operational") { Description = "compare the operational and axiomatic outcome sets per file (sc, tso and lkmm unless --memory-model)" };
+        var cmd = new Command("litmus", "run C/LISA litmus tests; compare each verdict with the file's Result line") { paths, model, timeout, every, operational, compare };
         cmd.SetAction(p =>
         {
+            if (p.GetValue(operational) || p.GetValue(compare))
+                return OperationalLitmusCommands.Run(p.GetValue(paths)!, p.GetValue(model), p.GetValue(timeout), p.GetValue(compare), p.GetValue(every));
             var mm = p.GetValue(model) ?? "lkmm";
             LitmusModels.Get(mm);
             var seconds = p.GetValue(timeout) ?? 60;
@@ -31,7 +35,7 @@ public static class LitmusCommands
         return cmd;
     }
 
-    private static string CommonRoot(IReadOnlyList<string> files)
+    internal static string CommonRoot(IReadOnlyList<string> files)
     {
         if (files.Count == 1)
             return Path.GetDirectoryName(Path.GetFullPath(files[0])) ?? "";
