@@ -17,11 +17,12 @@ public static class LitmusCommands
         var every = new Option<bool>("--all-executions") { Description = "visit every candidate execution and count them, instead of stopping once the verdict is known" };
         var operational = new Option<bool>("--operational") { Description = "run the tests on kmc's operational memory model (src/Models) instead of the axiomatic engine" };
         var compare = new Option<bool>("--compare-operational") { Description = "compare the operational and axiomatic outcome sets per file (sc, tso and lkmm unless --memory-model)" };
-        var cmd = new Command("litmus", "run C/LISA litmus tests; compare each verdict with the file's Result line") { paths, model, timeout, every, operational, compare };
+        var noReduction = new Option<bool>("--no-reduction") { Description = "operational modes: run every interleaving (no sleep sets), to check the reduction" };
+        var cmd = new Command("litmus", "run C/LISA litmus tests; compare each verdict with the file's Result line") { paths, model, timeout, every, operational, compare, noReduction };
         cmd.SetAction(p =>
         {
             if (p.GetValue(operational) || p.GetValue(compare))
-                return OperationalLitmusCommands.Run(p.GetValue(paths)!, p.GetValue(model), p.GetValue(timeout), p.GetValue(compare), p.GetValue(every));
+                return OperationalLitmusCommands.Run(p.GetValue(paths)!, p.GetValue(model), p.GetValue(timeout), p.GetValue(compare), p.GetValue(every), !p.GetValue(noReduction));
             var mm = p.GetValue(model) ?? "lkmm";
             LitmusModels.Get(mm);
             var seconds = p.GetValue(timeout) ?? 60;

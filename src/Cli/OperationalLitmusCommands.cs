@@ -12,7 +12,7 @@ namespace Kmc.Cli;
 /// </summary>
 public static class OperationalLitmusCommands
 {
-    public static int Run(string[] paths, string? model, double? timeout, bool compare, bool everyExecution)
+    public static int Run(string[] paths, string? model, double? timeout, bool compare, bool everyExecution, bool reduce)
     {
         if (everyExecution)
             throw new KmcInputException("--all-executions is for the axiomatic engine; the operational modes always visit every execution");
@@ -27,7 +27,7 @@ public static class OperationalLitmusCommands
         if (!compare)
         {
             var mm = model ?? "lkmm";
-            var results = files.Select(f => OperationalRunner.RunFile(f, mm, TimeSpan.FromSeconds(seconds))).ToList();
+            var results = files.Select(f => OperationalRunner.RunFile(f, mm, TimeSpan.FromSeconds(seconds), reduce)).ToList();
             return PrintRuns(results, root, mm, watch.Elapsed);
         }
 
@@ -37,7 +37,7 @@ public static class OperationalLitmusCommands
         foreach (var m in models)
         {
             var w = Stopwatch.StartNew();
-            rows.AddRange(files.Select(f => OperationalRunner.Compare(f, m, TimeSpan.FromSeconds(seconds))));
+            rows.AddRange(files.Select(f => OperationalRunner.Compare(f, m, TimeSpan.FromSeconds(seconds), reduce)));
             times[m] = w.Elapsed;
         }
 

@@ -28,6 +28,9 @@ public sealed record OperationalObservation
     /// <summary>Executions cut at the step bound.</summary>
     public long Cut { get; init; }
 
+    /// <summary>Executions abandoned because every enabled task was asleep: an interleaving equivalent to one already run.</summary>
+    public long Redundant { get; init; }
+
     public bool TimedOut { get; init; }
 
     /// <summary>The construct the Models API cannot express, when the test has one.</summary>
@@ -53,7 +56,8 @@ public static class OperationalEngine
 
     public static readonly IReadOnlyList<string> ModelNames = ["sc", "tso", "lkmm"];
 
-    public static OperationalObservation Run(LitmusTest test, OutcomeSpace space, string model, TimeSpan? timeout)
+    /// <param name="reduce">sleep-set reduction (off: every interleaving, for checking the reduction itself)</param>
+    public static OperationalObservation Run(LitmusTest test, OutcomeSpace space, string model, TimeSpan? timeout, bool reduce = true)
     {
         if (!ModelNames.Contains(model))
             throw new KmcInputException($"unknown memory model '{model}' (use sc, tso or lkmm)");
@@ -64,7 +68,7 @@ public static class OperationalEngine
         var layout = InitialLayout(test);
         while (true)
         {
-            var (obs, relayout) = Explore(test, space, model, layout, watch, timeout);
+            var (obs, relayout) = Explore(test, space, model, layout, watch, timeout, reduce);
             if (relayout is not { } r)
                 return obs;
             layout[r.Loc] = r.Kind;
@@ -161,18 +165,18 @@ public static class OperationalEngine
     }
 
     private static (OperationalObservation, RelayoutException?) Explore(LitmusTest test, OutcomeSpace space, string model, CellKind[] layout,
-        Stopwatch watch, TimeSpan? timeout)
+        Stopwatch watch, TimeSpan? timeout, bool reduce)
     {
         var byName = test.Locations.ToDictionary(l => l.Name, l => l.Index, StringComparer.Ordinal);
         var stop = new Stop();
         var outcomes = new HashSet<Outcome>();
+        var threads = new OperationalThread[test.Threads.Count];
         var scenario = new Scenario(test.Threads.Count, ex =>
         {
-            var machine = new OperationalMachine(test, byName, layout);
-            var threads = test.Threads.Select(t => new OperationalThread(machine, t)).ToList();
-            for (var i = 0; i < threads.Count; i++)
+            var machine = new OperationalMachine(test, byName, layout, tso: model == "tso");
+            for (var i = 0; i < threads.Length; i++)
             {
-                var thread = threads[i];
+                var thread = threads[i] = new OperationalThread(machine, test.Threads[i]);
                 ex.Spawn($"P{i}", i, () => Body(thread, stop));
             }
 
@@ -185,9 +189,9 @@ public static class OperationalEngine
             });
         });
         var options = new ExploreOptions { Strategy = "dfs", PreemptionBound = -1, MaxSteps = MaxSteps, Memory = MemoryModels.Factory(model) };
-        var dfs = new DfsPolicy(-1);
+        var dfs = new SleepSetDfs(task => (threads[task].Pending, threads[task].Seq), reduce);
         var decisions = new List<int>();
-        long executions = 0, completed = 0, infeasible = 0, hangs = 0, cut = 0;
+        long executions = 0, completed = 0, infeasible = 0, hangs = 0, cut = 0, redundant = 0;
         var timedOut = false;
         string? error = null;
         string? unsupported = null;
@@ -212,6 +216,11 @@ public static class OperationalEngine
                 try
                 {
                     ex = NativeExplorer.RunOnce(scenario, options, dfs, decisions, record: false);
+                }
+                catch (SleepBlockedException)
+                {
+                    redundant++;
+                    continue;
                 }
                 catch (LitmusUnsupportedException e)
                 {
@@ -259,7 +268,7 @@ public static class OperationalEngine
         return (new OperationalObservation
         {
             Model = model, Space = space, Outcomes = outcomes, Executions = executions, Completed = completed, Infeasible = infeasible,
-            Hangs = hangs, Cut = cut, TimedOut = timedOut, Unsupported = unsupported, Error = error,
+            Hangs = hangs, Cut = cut, Redundant = redundant, TimedOut = timedOut, Unsupported = unsupported, Error = error,
         }, null);
     }
 

@@ -1,4 +1,5 @@
 using Kmc.Models;
+using static Kmc.Models.Kernel;
 
 namespace Kmc.Checks.Litmus.Operational;
 
@@ -19,9 +20,12 @@ internal sealed class OperationalMachine
     private readonly IReadOnlyDictionary<string, int> _byName;
     private readonly Cell[] _cells;
 
-    public OperationalMachine(LitmusTest test, IReadOnlyDictionary<string, int> byName, IReadOnlyList<CellKind> layout)
+    private readonly bool _tso;
+
+    public OperationalMachine(LitmusTest test, IReadOnlyDictionary<string, int> byName, IReadOnlyList<CellKind> layout, bool tso)
     {
         _test = test;
+        _tso = tso;
         _byName = byName;
         _cells = new Cell[test.Locations.Count];
         foreach (var l in test.Locations)
@@ -51,24 +55,87 @@ internal sealed class OperationalMachine
         return (int)(v - Values.AddrBase);
     }
 
-    public ValueTask<long> Load(int loc, LoadKind kind) => _cells[loc].Load(kind);
+    /// <summary>
+    /// A step's footprint under this model. Under tso every access may drain any CPU's store
+    /// buffer first, so every access (and smp_mb(), which drains) depends on every other.
+    /// </summary>
+    private Footprint Access(int loc, bool write, bool global = false) =>
+        _tso ? new Footprint(loc, true, true, true) : new Footprint(loc, write, global, false);
 
-    public ValueTask Store(int loc, long v, StoreKind kind)
+    public ValueTask<long> Load(OperationalThread t, int loc, LoadKind kind)
+    {
+        t.Announce(Access(loc, write: false));
+        return _cells[loc].Load(kind);
+    }
+
+    public ValueTask Store(OperationalThread t, int loc, long v, StoreKind kind)
     {
         NeedsPointer(loc, v);
+        t.Announce(Access(loc, write: true));
         return _cells[loc].Store(v, kind);
     }
 
-    public ValueTask<long> Xchg(int loc, long v, RmwOrder order)
+    public ValueTask<long> Xchg(OperationalThread t, int loc, long v, RmwOrder order)
     {
         NeedsPointer(loc, v);
+        t.Announce(Access(loc, write: true, global: order == RmwOrder.Full));
         return _cells[loc].Xchg(v, order);
     }
 
-    public ValueTask<long> Cmpxchg(int loc, long old, long @new, RmwOrder order)
+    public ValueTask<long> Cmpxchg(OperationalThread t, int loc, long old, long @new, RmwOrder order)
     {
         NeedsPointer(loc, @new);
+        t.Announce(Access(loc, write: true, global: order == RmwOrder.Full));
         return _cells[loc].Cmpxchg(old, @new, order);
+    }
+
+    /// <summary>The arithmetic atomics, which need an integer location.</summary>
+    public IntCell Int(OperationalThread t, int loc, string op, bool fullyOrdered)
+    {
+        if (_cells[loc] is not IntCell i)
+            throw new LitmusUnsupportedException($"{op}() on {_cells[loc].Name}, which holds {(_cells[loc].Kind == CellKind.Lock ? "a spinlock" : "a pointer")}");
+        t.Announce(Access(loc, write: true, global: fullyOrdered));
+        return i;
+    }
+
+    /// <summary>
+    /// smp_mb() and the barriers that the lkmm model takes as one publish to the global fence
+    /// view, so they depend on each other; smp_rmb()/smp_wmb()/barrier() only change the task's
+    /// own views (under sc no barrier is even a scheduling point).
+    /// </summary>
+    public ValueTask Fence(OperationalThread t, string name)
+    {
+        var global = name is "smp_mb" or "smp_mb__before_atomic" or "smp_mb__after_atomic";
+        t.Announce(_tso ? Access(-1, true) : global ? new Footprint(-1, false, true, false) : Footprint.None);
+        return name switch
+        {
+            "smp_mb" => SmpMb(),
+            "smp_rmb" => SmpRmb(),
+            "smp_wmb" => SmpWmb(),
+            "smp_mb__before_atomic" => SmpMbBeforeAtomic(),
+            "smp_mb__after_atomic" => SmpMbAfterAtomic(),
+            _ => Barrier(),
+        };
+    }
+
+    /// <summary>spin_lock/spin_unlock/spin_trylock/spin_is_locked; the result is trylock's success or is_locked's answer.</summary>
+    public async ValueTask<long> LockOp(OperationalThread t, int loc, string op)
+    {
+        var l = Lock(loc);
+        t.Announce(Access(loc, write: op != "spin_is_locked"));
+        switch (op)
+        {
+            case "spin_lock":
+                await SpinLock(l);
+                return 0;
+            case "spin_unlock":
+                await SpinUnlock(l);
+                return 0;
+            case "spin_trylock":
+                return await SpinTrylock(l) ? 1 : 0;
+            default:
+                return await SpinIsLocked(l) ? 1 : 0;
+        }
     }
 
     /// <summary>
@@ -81,16 +148,10 @@ internal sealed class OperationalMachine
             throw new RelayoutException(loc, CellKind.Pointer);
     }
 
-    public SpinlockT Lock(int loc) => _cells[loc] switch
+    private SpinlockT Lock(int loc) => _cells[loc] switch
     {
         LockCell l => l.Lock,
-        { Kind: CellKind.Int } c when !_test.InitialValues.ContainsKey(c.Index) || _test.InitialValues[c.Index] == 0 => throw new RelayoutException(loc, CellKind.Lock),
+        { Kind: CellKind.Int } c when !_test.InitialValues.TryGetValue(c.Index, out var init) || init == 0 => throw new RelayoutException(loc, CellKind.Lock),
         var c => throw new LitmusUnsupportedException($"spin lock operation on {c.Name}, which holds data"),
-    };
-
-    public IntCell Int(int loc, string op) => _cells[loc] switch
-    {
-        IntCell i => i,
-        var c => throw new LitmusUnsupportedException($"{op}() on {c.Name}, which holds {(c.Kind == CellKind.Lock ? "a spinlock" : "a pointer")}"),
     };
 }

@@ -43,7 +43,7 @@ public static partial class OperationalRunner
     [GeneratedRegex(@"^(Never|Sometimes|Always)(\s+DATARACE)?$")]
     private static partial Regex JudgedResult();
 
-    public static OperationalResult RunFile(string path, string model, TimeSpan? timeout)
+    public static OperationalResult RunFile(string path, string model, TimeSpan? timeout, bool reduce = true)
     {
         var watch = Stopwatch.StartNew();
         LitmusTest test;
@@ -66,7 +66,7 @@ public static partial class OperationalRunner
         OperationalObservation obs;
         try
         {
-            obs = OperationalEngine.Run(test, space, model, timeout);
+            obs = OperationalEngine.Run(test, space, model, timeout, reduce);
         }
         catch (Exception e) when (e is not KmcInputException)
         {
@@ -117,7 +117,7 @@ public static partial class OperationalRunner
     }
 
     /// <summary>Runs the operational and the axiomatic engine on one file under one model and compares their outcome sets.</summary>
-    public static ComparisonResult Compare(string path, string model, TimeSpan? timeout)
+    public static ComparisonResult Compare(string path, string model, TimeSpan? timeout, bool reduce = true)
     {
         var row = new ComparisonResult(path, model, Soundness.Error, "-", "-", [], [], 0, 0, 0, TimeSpan.Zero, TimeSpan.Zero, null);
         LitmusTest test;
@@ -138,7 +138,7 @@ public static partial class OperationalRunner
 
         try
         {
-            return Compare(path, test, space, model, timeout);
+            return Compare(path, test, space, model, timeout, reduce);
         }
         catch (LitmusUnsupportedException e)
         {
@@ -154,10 +154,10 @@ public static partial class OperationalRunner
         }
     }
 
-    public static ComparisonResult Compare(string path, LitmusTest test, OutcomeSpace space, string model, TimeSpan? timeout)
+    public static ComparisonResult Compare(string path, LitmusTest test, OutcomeSpace space, string model, TimeSpan? timeout, bool reduce = true)
     {
         var opWatch = Stopwatch.StartNew();
-        var op = OperationalEngine.Run(test, space, model, timeout);
+        var op = OperationalEngine.Run(test, space, model, timeout, reduce);
         var opTime = opWatch.Elapsed;
         var row = new ComparisonResult(path, model, Soundness.Error, op.Verdict, "-", [], [], op.Outcomes.Count, 0, op.Executions, opTime, TimeSpan.Zero, null);
         if (op.Unsupported != null)

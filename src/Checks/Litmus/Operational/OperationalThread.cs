@@ -1,5 +1,4 @@
 using System.Text.RegularExpressions;
-using static Kmc.Models.Kernel;
 
 namespace Kmc.Checks.Litmus.Operational;
 
@@ -12,9 +11,6 @@ namespace Kmc.Checks.Litmus.Operational;
 /// </summary>
 internal sealed partial class OperationalThread
 {
-    /// <summary>Iterations of one loop before the execution is cut (herd unrolls loops likewise).</summary>
-    public const int LoopBound = 4;
-
     private readonly OperationalMachine _m;
     private readonly ThreadCode _code;
 
@@ -27,6 +23,19 @@ internal sealed partial class OperationalThread
     }
 
     public Dictionary<string, long> Registers { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>What the step the task is suspended before will touch, for <see cref="SleepSetDfs"/>.</summary>
+    public Footprint Pending { get; private set; } = Footprint.None;
+
+    /// <summary>Counts announcements, so a scheduler can tell that the task moved on.</summary>
+    public int Seq { get; private set; }
+
+    /// <summary>Called right before the kernel API call whose scheduling point ends the current step.</summary>
+    public void Announce(Footprint next)
+    {
+        Pending = next;
+        Seq++;
+    }
 
     public async ValueTask Run()
     {
@@ -106,7 +115,7 @@ internal sealed partial class OperationalThread
                 Registers[n.Name] = v;
                 break;
             case DerefExpr:
-                await _m.Store(await LValue(target), v, StoreKind.Plain);
+                await _m.Store(this, await LValue(target), v, StoreKind.Plain);
                 break;
             default:
                 throw new LitmusUnsupportedException($"assignment to {target}");
@@ -134,7 +143,7 @@ internal sealed partial class OperationalThread
                     return r;
                 return _m.IsLocation(n.Name) ? Values.AddrBase + _m.LocationIndex(n.Name) : 0;
             case DerefExpr:
-                return await _m.Load(await LValue(e), LoadKind.Plain);
+                return await _m.Load(this, await LValue(e), LoadKind.Plain);
             case AddrOfExpr a:
                 return a.Target switch
                 {
@@ -218,86 +227,68 @@ internal sealed partial class OperationalThread
         var a = c.Args;
         switch (c.Name)
         {
-            case "smp_mb":
-                await SmpMb();
-                return 0;
-            case "smp_rmb":
-                await SmpRmb();
-                return 0;
-            case "smp_wmb":
-                await SmpWmb();
-                return 0;
-            case "barrier":
-                await Barrier();
-                return 0;
-            case "smp_mb__before_atomic":
-                await SmpMbBeforeAtomic();
-                return 0;
-            case "smp_mb__after_atomic":
-                await SmpMbAfterAtomic();
+            case "smp_mb" or "smp_rmb" or "smp_wmb" or "barrier" or "smp_mb__before_atomic" or "smp_mb__after_atomic":
+                await _m.Fence(this, c.Name);
                 return 0;
 
             // Models has no form of these; smp_mb() at the same place orders a superset of what
             // the LKMM promises (it only orders the accesses before the lock or unlock), so it can
             // only hide outcomes, never add one.
             case "smp_mb__after_spinlock" or "smp_mb__after_unlock_lock":
-                await SmpMb();
+                await _m.Fence(this, "smp_mb");
                 return 0;
 
             // With no grace period anywhere in the test (checked up front) a read-side critical
             // section orders nothing in the LKMM; herd still counts it as a compiler barrier.
             case "rcu_read_lock" or "rcu_read_unlock":
-                await Barrier();
+                await _m.Fence(this, "barrier");
                 return 0;
 
             case "READ_ONCE" or "rcu_dereference" or "rcu_access_pointer" or "rcu_dereference_raw":
-                return await _m.Load(await LValue(Arg(c, 0, 1)), LoadKind.Once);
+                return await _m.Load(this, await LValue(Arg(c, 0, 1)), LoadKind.Once);
 
             case "WRITE_ONCE" or "rcu_assign_pointer" or "smp_store_mb":
             {
                 var l = await LValue(Arg(c, 0, 2));
                 var v = await Eval(a[1]);
-                await _m.Store(l, v, c.Name switch { "rcu_assign_pointer" => StoreKind.Release, "smp_store_mb" => StoreKind.Mb, _ => StoreKind.Once });
+                await _m.Store(this, l, v, c.Name == "rcu_assign_pointer" ? StoreKind.Release : StoreKind.Once);
+
+                // smp_store_mb() is WRITE_ONCE() then smp_mb(), as the kernel API spells it,
+                // called one by one so that each step announces its own footprint.
+                if (c.Name == "smp_store_mb")
+                    await _m.Fence(this, "smp_mb");
                 return 0;
             }
 
             case "smp_load_acquire" or "atomic_read_acquire":
-                return await _m.Load(await PointerArg(Arg(c, 0, 1)), LoadKind.Acquire);
+                return await _m.Load(this, await PointerArg(Arg(c, 0, 1)), LoadKind.Acquire);
 
             case "smp_store_release" or "atomic_set_release":
             {
                 var l = await PointerArg(Arg(c, 0, 2));
-                await _m.Store(l, await Eval(a[1]), StoreKind.Release);
+                await _m.Store(this, l, await Eval(a[1]), StoreKind.Release);
                 return 0;
             }
 
             case "atomic_read":
-                return await _m.Load(await PointerArg(Arg(c, 0, 1)), LoadKind.Once);
+                return await _m.Load(this, await PointerArg(Arg(c, 0, 1)), LoadKind.Once);
 
             case "atomic_set":
             {
                 var l = await PointerArg(Arg(c, 0, 2));
-                await _m.Store(l, await Eval(a[1]), StoreKind.Once);
+                await _m.Store(this, l, await Eval(a[1]), StoreKind.Once);
                 return 0;
             }
 
-            case "spin_lock" or "raw_spin_lock":
-                await SpinLock(_m.Lock(await PointerArg(Arg(c, 0, 1))));
-                return 0;
-            case "spin_unlock" or "raw_spin_unlock":
-                await SpinUnlock(_m.Lock(await PointerArg(Arg(c, 0, 1))));
-                return 0;
-            case "spin_trylock" or "raw_spin_trylock":
-                return await SpinTrylock(_m.Lock(await PointerArg(Arg(c, 0, 1)))) ? 1 : 0;
-            case "spin_is_locked":
-                return await SpinIsLocked(_m.Lock(await PointerArg(Arg(c, 0, 1)))) ? 1 : 0;
+            case "spin_lock" or "raw_spin_lock" or "spin_unlock" or "raw_spin_unlock" or "spin_trylock" or "raw_spin_trylock" or "spin_is_locked":
+                return await _m.LockOp(this, await PointerArg(Arg(c, 0, 1)), c.Name.Replace("raw_", ""));
 
             case "atomic_sub_and_test" or "atomic_dec_and_test" or "atomic_inc_and_test" or "atomic_add_negative":
             {
                 var unit = c.Name is "atomic_dec_and_test" or "atomic_inc_and_test";
                 var loc = await PointerArg(Arg(c, unit ? 0 : 1, unit ? 1 : 2));
                 var d = unit ? 1 : await Eval(a[0]);
-                var cell = _m.Int(loc, c.Name);
+                var cell = _m.Int(this, loc, c.Name, fullyOrdered: true);
                 return c.Name switch
                 {
                     "atomic_dec_and_test" => await cell.DecAndTest() ? 1 : 0,
@@ -330,7 +321,7 @@ internal sealed partial class OperationalThread
             {
                 var l = await PointerArg(Arg(c, 0, 2));
                 var v = await Eval(a[1]);
-                return await _m.Xchg(l, v, order);
+                return await _m.Xchg(this, l, v, order);
             }
 
             case "cmpxchg":
@@ -338,7 +329,7 @@ internal sealed partial class OperationalThread
                 var l = await PointerArg(Arg(c, 0, 3));
                 var expected = await Eval(a[1]);
                 var v = await Eval(a[2]);
-                return await _m.Cmpxchg(l, expected, v, order);
+                return await _m.Cmpxchg(this, l, expected, v, order);
             }
         }
 
@@ -349,7 +340,7 @@ internal sealed partial class OperationalThread
         var noreturn = !op.StartsWith("fetch_", StringComparison.Ordinal) && !op.EndsWith("_return", StringComparison.Ordinal);
         if (noreturn && ord != "")
             throw new LitmusUnsupportedException($"{c.Name}()");
-        return await _m.Int(loc, c.Name).Arith(op, order, d);
+        return await _m.Int(this, loc, c.Name, fullyOrdered: !noreturn && order == RmwOrder.Full).Arith(op, order, d);
     }
 
     private static Expr Arg(CallExpr c, int i, int count)
