@@ -44,7 +44,9 @@ public static class LitmusCommands
         var root = dirs[0];
         while (dirs.Any(d => !(d + Path.DirectorySeparatorChar).StartsWith(root + Path.DirectorySeparatorChar, StringComparison.Ordinal)))
             root = Path.GetDirectoryName(root) ?? "";
-        return root;
+
+        // Files on different top-level folders share only the file system root.
+        return root.Length > 0 ? root : Path.GetPathRoot(dirs[0]) ?? "/";
     }
 
     private static int Print(IReadOnlyList<LitmusResult> results, string root, string model, TimeSpan elapsed)
