@@ -1,0 +1,213 @@
+using Kmc.Checks.Litmus;
+using Kmc.Checks.Litmus.Operational;
+
+namespace Kmc.Tests;
+
+/// <summary>
+/// kmc litmus --operational / --compare-operational: litmus threads run as simulated tasks on
+/// the operational memory models of src/Models, and their outcome sets against the axiomatic
+/// engine's. The operational lkmm must never allow what the LKMM forbids.
+/// </summary>
+public class OperationalLitmusTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+
+    private static string OwnCorpus()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d != null; d = d.Parent)
+        {
+            var candidate = Path.Combine(d.FullName, "tests", "Kmc.Tests", "Litmus");
+            if (Directory.Exists(candidate))
+                return candidate;
+        }
+
+        throw new InvalidOperationException($"tests/Kmc.Tests/Litmus not found above {AppContext.BaseDirectory}");
+    }
+
+    private static string Own(string file) => Path.Combine(OwnCorpus(), file);
+
+    private static OperationalObservation Run(string text, string model, bool reduce = true)
+    {
+        var test = LitmusParser.Parse(text);
+        return OperationalEngine.Run(test, OutcomeSpace.Of(test), model, Timeout, reduce);
+    }
+
+    [Theory]
+    [InlineData("SB-once.litmus", "Never", "Sometimes", "Sometimes")]
+    [InlineData("SB-mb.litmus", "Never", "Never", "Never")]
+    [InlineData("MP-once.litmus", "Never", "Never", "Sometimes")]
+    [InlineData("MP-wmb-rmb.litmus", "Never", "Never", "Never")]
+    [InlineData("MP-release-acquire.litmus", "Never", "Never", "Never")]
+    [InlineData("MP-locks.litmus", "Never", "Never", "Never")]
+    [InlineData("MP-unlock-lock.litmus", "Never", "Never", "Never")]
+    [InlineData("ISA2-locks-mb.litmus", "Never", "Never", "Never")]
+    [InlineData("MB-chain-acquire.litmus", "Never", "Never", "Never")]
+    [InlineData("CoWW-after-wmb.litmus", "Never", "Never", "Never")]
+    [InlineData("IRIW-once.litmus", "Never", "Never", "Sometimes")]
+    [InlineData("LB-ctrl-mb.litmus", "Never", "Never", "Never")]
+    [InlineData("Deref.litmus", "Never", "Never", "Never")]
+    [InlineData("RCU-no-gp.litmus", "Never", "Never", "Sometimes")]
+
+    // The LKMM allows LB; the operational models never let a load read a store that has not
+    // executed yet, so they never produce it (see LoadBufferingIsTheKnownGap).
+    [InlineData("LB-once.litmus", "Never", "Never", "Never")]
+    public void OwnFileUnderEachModel(string file, string sc, string tso, string lkmm)
+    {
+        foreach (var (model, expected) in new[] { ("sc", sc), ("tso", tso), ("lkmm", lkmm) })
+        {
+            var r = OperationalRunner.RunFile(Own(file), model, Timeout);
+            Assert.True(expected == r.Observed, $"{file} under {model}: expected {expected}, got {r.Observed} ({r.Note})");
+        }
+    }
+
+    [Fact]
+    public void MessagePassingOutcomesUnderLkmm()
+    {
+        var test = LitmusParser.ParseFile(Own("MP-once.litmus"));
+        var space = OutcomeSpace.Of(test);
+        var obs = OperationalEngine.Run(test, space, "lkmm", Timeout);
+        Assert.Equal(["1:r1=0 1:r2=0", "1:r1=0 1:r2=1", "1:r1=1 1:r2=0", "1:r1=1 1:r2=1"], space.Show(obs.Outcomes));
+        var sc = OperationalEngine.Run(test, space, "sc", Timeout);
+        Assert.DoesNotContain("1:r1=1 1:r2=0", space.Show(sc.Outcomes));
+    }
+
+    /// <summary>Every own file, every model: the operational outcomes are among the axiomatic ones, and sc and tso match them exactly.</summary>
+    [Fact]
+    public void OperationalModelsAreSoundOnOwnCorpus()
+    {
+        var files = LitmusRunner.Files([OwnCorpus()]);
+        var problems = new List<string>();
+        foreach (var model in OperationalEngine.ModelNames)
+        {
+            foreach (var f in files)
+            {
+                var r = OperationalRunner.Compare(f, model, Timeout);
+                var name = $"{Path.GetFileName(f)} ({model})";
+                if (r.Class is Soundness.Unsound or Soundness.ExtraButRacy or Soundness.Error or Soundness.TimedOut)
+                    problems.Add($"{name}: {r.Class} {r.Note} extra: {string.Join("; ", r.Extra)}");
+                if (model != "lkmm" && r.Class == Soundness.SoundIncomplete)
+                    problems.Add($"{name}: misses {string.Join("; ", r.Missed)}");
+            }
+        }
+
+        Assert.Empty(problems);
+    }
+
+    [Fact]
+    public void LoadBufferingIsTheKnownGap()
+    {
+        var r = OperationalRunner.Compare(Own("LB-once.litmus"), "lkmm", Timeout);
+        Assert.Equal(Soundness.SoundIncomplete, r.Class);
+        Assert.Equal("Never", r.OperationalVerdict);
+        Assert.Equal("Sometimes", r.AxiomaticVerdict);
+        Assert.Equal(["0:r1=1 1:r1=1"], r.Missed);
+    }
+
+    /// <summary>The sleep sets prune interleavings, never outcomes.</summary>
+    [Fact]
+    public void SleepSetsLoseNoOutcome()
+    {
+        foreach (var f in LitmusRunner.Files([OwnCorpus()]))
+        {
+            var test = LitmusParser.ParseFile(f);
+            var space = OutcomeSpace.Of(test);
+            foreach (var model in OperationalEngine.ModelNames)
+            {
+                var reduced = OperationalEngine.Run(test, space, model, Timeout);
+                if (reduced.Unsupported != null)
+                    continue;
+                var full = OperationalEngine.Run(test, space, model, Timeout, reduce: false);
+                Assert.True(full.Outcomes.SetEquals(reduced.Outcomes), $"{Path.GetFileName(f)} under {model}");
+                Assert.True(reduced.Executions <= full.Executions);
+            }
+        }
+    }
+
+    [Fact]
+    public void UnsupportedConstructsAreNamedNotCrashes()
+    {
+        var r = OperationalRunner.RunFile(Own("RCU-gp.litmus"), "lkmm", Timeout);
+        Assert.Equal(LitmusVerdict.Unsupported, r.Verdict);
+        Assert.Contains("synchronize_rcu()", r.Note);
+
+        const string andNot = """
+            C and
+            {}
+            P0(atomic_t *v) { atomic_and(1, v); }
+            exists (v=0)
+            """;
+        Assert.Contains("atomic_and()", Run(andNot, "lkmm").Unsupported);
+
+        const string lockAsData = """
+            C lock-as-data
+            {}
+            P0(spinlock_t *l) { int r; spin_lock(l); r = READ_ONCE(*l); spin_unlock(l); }
+            exists (0:r=1)
+            """;
+        Assert.Contains("read or written as data", Run(lockAsData, "sc").Unsupported);
+    }
+
+    /// <summary>
+    /// p starts as NULL, so nothing says it holds a pointer until P0 publishes one: the search
+    /// restarts with p as a pointer location, whose loads the operational lkmm orders like
+    /// an address dependency (as an int, P1's second load could read a stale x). A wild
+    /// dereference (of NULL) is no execution, as in herd.
+    /// </summary>
+    [Fact]
+    public void AStoredAddressMakesAPointerLocation()
+    {
+        const string text = """
+            C publish
+            {}
+            P0(int *x, int **p) { WRITE_ONCE(*x, 1); smp_store_release(p, x); }
+            P1(int **p) { int *r1; int r2; r1 = READ_ONCE(*p); r2 = READ_ONCE(*r1); }
+            exists (1:r1=x /\ 1:r2=0)
+            """;
+        var obs = Run(text, "lkmm");
+        Assert.Null(obs.Unsupported);
+        Assert.Equal("Never", obs.Verdict);
+        Assert.True(obs.Infeasible > 0);
+        Assert.Equal(["1:r1=x 1:r2=1"], obs.Space.Show(obs.Outcomes));
+    }
+
+    [Fact]
+    public void ALockNeverReleasedIsADeadlock()
+    {
+        const string text = """
+            C held
+            {}
+            P0(spinlock_t *l) { spin_lock(l); }
+            P1(spinlock_t *l) { spin_lock(l); }
+            exists (true)
+            """;
+        var obs = Run(text, "lkmm");
+        Assert.Equal("DEADLOCK", obs.Verdict);
+        Assert.True(obs.Hangs > 0);
+    }
+
+    [Fact]
+    public void CliModesAndExitCodes()
+    {
+        var dir = Directory.CreateTempSubdirectory("kmc-oplit").FullName;
+        var ok = CliTests.Run(dir, "litmus", OwnCorpus(), "--compare-operational", "--memory-model", "lkmm");
+        Assert.Equal(0, ok.Code);
+        Assert.Contains("0 UNSOUND", ok.Out);
+
+        var run = CliTests.Run(dir, "litmus", Own("SB-once.litmus"), "--operational", "--memory-model", "tso");
+        Assert.Equal(0, run.Code);
+        Assert.Contains("1 tests (tso, operational)", run.Out);
+
+        foreach (var bad in new[]
+                 {
+                     new[] { "litmus", OwnCorpus(), "--operational", "--memory-model", "arm" },
+                     new[] { "litmus", OwnCorpus(), "--operational", "--all-executions" },
+                     new[] { "litmus", Path.Combine(dir, "nope"), "--compare-operational" },
+                 })
+        {
+            var r = CliTests.Run(dir, bad);
+            Assert.Equal(2, r.Code);
+            Assert.Single(r.Err.Trim().Split('\n'));
+            Assert.DoesNotContain("   at ", r.Err + r.Out);
+        }
+    }
+}
