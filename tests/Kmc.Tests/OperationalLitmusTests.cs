@@ -170,6 +170,40 @@ public class OperationalLitmusTests
         Assert.Equal(["1:r1=x 1:r2=1"], obs.Space.Show(obs.Outcomes));
     }
 
+    /// <summary>
+    /// Loops run through the kernel API too; a spin loop is cut after a few iterations (those
+    /// executions have no final state), so the search ends. The axiomatic engine has no loops.
+    /// </summary>
+    [Fact]
+    public void LoopsAreBounded()
+    {
+        const string spin = """
+            C spin
+            {}
+            P0(int *d, int *f) { WRITE_ONCE(*d, 1); smp_store_release(f, 1); }
+            P1(int *d, int *f) { int r1; while (!smp_load_acquire(f)) ; r1 = READ_ONCE(*d); }
+            exists (1:r1=0)
+            """;
+        var obs = Run(spin, "lkmm");
+        Assert.Equal("Never", obs.Verdict);
+        Assert.True(obs.LoopCut > 0);
+
+        const string count = """
+            C count
+            {}
+            P0(atomic_t *v) { int i; for (i = 0; i < 3; i++) atomic_inc(v); }
+            P1(atomic_t *v) { int r; do { r = atomic_read(v); } while (r == 0); }
+            exists (v=3)
+            """;
+        var c = Run(count, "tso");
+        Assert.Equal("Always", c.Verdict);
+
+        var test = LitmusParser.Parse(spin);
+        var r = OperationalRunner.Compare("spin.litmus", test, OutcomeSpace.Of(test), "lkmm", Timeout);
+        Assert.Equal(Soundness.Unsupported, r.Class);
+        Assert.Equal("axiomatic: 'while' loop", r.Note);
+    }
+
     [Fact]
     public void ALockNeverReleasedIsADeadlock()
     {

@@ -28,6 +28,9 @@ public sealed record OperationalObservation
     /// <summary>Executions cut at the step bound.</summary>
     public long Cut { get; init; }
 
+    /// <summary>Executions cut because a loop ran <see cref="OperationalThread.LoopBound"/> times.</summary>
+    public long LoopCut { get; init; }
+
     /// <summary>Executions abandoned because every enabled task was asleep: an interleaving equivalent to one already run.</summary>
     public long Redundant { get; init; }
 
@@ -102,6 +105,7 @@ public static class OperationalEngine
         AssignStmt a => Calls(a.Target).Concat(Calls(a.Value)),
         IfStmt i => Calls(i.Cond).Concat(Calls(i.Then)).Concat(i.Else is null ? [] : Calls(i.Else)),
         BranchStmt b => Calls(b.Cond),
+        LoopStmt l => new[] { l.Init, l.Step, l.Body }.OfType<Stmt>().SelectMany(Calls).Concat(l.Cond is null ? [] : Calls(l.Cond)),
         _ => [],
     };
 
@@ -151,6 +155,7 @@ public static class OperationalEngine
     private sealed class Stop
     {
         public bool Infeasible;
+        public bool LoopBound;
         public string? Unsupported;
         public string? ParseError;
         public RelayoutException? Relayout;
@@ -158,6 +163,7 @@ public static class OperationalEngine
         public void Clear()
         {
             Infeasible = false;
+            LoopBound = false;
             Unsupported = null;
             ParseError = null;
             Relayout = null;
@@ -191,7 +197,7 @@ public static class OperationalEngine
         var options = new ExploreOptions { Strategy = "dfs", PreemptionBound = -1, MaxSteps = MaxSteps, Memory = MemoryModels.Factory(model) };
         var dfs = new SleepSetDfs(task => (threads[task].Pending, threads[task].Seq), reduce);
         var decisions = new List<int>();
-        long executions = 0, completed = 0, infeasible = 0, hangs = 0, cut = 0, redundant = 0;
+        long executions = 0, completed = 0, infeasible = 0, hangs = 0, cut = 0, loopCut = 0, redundant = 0;
         var timedOut = false;
         string? error = null;
         string? unsupported = null;
@@ -246,6 +252,8 @@ public static class OperationalEngine
 
                 if (stop.Infeasible)
                     infeasible++;
+                else if (stop.LoopBound)
+                    loopCut++;
                 else if (ex.StepBoundHit)
                     cut++;
                 else if (ex.Failure is { Kind: FailureKind.Hang })
@@ -268,7 +276,7 @@ public static class OperationalEngine
         return (new OperationalObservation
         {
             Model = model, Space = space, Outcomes = outcomes, Executions = executions, Completed = completed, Infeasible = infeasible,
-            Hangs = hangs, Cut = cut, Redundant = redundant, TimedOut = timedOut, Unsupported = unsupported, Error = error,
+            Hangs = hangs, Cut = cut, LoopCut = loopCut, Redundant = redundant, TimedOut = timedOut, Unsupported = unsupported, Error = error,
         }, null);
     }
 
@@ -286,6 +294,11 @@ public static class OperationalEngine
         {
             stop.Infeasible = true;
             throw Ended("infeasible");
+        }
+        catch (LoopBoundException)
+        {
+            stop.LoopBound = true;
+            throw Ended("loop bound");
         }
         catch (LitmusUnsupportedException e)
         {

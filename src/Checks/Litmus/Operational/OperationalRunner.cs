@@ -93,6 +93,8 @@ public static partial class OperationalRunner
             parts.Add($"{o.Infeasible} infeasible");
         if (o.Cut > 0)
             parts.Add($"{o.Cut} cut at {OperationalEngine.MaxSteps} steps");
+        if (o.LoopCut > 0)
+            parts.Add($"{o.LoopCut} cut at {OperationalThread.LoopBound} loop iterations");
         return parts.Count == 0 ? "" : string.Join(", ", parts);
     }
 
@@ -140,10 +142,6 @@ public static partial class OperationalRunner
         {
             return Compare(path, test, space, model, timeout, reduce);
         }
-        catch (LitmusUnsupportedException e)
-        {
-            return row with { Class = Soundness.Unsupported, Note = $"axiomatic: {e.Construct}" };
-        }
         catch (LitmusParseException e)
         {
             return row with { Note = $"parse error: {e.Message}" };
@@ -168,7 +166,16 @@ public static partial class OperationalRunner
             return row with { Class = Soundness.TimedOut, Note = $"operational: {op.Executions} executions" };
 
         var axWatch = Stopwatch.StartNew();
-        var ax = AxiomaticOutcomes.Collect(test, space, model, timeout);
+        AxiomaticOutcomes.Result ax;
+        try
+        {
+            ax = AxiomaticOutcomes.Collect(test, space, model, timeout);
+        }
+        catch (LitmusUnsupportedException e)
+        {
+            return row with { Class = Soundness.Unsupported, AxiomaticTime = axWatch.Elapsed, Note = $"axiomatic: {e.Construct}" };
+        }
+
         row = row with { AxiomaticTime = axWatch.Elapsed, AxiomaticOutcomes = ax.Outcomes.Count };
         if (ax.TimedOut)
             return row with { Class = Soundness.TimedOut, Note = "axiomatic" };
@@ -181,7 +188,7 @@ public static partial class OperationalRunner
         string? note = null;
         if (ax.SelfDeadlock && op.Outcomes.Count > 0)
             note = "the axiomatic engine answers DEADLOCK (synchronize_rcu() inside a reader)";
-        else if (op.Hangs > 0 || op.Cut > 0)
+        else if (op.Hangs > 0 || op.Cut > 0 || op.LoopCut > 0)
             note = Counts(op);
         return row with { Class = cls, AxiomaticVerdict = axVerdict, Extra = extra, Missed = missed, Note = note };
     }

@@ -22,6 +22,9 @@ internal sealed partial class OperationalThread
             Registers[name] = v;
     }
 
+    /// <summary>Iterations of one loop before the execution is cut.</summary>
+    public const int LoopBound = 4;
+
     public Dictionary<string, long> Registers { get; } = new(StringComparer.Ordinal);
 
     /// <summary>What the step the task is suspended before will touch, for <see cref="SleepSetDfs"/>.</summary>
@@ -100,8 +103,32 @@ internal sealed partial class OperationalThread
                 break;
             case BranchStmt:
                 throw new LitmusUnsupportedException("branch inside a block");
+            case LoopStmt l:
+                await Loop(l);
+                break;
             default:
                 throw new LitmusUnsupportedException(s.GetType().Name);
+        }
+    }
+
+    /// <summary>
+    /// A loop, cut after <see cref="LoopBound"/> iterations: the execution then has no final
+    /// state, like an execution herd's unrolling does not reach. A spin loop's load is a
+    /// choice each time round, so without a bound the search would not end.
+    /// </summary>
+    private async ValueTask Loop(LoopStmt l)
+    {
+        if (l.Init != null)
+            await Exec(l.Init);
+        for (var i = 0; ; i++)
+        {
+            if ((l.TestFirst || i > 0) && l.Cond != null && await Eval(l.Cond) == 0)
+                return;
+            if (i == LoopBound)
+                throw new LoopBoundException();
+            await Exec(l.Body);
+            if (l.Step != null)
+                await Exec(l.Step);
         }
     }
 
@@ -350,3 +377,6 @@ internal sealed partial class OperationalThread
         return c.Args[i];
     }
 }
+
+/// <summary>A loop ran <see cref="OperationalThread.LoopBound"/> times: the execution is cut.</summary>
+internal sealed class LoopBoundException : Exception;
