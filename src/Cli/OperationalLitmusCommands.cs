@@ -129,15 +129,20 @@ public static class OperationalLitmusCommands
             foreach (var o in r.Extra)
                 Console.WriteLine($"{(r.Class == Soundness.Unsound ? "UNSOUND" : "racy extra")} {r.Model} {name}: operational allows {o}, the axiomatic model forbids it");
             foreach (var o in r.Missed)
-                Console.WriteLine($"missed {r.Model} {name}: {o} (allowed by the axiomatic model)");
+            {
+                var why = r.MissedByLoadBuffering.Contains(o) ? "needs load buffering" : "allowed by the axiomatic model";
+                Console.WriteLine($"missed {r.Model} {name}: {o} ({why})");
+            }
         }
 
         foreach (var m in models)
         {
             var mine = rows.Where(r => r.Model == m).ToList();
             int Count(Soundness s) => mine.Count(r => r.Class == s);
+            var lbOnly = mine.Count(r => r.Class == Soundness.SoundIncomplete && r.MissedByLoadBuffering.Count == r.Missed.Count);
             Console.WriteLine(
-                $"{m}: {mine.Count} tests: {Count(Soundness.SoundComplete)} sound and complete, {Count(Soundness.SoundIncomplete)} sound but incomplete, " +
+                $"{m}: {mine.Count} tests: {Count(Soundness.SoundComplete)} sound and complete, " +
+                $"{Count(Soundness.SoundIncomplete)} sound but incomplete ({lbOnly} only by load buffering), " +
                 $"{Count(Soundness.Unsound)} UNSOUND, {Count(Soundness.ExtraButRacy)} extra outcomes in racy tests, " +
                 $"{Count(Soundness.Unsupported)} unsupported{Constructs(mine.Where(r => r.Class == Soundness.Unsupported).Select(r => r.Note))}, " +
                 $"{Count(Soundness.TimedOut)} timed out, {Count(Soundness.Error)} errors; {times[m].TotalSeconds:F1} s");

@@ -101,6 +101,7 @@ public class OperationalLitmusTests
         Assert.Equal("Never", r.OperationalVerdict);
         Assert.Equal("Sometimes", r.AxiomaticVerdict);
         Assert.Equal(["0:r1=1 1:r1=1"], r.Missed);
+        Assert.Equal(r.Missed, r.MissedByLoadBuffering);
     }
 
     /// <summary>The sleep sets prune interleavings, never outcomes.</summary>

@@ -32,9 +32,13 @@ namespace Kmc.Models.WeakMemory;
 /// and the store it read. A store placed before stores the task has not seen is a store that
 /// became visible late: this is how store-&gt;store and store-&gt;load reordering show up
 /// (2+2W, and the OSQ bug where an init store <c>node-&gt;next = NULL</c> lands after another
-/// CPU's later store to the same field). The store carries the task's release-fence view
-/// (relaxed), or its whole current view (smp_store_release, spin_unlock, the _release and
-/// fully ordered RMWs).
+/// CPU's later store to the same field). The pending-acquire view bounds the place too: a
+/// store that a release or barrier ordered before a store this task read had reached its CPU
+/// before that read. The store carries the task's release-fence view (relaxed), or its whole
+/// current view (smp_store_release, spin_unlock, the _release and fully ordered RMWs), and in
+/// both cases what the stores the task read had made visible to all CPUs with smp_mb()
+/// (<see cref="StoreEntry.Strong"/>: a strong fence's propagation reaches everything that
+/// executes after a read of a later store, the LKMM's pb).
 /// </para>
 /// <para>
 /// RMWs read the coherence-latest store and put theirs right after it (atomicity). Their
@@ -70,8 +74,10 @@ namespace Kmc.Models.WeakMemory;
 /// than the LKMM, which orders only the loads through that pointer, so it may miss a bug whose
 /// stale read is not through the pointer; it never reports a pointer-chasing reader stale where
 /// the kernel's dependency ordering holds.
-/// Multi-copy atomic (no store is seen by one CPU and not another other than by views): IRIW
-/// without barriers is forbidden, which the LKMM allows. RMWs always read the newest store.
+/// Each location has one coherence order, but a load may return any store its view allows, so
+/// two readers may still disagree on the order of two independent stores (IRIW without
+/// barriers is allowed, as in the LKMM; with smp_mb() between the reads it is not, as in the
+/// LKMM). RMWs always read the newest store.
 /// Spin-waits end on the newest value (<see cref="MemoryModel.LoadLatest{T}"/>). wmb/rmb are
 /// modelled as release/acquire fences, so they also order loads before later stores and loads
 /// before later stores, which the LKMM does not promise (but no LB makes that moot). Writes

@@ -35,7 +35,11 @@ public enum Soundness
 public sealed record ComparisonResult(
     string File, string Model, Soundness Class, string OperationalVerdict, string AxiomaticVerdict,
     IReadOnlyList<string> Extra, IReadOnlyList<string> Missed, int OperationalOutcomes, int AxiomaticOutcomes,
-    long Executions, TimeSpan OperationalTime, TimeSpan AxiomaticTime, string? Note);
+    long Executions, TimeSpan OperationalTime, TimeSpan AxiomaticTime, string? Note)
+{
+    /// <summary>The missed outcomes that need load buffering (the model without it lacks them too): the known gap.</summary>
+    public IReadOnlyList<string> MissedByLoadBuffering { get; init; } = [];
+}
 
 /// <summary>The operational litmus modes: a test's verdict on an operational model, and the comparison with the axiomatic engine.</summary>
 public static partial class OperationalRunner
@@ -185,11 +189,20 @@ public static partial class OperationalRunner
         var cls = extra.Count > 0 ? (ax.DataRace && model == "lkmm" ? Soundness.ExtraButRacy : Soundness.Unsound)
             : missed.Count > 0 ? Soundness.SoundIncomplete
             : Soundness.SoundComplete;
+        IReadOnlyList<string> byLb = [];
+        if (missed.Count > 0)
+        {
+            // Sort the misses: those that need a load to read a store not yet executed.
+            var noLb = AxiomaticOutcomes.Collect(test, space, new NoLoadBuffering(LitmusModels.Get(model)), timeout);
+            if (!noLb.TimedOut)
+                byLb = space.Show(ax.Outcomes.Where(o => !op.Outcomes.Contains(o) && !noLb.Outcomes.Contains(o))).ToList();
+        }
+
         string? note = null;
         if (ax.SelfDeadlock && op.Outcomes.Count > 0)
             note = "the axiomatic engine answers DEADLOCK (synchronize_rcu() inside a reader)";
         else if (op.Hangs > 0 || op.Cut > 0 || op.LoopCut > 0)
             note = Counts(op);
-        return row with { Class = cls, AxiomaticVerdict = axVerdict, Extra = extra, Missed = missed, Note = note };
+        return row with { Class = cls, AxiomaticVerdict = axVerdict, Extra = extra, Missed = missed, Note = note, MissedByLoadBuffering = byLb };
     }
 }

@@ -174,10 +174,35 @@ public static class AxiomaticOutcomes
 {
     public sealed record Result(HashSet<Outcome> Outcomes, bool DataRace, bool TimedOut, bool SelfDeadlock, long Allowed, long Candidates);
 
-    public static Result Collect(LitmusTest test, OutcomeSpace space, string model, TimeSpan? timeout)
+    public static Result Collect(LitmusTest test, OutcomeSpace space, string model, TimeSpan? timeout) =>
+        Collect(test, space, LitmusModels.Get(model), timeout);
+
+    public static Result Collect(LitmusTest test, OutcomeSpace space, ILitmusModel model, TimeSpan? timeout)
     {
         var set = new HashSet<Outcome>();
-        var obs = LitmusEngine.Run(test, LitmusModels.Get(model), timeout, everyExecution: true, (x, runs) => set.Add(space.Of(x, runs)));
+        var obs = LitmusEngine.Run(test, model, timeout, everyExecution: true, (x, runs) => set.Add(space.Of(x, runs)));
         return new Result(set, obs.DataRace, obs.TimedOut, obs.SelfDeadlock, obs.Allowed, obs.Candidates);
     }
+}
+
+/// <summary>
+/// A model without load buffering: the executions of <paramref name="inner"/> in which no load
+/// reads a store that depends, through program order and reads-from, on the load itself
+/// (acyclic po | rf). An outcome the LKMM allows and this forbids needs a load to be satisfied
+/// by a store that has not executed yet, which the operational models never do: that sorts
+/// their missed outcomes by cause.
+/// </summary>
+public sealed class NoLoadBuffering(ILitmusModel inner) : ILitmusModel
+{
+    public string Name => $"{inner.Name} without load buffering";
+
+    public bool Allows(CandidateExecution x, out bool dataRace)
+    {
+        dataRace = false;
+        return Acyclic(x) && inner.Allows(x, out dataRace);
+    }
+
+    public bool MayAllowRf(CandidateExecution x) => Acyclic(x) && inner.MayAllowRf(x);
+
+    private static bool Acyclic(CandidateExecution x) => (x.Po.Between(x.M, x.M) | x.Rf).Acyclic();
 }
