@@ -73,7 +73,10 @@ namespace Kmc.Models.WeakMemory;
 /// child-pointer walks of lockless trees dereference next) acts as an acquire. That is stronger
 /// than the LKMM, which orders only the loads through that pointer, so it may miss a bug whose
 /// stale read is not through the pointer; it never reports a pointer-chasing reader stale where
-/// the kernel's dependency ordering holds.
+/// the kernel's dependency ordering holds. A dependency through an integer is not seen at all:
+/// a load from <c>a[i]</c> with <c>i</c> read by READ_ONCE may return a value older than the LKMM
+/// allows (MP+wmb+addr through an index), so a port that relies on such a dependency needs
+/// smp_load_acquire() or a pointer-typed location here.
 /// Each location has one coherence order, but a load may return any store its view allows, so
 /// two readers may still disagree on the order of two independent stores (IRIW without
 /// barriers is allowed, as in the LKMM; with smp_mb() between the reads it is not, as in the
