@@ -229,6 +229,25 @@ public class OperationalLitmusTests
         Assert.Equal("axiomatic: 'while' loop", r.Note);
     }
 
+    /// <summary>herd prints a locations clause's variables with every state, so they are part of an outcome.</summary>
+    [Fact]
+    public void ALocationsClauseWidensTheOutcome()
+    {
+        const string text = """
+            C widen
+            {}
+            P0(int *x, int *y) { int r0; WRITE_ONCE(*x, 1); r0 = READ_ONCE(*y); }
+            P1(int *x, int *y) { int r1; WRITE_ONCE(*y, 1); r1 = READ_ONCE(*x); }
+            locations [x; 1:r1; nowhere;]
+            exists (0:r0=0)
+            """;
+        var test = LitmusParser.Parse(text);
+        var space = OutcomeSpace.Of(test, OutcomeSpace.LocationsClause(text));
+        Assert.Equal(["0:r0", "x", "1:r1"], space.Vars.Select(v => v.ToString()));
+        var obs = OperationalEngine.Run(test, space, "sc", Timeout);
+        Assert.Equal(["0:r0=0 x=1 1:r1=1", "0:r0=1 x=1 1:r1=0", "0:r0=1 x=1 1:r1=1"], space.Show(obs.Outcomes));
+    }
+
     [Fact]
     public void ALockNeverReleasedIsADeadlock()
     {
