@@ -166,9 +166,6 @@ public static partial class OperationalRunner
             return row with { Class = Soundness.Unsupported, Note = op.Unsupported };
         if (op.Error != null)
             return row with { Note = op.Error };
-        if (op.TimedOut)
-            return row with { Class = Soundness.TimedOut, Note = $"operational: {op.Executions} executions" };
-
         var axWatch = Stopwatch.StartNew();
         AxiomaticOutcomes.Result ax;
         try
@@ -182,9 +179,23 @@ public static partial class OperationalRunner
 
         row = row with { AxiomaticTime = axWatch.Elapsed, AxiomaticOutcomes = ax.Outcomes.Count };
         if (ax.TimedOut)
-            return row with { Class = Soundness.TimedOut, Note = "axiomatic" };
+            return row with { Class = Soundness.TimedOut, Note = op.TimedOut ? "both" : "axiomatic" };
         var axVerdict = ax.SelfDeadlock ? "DEADLOCK" : space.Verdict(ax.Outcomes);
         var extra = space.Show(op.Outcomes.Where(o => !ax.Outcomes.Contains(o))).ToList();
+        if (op.TimedOut)
+        {
+            // What the operational search found before its time ran out is still evidence: one
+            // outcome the axiomatic model forbids settles soundness; otherwise nothing is known
+            // about completeness.
+            return extra.Count > 0
+                ? row with
+                {
+                    Class = ax.DataRace && model == "lkmm" ? Soundness.ExtraButRacy : Soundness.Unsound, AxiomaticVerdict = axVerdict, Extra = extra,
+                    Note = $"operational search cut after {op.Executions} executions",
+                }
+                : row with { Class = Soundness.TimedOut, AxiomaticVerdict = axVerdict, Note = $"operational: {op.Executions} executions, {op.Outcomes.Count} outcomes so far, all allowed" };
+        }
+
         var missed = space.Show(ax.Outcomes.Where(o => !op.Outcomes.Contains(o))).ToList();
         var cls = extra.Count > 0 ? (ax.DataRace && model == "lkmm" ? Soundness.ExtraButRacy : Soundness.Unsound)
             : missed.Count > 0 ? Soundness.SoundIncomplete
