@@ -60,6 +60,22 @@ public static class LitmusCommands
         }
 
         AnsiConsole.Write(table);
+        var witnesses = results.Where(r => r.Witness != null).ToList();
+        if (witnesses.Count > 0)
+        {
+            Console.WriteLine("Executions behind the mismatches:");
+            foreach (var r in witnesses)
+            {
+                var what = r.Verdict switch
+                {
+                    LitmusVerdict.ScContradicted => "an SC execution the Result forbids",
+                    LitmusVerdict.RaceFlagDiffers => "a racy execution",
+                    _ => $"{model} allows",
+                };
+                Console.WriteLine($"  {Path.GetRelativePath(root, Path.GetFullPath(r.File))} (Result: {r.Expected}; {what}): {r.Witness}");
+            }
+        }
+
         int Count(LitmusVerdict v) => results.Count(r => r.Verdict == v);
         var missed = Count(LitmusVerdict.MissedAllowed);
         var forbidden = Count(LitmusVerdict.AllowedForbidden);
@@ -68,8 +84,10 @@ public static class LitmusCommands
         var constructs = unsupported.GroupBy(r => r.Note ?? "?").OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal)
             .Select(g => $"{g.Key} x{g.Count()}");
         Console.WriteLine(
-            $"{results.Count} tests ({model}): {Count(LitmusVerdict.Match)} matched, {missed + forbidden + race} mismatched " +
-            $"({missed} missed an allowed outcome, {forbidden} allowed a forbidden outcome, {race} data-race flag only), " +
+            $"{results.Count} tests ({model}): {Count(LitmusVerdict.Match)} matched, {Count(LitmusVerdict.Forgiven)} forgiven (data race), " +
+            $"{missed + forbidden + race} mismatched " +
+            $"({missed} missed an allowed outcome, {forbidden} allowed a forbidden outcome, {race} data-race flag), " +
+            $"{Count(LitmusVerdict.ScContradicted)} Result contradicted by an SC execution, " +
             $"{unsupported.Count} unsupported{(unsupported.Count > 0 ? $" ({string.Join(", ", constructs)})" : "")}, " +
             $"{Count(LitmusVerdict.TimedOut)} timed out, {Count(LitmusVerdict.NotJudged)} not judged, {Count(LitmusVerdict.ParseError)} parse errors; " +
             $"{elapsed.TotalSeconds:F1} s");
@@ -84,6 +102,8 @@ public static class LitmusCommands
             LitmusVerdict.MissedAllowed => "[red]MISSED an allowed outcome[/]",
             LitmusVerdict.AllowedForbidden => "[red]ALLOWED a forbidden outcome[/]",
             LitmusVerdict.RaceFlagDiffers => "[red]DATARACE flag differs[/]",
+            LitmusVerdict.Forgiven => "[yellow]forgiven[/]",
+            LitmusVerdict.ScContradicted => "[yellow]Result contradicted by an SC execution[/] (below)",
             LitmusVerdict.NotJudged => "not judged",
             LitmusVerdict.Unsupported => "[yellow]unsupported[/]",
             LitmusVerdict.ParseError => "[red]parse error[/]",

@@ -87,6 +87,10 @@ public sealed class Execution
             Memory.Store(t, x, v, order, rmw);
     }
     public Allocator Allocator { get; } = new();
+
+    /// <summary>Grace periods in progress and call_rcu() callbacks.</summary>
+    internal RcuState Rcu { get; } = new();
+
     public Recorder? Recorder { get; }
     public Failure? Failure { get; private set; }
     public bool StepBoundHit { get; private set; }
@@ -148,6 +152,13 @@ public sealed class Execution
         {
             await Point(task, null, null);
             await body();
+            if (task.RcuReadLockNesting > 0)
+            {
+                // Every later grace period would wait for this task forever.
+                throw new KernelFailureException(new Failure(FailureKind.Assertion,
+                    $"{task.Name} ends inside an RCU read-side critical section (rcu_read_lock() at {Path.GetFileName(task.RcuLockedAt)}, nesting {task.RcuReadLockNesting})",
+                    task.RcuLockedAt));
+            }
         }
         catch (KernelFailureException e)
         {

@@ -72,6 +72,8 @@ public static partial class Kernel
     public static async ValueTask Schedule([CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
     {
         var (ex, t) = Ctx();
+        if (t.RcuReadLockNesting > 0)
+            throw SleepInRcuReader(t, "schedule()", file, line);
         if (t.PreemptCount > 0)
         {
             throw new KernelFailureException(new Failure(FailureKind.Assertion,
@@ -194,6 +196,8 @@ public static partial class Kernel
     /// </summary>
     public static async ValueTask WaitEvent(WaitQueueHead wq, Func<ValueTask<bool>> condition, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
     {
+        // might_sleep() comes first, as in the kernel: a caller that must not sleep is wrong even when the condition already holds.
+        CheckMaySleep(Current, "wait_event()", file, line);
         if (await condition())
             return;
         var wait = DefineWait();

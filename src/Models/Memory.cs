@@ -131,6 +131,23 @@ public abstract class MemoryModel
 
     /// <summary>What the last access did under this model (which store a load read, ...), for the recorded step.</summary>
     public virtual string? TakeNote() => null;
+
+    // ---- RCU: what a grace period orders, beyond the waiting the kernel API does ---------------
+
+    /// <summary>The task's outermost rcu_read_lock(): a section that starts after a grace period started sees what preceded it.</summary>
+    public virtual void OnRcuReadLock(SimTask task) { }
+
+    /// <summary>The task's outermost rcu_read_unlock(). The result stands for the section, as a grace period that waited for it will need it.</summary>
+    public virtual object? OnRcuReadUnlock(SimTask task) => null;
+
+    /// <summary>synchronize_rcu() starts a grace period. The result is handed back to <see cref="OnGracePeriodEnd"/>.</summary>
+    public virtual object? OnGracePeriodStart(SimTask updater) => null;
+
+    /// <summary>
+    /// The grace period ended: <paramref name="readers"/> are what <see cref="OnRcuReadUnlock"/>
+    /// returned for each section it waited for, in the order they ended.
+    /// </summary>
+    public virtual void OnGracePeriodEnd(SimTask updater, object? start, IReadOnlyList<object?> readers) { }
 }
 
 /// <summary>Sequential consistency: every access acts on the one current value.</summary>

@@ -37,8 +37,14 @@ public sealed class SimTask : INamed
     public TaskState State { get; internal set; } = TaskState.Running;
     public bool Done { get; internal set; }
 
-    /// <summary>Set while the task is in schedule(), waiting for a wakeup.</summary>
+    /// <summary>Set while the task sleeps: in schedule() waiting for a wakeup, on a mutex, or in a grace period.</summary>
     public bool Sleeping { get; internal set; }
+
+    /// <summary>rcu_read_lock() nesting (current->rcu_read_lock_nesting); 0 outside any read-side critical section.</summary>
+    public int RcuReadLockNesting { get; internal set; }
+
+    /// <summary>Where the outermost rcu_read_lock() of the current section was taken, for failure messages.</summary>
+    internal string? RcuLockedAt;
 
     /// <summary>When set, the task may only proceed once this holds (a spin-wait or a sleep).</summary>
     internal Func<bool>? Blocker;

@@ -41,7 +41,7 @@ public class ClosureUpstreamTests
     }
 
     [Theory]
-    [InlineData("closure-refcount@upstream", "queue-under-rcu", FailureKind.Assertion, "scheduling while atomic")]
+    [InlineData("closure-refcount@upstream", "queue-under-rcu", FailureKind.Assertion, "inside an RCU read-side critical section")]
     [InlineData("closure-sync-zeroed@upstream", "sync-zeroed-fastpath", FailureKind.Assertion, "guard bits set")]
     [InlineData("closure-sync-timeout@upstream", "syncer-timeout-race", FailureKind.UseAfterFree, "after its frame returned")]
     [InlineData("closure-wait-event@upstream", "wait-event-cond-before-wait", FailureKind.Hang, "")]

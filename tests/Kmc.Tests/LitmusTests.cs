@@ -276,7 +276,7 @@ public class LitmusTests
         File.WriteAllText(Path.Combine(dir, "bad.litmus"), "C bad\n{\n");
         var ok = CliTests.Run(dir, "litmus", dir);
         Assert.Equal(0, ok.Code);
-        Assert.Contains("1 matched, 0 mismatched", ok.Out);
+        Assert.Contains("1 matched, 0 forgiven (data race), 0 mismatched", ok.Out);
         Assert.Contains("1 parse errors", ok.Out);
 
         File.WriteAllText(Path.Combine(dir, "sb.litmus"), good.Replace("Result: Sometimes", "Result: Never"));
@@ -316,23 +316,22 @@ public class LitmusTests
         throw new InvalidOperationException($"tests/Kmc.Tests/Litmus not found above {AppContext.BaseDirectory}");
     }
 
-    /// <summary>Our own files always; the kernel's 43 too where the shared corpus is beside the repository.</summary>
-    private static List<string> Corpora()
+    /// <summary>Our own files with herd's verdicts (not those for the judging rules, in judging/); the kernel's 43 too where the shared corpus is beside the repository.</summary>
+    private static List<string> AgreeingFiles()
     {
-        var dirs = new List<string> { OwnCorpus() };
+        var files = Directory.GetFiles(OwnCorpus(), "*.litmus").Order(StringComparer.Ordinal).ToList();
         if (SharedCorpus("kernel") is { } kernel)
-            dirs.Add(kernel);
-        return dirs;
+            files.AddRange(LitmusRunner.Files([kernel]));
+        return files;
     }
 
     [Fact]
     public void OwnAndKernelLitmusTestsAllAgreeWithHerd()
     {
-        var own = LitmusRunner.Files([OwnCorpus()]);
-        Assert.Equal(16, own.Count);
+        Assert.Equal(18, Directory.GetFiles(OwnCorpus(), "*.litmus").Length);
         if (SharedCorpus("kernel") is { } kernel)
             Assert.Equal(43, LitmusRunner.Files([kernel]).Count);
-        var results = LitmusRunner.Files(Corpora()).Select(f => LitmusRunner.RunFile(f, "lkmm", TimeSpan.FromSeconds(20))).ToList();
+        var results = AgreeingFiles().Select(f => LitmusRunner.RunFile(f, "lkmm", TimeSpan.FromSeconds(20))).ToList();
         var bad = results.Where(r => r.Verdict != LitmusVerdict.Match).Select(r => $"{Path.GetFileName(r.File)}: {r.Expected} vs {r.Observed}").ToList();
         Assert.Empty(bad);
     }
@@ -341,7 +340,7 @@ public class LitmusTests
     [Fact]
     public void StrongerModelsAllowNoMoreThanTheLkmm()
     {
-        foreach (var f in LitmusRunner.Files(Corpora()))
+        foreach (var f in AgreeingFiles().Concat(LitmusRunner.Files([Path.Combine(OwnCorpus(), "judging")])))
         {
             var test = LitmusParser.ParseFile(f);
             var lkmm = LitmusEngine.Run(test, LitmusModels.Get("lkmm"), null);
@@ -369,10 +368,123 @@ public class LitmusTests
     [InlineData("RCU-gp.litmus", "Never")]
     [InlineData("RCU-no-gp.litmus", "Sometimes")]
     [InlineData("Deref.litmus", "Never")]
+    [InlineData("AUL-chain.litmus", "Never")]
+    [InlineData("AUL-chain-nofence.litmus", "Sometimes")]
     public void OwnLitmusFile(string file, string verdict)
     {
         var r = LitmusRunner.RunFile(Path.Combine(OwnCorpus(), file), "lkmm", null);
         Assert.Equal(verdict, r.Observed);
         Assert.Equal(LitmusVerdict.Match, r.Verdict);
+    }
+
+    /// <summary>
+    /// tools/memory-model/scripts/judgelitmus.sh's rules, one file each (tests/Kmc.Tests/Litmus/judging):
+    /// the DATARACE marker must match the model's flag whatever the verdict; a modeled race forgives
+    /// a wrong verdict; DEADLOCK is "no execution completes", which fails any other Result, Maybe
+    /// included; an outcome a sequential run reaches cannot be forbidden.
+    /// </summary>
+    [Theory]
+    [InlineData("race-forgiven.litmus", "Sometimes DATARACE", LitmusVerdict.Forgiven)]
+    [InlineData("race-matched.litmus", "Sometimes DATARACE", LitmusVerdict.Match)]
+    [InlineData("race-unexpected.litmus", "Sometimes DATARACE", LitmusVerdict.RaceFlagDiffers)]
+    [InlineData("race-not-modeled.litmus", "Sometimes", LitmusVerdict.RaceFlagDiffers)]
+    [InlineData("deadlock-matched.litmus", "DEADLOCK", LitmusVerdict.Match)]
+    [InlineData("deadlock-expected.litmus", "Always", LitmusVerdict.AllowedForbidden)]
+    [InlineData("deadlock-unexpected.litmus", "DEADLOCK", LitmusVerdict.MissedAllowed)]
+    [InlineData("maybe.litmus", "Sometimes", LitmusVerdict.NotJudged)]
+    [InlineData("sc-contradicts-never.litmus", "Sometimes", LitmusVerdict.ScContradicted)]
+    [InlineData("sc-contradicts-always.litmus", "Sometimes", LitmusVerdict.ScContradicted)]
+    [InlineData("weak-forbidden.litmus", "Sometimes", LitmusVerdict.AllowedForbidden)]
+    public void JudgingRule(string file, string observed, LitmusVerdict verdict)
+    {
+        var r = LitmusRunner.RunFile(Path.Combine(OwnCorpus(), "judging", file), "lkmm", TimeSpan.FromSeconds(20));
+        Assert.Equal(observed, r.Observed);
+        Assert.Equal(verdict, r.Verdict);
+        // An execution backs every disagreement the model is answerable for, and only those.
+        var backed = verdict is LitmusVerdict.ScContradicted or LitmusVerdict.AllowedForbidden || file == "race-unexpected.litmus";
+        Assert.Equal(backed, r.Witness != null);
+    }
+
+    [Fact]
+    public void RaceNotesNameTheScriptsFailure()
+    {
+        var dir = Path.Combine(OwnCorpus(), "judging");
+        Assert.Equal("unexpected data race modeled", LitmusRunner.RunFile(Path.Combine(dir, "race-unexpected.litmus"), "lkmm", null).Note);
+        Assert.Equal("predicted data race not modeled", LitmusRunner.RunFile(Path.Combine(dir, "race-not-modeled.litmus"), "lkmm", null).Note);
+    }
+
+    /// <summary>The witness is the sequential run that reaches the forbidden outcome: P1 reads x before P0 writes it.</summary>
+    [Fact]
+    public void ScWitnessIsAnInterleavingReachingTheOutcome()
+    {
+        var r = LitmusRunner.RunFile(Path.Combine(OwnCorpus(), "judging", "sc-contradicts-never.litmus"), "lkmm", null);
+        Assert.NotNull(r.Witness);
+        Assert.StartsWith("interleaving: ", r.Witness);
+        Assert.EndsWith("=> 1:r0=0, 1:r1=0", r.Witness);
+        Assert.True(r.Witness.IndexOf("P1:R x=0", StringComparison.Ordinal) < r.Witness.IndexOf("P0:W x=1", StringComparison.Ordinal), r.Witness);
+
+        var always = LitmusRunner.RunFile(Path.Combine(OwnCorpus(), "judging", "sc-contradicts-always.litmus"), "lkmm", null);
+        Assert.Equal("interleaving: P1:R x=0; P0:W x=1 => 1:r0=0", always.Witness);
+    }
+
+    /// <summary>
+    /// Store buffering is no interleaving, so the LKMM's witness lists each thread's accesses with
+    /// where each read took its value; the racy execution behind an unexpected race is one too.
+    /// </summary>
+    [Fact]
+    public void ModelWitnessesBackForbiddenOutcomesAndUnexpectedRaces()
+    {
+        var sb = LitmusRunner.RunFile(Path.Combine(OwnCorpus(), "judging", "weak-forbidden.litmus"), "lkmm", null);
+        Assert.Equal("per thread: P0: W x=1; R y=0 (initial) | P1: W y=1; R x=0 (initial) => 0:r0=0, 1:r1=0", sb.Witness);
+        var race = LitmusRunner.RunFile(Path.Combine(OwnCorpus(), "judging", "race-unexpected.litmus"), "lkmm", null);
+        Assert.NotNull(race.Witness);
+        Assert.Contains("P0:W x=1", race.Witness);
+    }
+
+    /// <summary>Only the LKMM's answers are judged: under sc a wrong Result is no mismatch and needs no witness.</summary>
+    [Fact]
+    public void ScContradictionIsOnlyLookedForUnderLkmm()
+    {
+        var r = LitmusRunner.RunFile(Path.Combine(OwnCorpus(), "judging", "sc-contradicts-never.litmus"), "sc", null);
+        Assert.Equal(LitmusVerdict.NotJudged, r.Verdict);
+        Assert.Null(r.Witness);
+    }
+
+    [Theory]
+    [InlineData("Never", "Never", false, LitmusVerdict.Match)]
+    [InlineData("Never", "Sometimes", false, LitmusVerdict.AllowedForbidden)]
+    [InlineData("Always", "Sometimes", false, LitmusVerdict.AllowedForbidden)]
+    [InlineData("Sometimes", "Never", false, LitmusVerdict.MissedAllowed)]
+    [InlineData("Sometimes", "Always", false, LitmusVerdict.MissedAllowed)]
+    [InlineData("Never DATARACE", "Sometimes", true, LitmusVerdict.Forgiven)]
+    [InlineData("Sometimes DATARACE", "Never", true, LitmusVerdict.Forgiven)]
+    [InlineData("Never DATARACE", "Never", true, LitmusVerdict.Match)]
+    [InlineData("Never DATARACE", "Never", false, LitmusVerdict.RaceFlagDiffers)]
+    [InlineData("Never", "Sometimes", true, LitmusVerdict.RaceFlagDiffers)]
+    [InlineData("Maybe", "Sometimes", false, LitmusVerdict.NotJudged)]
+    [InlineData("Maybe (compiler!)", "Never", false, LitmusVerdict.NotJudged)]
+    [InlineData("Maybe", "Sometimes", true, LitmusVerdict.RaceFlagDiffers)]
+    [InlineData("Maybe", "DEADLOCK", false, LitmusVerdict.MissedAllowed)]
+    [InlineData("DEADLOCK", "DEADLOCK", false, LitmusVerdict.Match)]
+    [InlineData("DEADLOCK", "Never", false, LitmusVerdict.AllowedForbidden)]
+    [InlineData("Never", "DEADLOCK", false, LitmusVerdict.MissedAllowed)]
+    [InlineData("Never DATARACE", "DEADLOCK", true, LitmusVerdict.RaceFlagDiffers)]
+    [InlineData("Sometimes (but requires modeling the compiler)", "Never", false, LitmusVerdict.NotJudged)]
+    [InlineData("Flag srcu-bad-nesting", "Sometimes", false, LitmusVerdict.NotJudged)]
+    [InlineData(null, "Sometimes", false, LitmusVerdict.NotJudged)]
+    public void JudgeFollowsJudgelitmus(string? result, string verdict, bool race, LitmusVerdict expected) =>
+        Assert.Equal(expected, LitmusRunner.Judge(result, verdict, race).Verdict);
+
+    [Fact]
+    public void SummaryCountsForgivenAndScContradictedApartAndPrintsTheWitness()
+    {
+        var dir = Directory.CreateTempSubdirectory("kmc-litmus-judge").FullName;
+        foreach (var f in new[] { "race-forgiven.litmus", "sc-contradicts-never.litmus", "race-matched.litmus" })
+            File.Copy(Path.Combine(OwnCorpus(), "judging", f), Path.Combine(dir, f));
+        var run = CliTests.Run(dir, "litmus", dir);
+        Assert.Equal(0, run.Code);
+        Assert.Contains("1 matched, 1 forgiven (data race), 0 mismatched", run.Out);
+        Assert.Contains("1 Result contradicted by an SC execution", run.Out);
+        Assert.Contains("sc-contradicts-never.litmus (Result: Never; an SC execution the Result forbids): interleaving: ", run.Out);
     }
 }

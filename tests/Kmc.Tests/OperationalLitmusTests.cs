@@ -132,6 +132,7 @@ public class OperationalLitmusTests
     [Fact]
     public void SleepSetsLoseNoOutcome()
     {
+        var compared = 0;
         foreach (var f in LitmusRunner.Files([OwnCorpus()]))
         {
             var test = LitmusParser.ParseFile(f);
@@ -141,11 +142,17 @@ public class OperationalLitmusTests
                 var reduced = OperationalEngine.Run(test, space, model, Timeout);
                 if (reduced.Unsupported != null)
                     continue;
-                var full = OperationalEngine.Run(test, space, model, Timeout, reduce: false);
+                // Every interleaving of a four-thread test takes minutes under tso; those are left out.
+                var full = OperationalEngine.Run(test, space, model, TimeSpan.FromSeconds(10), reduce: false);
+                if (full.TimedOut)
+                    continue;
+                compared++;
                 Assert.True(full.Outcomes.SetEquals(reduced.Outcomes), $"{Path.GetFileName(f)} under {model}");
                 Assert.True(reduced.Executions <= full.Executions);
             }
         }
+
+        Assert.True(compared >= 40, $"only {compared} file/model pairs compared");
     }
 
     [Fact]

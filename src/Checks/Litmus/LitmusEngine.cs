@@ -20,6 +20,15 @@ public sealed record LitmusObservation
     /// <summary>A thread calls synchronize_rcu() inside its own read-side critical section.</summary>
     public required bool SelfDeadlock { get; init; }
 
+    /// <summary>The first allowed execution found that satisfies the condition, described for a reader (<see cref="Witness.Describe"/>).</summary>
+    public string? SatisfyingWitness { get; init; }
+
+    /// <summary>The first allowed execution found that does not satisfy the condition.</summary>
+    public string? FailingWitness { get; init; }
+
+    /// <summary>The first allowed execution found with a data race.</summary>
+    public string? RaceWitness { get; init; }
+
     /// <summary>herd's Never/Sometimes/Always for the condition; DEADLOCK when no execution completes.</summary>
     public string Verdict =>
         SelfDeadlock || (!SomeSatisfy && !SomeFail) ? "DEADLOCK"
@@ -64,6 +73,7 @@ public static class LitmusEngine
             {
                 Candidates = all.Candidates, Allowed = all.Allowed, SomeSatisfy = all.Positive > 0, SomeFail = all.Allowed > all.Positive,
                 DataRace = all.Race, TimedOut = all.TimedOut, SelfDeadlock = syncInReader,
+                SatisfyingWitness = all.PositiveWitness, FailingWitness = all.NegativeWitness, RaceWitness = all.RaceWitness,
             };
         }
 
@@ -74,6 +84,7 @@ public static class LitmusEngine
             Candidates = pos.Candidates + (neg == pos ? 0 : neg.Candidates), Allowed = pos.Allowed + (neg == pos ? 0 : neg.Allowed),
             SomeSatisfy = pos.Positive > 0, SomeFail = neg.Allowed > neg.Positive,
             DataRace = false, TimedOut = pos.TimedOut || neg.TimedOut, SelfDeadlock = syncInReader,
+            SatisfyingWitness = pos.PositiveWitness, FailingWitness = neg.NegativeWitness,
         };
     }
 
@@ -117,7 +128,9 @@ public static class LitmusEngine
         }
     }
 
-    private sealed record SearchResult(long Candidates, long Allowed, long Positive, bool Race, bool TimedOut);
+    private sealed record SearchResult(
+        long Candidates, long Allowed, long Positive, bool Race, bool TimedOut,
+        string? PositiveWitness = null, string? NegativeWitness = null, string? RaceWitness = null);
 
     /// <summary>
     /// The DFS over candidates of the given runs. With <paramref name="stopOn"/> set, it ends at
@@ -128,6 +141,7 @@ public static class LitmusEngine
     {
         long candidates = 0, allowed = 0, positive = 0;
         var race = false;
+        string? positiveWitness = null, negativeWitness = null, raceWitness = null;
         if (runs.Any(r => r.Count == 0))
             return new SearchResult(0, 0, 0, false, false);
 
@@ -138,7 +152,7 @@ public static class LitmusEngine
         do
         {
             if (deadline is { } d && (++leaves & 63) == 0 && watch.Elapsed > d)
-                return new SearchResult(candidates, allowed, positive, race, true);
+                return new SearchResult(candidates, allowed, positive, race, true, positiveWitness, negativeWitness, raceWitness);
 
             dfs.BeginExecution();
             long key = 0;
@@ -179,12 +193,24 @@ public static class LitmusEngine
             var sat = Eval(test.Condition, test, x, pick);
             if (sat)
                 positive++;
+            if (sat ? positiveWitness == null : negativeWitness == null)
+            {
+                var w = Witness.Describe(test, x, pick);
+                if (sat)
+                    positiveWitness = w;
+                else
+                    negativeWitness = w;
+            }
+
+            if (r && raceWitness == null)
+                raceWitness = Witness.Describe(test, x, pick);
+
             if (stopOn == sat)
                 break;
         }
         while (dfs.Advance());
 
-        return new SearchResult(candidates, allowed, positive, race, false);
+        return new SearchResult(candidates, allowed, positive, race, false, positiveWitness, negativeWitness, raceWitness);
     }
 
     /// <summary>

@@ -8,14 +8,23 @@ public enum LitmusVerdict
 {
     Match,
 
-    /// <summary>The file's Result allows an outcome (or a race) the model never produced.</summary>
+    /// <summary>The file's Result allows an outcome the model never produced.</summary>
     MissedAllowed,
 
-    /// <summary>The model produced an outcome (or a race) the file's Result forbids.</summary>
+    /// <summary>The model produced an outcome the file's Result forbids.</summary>
     AllowedForbidden,
 
-    /// <summary>The verdict matches, but the DATARACE flag differs from the file's Result.</summary>
+    /// <summary>The model's data-race flag differs from the DATARACE marker of the Result (whatever the verdict).</summary>
     RaceFlagDiffers,
+
+    /// <summary>The verdict differs, but the model flags a data race the Result predicts too, which moots the verdict.</summary>
+    Forgiven,
+
+    /// <summary>
+    /// The Result forbids an outcome (or its absence) that a sequentially consistent execution
+    /// reaches: the Result line itself is wrong, since every LKMM execution set contains the SC ones.
+    /// </summary>
+    ScContradicted,
 
     /// <summary>No model verdict to compare with (Maybe, a flag, no Result line).</summary>
     NotJudged,
@@ -24,15 +33,12 @@ public enum LitmusVerdict
     TimedOut,
 }
 
-/// <summary>One file's row: expected and observed verdicts, executions and time.</summary>
-public sealed record LitmusResult(string File, string Expected, string Observed, LitmusVerdict Verdict, string? Note, long Candidates, long Allowed, TimeSpan Time);
+/// <summary>One file's row: expected and observed verdicts, executions and time; <paramref name="Witness"/> an execution that backs the verdict.</summary>
+public sealed record LitmusResult(string File, string Expected, string Observed, LitmusVerdict Verdict, string? Note, long Candidates, long Allowed, TimeSpan Time, string? Witness = null);
 
 /// <summary>Runs litmus files and folders and compares each answer with the file's Result line.</summary>
 public static partial class LitmusRunner
 {
-    [GeneratedRegex(@"^(Never|Sometimes|Always)(\s+DATARACE)?$")]
-    private static partial Regex JudgedResult();
-
     /// <summary>The .litmus files under each path (folders recursively, sorted); a missing path is bad input.</summary>
     public static List<string> Files(IEnumerable<string> paths)
     {
@@ -77,8 +83,13 @@ public static partial class LitmusRunner
             if (obs.TimedOut)
                 return new LitmusResult(path, expected, "timed out", LitmusVerdict.TimedOut, null, obs.Candidates, obs.Allowed, watch.Elapsed);
             var observed = obs.Verdict + (obs.DataRace && obs.Verdict != "DEADLOCK" ? " DATARACE" : "");
-            var (verdict, note) = Compare(test, expected, observed, memoryModel);
-            return new LitmusResult(path, expected, observed, verdict, note, obs.Candidates, obs.Allowed, watch.Elapsed);
+            var (verdict, note) = memoryModel == "lkmm"
+                ? Judge(test.Result, obs.Verdict, obs.DataRace)
+                : (LitmusVerdict.NotJudged, $"Result is for lkmm, not {memoryModel}");
+            var witness = WitnessFor(verdict, note, Outcome(test.Result), obs);
+            if (verdict == LitmusVerdict.AllowedForbidden && ScWitness(test, timeout, watch) is { } w)
+                (verdict, note, witness) = (LitmusVerdict.ScContradicted, null, w);
+            return new LitmusResult(path, expected, observed, verdict, note, obs.Candidates, obs.Allowed, watch.Elapsed, witness);
         }
         catch (LitmusUnsupportedException e)
         {
@@ -95,46 +106,98 @@ public static partial class LitmusRunner
         }
     }
 
+    /// <summary>
+    /// An SC execution that the Result forbids: one satisfying a "Never" condition, or failing an
+    /// "Always" one. The LKMM is weaker than SC: kmc's sc keeps the interleavings that also respect
+    /// the kernel's software guarantees (RCU grace periods), and each of those is an LKMM
+    /// execution, so such a witness shows the Result line is wrong rather than the model. Only
+    /// asked about files that would otherwise be "allowed a forbidden outcome", so the extra
+    /// search is rare.
+    /// </summary>
+    private static string? ScWitness(LitmusTest test, TimeSpan? timeout, Stopwatch watch)
+    {
+        var outcome = Outcome(test.Result);
+        if (outcome is not ("Never" or "Always"))
+            return null;
+        var left = timeout is { } t ? t - watch.Elapsed : (TimeSpan?)null;
+        if (left is { } l && l <= TimeSpan.Zero)
+            return null;
+        var sc = LitmusEngine.Run(test, LitmusModels.Get("sc"), left);
+        if (sc.TimedOut)
+            return null;
+        return outcome == "Never" ? sc.SatisfyingWitness : sc.FailingWitness;
+    }
+
+    /// <summary>The model's execution behind a mismatch, for checking it by hand: the forbidden outcome, or a racy execution the Result does not expect.</summary>
+    private static string? WitnessFor(LitmusVerdict verdict, string? note, string outcome, LitmusObservation obs) => verdict switch
+    {
+        LitmusVerdict.AllowedForbidden => outcome switch
+        {
+            "Never" => obs.SatisfyingWitness,
+            "Always" => obs.FailingWitness,
+            _ => obs.SatisfyingWitness ?? obs.FailingWitness,
+        },
+        LitmusVerdict.RaceFlagDiffers when note?.StartsWith("unexpected", StringComparison.Ordinal) == true => obs.RaceWitness,
+        _ => null,
+    };
+
     private static string ExpectedOf(string path)
     {
         var m = Regex.Match(File.ReadAllText(path), @"Result:\s*([^\n\r]*)");
         return m.Success ? m.Groups[1].Value.Trim() : "(none)";
     }
 
+    /// <summary>The first word of a Result line, the part herd's Observation line is matched against.</summary>
+    private static string Outcome(string? result) => result?.Split((char[]?)null, 2, StringSplitOptions.RemoveEmptyEntries) is [var w, ..] ? w : "";
+
     /// <summary>
-    /// Results other than herd's Never/Sometimes/Always (with an optional DATARACE) are authors'
-    /// notes and are not judged; DEADLOCK is judged when the engine sees no execution complete.
-    /// The herd Results are LKMM answers, so under sc/tso nothing is judged.
+    /// Judges an LKMM answer against a file's Result line by the rules of the kernel's
+    /// tools/memory-model/scripts/judgelitmus.sh: (1) a DATARACE marker in the Result and the
+    /// model's data-race flag must agree, whatever the verdict ("Predicted data race not modeled",
+    /// "Unexpected data race modeled"); (2) "DEADLOCK" passes only when no execution completes
+    /// (herd's "Never 0 0"), and an unexpected "Never 0 0" fails; (3) "Maybe" accepts any
+    /// verdict; (4) when the model flags a data race, a wrong Never/Sometimes/Always is forgiven,
+    /// since the race makes the outcome undefined. The script takes the Result's first word; notes
+    /// that are not herd verdicts (a "Flag ..." line, an outcome said to need compiler modelling)
+    /// are not judged, as the corpus documents them.
     /// </summary>
-    private static (LitmusVerdict, string?) Compare(LitmusTest test, string expected, string observed, string memoryModel)
+    /// <param name="verdict">the model's Never/Sometimes/Always, or DEADLOCK when no execution completes</param>
+    public static (LitmusVerdict Verdict, string? Note) Judge(string? result, string verdict, bool dataRace)
     {
-        if (memoryModel != "lkmm")
-            return (LitmusVerdict.NotJudged, $"Result is for lkmm, not {memoryModel}");
-        if (expected == "DEADLOCK")
-            return observed == "DEADLOCK" ? (LitmusVerdict.Match, null) : (LitmusVerdict.NotJudged, "DEADLOCK expected");
-        var m = JudgedResult().Match(expected);
-        if (!m.Success)
-            return (LitmusVerdict.NotJudged, test.Result == null ? "no Result line" : $"Result '{expected}' is not a model verdict");
-        if (observed == expected)
-            return (LitmusVerdict.Match, null);
-        if (observed == "DEADLOCK")
-            return (LitmusVerdict.MissedAllowed, "no execution completes");
-        var exp = m.Groups[1].Value;
-        var expRace = m.Groups[2].Success;
-        var obs = observed.Split(' ')[0];
-        var obsRace = observed.EndsWith("DATARACE", StringComparison.Ordinal);
-        if (exp != obs)
+        if (result == null)
+            return (LitmusVerdict.NotJudged, "no Result line");
+        var outcome = Outcome(result);
+        if (outcome == "Flag" || (result.Contains("compiler", StringComparison.OrdinalIgnoreCase) && outcome != "Maybe"))
+            return (LitmusVerdict.NotJudged, $"Result '{result}' is not a model verdict");
+        if (outcome is not ("Never" or "Sometimes" or "Always" or "DEADLOCK") && !outcome.StartsWith("Maybe", StringComparison.Ordinal))
+            return (LitmusVerdict.NotJudged, $"Result '{result}' is not a model verdict");
+
+        var noExecution = verdict == "DEADLOCK";
+        dataRace &= !noExecution;
+        var predictedRace = RaceMarker().IsMatch(result);
+        var verdictDiffers = outcome != verdict && !outcome.StartsWith("Maybe", StringComparison.Ordinal);
+        if (predictedRace != dataRace)
         {
-            // Never < Sometimes < Always in what the condition may do; a missing outcome is
-            // either a positive one (Never instead of Sometimes) or a negative one (Always instead of Sometimes).
-            var missed = (exp, obs) switch
-            {
-                ("Sometimes", "Never") or ("Sometimes", "Always") => true,
-                _ => false,
-            };
-            return (missed ? LitmusVerdict.MissedAllowed : LitmusVerdict.AllowedForbidden, null);
+            var why = predictedRace ? "predicted data race not modeled" : "unexpected data race modeled";
+            return (LitmusVerdict.RaceFlagDiffers, verdictDiffers ? $"{why}; verdict differs too" : why);
         }
 
-        return (LitmusVerdict.RaceFlagDiffers, expRace && !obsRace ? "no data race found" : "data race flagged");
+        if (outcome == "DEADLOCK")
+            return noExecution ? (LitmusVerdict.Match, null) : (LitmusVerdict.AllowedForbidden, "executions complete, DEADLOCK expected");
+        if (noExecution)
+            return (LitmusVerdict.MissedAllowed, "no execution completes");
+        if (outcome.StartsWith("Maybe", StringComparison.Ordinal))
+            return (LitmusVerdict.NotJudged, "Maybe: any verdict passes");
+        if (!verdictDiffers)
+            return (LitmusVerdict.Match, null);
+        if (dataRace)
+            return (LitmusVerdict.Forgiven, $"{verdict}, not {outcome}: the data race moots it");
+
+        // Never < Sometimes < Always in what the condition may do; a missing outcome is either a
+        // positive one (Never instead of Sometimes) or a negative one (Always instead of Sometimes).
+        return outcome == "Sometimes" ? (LitmusVerdict.MissedAllowed, null) : (LitmusVerdict.AllowedForbidden, null);
     }
+
+    [GeneratedRegex(@"\bDATARACE\b")]
+    private static partial Regex RaceMarker();
 }

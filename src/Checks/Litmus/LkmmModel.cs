@@ -4,9 +4,14 @@ namespace Kmc.Checks.Litmus;
 /// The Linux-kernel memory model, after tools/memory-model/linux-kernel.{bell,cat} and lock.cat
 /// (herd7's axiomatic definition), reimplemented over <see cref="Rel"/>: coherence, atomicity,
 /// happens-before, propagation, RCU, and the plain-access rules (plain coherence; data races
-/// flagged). Locks are modelled by value: spin_lock is an acquire read of 0 paired with a write
-/// of 1, spin_unlock a release write of 0, so lock.cat's derived rf and co fall out of ordinary
-/// reads-from and coherence.
+/// flagged). It follows the cat of current mainline (rmw-sequence in cumul-fence and
+/// w-post-bounded; rcu-order, with rcu-fence joining fence and strong-fence for plain accesses;
+/// after-unlock-lock over po-unlock-lock-po; wr-race less rw-xbstar^-1). Encodings that differ
+/// but order the same: locks by value (spin_lock an acquire read of 0 paired with a write of 1,
+/// spin_unlock a release write of 0, so lock.cat's derived rf and co fall out of ordinary
+/// reads-from and coherence); a successful fully ordered RMW between two smp_mb() fences, which
+/// is what the cat's Mb-tagged read and write give; SRCU lock/unlock as fences that carry a
+/// cookie, where the cat makes them a load and a store of the srcu_struct.
 /// </summary>
 public sealed class LkmmModel : ILitmusModel
 {
@@ -23,11 +28,23 @@ public sealed class LkmmModel : ILitmusModel
         var addr = carry * x.Addr;
         var dep = addr | carry * x.Data;
         var ctrl = carry * x.Ctrl;
+        var poUnlockLockPo = st.PoToUl * (po | rf).To(st.Lkr) * po;
         var fence = st.MbStatic | st.Gp | st.PoRel | st.AcqPo | st.Wmb | st.Rmb;
-        var ppo = addr | (dep.To(st.Marked) * rfi) | (dep | ctrl).To(x.W) | addr.To(st.Plain) * st.Wmb | fence
-                  | ((st.PoToUl * (po | rf).To(st.Lkr) * po) & x.Int);
+        if (st.AfterUnlockLock != null)
+            fence |= AfterUnlockLockMb(poUnlockLockPo, st, po, x.M);
+        var ppo = addr | (dep.To(st.Marked) * rfi) | (dep | ctrl).To(x.W) | addr.To(st.Plain) * st.Wmb | (fence & x.Int)
+                  | (poUnlockLockPo & x.Int);
         return (ppo | (rf & st.Ext)).Between(st.Marked, st.Marked).Acyclic();
     }
+
+    /// <summary>
+    /// smp_mb__after_unlock_lock() makes a full barrier of the unlock+lock before it: everything
+    /// before the unlock is ordered with everything after the fence. As in the current cat, the
+    /// pair is po-unlock-lock-po (a lock of the same CPU, or the next holder of the same lock); a
+    /// longer chain of holders is ordered by the locks' own release-acquire cumulativity.
+    /// </summary>
+    private static Rel AfterUnlockLockMb(Rel poUnlockLockPo, Static st, Rel po, EventSet m) =>
+        (poUnlockLockPo.To(st.AfterUnlockLock!) * po).Between(m, m);
 
     public bool Allows(CandidateExecution x, out bool dataRace)
     {
@@ -64,7 +81,7 @@ public sealed class LkmmModel : ILitmusModel
         var poUnlockLockPo = st.PoToUl * (po | rf).To(st.Lkr) * po;
         var mb = st.MbStatic;
         if (st.AfterUnlockLock != null)
-            mb |= (st.PoToUl * (co | po).To(st.Lkw) * st.AfterUnlockLock).To(M);
+            mb |= AfterUnlockLockMb(poUnlockLockPo, st, po, M);
         var gp = st.Gp;
         var strongFence = mb | gp;
         var nonrwFence = strongFence | poRel | acqPo;
@@ -75,7 +92,9 @@ public sealed class LkmmModel : ILitmusModel
         var overwrite = co | fr;
         var toW = rwdep | (overwrite & x.Int) | addr.To(plain) * wmb;
         var toR = addr | (dep.To(marked) * rfi);
-        var ppo = toR | toW | fence | (poUnlockLockPo & x.Int);
+        // The after-unlock-lock barrier can span two CPUs (the unlock and the next holder's lock),
+        // so only the same-CPU part of the fences is program order to preserve.
+        var ppo = toR | toW | (fence & x.Int) | (poUnlockLockPo & x.Int);
 
         Rel ACumul(Rel r) => rfe.To(marked).Opt() * r;
         var rmwSequence = (rf * x.Rmw).Star();
@@ -98,8 +117,8 @@ public sealed class LkmmModel : ILitmusModel
         if (!st.HasPlain)
             return true;
 
-        // Plain accesses (as in v6.3+): rcu-fence joins fence and strong-fence from here on;
-        // plain coherence is an axiom, data races a flag.
+        // Plain accesses: rcu-fence joins fence and strong-fence from here on (cumul-fence, prop
+        // and nonrw-fence keep the old ones); plain coherence is an axiom, data races a flag.
         var rcuFencePo = po * rcuFence * poOpt;
         var fence2 = fence | rcuFencePo;
         var strong2 = strongFence | rcuFencePo;
@@ -119,7 +138,7 @@ public sealed class LkmmModel : ILitmusModel
 
         var wwNonrace = wwVis & (st.MarkedToW | rwXbstar) & (st.WToMarked | wrVis);
         var wwRace = (preRace & co) - wwNonrace;
-        var wrRace = (preRace & (co.Opt() * rf)) - wrVis;
+        var wrRace = (preRace & (co.Opt() * rf)) - wrVis - rwXbstar.Inverse();
         var rwRace = (preRace & fr) - rwXbstar;
         dataRace = !(wwRace | wrRace | rwRace).IsEmpty;
         return true;
@@ -168,7 +187,7 @@ public sealed class LkmmModel : ILitmusModel
     {
         public readonly EventSet All, Plain, Marked, Noreturn, R4rmb, Lkr, Lkw;
         public readonly Rel Id, Ext, PoOpt, AcqPo, PoRel, Rmb, Wmb, PoToUl, MbStatic, Gp, RmbRPre, RmbRPost, PreRace, MarkedToW, WToMarked;
-        public readonly Rel? AfterUnlockLock;
+        public readonly EventSet? AfterUnlockLock;
         public readonly Rel RcuGp, SrcuGp, Rscsi, Srscsi;
         public readonly bool HasPlain, HasGp;
 
@@ -208,7 +227,8 @@ public sealed class LkmmModel : ILitmusModel
                        | (PoOpt.From(M).To(Lkw) * FenceRel(FenceKind.AfterSpinlock)).To(M)
                        | (PoOpt.From(M).To(srcuUnlock) * FenceRel(FenceKind.AfterSrcuReadUnlock)).To(M);
             PoToUl = PoToUl.From(M);
-            AfterUnlockLock = LitmusModels.Fences(x, FenceKind.AfterUnlockLock).Bits.Any(b => b != 0) ? FenceRel(FenceKind.AfterUnlockLock) : null;
+            var aul = LitmusModels.Fences(x, FenceKind.AfterUnlockLock);
+            AfterUnlockLock = aul.Bits.Any(b => b != 0) ? aul : null;
             Gp = po.To(LitmusModels.Fences(x, FenceKind.SyncRcu, FenceKind.SyncSrcu)) * PoOpt;
             RmbRPre = FenceRel(FenceKind.Rmb).Between(R4rmb, notNoreturn);
             RmbRPost = FenceRel(FenceKind.Rmb).Between(notNoreturn, R4rmb);

@@ -16,6 +16,12 @@ namespace Kmc.Models.WeakMemory;
 /// its CPU's, and everything drains before the end-of-run invariants (so those drain orders
 /// relative to a waiter's wakeup are not explored). The buffer holds at most <see cref="Capacity"/> stores; a full buffer drains its
 /// oldest store first.
+/// RCU: synchronize_rcu() drains the updater's buffer where its grace period starts and where it
+/// ends (the kernel's grace-period machinery runs locked instructions on the updater's CPU), and at
+/// its end drains each reader CPU's buffer up to the store that was newest at the rcu_read_unlock()
+/// of every section it waited for or that ended before it started: a CPU reports its quiescent
+/// state with locked instructions after the section, so those stores are visible by then. A section
+/// that starts after the grace period started reads memory the opening drain already updated.
 /// </summary>
 public sealed class TsoMemory : MemoryModel
 {
@@ -208,6 +214,48 @@ public sealed class TsoMemory : MemoryModel
             if (_buffers.TryGetValue(cpu.Id, out var b))
                 Drain(cpu, b, b.Count, null);
         }
+    }
+
+    // ---- RCU (see the class comment) ----------------------------------------------------------
+
+    /// <summary>Per CPU: its newest buffered store at its last outermost rcu_read_unlock() (absent: none was buffered).</summary>
+    private readonly Dictionary<int, Buffered> _rcuUnlockMarks = new();
+
+    private sealed record RcuMark(int Cpu, Buffered Store);
+
+    public override object? OnRcuReadUnlock(SimTask task)
+    {
+        var b = BufferOf(task);
+        if (b.Count == 0)
+        {
+            _rcuUnlockMarks.Remove(task.Cpu.Id);
+            return null;
+        }
+
+        _rcuUnlockMarks[task.Cpu.Id] = b[^1];
+        return new RcuMark(task.Cpu.Id, b[^1]);
+    }
+
+    public override object? OnGracePeriodStart(SimTask updater)
+    {
+        Fence(updater, FenceKind.Mb);
+        return _rcuUnlockMarks.Select(kv => new RcuMark(kv.Key, kv.Value)).ToList();
+    }
+
+    public override void OnGracePeriodEnd(SimTask updater, object? start, IReadOnlyList<object?> readers)
+    {
+        // Not reset: without readers to wait for, the start's drains go into the same step.
+        var note = Note(reset: false);
+        var marks = (start as List<RcuMark> ?? []).Concat(readers.OfType<RcuMark>());
+        foreach (var mark in marks.OrderBy(m => m.Cpu))
+        {
+            // FIFO: the mark gone from the buffer means everything up to it already drained.
+            if (_buffers.TryGetValue(mark.Cpu, out var b) && b.IndexOf(mark.Store) is var i and >= 0)
+                Drain(Execution.Current.Cpus[mark.Cpu], b, i + 1, note);
+        }
+
+        var own = BufferOf(updater);
+        Drain(updater.Cpu, own, own.Count, note);
     }
 
     private void DrainAll(SimTask task, Cpu cpu, string why)

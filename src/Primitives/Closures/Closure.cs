@@ -10,9 +10,9 @@
 // Written from reading the kernel code; no code copied.
 //
 // Model notes:
-// * rcu_read_lock()/rcu_read_unlock() are modelled as preempt_disable()/preempt_enable()
-//   (RCU is not modelled yet): what matters here is that the waker never touches the syncer
-//   after publishing done.
+// * closure_sync_fn()'s rcu_read_lock() keeps the sleeper's task_struct alive across the
+//   wakeup; tasks are never freed here, so what matters is that the waker never touches the
+//   syncer (on the waiter's stack) after publishing done.
 // * closure_queue() with a workqueue hands the closure to a simulated kworker task, spawned at
 //   queue_work() time (ClosureWorkqueue below).
 // * The closure is a KObject so it can live on a task's stack (OnStack); embedded in another
@@ -406,24 +406,24 @@ public sealed class Closure : KObject, IClosure
                 // The fixed source, as GCC 9.1 compiled it: the plain store to s->done moved
                 // above the READ_ONCE(s->task) load.
                 var s = await PlainRead(cl.S);
-                PreemptDisable(); // rcu_read_lock()
+                RcuReadLock();
                 await PlainWrite(s!.Done, 1);
                 var p = await ReadOnce(s.Task);
                 await WakeUpProcess(p!);
-                PreemptEnable(); // rcu_read_unlock()
+                RcuReadUnlock();
                 break;
             }
             default:
             {
                 var s = await PlainRead(cl.S);
-                PreemptDisable(); // rcu_read_lock()
+                RcuReadLock();
                 var p = await ReadOnce(s!.Task);
                 if (cl.Variant == ClosureVariant.SyncDoneAcquire)
                     await SmpStoreRelease(s.Done, 1);
                 else
                     await PlainWrite(s.Done, 1);
                 await WakeUpProcess(p!);
-                PreemptEnable(); // rcu_read_unlock()
+                RcuReadUnlock();
                 break;
             }
         }

@@ -16,9 +16,9 @@
 // Each historical bug of this lineage is a ClosureUpstreamVariant that differs from this code only
 // where its fix did. Written from reading those sources; no code copied.
 //
-// Model notes: rcu_read_lock()/unlock() are preempt_disable()/enable() (RCU is not modelled), so
-// sleeping inside a read-side section is reported as "scheduling while atomic".
-// schedule_timeout() is a recorded choice: the timer fires first, or a wakeup comes first.
+// Model notes: sleeping inside closure_sub()'s read-side section (the C5 bug) is reported by
+// schedule()'s check for an RCU reader. schedule_timeout() is a recorded choice: the timer fires
+// first, or a wakeup comes first.
 using Kmc.Models;
 using static Kmc.Models.Kernel;
 
@@ -297,7 +297,7 @@ public sealed class ClosureUpstream : KObject, IClosure
 
         NewClosureState s;
         SimTask? sleeper;
-        PreemptDisable(); // rcu_read_lock(): keeps the sleeper's task_struct alive
+        RcuReadLock(); // keeps the sleeper's task_struct alive
         var old = await AtomicReadAcquire(Remaining);
         for (;;)
         {
@@ -338,7 +338,7 @@ public sealed class ClosureUpstream : KObject, IClosure
 
         if (s == NewClosureState.NormalPut)
         {
-            PreemptEnable();
+            RcuReadUnlock();
             return;
         }
 
@@ -346,13 +346,13 @@ public sealed class ClosureUpstream : KObject, IClosure
         {
             await SmpMb();
             await WakeUpProcess(sleeper);
-            PreemptEnable();
+            RcuReadUnlock();
             return;
         }
 
         // C5: the fix ends the RCU section here, before closure_queue() may run fn inline.
         if (Variant != ClosureUpstreamVariant.QueueUnderRcu)
-            PreemptEnable();
+            RcuReadUnlock();
 
         await SmpRmb(); // pairs with the release cmpxchg in continue_at() et al.
         if (s == NewClosureState.Requeue)
@@ -371,7 +371,7 @@ public sealed class ClosureUpstream : KObject, IClosure
         }
 
         if (Variant == ClosureUpstreamVariant.QueueUnderRcu)
-            PreemptEnable(); // guard(rcu)() ends with the function
+            RcuReadUnlock(); // guard(rcu)() ends with the function
     }
 
     /// <summary>__closure_wake_up(): wake every closure on the list, FIFO.</summary>
@@ -532,11 +532,11 @@ public sealed class ClosureUpstream : KObject, IClosure
     private static async ValueTask ClosureSyncFn(ClosureUpstream cl)
     {
         var s = await PlainRead(cl.S);
-        PreemptDisable(); // rcu_read_lock()
+        RcuReadLock();
         var p = await ReadOnce(s!.Task);
         await PlainWrite(s.Done, 1);
         await WakeUpProcess(p!);
-        PreemptEnable(); // rcu_read_unlock()
+        RcuReadUnlock();
     }
 
     /// <summary>__closure_sync() (2019-2025) with the on-stack closure_syncer.</summary>
