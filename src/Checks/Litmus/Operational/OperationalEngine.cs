@@ -177,12 +177,13 @@ public static class OperationalEngine
         var stop = new Stop();
         var outcomes = new HashSet<Outcome>();
         var threads = new OperationalThread[test.Threads.Count];
+        var readers = test.Threads.Select(t => Calls(t.Body).Any(c => c.Name is "rcu_read_lock" or "rcu_read_unlock")).ToArray();
         var scenario = new Scenario(test.Threads.Count, ex =>
         {
             var machine = new OperationalMachine(test, byName, layout, tso: model == "tso");
             for (var i = 0; i < threads.Length; i++)
             {
-                var thread = threads[i] = new OperationalThread(machine, test.Threads[i]);
+                var thread = threads[i] = new OperationalThread(machine, test.Threads[i], readers[i]);
                 ex.Spawn($"P{i}", i, () => Body(thread, stop));
             }
 

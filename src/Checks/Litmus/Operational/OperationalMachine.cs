@@ -22,6 +22,9 @@ internal sealed class OperationalMachine
 
     private readonly bool _tso;
 
+    /// <summary>Under tso every step depends on every other (see <see cref="Access"/>).</summary>
+    public bool Tso => _tso;
+
     public OperationalMachine(LitmusTest test, IReadOnlyDictionary<string, int> byName, IReadOnlyList<CellKind> layout, bool tso)
     {
         _test = test;

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using static Kmc.Models.Kernel;
 
 namespace Kmc.Checks.Litmus.Operational;
 
@@ -14,13 +15,18 @@ internal sealed partial class OperationalThread
     private readonly OperationalMachine _m;
     private readonly ThreadCode _code;
 
-    public OperationalThread(OperationalMachine m, ThreadCode code)
+    public OperationalThread(OperationalMachine m, ThreadCode code, bool rcuReader)
     {
         _m = m;
         _code = code;
+        _rcuReader = rcuReader;
+        if (rcuReader)
+            Pending = Footprint.None with { Rcu = RcuRole.Reader };
         foreach (var (name, v) in code.InitialRegisters)
             Registers[name] = v;
     }
+
+    private readonly bool _rcuReader;
 
     /// <summary>Iterations of one loop before the execution is cut.</summary>
     public const int LoopBound = 4;
@@ -36,7 +42,7 @@ internal sealed partial class OperationalThread
     /// <summary>Called right before the kernel API call whose scheduling point ends the current step.</summary>
     public void Announce(Footprint next)
     {
-        Pending = next;
+        Pending = _rcuReader && next.Rcu == RcuRole.None ? next with { Rcu = RcuRole.Reader } : next;
         Seq++;
     }
 
@@ -233,13 +239,10 @@ internal sealed partial class OperationalThread
     [GeneratedRegex(@"^(atomic_)?(?<op>xchg|cmpxchg|add|sub|inc|dec|and|or|xor|fetch_add|fetch_sub|fetch_inc|fetch_dec|fetch_and|fetch_or|fetch_xor|add_return|sub_return|inc_return|dec_return)(?<ord>_relaxed|_acquire|_release)?$")]
     private static partial Regex AtomicName();
 
-    /// <summary>
-    /// Calls the Models API has no counterpart for. RCU readers are handled apart (see
-    /// <see cref="OperationalMachine"/>): without a grace period in the test they order nothing.
-    /// </summary>
+    /// <summary>Calls the Models API has no counterpart for.</summary>
     public static string? Unsupported(string name) => name switch
     {
-        "synchronize_rcu" or "synchronize_rcu_expedited" or "call_rcu" or "rcu_barrier" => $"{name}() (no RCU grace periods in Models)",
+        "call_rcu" or "rcu_barrier" or "kfree_rcu" => $"{name}() (no litmus form of its callback)",
         "srcu_read_lock" or "srcu_read_unlock" or "srcu_down_read" or "srcu_up_read" or "synchronize_srcu" or "synchronize_srcu_expedited"
             or "smp_mb__after_srcu_read_unlock" => $"{name}() (no SRCU in Models)",
         "smp_memb" => "smp_memb() (no sys_membarrier in Models)",
@@ -265,12 +268,21 @@ internal sealed partial class OperationalThread
                 await _m.Fence(this, "smp_mb");
                 return 0;
 
-            // With no grace period anywhere in the test (checked up front) a read-side critical
-            // section orders nothing in the LKMM; herd still counts it as a compiler barrier.
-            case "rcu_read_lock" or "rcu_read_unlock":
-                await _m.Fence(this, "barrier");
+            // No scheduling points, as in Models: they run inside the step before (see RcuRole).
+            case "rcu_read_lock":
+                RcuReadLock();
+                return 0;
+            case "rcu_read_unlock":
+                RcuReadUnlock();
+                return 0;
+            case "synchronize_rcu" or "synchronize_rcu_expedited":
+                Announce(new Footprint(-1, false, true, _m.Tso, RcuRole.GracePeriod));
+                await SynchronizeRcu();
                 return 0;
 
+            // Models' RcuDereference() refuses a call outside a read-side section (as
+            // CONFIG_PROVE_RCU does) and wants a pointer type; the LKMM has it as READ_ONCE(),
+            // which is what the kernel API's version does, so READ_ONCE() it is.
             case "READ_ONCE" or "rcu_dereference" or "rcu_access_pointer" or "rcu_dereference_raw":
                 return await _m.Load(this, await LValue(Arg(c, 0, 1)), LoadKind.Once);
 

@@ -8,12 +8,12 @@ namespace Kmc.Checks.Litmus.Operational;
 /// just before the kernel API call that suspends it. Two steps whose footprints are
 /// independent commute: either order reaches the same state with the same choices.
 /// </summary>
-internal readonly record struct Footprint(int Loc, bool Write, bool Global, bool All)
+internal readonly record struct Footprint(int Loc, bool Write, bool Global, bool All, RcuRole Rcu = RcuRole.None)
 {
     /// <summary>A step that touches nothing shared (a task's start, a local-only fence).</summary>
     public static readonly Footprint None = new(-1, false, false, false);
 
-    public bool IsNone => Loc < 0 && !Global && !All;
+    public bool IsNone => Loc < 0 && !Global && !All && Rcu == RcuRole.None;
 
     public static bool Independent(Footprint a, Footprint b)
     {
@@ -23,8 +23,27 @@ internal readonly record struct Footprint(int Loc, bool Write, bool Global, bool
             return false;
         if (a.Global && b.Global)
             return false;
+
+        // Read-side sections only meet grace periods: readers commute with each other.
+        if (a.Rcu != RcuRole.None && b.Rcu != RcuRole.None && (a.Rcu == RcuRole.GracePeriod || b.Rcu == RcuRole.GracePeriod))
+            return false;
         return a.Loc < 0 || a.Loc != b.Loc || (!a.Write && !b.Write);
     }
+}
+
+/// <summary>How a step takes part in RCU.</summary>
+internal enum RcuRole : byte
+{
+    None,
+
+    /// <summary>
+    /// Any step of a thread with read-side sections: rcu_read_lock()/rcu_read_unlock() are no
+    /// scheduling points, so they run inside whichever step precedes them.
+    /// </summary>
+    Reader,
+
+    /// <summary>synchronize_rcu(): starts a grace period, waits for the readers, ends it.</summary>
+    GracePeriod,
 }
 
 /// <summary>Signals the explorer loop that every enabled task is asleep: the execution is a redundant interleaving.</summary>
@@ -67,7 +86,9 @@ internal sealed class SleepSetDfs(Func<int, (Footprint Step, int Seq)> pending, 
     {
         // A sleeper that is no longer enabled, or that ran meanwhile (forced: it was the only
         // enabled task), has left the state it slept in; dropping it only prunes less.
-        _sleep.RemoveAll(s => !enabled.Any(t => t.Id == s.Task) || pending(s.Task).Seq != s.Seq);
+        // The task that ran the step before was not picked from the sleepers, so it was forced
+        // too (a call with two scheduling points, like synchronize_rcu(), announces once).
+        _sleep.RemoveAll(s => !enabled.Any(t => t.Id == s.Task) || pending(s.Task).Seq != s.Seq || s.Task == last?.Id);
 
         _options.Clear();
         if (last != null && enabled.Contains(last) && !Asleep(last.Id))
