@@ -128,6 +128,8 @@ internal sealed class IntCell(int index, string name, long initial) : ValueCell<
     /// The arithmetic atomics, each mapped to the kernel API call of the same ordering. Forms the
     /// API lacks are spelled with one it has that the LKMM gives the same events and ordering
     /// (atomic_inc_return_relaxed(v) is atomic_add_return_relaxed(1, v)); and/or/xor have none.
+    /// <see cref="RmwOrder.Full"/> stands for "no suffix", which for the no-return forms
+    /// (atomic_add() and friends) means relaxed, as the kernel API has them.
     /// </summary>
     public async ValueTask<long> Arith(string op, RmwOrder order, long d)
     {

@@ -14,6 +14,7 @@ internal sealed partial class OperationalThread
 {
     private readonly OperationalMachine _m;
     private readonly ThreadCode _code;
+    private readonly bool _rcuReader;
 
     public OperationalThread(OperationalMachine m, ThreadCode code, bool rcuReader)
     {
@@ -25,8 +26,6 @@ internal sealed partial class OperationalThread
         foreach (var (name, v) in code.InitialRegisters)
             Registers[name] = v;
     }
-
-    private readonly bool _rcuReader;
 
     /// <summary>Iterations of one loop before the execution is cut.</summary>
     public const int LoopBound = 4;
