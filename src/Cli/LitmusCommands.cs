@@ -15,9 +15,14 @@ public static class LitmusCommands
         var model = new Option<string?>("--memory-model") { Description = "sc, tso or lkmm (default lkmm); the files' Result lines are judged under lkmm only" };
         var timeout = new Option<double?>("--timeout") { Description = "seconds per test before it is reported as timed out (default 60)" };
         var every = new Option<bool>("--all-executions") { Description = "visit every candidate execution and count them, instead of stopping once the verdict is known" };
-        var cmd = new Command("litmus", "run C/LISA litmus tests; compare each verdict with the file's Result line") { paths, model, timeout, every };
+        var operational = new Option<bool>("--operational") { Description = "run the tests on kmc's operational memory model (src/Models) instead of the axiomatic engine" };
+        var compare = new Option<bool>("--compare-operational") { Description = "compare the operational and axiomatic outcome sets per file (sc, tso and lkmm unless --memory-model)" };
+        var noReduction = new Option<bool>("--no-reduction") { Description = "operational modes: run every interleaving (no sleep sets), to check the reduction" };
+        var cmd = new Command("litmus", "run C/LISA litmus tests; compare each verdict with the file's Result line") { paths, model, timeout, every, operational, compare, noReduction };
         cmd.SetAction(p =>
         {
+            if (p.GetValue(operational) || p.GetValue(compare))
+                return OperationalLitmusCommands.Run(p.GetValue(paths)!, p.GetValue(model), p.GetValue(timeout), p.GetValue(compare), p.GetValue(every), !p.GetValue(noReduction));
             var mm = p.GetValue(model) ?? "lkmm";
             LitmusModels.Get(mm);
             var seconds = p.GetValue(timeout) ?? 60;
@@ -31,7 +36,7 @@ public static class LitmusCommands
         return cmd;
     }
 
-    private static string CommonRoot(IReadOnlyList<string> files)
+    internal static string CommonRoot(IReadOnlyList<string> files)
     {
         if (files.Count == 1)
             return Path.GetDirectoryName(Path.GetFullPath(files[0])) ?? "";
@@ -39,7 +44,9 @@ public static class LitmusCommands
         var root = dirs[0];
         while (dirs.Any(d => !(d + Path.DirectorySeparatorChar).StartsWith(root + Path.DirectorySeparatorChar, StringComparison.Ordinal)))
             root = Path.GetDirectoryName(root) ?? "";
-        return root;
+
+        // Files on different top-level folders share only the file system root.
+        return root.Length > 0 ? root : Path.GetPathRoot(dirs[0]) ?? "/";
     }
 
     private static int Print(IReadOnlyList<LitmusResult> results, string root, string model, TimeSpan elapsed)

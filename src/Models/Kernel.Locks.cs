@@ -2,18 +2,25 @@ using System.Runtime.CompilerServices;
 
 namespace Kmc.Models;
 
+/// <summary>
+/// The word of a spinlock. Its own type so that a weak memory model can tell lock operations
+/// from other acquire RMWs and release stores: the LKMM orders an unlock followed by a lock
+/// more strongly than a release followed by an acquire (lock.cat's po-unlock-lock-po).
+/// </summary>
+internal sealed class LockWord(string name) : Loc<int>(name);
+
 /// <summary>arch_spinlock_t: the bare lock word, with the holder kept for reports.</summary>
 public sealed class ArchSpinlock
 {
     public ArchSpinlock(string name)
     {
         Name = name;
-        Locked = new Loc<int>(name);
+        Locked = new LockWord(name);
     }
 
     public string Name { get; }
 
-    internal Loc<int> Locked { get; }
+    internal LockWord Locked { get; }
 
     public SimTask? Holder { get; internal set; }
 

@@ -51,7 +51,9 @@ public static class LitmusEngine
     private const int MaxDomain = 32;
 
     /// <param name="everyExecution">visit every candidate (full counts) instead of stopping once the verdict is known</param>
-    public static LitmusObservation Run(LitmusTest test, ILitmusModel model, TimeSpan? timeout, bool everyExecution = false)
+    /// <param name="onAllowed">called with every allowed execution the filter keeps, and the thread runs it is made of (implies every execution)</param>
+    public static LitmusObservation Run(LitmusTest test, ILitmusModel model, TimeSpan? timeout, bool everyExecution = false,
+        Action<CandidateExecution, IReadOnlyList<ThreadRun>>? onAllowed = null)
     {
         var watch = Stopwatch.StartNew();
         var domains = ValueDomains(test);
@@ -64,9 +66,9 @@ public static class LitmusEngine
         // among the thread runs whose registers leave that answer possible, and the search stops
         // at the first. With plain accesses every allowed execution is visited for races.
         var plain = runs.Any(rs => rs.Any(r => r.Events.Any(e => e.Has(EventTags.Plain))));
-        if (plain || everyExecution)
+        if (plain || everyExecution || onAllowed != null)
         {
-            var all = Explore(test, model, runs, watch, deadline, stopOn: null);
+            var all = Explore(test, model, runs, watch, deadline, stopOn: null, onAllowed);
             return new LitmusObservation
             {
                 Candidates = all.Candidates, Allowed = all.Allowed, SomeSatisfy = all.Positive > 0, SomeFail = all.Allowed > all.Positive,
@@ -134,7 +136,8 @@ public static class LitmusEngine
     /// The DFS over candidates of the given runs. With <paramref name="stopOn"/> set, it ends at
     /// the first allowed execution whose condition has that value.
     /// </summary>
-    private static SearchResult Explore(LitmusTest test, ILitmusModel model, List<List<ThreadRun>> runs, Stopwatch watch, TimeSpan? deadline, bool? stopOn)
+    private static SearchResult Explore(LitmusTest test, ILitmusModel model, List<List<ThreadRun>> runs, Stopwatch watch, TimeSpan? deadline, bool? stopOn,
+        Action<CandidateExecution, IReadOnlyList<ThreadRun>>? onAllowed = null)
     {
         long candidates = 0, allowed = 0, positive = 0;
         var race = false;
@@ -186,6 +189,7 @@ public static class LitmusEngine
                 continue;
             allowed++;
             race |= r;
+            onAllowed?.Invoke(x, pick);
             var sat = Eval(test.Condition, test, x, pick);
             if (sat)
                 positive++;

@@ -425,7 +425,7 @@ public static partial class LitmusParser
                     }
 
                     case "while" or "for" or "do":
-                        throw new LitmusUnsupportedException($"'{t.Text}' loop");
+                        return [ReadLoop()];
                     case "goto" or "return" or "switch" or "break" or "continue":
                         throw new LitmusUnsupportedException($"'{t.Text}' statement");
                 }
@@ -434,24 +434,65 @@ public static partial class LitmusParser
                     return ReadDecl();
             }
 
-            var e = ReadExpr();
-            Stmt s;
-            if (_c.Accept("="))
-                s = new AssignStmt(e, ReadExpr());
-            else if (_c.Peek.Text is "+=" or "-=" or "|=" or "&=" or "^=")
-            {
-                var op = _c.Next().Text[..1];
-                s = new AssignStmt(e, new BinaryExpr(op, e, ReadExpr()));
-            }
-            else if (_c.Peek.Text is "++" or "--")
-            {
-                var op = _c.Next().Text[..1];
-                s = new AssignStmt(e, new BinaryExpr(op, e, new ConstExpr(1)));
-            }
-            else
-                s = new ExprStmt(e);
+            var s = ReadSimple();
             _c.Expect(";");
             return [s];
+        }
+
+        /// <summary>An expression statement or assignment, without its ';' (a for loop's step has none).</summary>
+        private Stmt ReadSimple()
+        {
+            var e = ReadExpr();
+            if (_c.Accept("="))
+                return new AssignStmt(e, ReadExpr());
+            if (_c.Peek.Text is "+=" or "-=" or "|=" or "&=" or "^=")
+            {
+                var op = _c.Next().Text[..1];
+                return new AssignStmt(e, new BinaryExpr(op, e, ReadExpr()));
+            }
+
+            if (_c.Peek.Text is "++" or "--")
+            {
+                var op = _c.Next().Text[..1];
+                return new AssignStmt(e, new BinaryExpr(op, e, new ConstExpr(1)));
+            }
+
+            return new ExprStmt(e);
+        }
+
+        /// <summary>while (c) s; do s while (c); for (init; c; step) s.</summary>
+        private LoopStmt ReadLoop()
+        {
+            var keyword = _c.Next().Text;
+            if (keyword == "do")
+            {
+                var body = Single(ReadStmt());
+                if (_c.Peek.Text != "while")
+                    throw new LitmusParseException($"expected 'while' after a do loop's body, got {_c.Peek}");
+                _c.Next();
+                _c.Expect("(");
+                var c = ReadExpr();
+                _c.Expect(")");
+                _c.Expect(";");
+                return new LoopStmt(keyword, null, c, null, body, TestFirst: false);
+            }
+
+            _c.Expect("(");
+            if (keyword == "while")
+            {
+                var c = ReadExpr();
+                _c.Expect(")");
+                return new LoopStmt(keyword, null, c, null, Single(ReadStmt()), TestFirst: true);
+            }
+
+            var init = _c.Peek.Text == ";" ? null : Single(ReadStmt());
+            if (init == null)
+                _c.Next();
+            var cond = _c.Peek.Text == ";" ? null : ReadExpr();
+            _c.Expect(";");
+            var step = _c.Peek.Text == ")" ? null : ReadSimple();
+            _c.Expect(")");
+            return new LoopStmt(keyword, init, cond, step, Single(ReadStmt()), TestFirst: true);
         }
 
         private static Stmt Single(IEnumerable<Stmt> s)

@@ -51,6 +51,12 @@ public sealed record AssignStmt(Expr Target, Expr Value) : Stmt;
 
 public sealed record IfStmt(Expr Cond, Stmt Then, Stmt? Else) : Stmt;
 
+/// <summary>
+/// A C loop: for's init runs once, then (after the body first, for do) the condition is tested
+/// before each iteration and the step runs after it. A missing condition is true.
+/// </summary>
+public sealed record LoopStmt(string Keyword, Stmt? Init, Expr? Cond, Stmt? Step, Stmt Body, bool TestFirst) : Stmt;
+
 /// <summary>LISA's label, the target of a forward branch.</summary>
 public sealed record LabelStmt(string Name) : Stmt;
 

@@ -118,6 +118,8 @@ public sealed partial class ThreadInterpreter
                 break;
             case BranchStmt:
                 throw new LitmusUnsupportedException("branch inside a block");
+            case LoopStmt l:
+                throw new LitmusUnsupportedException($"'{l.Keyword}' loop");
             default:
                 throw new LitmusUnsupportedException(s.GetType().Name);
         }

@@ -32,9 +32,13 @@ namespace Kmc.Models.WeakMemory;
 /// and the store it read. A store placed before stores the task has not seen is a store that
 /// became visible late: this is how store-&gt;store and store-&gt;load reordering show up
 /// (2+2W, and the OSQ bug where an init store <c>node-&gt;next = NULL</c> lands after another
-/// CPU's later store to the same field). The store carries the task's release-fence view
-/// (relaxed), or its whole current view (smp_store_release, spin_unlock, the _release and
-/// fully ordered RMWs).
+/// CPU's later store to the same field). The pending-acquire view bounds the place too: a
+/// store that a release or barrier ordered before a store this task read had reached its CPU
+/// before that read. The store carries the task's release-fence view (relaxed), or its whole
+/// current view (smp_store_release, spin_unlock, the _release and fully ordered RMWs), and in
+/// both cases what the stores the task read had made visible to all CPUs with smp_mb()
+/// (<see cref="StoreEntry.Strong"/>: a strong fence's propagation reaches everything that
+/// executes after a read of a later store, the LKMM's pb).
 /// </para>
 /// <para>
 /// RMWs read the coherence-latest store and put theirs right after it (atomicity). Their
@@ -52,6 +56,13 @@ namespace Kmc.Models.WeakMemory;
 /// pending-acquire view; smp_mb__before_atomic()/smp_mb__after_atomic() are taken as smp_mb()
 /// (stronger than the LKMM, which orders only around the atomic); barrier() does nothing.
 /// Spawning a task hands it the parent's view.
+/// </para>
+/// <para>
+/// Locks. spin_lock() is an acquire RMW and spin_unlock() a release store of the lock word, and
+/// a lock taken after an unlock (the task's own, of any lock, or the unlock the lock reads)
+/// also acts as smp_wmb() for the unlock's view and, after the task's own unlock, as smp_rmb():
+/// lock.cat's po-unlock-lock-po, which orders what precedes the unlock before what follows
+/// the lock for every CPU, where a plain release/acquire pair would not.
 /// </para>
 /// <para>
 /// RCU. rcu_dereference() is READ_ONCE() of a pointer (so dependency-ordered, see Limits) and
@@ -86,9 +97,14 @@ namespace Kmc.Models.WeakMemory;
 /// child-pointer walks of lockless trees dereference next) acts as an acquire. That is stronger
 /// than the LKMM, which orders only the loads through that pointer, so it may miss a bug whose
 /// stale read is not through the pointer; it never reports a pointer-chasing reader stale where
-/// the kernel's dependency ordering holds.
-/// Multi-copy atomic (no store is seen by one CPU and not another other than by views): IRIW
-/// without barriers is forbidden, which the LKMM allows. RMWs always read the newest store.
+/// the kernel's dependency ordering holds. A dependency through an integer is not seen at all:
+/// a load from <c>a[i]</c> with <c>i</c> read by READ_ONCE may return a value older than the LKMM
+/// allows (MP+wmb+addr through an index), so a port that relies on such a dependency needs
+/// smp_load_acquire() or a pointer-typed location here.
+/// Each location has one coherence order, but a load may return any store its view allows, so
+/// two readers may still disagree on the order of two independent stores (IRIW without
+/// barriers is allowed, as in the LKMM; with smp_mb() between the reads it is not, as in the
+/// LKMM). RMWs always read the newest store.
 /// Spin-waits end on the newest value (<see cref="MemoryModel.LoadLatest{T}"/>). wmb/rmb are
 /// modelled as release/acquire fences, so they also order loads before later stores and loads
 /// before later stores, which the LKMM does not promise (but no LB makes that moot). Writes
@@ -110,6 +126,15 @@ public sealed class LkmmMemory : MemoryModel
         public View Cur = new();
         public View? ReleaseFence;
         public View? PendingAcquire;
+
+        /// <summary>The task's view at its last spin_unlock(), for a later spin_lock() (po-unlock-lock-po).</summary>
+        public View? LastUnlock;
+
+        /// <summary>The task's view at its last full barrier: visible to every CPU since.</summary>
+        public View? LastMb;
+
+        /// <summary>The <see cref="StoreEntry.Strong"/> views of the stores the task has read (never published as is).</summary>
+        public View? StrongRead;
 
         /// <summary>A published copy of <see cref="Cur"/>, reused until the view changes.</summary>
         private View? _snapshot;
@@ -234,7 +259,25 @@ public sealed class LkmmMemory : MemoryModel
             ts.Join(e.Message);
         else
             ts.AddPending(e.Message);
+        if (e.Strong is { IsEmpty: false } strong)
+            (ts.StrongRead ??= new View()).Join(strong);
     }
+
+    /// <summary>
+    /// A store's message also carries what the stores its task read had made visible to all
+    /// CPUs with smp_mb(). Loads are never reordered after later stores here, so everything the
+    /// task stores happens after those reads (the LKMM's hb, through a dependency or a release),
+    /// and a strong fence's propagation holds for anything hb-after it (pb): a CPU that acquires
+    /// from this store, or reads it and then smp_rmb()s, must not see older (strong-vis).
+    /// Only the strong part travels this way: what smp_wmb() or a release ordered is not
+    /// cumulative along such chains, and the LKMM allows those outcomes.
+    /// </summary>
+    private static View? WithStrongRead(View? message, TaskState ts) =>
+        ts.StrongRead is not { IsEmpty: false } sr ? message : message is null ? new View(sr) : JoinOf(message, sr);
+
+    /// <summary>What must be visible to anything that executes after reading this task's next store.</summary>
+    private static View? StrongOf(TaskState ts) =>
+        ts.StrongRead is not { IsEmpty: false } sr ? ts.LastMb : ts.LastMb is null ? new View(sr) : JoinOf(ts.LastMb, sr);
 
     public override void Store<T>(SimTask task, Loc<T> loc, T value, MemOrder order, bool rmw)
     {
@@ -258,9 +301,12 @@ public sealed class LkmmMemory : MemoryModel
                 message = message is null ? carried : JoinOf(message, carried);
             }
 
-            entry.Message = message;
+            entry.Message = WithStrongRead(message, ts);
+            entry.Strong = StrongOf(ts);
             if (order is MemOrder.Acquire or MemOrder.Full && read != null)
                 ts.Join(read.Message);
+            if (loc is LockWord)
+                AfterLock(ts, read);
             if (order == MemOrder.Full)
                 FullFence(ts);
             loc.Value = value;
@@ -268,8 +314,12 @@ public sealed class LkmmMemory : MemoryModel
         }
 
         // Where in coherence order the store lands: any gap after what this task has seen,
-        // except right before an RMW (that would split it from the store it read).
-        var lo = ts.Cur.FloorIndex(loc);
+        // except right before an RMW (that would split it from the store it read). What it has
+        // only heard of (the pending-acquire view: stores a release, smp_wmb() or smp_mb()
+        // ordered before a store it read) counts too: such a store had reached this CPU before
+        // the read, and this store executes after the read (ncw-once: the LKMM's coherence
+        // with prop, x=2 after a read of y=1 published behind x=1 cannot come first).
+        var lo = Math.Max(ts.Cur.FloorIndex(loc), ts.PendingAcquire?.FloorIndex(loc) ?? 0);
         var gaps = 1;
         for (var i = lo + 1; i < h.Entries.Count; i++)
         {
@@ -298,7 +348,10 @@ public sealed class LkmmMemory : MemoryModel
         h.Entries.Insert(at, entry);
         h.Renumber(at);
         ts.Raise(loc, entry);
-        entry.Message = order is MemOrder.Release or MemOrder.Full ? ts.Snapshot() : ts.ReleaseFence;
+        entry.Message = WithStrongRead(order is MemOrder.Release or MemOrder.Full ? ts.Snapshot() : ts.ReleaseFence, ts);
+        entry.Strong = StrongOf(ts);
+        if (loc is LockWord && order == MemOrder.Release)
+            ts.LastUnlock = entry.Message;
         if (at == h.Entries.Count - 1)
         {
             loc.Value = value;
@@ -308,6 +361,29 @@ public sealed class LkmmMemory : MemoryModel
             Note(reset: true)?.Append("lands late: before step ").Append(h.Entries[at + 1].Step)
                 .Append(" in ").Append(loc.Name).Append("'s coherence order, which still reads ").Append(h.Last.ShowValue());
         }
+    }
+
+    /// <summary>
+    /// A lock acquired after an unlock, the task's own (of any lock) or the one this lock read,
+    /// orders everything before that unlock before everything after the lock, for every
+    /// observer (lock.cat's po-unlock-lock-po, in cumul-fence and ppo): stronger than release
+    /// then acquire. Later stores carry the unlock's view, as after smp_wmb(), and after the
+    /// task's own unlock later loads join what earlier loads read, as after smp_rmb()
+    /// (MP+unlocklockonceonce+fencermbonceonce, ISA2+pooncelock+pooncelock+pombonce).
+    /// </summary>
+    private static void AfterLock(TaskState ts, StoreEntry? read)
+    {
+        var fence = ts.ReleaseFence;
+        if (ts.LastUnlock != null)
+        {
+            ts.Join(ts.PendingAcquire);
+            ts.PendingAcquire = null;
+            fence = fence is null ? ts.LastUnlock : JoinOf(fence, ts.LastUnlock);
+        }
+
+        if (read?.Message is { IsEmpty: false } unlocker)
+            fence = fence is null ? unlocker : JoinOf(fence, unlocker);
+        ts.ReleaseFence = fence;
     }
 
     private static View JoinOf(View a, View b)
@@ -324,6 +400,7 @@ public sealed class LkmmMemory : MemoryModel
         ts.Join(_global);
         _global.Join(ts.Cur);
         ts.ReleaseFence = ts.Snapshot();
+        ts.LastMb = ts.ReleaseFence;
     }
 
     public override void Fence(SimTask task, FenceKind kind)

@@ -15,6 +15,12 @@ internal abstract class StoreEntry
     /// <summary>The view a reader that acquires from this store joins (null: it carries nothing).</summary>
     public View? Message;
 
+    /// <summary>
+    /// What a strong fence (smp_mb()) made visible to every CPU before this store: whatever
+    /// executes after reading it must not see older (null: nothing).
+    /// </summary>
+    public View? Strong;
+
     /// <summary>Written by an RMW: it sits right after the store it read, and nothing may be put between them.</summary>
     public bool Rmw;
 
