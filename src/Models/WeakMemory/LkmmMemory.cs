@@ -155,6 +155,16 @@ public sealed class LkmmMemory : MemoryModel
                 _snapshot = null;
         }
 
+        /// <summary>
+        /// What a release store (or the end of an RCU reader) makes visible: the task's view and
+        /// what the stores it read relaxed had carried. The LKMM's release is A-cumulative
+        /// (rfe? ; po-rel): a store this task read, and everything ordered before that store,
+        /// propagates before the release does, even though this task's own later loads are not
+        /// ordered after it (ISA2 with a READ_ONCE() in the middle thread).
+        /// </summary>
+        public View ReleaseView() =>
+            PendingAcquire is { IsEmpty: false } pending ? JoinOf(Cur, pending) : Snapshot();
+
         public void AddPending(View? v)
         {
             if (v is null || v.IsEmpty)
@@ -294,7 +304,7 @@ public sealed class LkmmMemory : MemoryModel
             entry.Index = h.Entries.Count;
             h.Entries.Add(entry);
             ts.Raise(loc, entry);
-            var message = order is MemOrder.Release or MemOrder.Full ? ts.Snapshot() : ts.ReleaseFence;
+            var message = order is MemOrder.Release or MemOrder.Full ? ts.ReleaseView() : ts.ReleaseFence;
             if (read?.Message is { IsEmpty: false } carried)
             {
                 // rmw-sequences: a release store followed by RMWs still releases to whoever reads the last one.
@@ -348,7 +358,7 @@ public sealed class LkmmMemory : MemoryModel
         h.Entries.Insert(at, entry);
         h.Renumber(at);
         ts.Raise(loc, entry);
-        entry.Message = WithStrongRead(order is MemOrder.Release or MemOrder.Full ? ts.Snapshot() : ts.ReleaseFence, ts);
+        entry.Message = WithStrongRead(order is MemOrder.Release or MemOrder.Full ? ts.ReleaseView() : ts.ReleaseFence, ts);
         entry.Strong = StrongOf(ts);
         if (loc is LockWord && order == MemOrder.Release)
             ts.LastUnlock = entry.Message;
@@ -457,7 +467,7 @@ public sealed class LkmmMemory : MemoryModel
     {
         var ts = State(task);
         Note(reset: true);
-        var view = ts.PendingAcquire is { IsEmpty: false } pending ? JoinOf(ts.Cur, pending) : ts.Snapshot();
+        var view = ts.ReleaseView();
         _rcuEnded.Join(view);
         return view;
     }
