@@ -152,8 +152,9 @@ public class ClosureSyncZeroedCheck : Check
 
     public override IReadOnlyList<Variant> Variants { get; } =
     [
-        ClosureVariants.Fixed,
+        ClosureVariants.FixedSync,
         ClosureVariants.SyncZeroedFastpath,
+        ClosureVariants.SyncDoneAcquire,
     ];
 
     private sealed class Dio : KObject

@@ -22,7 +22,9 @@ internal static class ClosureVariants
     /// reads the plain s.done without acquire, so a waiter that finds done == 1 without
     /// sleeping (the put landed between set_current_state() and the test) may then read the
     /// putters' data stale (MP with no read-side ordering; a control dependency does not order
-    /// later loads). Sleeping is safe (the wakeup orders); the no-sleep path is not.
+    /// later loads). Sleeping is safe (the wakeup orders); the no-sleep path is not. Every check
+    /// whose scenario reads shared state after closure_sync() returns declares it (closure-sync,
+    /// closure-sync-zeroed, closure-wait-event, whose final refcount read is stale the same way).
     /// </summary>
     public static readonly Variant FixedSync = Fixed with
     {
