@@ -292,7 +292,7 @@ public class WeakMemoryTests
     [InlineData("osq")]
     [InlineData("osq-3cpu-1round")]
     [InlineData("closure-refcount")]
-    [InlineData("closure-wait-event")]
+    [InlineData("closure-wait-event@upstream")]
     [InlineData("lglock")]
     [InlineData("ticket-spinlock")]
     public void FixedPassesUnderLkmm(string check)
@@ -316,6 +316,27 @@ public class WeakMemoryTests
         var broken = Run(check, "fixed", "lkmm", iterations: iterations);
         Xunit.Assert.NotNull(broken.Result.Failure);
         var fixedRun = Run(check, fix, "lkmm", iterations: iterations);
+        Xunit.Assert.Null(fixedRun.Result.Failure);
+        Xunit.Assert.True(fixedRun.MatchesExpectation, fixedRun.Mismatch());
+    }
+
+    /// <summary>
+    /// The 2018 closure_sync() hole shows in every scenario that reads shared state after
+    /// closure_sync() returns: the exhaustive search finds it in the fixed code and exhausts the
+    /// sync-done-acquire fix within the same bounds.
+    /// </summary>
+    [Theory]
+    [InlineData("closure-wait-event", "BUG_ON(closure_wait_event() returns with refs outstanding)")]
+    [InlineData("closure-sync-zeroed", "closure_sync() returned with 0 refs remaining")]
+    public void ClosureSyncHoleFoundByDfsAndClosedByTheFix(string check, string message)
+    {
+        RunSettings Dfs() => new() { Strategy = "dfs", PreemptionBound = 2, StaleBound = 2, MemoryModel = "lkmm" };
+        var c = CheckRegistry.Get(check);
+        var broken = CheckRunner.Run(c, c.GetVariant("fixed"), Dfs());
+        Xunit.Assert.Equal(FailureKind.Assertion, broken.Result.Failure?.Kind);
+        Xunit.Assert.Contains(message, broken.Result.Failure!.Message);
+        Xunit.Assert.True(broken.MatchesExpectation, broken.Mismatch());
+        var fixedRun = CheckRunner.Run(c, c.GetVariant("sync-done-acquire"), Dfs());
         Xunit.Assert.Null(fixedRun.Result.Failure);
         Xunit.Assert.True(fixedRun.MatchesExpectation, fixedRun.Mismatch());
     }
