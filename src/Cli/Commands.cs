@@ -315,7 +315,7 @@ public sealed class Commands(ILogger log)
             var memoryModel = p.GetValue(_memoryModel);
             if (memoryModel != null)
                 MemoryModels.Validate(memoryModel, "command line");
-            var stem = memoryModel is null ? "summary" : $"summary-{memoryModel}";
+            var stem = memoryModel is null || memoryModel == config.DefaultMemoryModel ? "summary" : $"summary-{memoryModel}";
             var cases = Suite.Cases(checks).Select(c =>
             {
                 var s = config.For(c.Check.Name, memoryModel);
@@ -449,10 +449,17 @@ public sealed class Commands(ILogger log)
 
     private Command BenchCommand()
     {
-        var cmd = new Command("bench", "schedules/s and decisions/s of each driver on fixed 2-task and 4-task workloads");
-        cmd.SetAction(_ =>
+        var models = new Option<bool>("--memory-models") { Description = "instead: what tso and lkmm cost against sc (dfs executions, time per random execution) on passing checks" };
+        var checks = new Option<string[]>("--check") { Description = "with --memory-models: the checks to measure (repeatable; default: a built-in set)", AllowMultipleArgumentsPerToken = true };
+        var cmd = new Command("bench", "schedules/s and decisions/s of each driver on fixed 2-task and 4-task workloads") { models, checks };
+        cmd.SetAction(p =>
         {
-            Bench.Run(Console.Out);
+            if (p.GetValue(models))
+                ModelBench.Run(p.GetValue(checks) is { Length: > 0 } named ? named : ModelBench.DefaultChecks, new RunSettings());
+            else if (p.GetValue(checks) is { Length: > 0 })
+                throw new KmcInputException("--check only applies with --memory-models");
+            else
+                Bench.Run(Console.Out);
             return 0;
         });
         return cmd;

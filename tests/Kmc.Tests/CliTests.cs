@@ -41,6 +41,18 @@ public class CliTests
     }
 
     [Fact]
+    public void MemoryModelBenchPrintsRatiosAndRejectsMisuse()
+    {
+        var dir = TempDir();
+        var (code, output, err) = Run(dir, "bench", "--memory-models", "--check", "rcu.sync-free");
+        Assert.True(code == 0, err);
+        Assert.Contains("rcu.sync-free", output);
+        Assert.Contains("geometric mean over 1 checks", output);
+        AssertOneLineError(Run(dir, "bench", "--check", "rcu"), "--check only applies with --memory-models");
+        AssertOneLineError(Run(dir, "bench", "--memory-models", "--check", "no-such-check"), "unknown check 'no-such-check'");
+    }
+
+    [Fact]
     public void UnknownVariantAndBadOptionValues()
     {
         var dir = TempDir();

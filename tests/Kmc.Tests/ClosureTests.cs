@@ -8,7 +8,7 @@ public class ClosureTests
     private static CheckRun Run(string check, string variant, string driver = "native", string strategy = "random", int iterations = 2000, int? bound = null)
     {
         var c = CheckRegistry.Get(check);
-        var s = new RunSettings { Driver = driver, Strategy = strategy, Iterations = iterations, Seed = 1 };
+        var s = new RunSettings { Driver = driver, Strategy = strategy, Iterations = iterations, Seed = 1, MemoryModel = "sc" };
         if (bound is { } b)
             s = s with { PreemptionBound = b };
         return CheckRunner.Run(c, c.GetVariant(variant), s);

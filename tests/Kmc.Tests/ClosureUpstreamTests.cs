@@ -11,7 +11,7 @@ public class ClosureUpstreamTests
     private static CheckRun Run(string check, string variant, string driver = "native", string strategy = "random", int iterations = 2000)
     {
         var c = CheckRegistry.Get(check);
-        return CheckRunner.Run(c, c.GetVariant(variant), new RunSettings { Driver = driver, Strategy = strategy, Iterations = iterations, Seed = 1 });
+        return CheckRunner.Run(c, c.GetVariant(variant), new RunSettings { Driver = driver, Strategy = strategy, Iterations = iterations, Seed = 1, MemoryModel = "sc" });
     }
 
     [Theory]

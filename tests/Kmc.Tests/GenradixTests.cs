@@ -12,7 +12,7 @@ public class GenradixTests
         var c = CheckRegistry.Get(check);
         return CheckRunner.Run(c, c.GetVariant(variant), new RunSettings
         {
-            Driver = driver, Strategy = strategy, Iterations = iterations, Seed = seed, PreemptionBound = preemptionBound,
+            Driver = driver, Strategy = strategy, Iterations = iterations, Seed = seed, PreemptionBound = preemptionBound, MemoryModel = "sc",
         });
     }
 

@@ -14,7 +14,7 @@ public class MinimizeAndStepTests
     {
         var check = CheckRegistry.Get(checkName);
         var variant = check.GetVariant(variantName);
-        var run = CheckRunner.Run(check, variant, new RunSettings { Iterations = 20000, Seed = 1 });
+        var run = CheckRunner.Run(check, variant, new RunSettings { Iterations = 20000, Seed = 1, MemoryModel = "sc" });
         var t = run.Trace!;
         var m = t.Minimization!;
         Assert.True(m.Preemptions < m.OriginalPreemptions, $"preemptions {m.OriginalPreemptions} -> {m.Preemptions}");

@@ -9,7 +9,7 @@ public class OsqLglockTests
     {
         var c = CheckRegistry.Get(check);
         var v = c.GetVariant(variant);
-        return CheckRunner.Run(c, v, new RunSettings { Driver = driver, Strategy = strategy, Iterations = iterations, Seed = seed });
+        return CheckRunner.Run(c, v, new RunSettings { Driver = driver, Strategy = strategy, Iterations = iterations, Seed = seed, MemoryModel = "sc" });
     }
 
     [Theory]

@@ -196,7 +196,7 @@ public class StaleBoundTests
             Defaults = new SettingsOverride { StaleBound = 2 },
             Checks = new() { ["counter@lkmm"] = new SettingsOverride { StaleBound = 0 } },
         };
-        Xunit.Assert.Equal(2, config.For("counter").StaleBound);
+        Xunit.Assert.Equal(2, config.For("counter", "sc").StaleBound);
         Xunit.Assert.Equal(0, config.For("counter", "lkmm").StaleBound);
         Xunit.Assert.Throws<KmcInputException>(() => new RunSettings { StaleBound = -2 }.Validate("test"));
 

@@ -19,7 +19,8 @@ public sealed record RunSettings
 
     /// <summary>Exhaustive search: the most non-SC weak-memory choices per execution (-1: unbounded).</summary>
     public int StaleBound { get; init; } = 2;
-    public string MemoryModel { get; init; } = "sc";
+    /// <summary>The LKMM by default: the weak behaviours of arm64 and POWER, where most of these bugs live.</summary>
+    public string MemoryModel { get; init; } = "lkmm";
 
     /// <summary>Shorten a failing native schedule (fewer preemptions, fewer steps) before it is reported.</summary>
     public bool Minimize { get; init; } = true;
@@ -160,6 +161,9 @@ public sealed class KmcConfig
         AllowTrailingCommas = true,
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
     };
+
+    /// <summary>The memory model a check runs under when the command line names none.</summary>
+    public string DefaultMemoryModel => Defaults.ApplyTo(new RunSettings()).MemoryModel;
 
     /// <summary>The settings for one check: built-in defaults, then the file's defaults, then its per-check entry.</summary>
     public RunSettings For(string check, string? memoryModel = null)
