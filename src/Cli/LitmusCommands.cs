@@ -81,17 +81,23 @@ public static class LitmusCommands
         var forbidden = Count(LitmusVerdict.AllowedForbidden);
         var race = Count(LitmusVerdict.RaceFlagDiffers);
         var unsupported = results.Where(r => r.Verdict == LitmusVerdict.Unsupported).ToList();
-        var constructs = unsupported.GroupBy(r => r.Note ?? "?").OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal)
-            .Select(g => $"{g.Key} x{g.Count()}");
         Console.WriteLine(
             $"{results.Count} tests ({model}): {Count(LitmusVerdict.Match)} matched, {Count(LitmusVerdict.Forgiven)} forgiven (data race), " +
             $"{missed + forbidden + race} mismatched " +
             $"({missed} missed an allowed outcome, {forbidden} allowed a forbidden outcome, {race} data-race flag), " +
             $"{Count(LitmusVerdict.ScContradicted)} Result contradicted by an SC execution, " +
-            $"{unsupported.Count} unsupported{(unsupported.Count > 0 ? $" ({string.Join(", ", constructs)})" : "")}, " +
+            $"{unsupported.Count} unsupported{Constructs(unsupported.Select(r => r.Note))}, " +
             $"{Count(LitmusVerdict.TimedOut)} timed out, {Count(LitmusVerdict.NotJudged)} not judged, {Count(LitmusVerdict.ParseError)} parse errors; " +
             $"{elapsed.TotalSeconds:F1} s");
         return missed + forbidden + race > 0 ? 1 : 0;
+    }
+
+    /// <summary>" (construct xN, ...)", most frequent first: which unsupported constructs cost how many files.</summary>
+    internal static string Constructs(IEnumerable<string?> notes)
+    {
+        var groups = notes.GroupBy(n => n ?? "?").OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => $"{g.Key} x{g.Count()}").ToList();
+        return groups.Count == 0 ? "" : $" ({string.Join(", ", groups)})";
     }
 
     private static string Verdict(LitmusResult r)

@@ -61,7 +61,7 @@ public static class OperationalLitmusCommands
         Console.WriteLine(
             $"{results.Count} tests ({model}, operational): {Count(LitmusVerdict.Match)} matched, " +
             $"{forbidden} allowed a forbidden outcome, {Count(LitmusVerdict.MissedAllowed)} missed an allowed outcome, " +
-            $"{Count(LitmusVerdict.Unsupported)} unsupported{Constructs(results.Where(r => r.Verdict == LitmusVerdict.Unsupported).Select(r => r.Note))}, " +
+            $"{Count(LitmusVerdict.Unsupported)} unsupported{LitmusCommands.Constructs(results.Where(r => r.Verdict == LitmusVerdict.Unsupported).Select(r => r.Note))}, " +
             $"{Count(LitmusVerdict.TimedOut)} timed out, {Count(LitmusVerdict.NotJudged)} not judged, {Count(LitmusVerdict.ParseError)} errors; " +
             $"{elapsed.TotalSeconds:F1} s");
 
@@ -83,13 +83,6 @@ public static class OperationalLitmusCommands
             _ => r.Verdict.ToString(),
         };
         return string.IsNullOrEmpty(r.Note) ? text : $"{text}: {Markup.Escape(r.Note)}";
-    }
-
-    private static string Constructs(IEnumerable<string?> notes)
-    {
-        var groups = notes.GroupBy(n => n ?? "?").OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal)
-            .Select(g => $"{g.Key} x{g.Count()}").ToList();
-        return groups.Count == 0 ? "" : $" ({string.Join(", ", groups)})";
     }
 
     private static string Class(Soundness s) => s switch
@@ -144,7 +137,7 @@ public static class OperationalLitmusCommands
                 $"{m}: {mine.Count} tests: {Count(Soundness.SoundComplete)} sound and complete, " +
                 $"{Count(Soundness.SoundIncomplete)} sound but incomplete ({lbOnly} only by load buffering), " +
                 $"{Count(Soundness.Unsound)} UNSOUND, {Count(Soundness.ExtraButRacy)} extra outcomes in racy tests, " +
-                $"{Count(Soundness.Unsupported)} unsupported{Constructs(mine.Where(r => r.Class == Soundness.Unsupported).Select(r => r.Note))}, " +
+                $"{Count(Soundness.Unsupported)} unsupported{LitmusCommands.Constructs(mine.Where(r => r.Class == Soundness.Unsupported).Select(r => r.Note))}, " +
                 $"{Count(Soundness.TimedOut)} timed out, {Count(Soundness.Error)} errors; {times[m].TotalSeconds:F1} s");
         }
 

@@ -10,17 +10,7 @@ namespace Kmc.Tests;
 /// </summary>
 public class ClosureLitmusTests
 {
-    private static string Dir()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d != null; d = d.Parent)
-        {
-            var candidate = Path.Combine(d.FullName, "tests", "Kmc.Tests", "ClosureLitmus");
-            if (Directory.Exists(candidate))
-                return candidate;
-        }
-
-        throw new InvalidOperationException("tests/Kmc.Tests/ClosureLitmus not found");
-    }
+    private static string Dir() => TestPaths.InRepo("tests", "Kmc.Tests", "ClosureLitmus");
 
     [Theory]
     [InlineData("closure-sync-nosleep-2018.litmus")]

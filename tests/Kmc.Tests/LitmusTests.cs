@@ -291,30 +291,10 @@ public class LitmusTests
     }
 
     /// <summary>The corpus of the issue, ../shared/litmus beside the repository, where this machine has it.</summary>
-    private static string? SharedCorpus(string sub)
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d != null; d = d.Parent)
-        {
-            var candidate = Path.Combine(d.FullName, "shared", "litmus", sub);
-            if (Directory.Exists(candidate))
-                return candidate;
-        }
-
-        return null;
-    }
+    private static string? SharedCorpus(string sub) => TestPaths.Above("shared", "litmus", sub);
 
     /// <summary>kmc's own litmus files (tests/Kmc.Tests/Litmus), written for these tests with their LKMM verdicts.</summary>
-    private static string OwnCorpus()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d != null; d = d.Parent)
-        {
-            var candidate = Path.Combine(d.FullName, "tests", "Kmc.Tests", "Litmus");
-            if (Directory.Exists(candidate))
-                return candidate;
-        }
-
-        throw new InvalidOperationException($"tests/Kmc.Tests/Litmus not found above {AppContext.BaseDirectory}");
-    }
+    private static string OwnCorpus() => TestPaths.InRepo("tests", "Kmc.Tests", "Litmus");
 
     /// <summary>Our own files with herd's verdicts (not those for the judging rules, in judging/); the kernel's 43 too where the shared corpus is beside the repository.</summary>
     private static List<string> AgreeingFiles()
@@ -474,6 +454,16 @@ public class LitmusTests
     [InlineData(null, "Sometimes", false, LitmusVerdict.NotJudged)]
     public void JudgeFollowsJudgelitmus(string? result, string verdict, bool race, LitmusVerdict expected) =>
         Assert.Equal(expected, LitmusRunner.Judge(result, verdict, race).Verdict);
+
+    /// <summary>A model that flags no data races (kmc's operational ones): the DATARACE marker is not compared, and a wrong verdict is never forgiven.</summary>
+    [Theory]
+    [InlineData("Sometimes DATARACE", "Sometimes", LitmusVerdict.Match)]
+    [InlineData("Sometimes DATARACE", "Never", LitmusVerdict.MissedAllowed)]
+    [InlineData("Never DATARACE", "Sometimes", LitmusVerdict.AllowedForbidden)]
+    [InlineData("DEADLOCK", "Always", LitmusVerdict.AllowedForbidden)]
+    [InlineData("Maybe", "DEADLOCK", LitmusVerdict.MissedAllowed)]
+    public void JudgeWithoutARaceFlag(string result, string verdict, LitmusVerdict expected) =>
+        Assert.Equal(expected, LitmusRunner.Judge(result, verdict, dataRace: null).Verdict);
 
     [Fact]
     public void SummaryCountsForgivenAndScContradictedApartAndPrintsTheWitness()

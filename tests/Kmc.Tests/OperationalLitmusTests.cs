@@ -12,17 +12,7 @@ public class OperationalLitmusTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
 
-    private static string OwnCorpus()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d != null; d = d.Parent)
-        {
-            var candidate = Path.Combine(d.FullName, "tests", "Kmc.Tests", "Litmus");
-            if (Directory.Exists(candidate))
-                return candidate;
-        }
-
-        throw new InvalidOperationException($"tests/Kmc.Tests/Litmus not found above {AppContext.BaseDirectory}");
-    }
+    private static string OwnCorpus() => TestPaths.InRepo("tests", "Kmc.Tests", "Litmus");
 
     private static string Own(string file) => Path.Combine(OwnCorpus(), file);
 

@@ -19,15 +19,7 @@ public class RcuTests
         });
 
     /// <summary>Every end state the scenario reaches, exhaustively (no preemption bound), and that no execution failed.</summary>
-    private static HashSet<string> Outcomes(string model, int cpus, Action<Execution, Action<string>> setup)
-    {
-        var seen = new HashSet<string>();
-        var result = Explore(new Scenario(cpus, ex => setup(ex, o => seen.Add(o))), model);
-        Xunit.Assert.Null(result.Failure);
-        Xunit.Assert.True(result.Exhausted);
-        Xunit.Assert.Equal(0, result.StepBoundHits);
-        return seen;
-    }
+    private static HashSet<string> Outcomes(string model, int cpus, Action<Execution, Action<string>> setup) => ExhaustiveOutcomes.Of(model, setup, cpus);
 
     private static Failure FailureOf(Scenario scenario)
     {

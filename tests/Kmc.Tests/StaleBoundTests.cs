@@ -120,13 +120,8 @@ public class StaleBoundTests
     }
 
     /// <summary>Every final outcome the scenario reaches, exhaustively.</summary>
-    private static HashSet<string> Outcomes(string model, int staleBound, Action<Execution, Action<string>> setup)
-    {
-        var seen = new HashSet<string>();
-        var r = new NativeExplorer().Explore(new Scenario(2, ex => setup(ex, o => seen.Add(o))), Dfs(model, staleBound));
-        Xunit.Assert.True(r.Exhausted);
-        return seen;
-    }
+    private static HashSet<string> Outcomes(string model, int staleBound, Action<Execution, Action<string>> setup) =>
+        ExhaustiveOutcomes.Of(model, setup, staleBound: staleBound);
 
     /// <summary>SB and MP: x = 1; r0 = y || y = 1; r1 = x, and data = 1; flag = 1 || r0 = flag; r1 = data.</summary>
     public static TheoryData<string, string> Shapes => new() { { "tso", "sb" }, { "lkmm", "sb" }, { "tso", "mp" }, { "lkmm", "mp" } };

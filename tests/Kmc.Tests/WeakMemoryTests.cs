@@ -12,22 +12,7 @@ namespace Kmc.Tests;
 public class WeakMemoryTests
 {
     /// <summary>Every final outcome the scenario can reach under the model, exhaustively.</summary>
-    private static HashSet<string> Outcomes(string model, Action<Execution, Action<string>> setup)
-    {
-        var seen = new HashSet<string>();
-        var scenario = new Scenario(2, ex => setup(ex, o => seen.Add(o)));
-        var result = new NativeExplorer().Explore(scenario, new ExploreOptions
-        {
-            Strategy = "dfs",
-            PreemptionBound = -1,
-            MaxSteps = 1000,
-            Memory = MemoryModels.Factory(model),
-        });
-        Xunit.Assert.Null(result.Failure);
-        Xunit.Assert.True(result.Exhausted);
-        Xunit.Assert.Equal(0, result.StepBoundHits);
-        return seen;
-    }
+    private static HashSet<string> Outcomes(string model, Action<Execution, Action<string>> setup) => ExhaustiveOutcomes.Of(model, setup);
 
     private sealed class Box : KObject
     {

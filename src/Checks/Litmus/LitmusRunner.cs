@@ -162,7 +162,9 @@ public static partial class LitmusRunner
     /// are not judged, as the corpus documents them.
     /// </summary>
     /// <param name="verdict">the model's Never/Sometimes/Always, or DEADLOCK when no execution completes</param>
-    public static (LitmusVerdict Verdict, string? Note) Judge(string? result, string verdict, bool dataRace)
+    /// <param name="dataRace">the model's data-race flag; null for a model that flags none (kmc's
+    /// operational models): then the marker is not compared and no verdict is forgiven</param>
+    public static (LitmusVerdict Verdict, string? Note) Judge(string? result, string verdict, bool? dataRace)
     {
         if (result == null)
             return (LitmusVerdict.NotJudged, "no Result line");
@@ -173,10 +175,10 @@ public static partial class LitmusRunner
             return (LitmusVerdict.NotJudged, $"Result '{result}' is not a model verdict");
 
         var noExecution = verdict == "DEADLOCK";
-        dataRace &= !noExecution;
+        var flagged = dataRace == true && !noExecution;
         var predictedRace = RaceMarker().IsMatch(result);
         var verdictDiffers = outcome != verdict && !outcome.StartsWith("Maybe", StringComparison.Ordinal);
-        if (predictedRace != dataRace)
+        if (dataRace != null && predictedRace != flagged)
         {
             var why = predictedRace ? "predicted data race not modeled" : "unexpected data race modeled";
             return (LitmusVerdict.RaceFlagDiffers, verdictDiffers ? $"{why}; verdict differs too" : why);
@@ -190,7 +192,7 @@ public static partial class LitmusRunner
             return (LitmusVerdict.NotJudged, "Maybe: any verdict passes");
         if (!verdictDiffers)
             return (LitmusVerdict.Match, null);
-        if (dataRace)
+        if (flagged)
             return (LitmusVerdict.Forgiven, $"{verdict}, not {outcome}: the data race moots it");
 
         // Never < Sometimes < Always in what the condition may do; a missing outcome is either a

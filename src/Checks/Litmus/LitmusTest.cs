@@ -66,7 +66,20 @@ public sealed record DeclStmt(string Name) : Stmt;
 /// <summary>LISA's b[] r L: jump forward to L when the value is non-zero (a control dependency).</summary>
 public sealed record BranchStmt(Expr Cond, string Label) : Stmt;
 
-public sealed record ThreadCode(int Index, IReadOnlyList<Stmt> Body, IReadOnlyDictionary<string, long> InitialRegisters);
+public sealed record ThreadCode(int Index, IReadOnlyList<Stmt> Body, IReadOnlyDictionary<string, long> InitialRegisters)
+{
+    /// <summary>Where a taken branch at <paramref name="pc"/> lands: its label, which must come later (LISA branches only skip forward).</summary>
+    public int BranchTarget(int pc, string label)
+    {
+        for (var k = pc + 1; k < Body.Count; k++)
+        {
+            if (Body[k] is LabelStmt l && l.Name == label)
+                return k;
+        }
+
+        throw new LitmusUnsupportedException($"branch to '{label}' (backward or missing label)");
+    }
+}
 
 /// <summary>A shared location; arrays occupy consecutive locations.</summary>
 public sealed record Location(int Index, string Name);

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text.RegularExpressions;
 using Kmc.Checks.Framework;
 
 namespace Kmc.Checks.Litmus.Operational;
@@ -42,11 +41,8 @@ public sealed record ComparisonResult(
 }
 
 /// <summary>The operational litmus modes: a test's verdict on an operational model, and the comparison with the axiomatic engine.</summary>
-public static partial class OperationalRunner
+public static class OperationalRunner
 {
-    [GeneratedRegex(@"^(Never|Sometimes|Always)(\s+DATARACE)?$")]
-    private static partial Regex JudgedResult();
-
     public static OperationalResult RunFile(string path, string model, TimeSpan? timeout, bool reduce = true)
     {
         var watch = Stopwatch.StartNew();
@@ -85,7 +81,7 @@ public static partial class OperationalRunner
             return row with { Verdict = LitmusVerdict.ParseError, Note = obs.Error };
         if (obs.TimedOut)
             return row with { Verdict = LitmusVerdict.TimedOut };
-        return Judge(row, expected, obs.Verdict, model);
+        return Judge(row, test.Result, obs.Verdict, model);
     }
 
     private static string Counts(OperationalObservation o)
@@ -103,23 +99,15 @@ public static partial class OperationalRunner
     }
 
     /// <summary>
-    /// The file's Result is the LKMM's answer, so only lkmm is judged; the operational models
-    /// flag no data races, so a DATARACE suffix is not compared.
+    /// The file's Result is the LKMM's answer, so only lkmm is judged, by the same rules as the
+    /// axiomatic engine; the operational models flag no data races.
     /// </summary>
-    private static OperationalResult Judge(OperationalResult row, string expected, string observed, string model)
+    private static OperationalResult Judge(OperationalResult row, string? result, string observed, string model)
     {
         if (model != "lkmm")
             return row;
-        if (expected == "DEADLOCK")
-            return observed == "DEADLOCK" ? row with { Verdict = LitmusVerdict.Match } : row;
-        var m = JudgedResult().Match(expected);
-        if (!m.Success)
-            return row;
-        var exp = m.Groups[1].Value;
-        if (observed == exp)
-            return row with { Verdict = LitmusVerdict.Match };
-        var missed = observed == "DEADLOCK" || (exp, observed) is ("Sometimes", "Never") or ("Sometimes", "Always");
-        return row with { Verdict = missed ? LitmusVerdict.MissedAllowed : LitmusVerdict.AllowedForbidden };
+        var (verdict, note) = LitmusRunner.Judge(result, observed, dataRace: null);
+        return row with { Verdict = verdict, Note = string.IsNullOrEmpty(row.Note) ? note : note == null ? row.Note : $"{row.Note}; {note}" };
     }
 
     /// <summary>Runs the operational and the axiomatic engine on one file under one model and compares their outcome sets.</summary>

@@ -53,21 +53,7 @@ internal sealed partial class OperationalThread
             if (body[pc] is BranchStmt br)
             {
                 if (await Eval(br.Cond) != 0)
-                {
-                    var target = -1;
-                    for (var k = pc + 1; k < body.Count; k++)
-                    {
-                        if (body[k] is LabelStmt l && l.Name == br.Label)
-                        {
-                            target = k;
-                            break;
-                        }
-                    }
-
-                    if (target < 0)
-                        throw new LitmusUnsupportedException($"branch to '{br.Label}' (backward or missing label)");
-                    pc = target;
-                }
+                    pc = _code.BranchTarget(pc, br.Label);
 
                 continue;
             }
