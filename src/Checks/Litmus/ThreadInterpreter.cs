@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 
 namespace Kmc.Checks.Litmus;
 
@@ -7,7 +6,7 @@ namespace Kmc.Checks.Litmus;
 /// its events with their address, data and control dependencies (herd's C semantics: a value
 /// depends on the loads it was computed from; a branch orders every later event).
 /// </summary>
-public sealed partial class ThreadInterpreter
+public sealed class ThreadInterpreter
 {
     private readonly LitmusTest _test;
     private readonly ThreadCode _code;
@@ -261,9 +260,6 @@ public sealed partial class ThreadInterpreter
         return ev;
     }
 
-    [GeneratedRegex(@"^(atomic_)?(?<op>xchg|cmpxchg|add|sub|inc|dec|and|or|xor|fetch_add|fetch_sub|fetch_inc|fetch_dec|fetch_and|fetch_or|fetch_xor|add_return|sub_return|inc_return|dec_return)(?<ord>_relaxed|_acquire|_release)?$")]
-    private static partial Regex AtomicName();
-
     private static readonly Dictionary<string, FenceKind> s_fences = new(StringComparer.Ordinal)
     {
         ["smp_mb"] = FenceKind.Mb, ["smp_rmb"] = FenceKind.Rmb, ["smp_wmb"] = FenceKind.Wmb,
@@ -408,9 +404,8 @@ public sealed partial class ThreadInterpreter
             }
         }
 
-        var m = AtomicName().Match(c.Name);
-        if (m.Success && (m.Groups[1].Success || m.Groups["op"].Value is "xchg" or "cmpxchg"))
-            return Atomic(c, m.Groups["op"].Value, m.Groups["ord"].Value);
+        if (AtomicCall.TryParse(c.Name, out var op, out var ord))
+            return Atomic(c, op, ord);
         throw new LitmusUnsupportedException($"{c.Name}()");
     }
 

@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using static Kmc.Models.Kernel;
 
 namespace Kmc.Checks.Litmus.Operational;
@@ -10,7 +9,7 @@ namespace Kmc.Checks.Litmus.Operational;
 /// and registers follow <see cref="ThreadInterpreter"/> exactly, so both engines run the same
 /// program; only where values come from differs.
 /// </summary>
-internal sealed partial class OperationalThread
+internal sealed class OperationalThread
 {
     private readonly OperationalMachine _m;
     private readonly ThreadCode _code;
@@ -221,9 +220,6 @@ internal sealed partial class OperationalThread
         };
     }
 
-    [GeneratedRegex(@"^(atomic_)?(?<op>xchg|cmpxchg|add|sub|inc|dec|and|or|xor|fetch_add|fetch_sub|fetch_inc|fetch_dec|fetch_and|fetch_or|fetch_xor|add_return|sub_return|inc_return|dec_return)(?<ord>_relaxed|_acquire|_release)?$")]
-    private static partial Regex AtomicName();
-
     /// <summary>Calls the Models API has no counterpart for.</summary>
     public static string? Unsupported(string name) => name switch
     {
@@ -323,9 +319,8 @@ internal sealed partial class OperationalThread
             }
         }
 
-        var m = AtomicName().Match(c.Name);
-        if (m.Success && (m.Groups[1].Success || m.Groups["op"].Value is "xchg" or "cmpxchg"))
-            return await Atomic(c, m.Groups["op"].Value, m.Groups["ord"].Value);
+        if (AtomicCall.TryParse(c.Name, out var op, out var ord))
+            return await Atomic(c, op, ord);
         throw new LitmusUnsupportedException($"{c.Name}()");
     }
 
