@@ -18,6 +18,7 @@ public sealed class Commands(ILogger log)
     private readonly Option<double?> _timeout = new("--timeout") { Description = "seconds to search at most" };
     private readonly Option<int?> _pctDepth = new("--pct-depth") { Description = "PCT bug depth" };
     private readonly Option<int?> _preemptions = new("--preemption-bound") { Description = "exhaustive search: most preemptions per execution (-1: none)" };
+    private readonly Option<bool> _noReduction = new("--no-reduction") { Description = "exhaustive search: explore every interleaving, without partial-order reduction (source-DPOR)" };
     private readonly Option<int?> _staleBound = new("--stale-bound") { Description = "exhaustive search under tso/lkmm: most weak-memory choices per execution that are not what SC would do (stale reads, late stores, undrained store buffers; -1: none)" };
     private readonly Option<string?> _memoryModel = new("--memory-model") { Description = "memory model: sc, tso or lkmm" };
     private readonly Option<bool> _noMinimize = new("--no-minimize") { Description = "report the failing schedule as found, without shortening it" };
@@ -62,7 +63,7 @@ public sealed class Commands(ILogger log)
 
     private void AddExploreOptions(Command cmd)
     {
-        foreach (var o in new Option[] { _driver, _strategy, _iterations, _seed, _maxSteps, _timeout, _pctDepth, _preemptions, _staleBound, _memoryModel, _noMinimize, _config, _faults })
+        foreach (var o in new Option[] { _driver, _strategy, _iterations, _seed, _maxSteps, _timeout, _pctDepth, _preemptions, _staleBound, _noReduction, _memoryModel, _noMinimize, _config, _faults })
             cmd.Options.Add(o);
     }
 
@@ -77,6 +78,7 @@ public sealed class Commands(ILogger log)
         PctDepth = p.GetValue(_pctDepth),
         PreemptionBound = p.GetValue(_preemptions),
         StaleBound = p.GetValue(_staleBound),
+        Reduction = p.GetValue(_noReduction) ? false : null,
         MemoryModel = p.GetValue(_memoryModel),
         Minimize = p.GetValue(_noMinimize) ? false : null,
         Faults = p.GetValue(_faults),

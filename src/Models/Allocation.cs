@@ -57,6 +57,8 @@ public sealed class Allocator
 
     internal T Allocate<T>(AllocKind kind, string name, string site, SimTask? by, Func<T> construct) where T : KObject
     {
+        // The allocator's list and object numbering are shared by every task.
+        Scheduling.Reduction.Footprints.Untracked();
         var a = new Allocation(_all.Count + 1, kind, name, site, by);
         var outer = Allocation.Constructing;
         Allocation.Constructing = a;
@@ -77,6 +79,7 @@ public sealed class Allocator
 
     internal void Free(KObject obj, string site, SimTask? by)
     {
+        Scheduling.Reduction.Footprints.Untracked();
         var a = obj.Allocation ?? throw new KernelFailureException(new Failure(FailureKind.Assertion,
             $"kfree of {obj.DisplayName}, which was not kmalloc'd", site));
         if (a.Kind == AllocKind.Stack && a.FreeSite == null)
@@ -90,7 +93,11 @@ public sealed class Allocator
         a.MarkFreed(site, by);
     }
 
-    internal void EndFrame(KObject obj, string site, SimTask? by) => obj.Allocation!.MarkFreed(site, by);
+    internal void EndFrame(KObject obj, string site, SimTask? by)
+    {
+        Scheduling.Reduction.Footprints.Untracked();
+        obj.Allocation!.MarkFreed(site, by);
+    }
 
     /// <summary>Every heap object still allocated: a leak when the execution has ended.</summary>
     public IEnumerable<Allocation> Live() => _all.Where(a => a.Kind == AllocKind.Heap && !a.Freed);

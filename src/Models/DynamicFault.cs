@@ -282,6 +282,8 @@ public sealed class FaultInjector
     /// <summary>__dynamic_fault_enabled(): registers the site and decides whether it fires now.</summary>
     internal bool Evaluate(Execution ex, SimTask task, string name, string cls, string fn, string file, int line)
     {
+        // The sites' counters are shared by every task.
+        Scheduling.Reduction.Footprints.Untracked();
         if (!_sites.TryGetValue((file, line), out var entry))
         {
             var site = FaultSite.Of(name, cls, fn, file, line);

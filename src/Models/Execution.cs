@@ -84,11 +84,16 @@ public sealed class Execution
     internal readonly bool IsSc;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal T Load<T>(SimTask t, Loc<T> x, MemOrder order, bool rmw) => IsSc ? x.Value : Memory.Load(t, x, order, rmw);
+    internal T Load<T>(SimTask t, Loc<T> x, MemOrder order, bool rmw)
+    {
+        Scheduling.Reduction.Footprints.Read(x.Key);
+        return IsSc ? x.Value : Memory.Load(t, x, order, rmw);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void Store<T>(SimTask t, Loc<T> x, T v, MemOrder order, bool rmw)
     {
+        Scheduling.Reduction.Footprints.Write(x.Key);
         if (IsSc)
             x.Value = v;
         else
@@ -135,6 +140,7 @@ public sealed class Execution
     {
         if (cpu < 0 || cpu >= Cpus.Count)
             throw new ArgumentOutOfRangeException(nameof(cpu), $"task {name}: CPU {cpu} does not exist (this scenario has {Cpus.Count})");
+        Scheduling.Reduction.Footprints.Untracked();
         var task = new SimTask(_tasks.Count, name, Cpus[cpu]);
         _tasks.Add(task);
         if (t_task != null)
@@ -221,6 +227,16 @@ public sealed class Execution
         Failure = failure;
         Aborted = true;
     }
+
+    /// <summary>A reducing search abandons an execution whose trace it has already explored.</summary>
+    internal void AbortRedundant()
+    {
+        Redundant = true;
+        Aborted = true;
+    }
+
+    /// <summary>Abandoned by a reducing search as already explored (neither a pass nor a failure).</summary>
+    public bool Redundant { get; private set; }
 
     internal void AbortForStepBound()
     {

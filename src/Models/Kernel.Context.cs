@@ -115,8 +115,9 @@ public static partial class Kernel
     public static async ValueTask<T> SmpCondLoadAcquire<T>(Loc<T> x, Func<T, bool> cond, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
     {
         var (ex, t) = Ctx();
-        await ex.Point(t, () => cond(x.Value), $"{x.Name} (smp_cond_load_acquire)", $"{fn} ({Path.GetFileName(file)}:{line})");
+        await ex.Point(t, () => cond(x.Peek()), $"{x.Name} (smp_cond_load_acquire)", $"{fn} ({Path.GetFileName(file)}:{line})");
         Allocator.CheckLive(x, "smp_cond_load_acquire", file, line, t);
+        Scheduling.Reduction.Footprints.Read(x.Key);
         var v = ex.IsSc ? x.Value : ex.Memory.LoadLatest(t, x, MemOrder.Acquire);
         ex.Record(t, "smp_cond_load_acquire", x.Name, Format.Value(v), fn, file, line, memory: ex.MemoryNote);
         return v;
@@ -126,8 +127,9 @@ public static partial class Kernel
     public static async ValueTask<T> SmpCondLoadRelaxed<T>(Loc<T> x, Func<T, bool> cond, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
     {
         var (ex, t) = Ctx();
-        await ex.Point(t, () => cond(x.Value), $"{x.Name} (smp_cond_load_relaxed)", $"{fn} ({Path.GetFileName(file)}:{line})");
+        await ex.Point(t, () => cond(x.Peek()), $"{x.Name} (smp_cond_load_relaxed)", $"{fn} ({Path.GetFileName(file)}:{line})");
         Allocator.CheckLive(x, "smp_cond_load_relaxed", file, line, t);
+        Scheduling.Reduction.Footprints.Read(x.Key);
         var v = ex.IsSc ? x.Value : ex.Memory.LoadLatest(t, x, MemOrder.Once);
         ex.Record(t, "smp_cond_load_relaxed", x.Name, Format.Value(v), fn, file, line, memory: ex.MemoryNote);
         return v;

@@ -24,7 +24,7 @@ public sealed class ArchSpinlock
 
     public SimTask? Holder { get; internal set; }
 
-    public bool IsLocked => Locked.Value != 0;
+    public bool IsLocked => Locked.Peek() != 0;
 
     internal string Describe() => Holder is null ? Name : $"{Name} (held by {Holder.Name})";
 }
@@ -51,7 +51,7 @@ public static partial class Kernel
     public static async ValueTask ArchSpinLock(ArchSpinlock l, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
     {
         var (ex, t) = Ctx();
-        await ex.Point(t, () => l.Locked.Value == 0, $"spinlock {l.Name}", $"{fn} ({Path.GetFileName(file)}:{line})");
+        await ex.Point(t, () => l.Locked.Peek() == 0, $"spinlock {l.Name}", $"{fn} ({Path.GetFileName(file)}:{line})");
         if (l.Locked.Value != 0)
         {
             // Only reachable when a blocked spin was resumed without its condition: a driver bug.

@@ -18,7 +18,7 @@ public sealed class MutexT
 
     public SimTask? Owner { get; internal set; }
 
-    public bool IsLocked => Locked.Value != 0;
+    public bool IsLocked => Locked.Peek() != 0;
 }
 
 public static partial class Kernel
@@ -38,9 +38,10 @@ public static partial class Kernel
             if (ex.Recording)
                 ex.Record(t, "mutex_lock", m.Name, $"sleeps: held by {m.Owner?.Name}", fn, file, line);
             t.Sleeping = true;
+            Scheduling.Reduction.Footprints.Untracked();
             if (t.Cpu.Occupant == t)
                 t.Cpu.Occupant = null;
-            await ex.Point(t, () => m.Locked.Value == 0, $"mutex {m.Name}", $"{fn} ({Path.GetFileName(file)}:{line})");
+            await ex.Point(t, () => m.Locked.Peek() == 0, $"mutex {m.Name}", $"{fn} ({Path.GetFileName(file)}:{line})");
             t.Sleeping = false;
             t.Cpu.Occupant = t;
             Allocator.CheckLive(m.Locked, "mutex_lock", file, line, t);

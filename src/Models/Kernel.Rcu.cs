@@ -14,6 +14,7 @@ public static partial class Kernel
     public static void RcuReadLock([CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
     {
         var (ex, t) = Ctx();
+        Scheduling.Reduction.Footprints.Untracked();
         if (t.RcuReadLockNesting++ == 0)
         {
             t.RcuLockedAt = $"{file}:{line}";
@@ -29,6 +30,7 @@ public static partial class Kernel
     public static void RcuReadUnlock([CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
     {
         var (ex, t) = Ctx();
+        Scheduling.Reduction.Footprints.Untracked();
         if (t.RcuReadLockNesting == 0)
         {
             throw new KernelFailureException(new Failure(FailureKind.Assertion,
@@ -97,6 +99,7 @@ public static partial class Kernel
     public static async ValueTask SynchronizeRcu([CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
     {
         var (ex, t) = Ctx();
+        Scheduling.Reduction.Footprints.Untracked();
         if (t.RcuReadLockNesting > 0)
         {
             throw new KernelFailureException(new Failure(FailureKind.Hang,
@@ -116,6 +119,7 @@ public static partial class Kernel
     private static async ValueTask GracePeriodWait(Execution ex, SimTask t, string op, string what, string fn, string file, int line)
     {
         await ex.Point(t, null, null);
+        Scheduling.Reduction.Footprints.Untracked();
         var gp = ex.Rcu.Start(ex, t);
         if (gp.Waiting.Count == 0)
         {
@@ -133,6 +137,7 @@ public static partial class Kernel
         // Not in a finally: when a driver ends the execution here, the task stays asleep for the hang report.
         await ex.Point(t, () => gp.Waiting.Count == 0, $"{what} waiting for {gp.Names} to call rcu_read_unlock()",
             $"{fn} ({Path.GetFileName(file)}:{line})");
+        Scheduling.Reduction.Footprints.Untracked();
         t.Sleeping = false;
         t.Cpu.Occupant = t;
         ex.Rcu.End(ex, gp);
@@ -149,7 +154,9 @@ public static partial class Kernel
     public static async ValueTask CallRcu(RcuHead head, Func<RcuHead, ValueTask> func, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
     {
         var (ex, t) = Ctx();
+        Scheduling.Reduction.Footprints.Untracked();
         await ex.Point(t, null, null);
+        Scheduling.Reduction.Footprints.Untracked();
         if (head.Queued)
         {
             throw new KernelFailureException(new Failure(FailureKind.Assertion,

@@ -48,7 +48,9 @@ public static partial class Kernel
     public static async ValueTask SetCurrentState(TaskState state, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
     {
         var (ex, t) = Ctx();
+        Scheduling.Reduction.Footprints.Untracked();
         await ex.Point(t, null, null);
+        Scheduling.Reduction.Footprints.Untracked();
         t.State = state;
         ex.Memory.Fence(t, FenceKind.Mb);
         if (ex.Recording)
@@ -59,6 +61,7 @@ public static partial class Kernel
     public static void SetCurrentStateNoBarrier(TaskState state, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
     {
         var (ex, t) = Ctx();
+        Scheduling.Reduction.Footprints.Untracked();
         t.State = state;
         if (ex.Recording)
             ex.Record(t, "__set_current_state", t.Name + "->__state", state.ToString().ToUpperInvariant(), fn, file, line);
@@ -72,6 +75,7 @@ public static partial class Kernel
     public static async ValueTask Schedule([CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
     {
         var (ex, t) = Ctx();
+        Scheduling.Reduction.Footprints.Untracked();
         if (t.RcuReadLockNesting > 0)
             throw SleepInRcuReader(t, "schedule()", file, line);
         if (t.PreemptCount > 0)
@@ -81,6 +85,8 @@ public static partial class Kernel
         }
 
         await ex.Point(t, null, null);
+
+        Scheduling.Reduction.Footprints.Untracked();
         if (t.State == TaskState.Running)
         {
             if (ex.Recording)
@@ -95,6 +101,7 @@ public static partial class Kernel
             t.Cpu.Occupant = null;
         // Not in a finally: when a driver ends the execution here, the task stays asleep for the hang report.
         await ex.Point(t, () => t.State == TaskState.Running, "schedule(): waiting for a wakeup", $"{fn} ({Path.GetFileName(file)}:{line})");
+        Scheduling.Reduction.Footprints.Untracked();
         t.Sleeping = false;
         t.Cpu.Occupant = t;
         if (ex.Recording)
@@ -105,7 +112,9 @@ public static partial class Kernel
     public static async ValueTask<bool> WakeUpProcess(SimTask p, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
     {
         var (ex, t) = Ctx();
+        Scheduling.Reduction.Footprints.Untracked();
         await ex.Point(t, null, null);
+        Scheduling.Reduction.Footprints.Untracked();
         return TryToWakeUp(ex, t, p, fn, file, line);
     }
 
@@ -130,6 +139,7 @@ public static partial class Kernel
     public static async ValueTask PrepareToWait(WaitQueueHead wq, WaitQueueEntry wait, TaskState state, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
     {
         var (ex, t) = Ctx();
+        Scheduling.Reduction.Footprints.Untracked();
         var flags = await SpinLockIrqsave(wq.Lock, fn, file, line);
         if (wait.On == null)
         {
@@ -151,6 +161,7 @@ public static partial class Kernel
     public static async ValueTask FinishWait(WaitQueueHead wq, WaitQueueEntry wait, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
     {
         var (ex, t) = Ctx();
+        Scheduling.Reduction.Footprints.Untracked();
         SetCurrentStateNoBarrier(TaskState.Running, fn, file, line);
         if (wait.On != null)
         {
@@ -173,6 +184,7 @@ public static partial class Kernel
     public static async ValueTask WakeUp(WaitQueueHead wq, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
     {
         var (ex, t) = Ctx();
+        Scheduling.Reduction.Footprints.Untracked();
         var flags = await SpinLockIrqsave(wq.Lock, fn, file, line);
         if (wq.Entries.Count == 0 && ex.Recording)
             ex.Record(t, "wake_up", wq.Name, "no sleepers", fn, file, line);

@@ -35,11 +35,15 @@ public abstract class Loc
     protected Loc(string? name)
     {
         Name = name ?? "?";
+        Key = Scheduling.Reduction.Footprints.NewKey();
         Owner = Allocation.Constructing;
         Owner?.Locations.Add(this);
     }
 
     public string Name { get; }
+
+    /// <summary>This location in step footprints (its creation number in the execution).</summary>
+    public long Key { get; }
 
     /// <summary>The kmalloc'd or on-stack object this location lives in, for use-after-free checks.</summary>
     public Allocation? Owner { get; internal set; }
@@ -59,7 +63,11 @@ public class Loc<T> : Loc
     public Loc(string? name = null, T initial = default!) : base(name) => Value = initial;
 
     /// <summary>Reads the value outside the model: for final invariants and wait predicates only.</summary>
-    public T Peek() => Value;
+    public T Peek()
+    {
+        Scheduling.Reduction.Footprints.Read(Key);
+        return Value;
+    }
 
     /// <summary>Sets the value outside the model: for initialisation before any task runs.</summary>
     public void Init(T value) => Value = value;

@@ -63,30 +63,30 @@ public sealed class ClosureEnomemCheck : Check
     public override Scenario Build(Variant variant) => new(2, ex =>
     {
         var wq = new ClosureWorkqueue("wq");
-        var opDoneRuns = 0;
-        var opAllocated = false;
-        var started = new bool[2];
-        var reported = 0;
+        var opDoneRuns = new Ghost<int>();
+        var opAllocated = new Ghost<bool>();
+        var started = new[] { new Ghost<bool>(), new Ghost<bool>() };
+        var reported = new Ghost<int>();
 
         ex.Spawn("submitter", 0, async () =>
         {
             var op = KmallocOrNull(() => new Op(), "op");
             if (op == null)
                 return; // -ENOMEM: nothing to undo
-            opAllocated = true;
+            opAllocated.Value = true;
             await op.Cl.ClosureInit(null);
 
             var opFree = new ClosureFn("op_free", async _ => await Kfree(op));
             var opDone = new ClosureFn("op_done", async cl =>
             {
-                opDoneRuns++;
+                opDoneRuns.Value++;
                 for (var i = 0; i < 2; i++)
                 {
                     var r = await ReadOnce(op.Result[i]);
-                    Assert(r == (started[i] ? 1 : 0), $"op_done sees op->result[{i}] == {r}, but child {i} {(started[i] ? "ran" : "was never allocated")}");
+                    Assert(r == (started[i].Value ? 1 : 0), $"op_done sees op->result[{i}] == {r}, but child {i} {(started[i].Value ? "ran" : "was never allocated")}");
                 }
 
-                reported = await ReadOnce(op.Error);
+                reported.Value = await ReadOnce(op.Error);
                 await cl.ClosureReturnWithDestructor(opFree);
             });
 
@@ -108,7 +108,7 @@ public sealed class ClosureEnomemCheck : Check
                     continue;
                 }
 
-                started[idx] = true;
+                started[idx].Value = true;
                 var childFree = new ClosureFn($"child{idx}_free", async _ => await Kfree(child));
                 var childFn = new ClosureFn($"child{idx}_fn", async cl =>
                 {
@@ -123,11 +123,11 @@ public sealed class ClosureEnomemCheck : Check
 
         // An op that never completes is never freed: the leak check reports it.
         ex.AtEnd("the continuation ran at most once", () =>
-            Assert(opDoneRuns <= (opAllocated ? 1 : 0), $"op_done ran {opDoneRuns} times (op {(opAllocated ? "allocated" : "never allocated")})"));
+            Assert(opDoneRuns.Value <= (opAllocated.Value ? 1 : 0), $"op_done ran {opDoneRuns.Value} times (op {(opAllocated.Value ? "allocated" : "never allocated")})"));
         ex.AtEnd("a failed child allocation is reported", () =>
         {
-            if (opDoneRuns == 1)
-                Assert(reported == (started.All(s => s) ? 0 : -ENOMEM), $"op_done reported {reported} with children started: {string.Join(", ", started)}");
+            if (opDoneRuns.Value == 1)
+                Assert(reported.Value == (started.All(s => s.Value) ? 0 : -ENOMEM), $"op_done reported {reported.Value} with children started: {string.Join(", ", started.Select(s => s.Value))}");
         });
     });
 }

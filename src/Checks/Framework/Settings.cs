@@ -19,6 +19,10 @@ public sealed record RunSettings
 
     /// <summary>Exhaustive search: the most non-SC weak-memory choices per execution (-1: unbounded).</summary>
     public int StaleBound { get; init; } = 2;
+
+    /// <summary>Exhaustive search: source-DPOR with sleep sets when no preemption bound is set (false: the plain DFS).</summary>
+    public bool Reduction { get; init; } = true;
+
     /// <summary>The LKMM by default: the weak behaviours of arm64 and POWER, where most of these bugs live.</summary>
     public string MemoryModel { get; init; } = "lkmm";
 
@@ -58,6 +62,8 @@ public sealed record RunSettings
             throw new KmcInputException($"{source}: preemptionBound must be -1 (unbounded) or at least 0 (got {PreemptionBound})");
         if (StaleBound < -1)
             throw new KmcInputException($"{source}: staleBound must be -1 (unbounded) or at least 0 (got {StaleBound})");
+        if (!Reduction && Strategy != "dfs")
+            throw new KmcInputException($"{source}: reduction can only be turned off for the exhaustive search (strategy dfs), not '{Strategy}'");
         MemoryModels.Validate(MemoryModel, source);
         if (Faults != null)
             FaultQueries.Parse(Faults, source);
@@ -75,6 +81,7 @@ public sealed record RunSettings
         PctDepth = PctDepth,
         PreemptionBound = PreemptionBound,
         StaleBound = StaleBound,
+        Reduction = Reduction,
         Memory = MemoryModels.Factory(MemoryModel),
         Progress = progress,
         Cancelled = cancelled,
@@ -118,6 +125,7 @@ public sealed record SettingsOverride
     public int? PctDepth { get; init; }
     public int? PreemptionBound { get; init; }
     public int? StaleBound { get; init; }
+    public bool? Reduction { get; init; }
     public string? MemoryModel { get; init; }
     public bool? Minimize { get; init; }
     public string? Faults { get; init; }
@@ -133,6 +141,7 @@ public sealed record SettingsOverride
         PctDepth = PctDepth ?? s.PctDepth,
         PreemptionBound = PreemptionBound ?? s.PreemptionBound,
         StaleBound = StaleBound ?? s.StaleBound,
+        Reduction = Reduction ?? s.Reduction,
         MemoryModel = MemoryModel ?? s.MemoryModel,
         Minimize = Minimize ?? s.Minimize,
         Faults = Faults ?? s.Faults,

@@ -1,3 +1,4 @@
+using Kmc.Models.Scheduling.Reduction;
 using Kmc.Checks.Framework;
 using Kmc.Models;
 using Kmc.Models.Scheduling;
@@ -43,6 +44,7 @@ public sealed class GenradixGhost(GenradixTree g)
 {
     private readonly Dictionary<ulong, GenradixPtr> _slot = new();
     private readonly Dictionary<ulong, ulong> _bits = new();
+    private readonly long _key = Footprints.NewKey();
 
     public IEnumerable<ulong> Allocated => _bits.Keys.Order();
 
@@ -53,6 +55,7 @@ public sealed class GenradixGhost(GenradixTree g)
     /// <summary>Records a successful genradix_ptr_alloc(): the same index must always give the same slot.</summary>
     public void Allocated_(ulong idx, GenradixPtr p)
     {
+        Footprints.Write(_key);
         if (_slot.TryGetValue(idx, out var prev))
             Assert(prev == p, $"{Current.Name}: genradix_ptr_alloc({idx}) = {p}, but it returned {prev} before: two slots for one index");
         else
@@ -72,6 +75,7 @@ public sealed class GenradixGhost(GenradixTree g)
                 break;
         }
 
+        Footprints.Write(_key);
         _bits[idx] = (_bits.TryGetValue(idx, out var b) ? b : 0) | Bit(task, idx);
     }
 

@@ -1,3 +1,4 @@
+using Kmc.Models.Scheduling.Reduction;
 using Kmc.Checks.Framework;
 using Kmc.Models;
 using Kmc.Models.Scheduling;
@@ -11,13 +12,16 @@ namespace Kmc.Checks.Lglock;
 /// global holder exists. Updated right after an acquisition returns and right before a
 /// release, with no scheduling point in between, so the assertions see the lock state exactly.
 /// </summary>
+// Every method reads and writes the whole ghost: the partial-order reduction sees it as one location.
 internal sealed class LgGhost(int cpus)
 {
     private readonly int[] _local = new int[cpus];
     private bool _global;
+    private readonly long _key = Footprints.NewKey();
 
     public void EnterLocal(params int[] cpus)
     {
+        Footprints.Write(_key);
         foreach (var c in cpus)
         {
             Assert(!_global, $"{Current.Name} holds lglock CPU{c}'s lock while a global holder is inside");
@@ -28,19 +32,25 @@ internal sealed class LgGhost(int cpus)
 
     public void ExitLocal(params int[] cpus)
     {
+        Footprints.Write(_key);
         foreach (var c in cpus)
             _local[c]--;
     }
 
     public void EnterGlobal()
     {
+        Footprints.Write(_key);
         Assert(!_global, $"{Current.Name} is a second global holder");
         for (var c = 0; c < _local.Length; c++)
             Assert(_local[c] == 0, $"{Current.Name} holds the lglock globally while CPU{c}'s lock has a local holder");
         _global = true;
     }
 
-    public void ExitGlobal() => _global = false;
+    public void ExitGlobal()
+    {
+        Footprints.Write(_key);
+        _global = false;
+    }
 }
 
 /// <summary>Locking patterns used by the scenarios, each with its ghost checks.</summary>

@@ -73,15 +73,15 @@ public abstract class OsqCheckBase : Check
         var osq = new OsqLockPort(Cpus, ToPortVariant(variant.Name));
         var lk = new OptimisticSpinQueue("osq");
         // Ghost state (not kernel memory): who returned true from osq_lock() and has not unlocked yet.
-        var owners = 0;
+        var owners = new Ghost<int>();
         // Ghost: which CPUs are inside osq_lock() .. osq_unlock() (or a cancelled osq_lock()).
-        var inOsq = new bool[Cpus];
+        var inOsq = Enumerable.Range(0, Cpus).Select(_ => new Ghost<bool>()).ToArray();
         // Checked whenever a task leaves an OSQ operation: the tail names no CPU or one that is
         // still in the OSQ (an unqueue moves it back only to a prev that waits in the queue).
         void CheckTail(string after)
         {
             var tail = lk.Tail.Peek();
-            Assert(tail == OsqLockPort.OsqUnlockedVal || inOsq[tail - 1],
+            Assert(tail == OsqLockPort.OsqUnlockedVal || inOsq[tail - 1].Value,
                 $"after {Current.Name}'s {after}, {lk.Tail.Name} == {tail} names CPU{tail - 1}, which is not in the OSQ: the queue is corrupt");
         }
 
@@ -95,23 +95,23 @@ public abstract class OsqCheckBase : Check
                 {
                     // The OSQ's users (mutex/rwsem optimistic spinning) hold preemption off around it.
                     PreemptDisable();
-                    inOsq[c] = true;
+                    inOsq[c].Value = true;
                     if (await osq.OsqLock(lk))
                     {
                         CheckTail("osq_lock() = true");
-                        owners++;
-                        Assert(owners == 1, $"{Current.Name} owns the OSQ while {owners - 1} other owner(s) do");
+                        owners.Value++;
+                        Assert(owners.Value == 1, $"{Current.Name} owns the OSQ while {owners.Value - 1} other owner(s) do");
                         Note("owns the OSQ");
                         await CpuRelax();
-                        owners--;
+                        owners.Value--;
                         await osq.OsqUnlock(lk);
-                        inOsq[c] = false;
+                        inOsq[c].Value = false;
                         CheckTail("osq_unlock()");
                     }
                     else
                     {
                         // Cancelled: nobody may have handed us the OSQ (it would be lost forever).
-                        inOsq[c] = false;
+                        inOsq[c].Value = false;
                         CheckTail("osq_lock() = false");
                         var locked = await ReadOnce(node.Locked);
                         Assert(locked == 0, $"{Current.Name}'s osq_lock() gave up, but {node.Locked.Name} == 1: the hand-off to it is lost");

@@ -47,6 +47,9 @@ public sealed record ExploreOptions
 
     public Func<MemoryModel>? Memory { get; init; }
 
+    /// <summary>Exhaustive search: partial-order reduction (source-DPOR with sleep sets) when no preemption bound is set.</summary>
+    public bool Reduction { get; init; } = true;
+
     /// <summary>Called now and then with the number of executions so far.</summary>
     public Action<int>? Progress { get; init; }
 
@@ -87,6 +90,15 @@ public sealed record ExplorationResult
 
     public TimeSpan Elapsed { get; init; }
 
+    /// <summary>The exhaustive search used partial-order reduction.</summary>
+    public bool Reduced { get; init; }
+
+    /// <summary>Reduced search: executions abandoned because their trace had been explored already.</summary>
+    public long SleepBlocked { get; init; }
+
+    /// <summary>Exhausted with no bound cutting anything (no preemption bound, stale bound never reached, no step bound hit): a verified verdict.</summary>
+    public bool Complete { get; init; }
+
     /// <summary>Native explorer: the decisions of the failing execution.</summary>
     public IReadOnlyList<int>? Schedule { get; init; }
 
@@ -105,7 +117,11 @@ public sealed record ExplorationResult
 
         var bounded = StepBoundHits > 0 ? $", {StepBoundHits} cut at the step bound" : "";
         if (Exhausted)
-            return $"no failure in all {Executions} executions within the bounds{(Bounds != null ? $" ({Bounds})" : "")}{bounded}";
+        {
+            var kind = Complete ? "verified (complete)" : "bounded";
+            var redundant = SleepBlocked > 0 ? $", {SleepBlocked} of them stopped early as already explored" : "";
+            return $"no failure in all {Executions} executions within the bounds{(Bounds != null ? $" ({Bounds})" : "")}{bounded}{redundant}: {kind}";
+        }
         return $"no failure in {Executions} executions{(TimedOut ? " (time limit)" : "")}{bounded}";
     }
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Kmc.Models.Scheduling.Reduction;
 
 namespace Kmc.Models.Scheduling;
 
@@ -18,7 +19,9 @@ public sealed class NativeExplorer : IExplorer
             throw new ArgumentException($"unknown strategy '{options.Strategy}' for the native driver (use {string.Join(", ", Strategies)})");
 
         var watch = Stopwatch.StartNew();
-        var dfs = options.Strategy == "dfs" ? new DfsPolicy(options.PreemptionBound, options.StaleBound) : null;
+        var exhaustive = options.Strategy == "dfs";
+        var dpor = exhaustive && ReducesSearch(options) ? new DporPolicy(options.StaleBound) : null;
+        var dfs = exhaustive && dpor == null ? new DfsPolicy(options.PreemptionBound, options.StaleBound) : null;
         var decisions = new List<int>();
         long totalDecisions = 0;
         long totalSteps = 0;
@@ -31,7 +34,7 @@ public sealed class NativeExplorer : IExplorer
         // The sync context is cleared so awaits in model code resume inline on this thread.
         using var _ = new NoSynchronizationContext();
         var expectedSteps = options.Strategy == "pct" ? ProbeSteps(scenario, options) : 50;
-        while (dfs != null || executions < options.Iterations)
+        while (exhaustive || executions < options.Iterations)
         {
             if (options.TimeoutSeconds is { } limit && watch.Elapsed.TotalSeconds > limit)
             {
@@ -43,7 +46,12 @@ public sealed class NativeExplorer : IExplorer
                 break;
 
             ISchedulePolicy policy;
-            if (dfs != null)
+            if (dpor != null)
+            {
+                dpor.BeginExecution();
+                policy = dpor;
+            }
+            else if (dfs != null)
             {
                 dfs.BeginExecution();
                 policy = dfs;
@@ -61,7 +69,7 @@ public sealed class NativeExplorer : IExplorer
             totalSteps += ex.StepCount;
             if (ex.StepBoundHit)
                 stepBoundHits++;
-            if (dfs is { StaleBoundReached: true })
+            if (dfs is { StaleBoundReached: true } || dpor is { StaleBoundReached: true })
                 staleBoundReached++;
             if (executions % 1024 == 0)
                 options.Progress?.Invoke(executions);
@@ -78,13 +86,16 @@ public sealed class NativeExplorer : IExplorer
                     Decisions = totalDecisions,
                     Steps = totalSteps,
                     StepBoundHits = stepBoundHits,
-                    Bounds = Bounds(options, dfs, staleBoundReached: null),
+                    Bounds = Bounds(options, exhaustive, dpor != null, staleBoundReached: null),
+                    Reduced = dpor != null,
+                    SleepBlocked = dpor?.SleepBlocked ?? 0,
                     Elapsed = watch.Elapsed,
                     Schedule = decisions.ToArray(),
                 };
             }
 
-            if (dfs != null && !dfs.Advance())
+            var more = dpor != null ? dpor.EndExecution(ex.Tasks.Count) : dfs?.Advance();
+            if (more == false)
             {
                 exhausted = true;
                 break;
@@ -102,21 +113,33 @@ public sealed class NativeExplorer : IExplorer
             Exhausted = exhausted,
             TimedOut = timedOut,
             StepBoundHits = stepBoundHits,
-            Bounds = Bounds(options, dfs, staleBoundReached),
+            Bounds = Bounds(options, exhaustive, dpor != null, staleBoundReached),
+            Reduced = dpor != null,
+            SleepBlocked = dpor?.SleepBlocked ?? 0,
+            Complete = exhausted && stepBoundHits == 0 && options.PreemptionBound < 0
+                       && (options.Memory == null || options.StaleBound < 0 || staleBoundReached == 0),
             Elapsed = watch.Elapsed,
         };
     }
+
+    /// <summary>
+    /// The exhaustive search is reduced (source-DPOR) unless the user turned it off or bounds
+    /// preemptions: bounded partial-order reduction needs more than a sleep set to stay complete
+    /// for the bound (Coons et al., OOPSLA 2013), so a preemption-bounded search stays plain.
+    /// </summary>
+    public static bool ReducesSearch(ExploreOptions options) => options.Reduction && options.PreemptionBound < 0;
 
     /// <summary>
     /// What "within the bounds" means for an exhaustive search. The stale bound is named only under
     /// a weak model (sc makes no weak-memory choices), and a bound no execution reached is said to
     /// be so: then it cut nothing, and the verdict is complete for every weak behaviour.
     /// </summary>
-    private static string? Bounds(ExploreOptions options, DfsPolicy? dfs, int? staleBoundReached)
+    private static string? Bounds(ExploreOptions options, bool exhaustive, bool reduced, int? staleBoundReached)
     {
-        if (dfs == null)
+        if (!exhaustive)
             return null;
         var text = options.PreemptionBound < 0 ? "no preemption bound" : $"preemption bound {options.PreemptionBound}";
+        text += reduced ? ", source-DPOR" : options.Reduction ? ", no reduction with a preemption bound" : ", no reduction";
         if (options.Memory == null)
             return text;
         if (options.StaleBound < 0)
@@ -150,6 +173,7 @@ public sealed class NativeExplorer : IExplorer
     public static Execution RunOnce(Scenario scenario, ExploreOptions options, ISchedulePolicy policy, List<int> decisions, bool record)
     {
         var driver = new NativeDriver(policy, decisions);
+        Footprints.ResetKeys();
         var ex = new Execution(new ExecutionOptions
         {
             Cpus = scenario.Cpus,
@@ -167,6 +191,8 @@ public sealed class NativeExplorer : IExplorer
                 driver.Start(ex, task, body);
 
             var enabled = new List<SimTask>(ex.Tasks.Count);
+            var reducing = policy as DporPolicy;
+            var sharedCpus = reducing != null ? SharedCpus(ex) : null;
             while (!ex.Aborted)
             {
                 enabled.Clear();
@@ -189,7 +215,22 @@ public sealed class NativeExplorer : IExplorer
                 }
 
                 SimTask pick;
-                if (enabled.Count == 1)
+                if (reducing != null)
+                {
+                    var next = reducing.PickStep(enabled, ex.LastRun);
+                    if (next == null)
+                    {
+                        // Every task that could run sleeps: this trace was explored from an earlier state.
+                        ex.AbortRedundant();
+                        break;
+                    }
+
+                    pick = next;
+                    if (enabled.Count > 1)
+                        decisions.Add(pick.Id);
+                    BeginFootprint(ex, pick, reducing.StepFootprint, sharedCpus);
+                }
+                else if (enabled.Count == 1)
                 {
                     pick = enabled[0];
                 }
@@ -202,7 +243,15 @@ public sealed class NativeExplorer : IExplorer
                 var resume = pick.Continuation!;
                 pick.Continuation = null;
                 Execution.Enter(ex, pick);
-                resume();
+                try
+                {
+                    resume();
+                }
+                finally
+                {
+                    Footprints.Current = null;
+                }
+
                 Execution.Enter(ex, null);
             }
 
@@ -213,6 +262,35 @@ public sealed class NativeExplorer : IExplorer
         {
             Execution.Leave();
         }
+    }
+
+    /// <summary>CPUs that host more than one task: their steps contend for the CPU (preemption, irqs, sleeping).</summary>
+    private static bool[] SharedCpus(Execution ex)
+    {
+        var count = new int[ex.Cpus.Count];
+        foreach (var t in ex.Tasks)
+            count[t.Cpu.Id]++;
+        return count.Select(c => c > 1).ToArray();
+    }
+
+    /// <summary>
+    /// Starts collecting the step's footprint. A task ending a spin-wait reads what its condition
+    /// reads; a condition that reads nothing the kernel API can name (a sleep's task state, a
+    /// grace period) makes the step depend on everything.
+    /// </summary>
+    private static void BeginFootprint(Execution ex, SimTask pick, Footprint fp, bool[] sharedCpus)
+    {
+        Footprints.Current = fp;
+        if (pick.Blocker != null)
+        {
+            pick.Blocker();
+            if (fp.Count == 0)
+                fp.MarkUntracked();
+            fp.WaitKeys = fp.Count;
+        }
+
+        if (sharedCpus[pick.Cpu.Id] || pick.Cpu.Id >= sharedCpus.Length)
+            fp.Write(Footprints.CpuKey(pick.Cpu.Id));
     }
 
     private sealed class NativeDriver(ISchedulePolicy policy, List<int> decisions) : IExecutionDriver

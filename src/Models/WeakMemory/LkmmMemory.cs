@@ -405,6 +405,8 @@ public sealed class LkmmMemory : MemoryModel
 
     private void FullFence(TaskState ts)
     {
+        // Full barriers are totally ordered through the global fence view (a footprint key of its own).
+        Scheduling.Reduction.Footprints.Write(Scheduling.Reduction.Footprints.LkmmFenceKey);
         ts.Join(ts.PendingAcquire);
         ts.PendingAcquire = null;
         ts.Join(_global);

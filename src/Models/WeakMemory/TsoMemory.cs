@@ -144,6 +144,7 @@ public sealed class TsoMemory : MemoryModel
 
     public override T Load<T>(SimTask task, Loc<T> loc, MemOrder order, bool rmw)
     {
+        TouchBuffers();
         var b = BufferOf(task);
         var note = Note(reset: true);
         if (rmw)
@@ -170,11 +171,21 @@ public sealed class TsoMemory : MemoryModel
         return loc.Value;
     }
 
-    public override T LoadLatest<T>(SimTask task, Loc<T> loc, MemOrder order) =>
-        ReadOwnOrMemory(BufferOf(task), loc, Note(reset: true));
+    public override T LoadLatest<T>(SimTask task, Loc<T> loc, MemOrder order)
+    {
+        TouchBuffers();
+        return ReadOwnOrMemory(BufferOf(task), loc, Note(reset: true));
+    }
+
+    /// <summary>
+    /// Any access may drain any CPU's buffer (a recorded choice over the non-empty ones), so for
+    /// the partial-order reduction every access reads and writes the buffers as one key.
+    /// </summary>
+    private void TouchBuffers() => Scheduling.Reduction.Footprints.Write(Scheduling.Reduction.Footprints.TsoBuffersKey);
 
     public override void Store<T>(SimTask task, Loc<T> loc, T value, MemOrder order, bool rmw)
     {
+        TouchBuffers();
         var b = BufferOf(task);
         if (rmw)
         {
@@ -193,6 +204,7 @@ public sealed class TsoMemory : MemoryModel
 
     public override void Fence(SimTask task, FenceKind kind)
     {
+        TouchBuffers();
         var note = Note(reset: true);
         if (kind is FenceKind.Mb)
         {
@@ -207,6 +219,7 @@ public sealed class TsoMemory : MemoryModel
     /// </summary>
     public override void OnWait(SimTask task)
     {
+        TouchBuffers();
         DrainAll(task, task.Cpu, "waits");
         foreach (var cpu in Execution.Current.Cpus)
         {
@@ -221,6 +234,7 @@ public sealed class TsoMemory : MemoryModel
     /// </summary>
     public override void OnTaskEnd(SimTask task)
     {
+        TouchBuffers();
         if (Execution.Current.Tasks.Any(t => !t.Done && t.Blocker != null))
             DrainAll(task, task.Cpu, "ends");
     }
@@ -243,6 +257,7 @@ public sealed class TsoMemory : MemoryModel
 
     public override object? OnRcuReadUnlock(SimTask task)
     {
+        TouchBuffers();
         var b = BufferOf(task);
         if (b.Count == 0)
         {
@@ -256,12 +271,14 @@ public sealed class TsoMemory : MemoryModel
 
     public override object? OnGracePeriodStart(SimTask updater)
     {
+        TouchBuffers();
         Fence(updater, FenceKind.Mb);
         return _rcuUnlockMarks.Select(kv => new RcuMark(kv.Key, kv.Value)).ToList();
     }
 
     public override void OnGracePeriodEnd(SimTask updater, object? start, IReadOnlyList<object?> readers)
     {
+        TouchBuffers();
         // Not reset: without readers to wait for, the start's drains go into the same step.
         var note = Note(reset: false);
         var marks = (start as List<RcuMark> ?? []).Concat(readers.OfType<RcuMark>());

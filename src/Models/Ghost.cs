@@ -1,0 +1,30 @@
+namespace Kmc.Models;
+
+/// <summary>
+/// Check-side state shared by tasks that is not kernel memory: who owns a lock, which CPUs are
+/// inside a queue. Reading or writing it is not a scheduling point and no memory model applies,
+/// but the partial-order reduction sees the access, so two steps that touch the same ghost are
+/// explored in both orders. A plain C# variable shared by tasks is invisible to the reduction:
+/// keep such state in a <see cref="Ghost{T}"/> (or run dfs with --no-reduction).
+/// </summary>
+public sealed class Ghost<T>(T initial = default!)
+{
+    private T _value = initial;
+    private readonly long _key = Scheduling.Reduction.Footprints.NewKey();
+
+    public T Value
+    {
+        get
+        {
+            Scheduling.Reduction.Footprints.Read(_key);
+            return _value;
+        }
+        set
+        {
+            Scheduling.Reduction.Footprints.Write(_key);
+            _value = value;
+        }
+    }
+
+    public override string ToString() => $"ghost {Format.Value(_value)}";
+}

@@ -1,0 +1,467 @@
+using System.Numerics;
+
+namespace Kmc.Models.Scheduling.Reduction;
+
+/// <summary>
+/// <para>
+/// Source-DPOR with sleep sets (Abdulla, Aronis, Jonsson, Sagonas: "Optimal dynamic partial
+/// order reduction", POPL 2014, Algorithm 2 "source-DPOR"). The search is stateless: each
+/// execution replays a prefix of the decision stack and then runs on with a default task, and
+/// every step records its <see cref="Footprint"/>. After each execution, every pair of steps of
+/// different tasks that are dependent and not ordered through other steps (a race) asks that,
+/// at the state before the first, some task that can start the reversed order (an initial of
+/// notdep(e, E).e') be tried there, unless one already was. Sleep sets skip a task whose next
+/// step was explored from an earlier state and is independent of everything run since.
+/// </para>
+/// <para>
+/// Weak memory: the models' choices (which store a load reads, where a store lands, a store
+/// buffer draining) are data choices inside a step; each is a node of its own that is explored
+/// in full (within the stale bound), as the existing search does. The model state they read is
+/// in the step's footprint (a load reads its location's history; a store writes it; smp_mb()
+/// and fully ordered RMWs under lkmm touch the global fence view; under tso every access reads
+/// and writes the store buffers, since any access may drain any buffer), so two steps whose
+/// order could change a choice's alternatives are dependent and both orders are explored. The
+/// stale bound counts non-SC choices of a trace, which commuting independent steps does not
+/// change, so the bounded state space is closed under the reduction's equivalence.
+/// </para>
+/// <para>
+/// Blocking: a spin-wait's condition is evaluated into the footprint of the step that ends it
+/// (a condition that reads nothing the kernel API can name makes the step untracked). When no
+/// initial of a reversed race can run at the state before the race (it was blocked there), every
+/// task enabled there is added, as classic DPOR (Flanagan and Godefroid, POPL 2005) does.
+/// </para>
+/// <para>
+/// The preemption bound is not combined with the reduction (bounded POR needs extra backtrack
+/// points, Coons et al., OOPSLA 2013): a search with a preemption bound runs the plain DFS.
+/// </para>
+/// </summary>
+public sealed class DporPolicy : ISchedulePolicy
+{
+    private readonly int _staleBound;
+    private readonly List<Node> _stack = new();
+    private readonly List<Event> _events = new();
+    private readonly List<Footprint> _pool = new();
+    private int _pos;
+    private int _stale;
+    private Footprint? _step;
+
+    public DporPolicy(int staleBound = -1) => _staleBound = staleBound;
+
+    /// <summary>The current execution met a weak-memory choice the stale bound left with only its SC alternative.</summary>
+    public bool StaleBoundReached { get; private set; }
+
+    /// <summary>Executions abandoned because every task that could run was asleep (their traces were explored already).</summary>
+    public long SleepBlocked { get; private set; }
+
+    /// <summary>Races found over the whole search (pairs of steps whose order was reversed or already covered).</summary>
+    public long Races { get; private set; }
+
+    private sealed class Node
+    {
+        public bool IsChoice;
+        public int Chosen;
+        public int Count;
+
+        // scheduling nodes
+        public int Task;
+        public ulong Enabled;
+        public ulong Backtrack;
+        public ulong Done;
+        public ulong SleepMask;
+        public List<(int Task, Footprint Fp)>? Sleep;
+        public List<(int Task, Footprint Fp)>? DoneFp;
+        public Footprint? Taken;
+    }
+
+    private readonly record struct Event(int Task, Footprint Fp, int Node);
+
+    public void BeginExecution()
+    {
+        _pos = 0;
+        _stale = 0;
+        StaleBoundReached = false;
+        foreach (var e in _events)
+            _pool.Add(e.Fp);
+        _events.Clear();
+    }
+
+    /// <summary>Picks the task for the next step (called at every step, even with one task enabled); null when all are asleep.</summary>
+    public SimTask? PickStep(List<SimTask> enabled, SimTask? last)
+    {
+        ulong mask = 0;
+        foreach (var t in enabled)
+        {
+            if (t.Id >= 64)
+                throw new InvalidOperationException("partial-order reduction handles at most 64 tasks; run with --no-reduction");
+            mask |= 1UL << t.Id;
+        }
+
+        Node node;
+        if (_pos < _stack.Count)
+        {
+            node = _stack[_pos];
+            if (node.IsChoice || node.Enabled != mask)
+                throw Nondeterministic();
+        }
+        else
+        {
+            node = NewSchedulingNode(mask);
+            var free = mask & ~node.SleepMask;
+            if (free == 0)
+            {
+                SleepBlocked++;
+                return null;
+            }
+
+            node.Task = last != null && (free & (1UL << last.Id)) != 0 ? last.Id : BitOperations.TrailingZeroCount(free);
+            node.Backtrack = 1UL << node.Task;
+            _stack.Add(node);
+        }
+
+        var index = _pos++;
+        _step = _pool.Count > 0 ? Pop(_pool) : new Footprint();
+        _step.Clear();
+        _events.Add(new Event(node.Task, _step, index));
+        foreach (var t in enabled)
+        {
+            if (t.Id == node.Task)
+                return t;
+        }
+
+        throw Nondeterministic();
+    }
+
+    /// <summary>The footprint the step now starting fills in (through <see cref="Footprints"/>).</summary>
+    public Footprint StepFootprint => _step!;
+
+    private static Footprint Pop(List<Footprint> pool)
+    {
+        var f = pool[^1];
+        pool.RemoveAt(pool.Count - 1);
+        return f;
+    }
+
+    /// <summary>A new node's sleep set: what slept or was done at the node before, if independent of the step taken there.</summary>
+    private Node NewSchedulingNode(ulong enabled)
+    {
+        var node = new Node { Enabled = enabled };
+        if (_events.Count == 0)
+            return node;
+        var prev = _events[^1];
+        var parent = _stack[prev.Node];
+        Inherit(parent.Sleep);
+        Inherit(parent.DoneFp);
+        return node;
+
+        void Inherit(List<(int Task, Footprint Fp)>? from)
+        {
+            if (from == null)
+                return;
+            foreach (var (task, fp) in from)
+            {
+                if (Environment.GetEnvironmentVariable("KMC_DPOR_DEBUG") != null)
+                    Console.Error.WriteLine($"  inherit T{task} [{fp}] vs prev T{prev.Task} [{prev.Fp}] dep={fp.DependsOn(prev.Fp)}");
+                if (task == prev.Task || fp.DependsOn(prev.Fp))
+                    continue;
+                (node.Sleep ??= new()).Add((task, fp));
+                node.SleepMask |= 1UL << task;
+            }
+        }
+    }
+
+    public SimTask PickTask(List<SimTask> enabled, SimTask? last) =>
+        PickStep(enabled, last) ?? throw new InvalidOperationException("all tasks asleep");
+
+    public int PickChoice(int n) => Next(n);
+
+    /// <summary>As <see cref="DfsPolicy.PickWeakChoice"/>: rank 0 is the SC alternative, and the stale bound caps the others.</summary>
+    public int PickWeakChoice(int n, int sc)
+    {
+        if (_staleBound >= 0 && _stale >= _staleBound)
+        {
+            StaleBoundReached |= n > 1;
+            return sc;
+        }
+
+        var rank = Next(n);
+        if (rank == 0)
+            return sc;
+        _stale++;
+        return rank <= sc ? rank - 1 : rank;
+    }
+
+    private int Next(int count)
+    {
+        if (count == 1)
+            return 0;
+        if (_pos < _stack.Count)
+        {
+            var node = _stack[_pos++];
+            if (!node.IsChoice || node.Count != count)
+                throw Nondeterministic();
+            return node.Chosen;
+        }
+
+        _stack.Add(new Node { IsChoice = true, Count = count });
+        _pos++;
+        return 0;
+    }
+
+    private InvalidOperationException Nondeterministic() => new(
+        $"exhaustive search: the scenario is not deterministic (decision {_pos + 1} differs from the run that created it); " +
+        "model code must not depend on anything outside the kernel API");
+
+    /// <summary>Ends an execution: finds its races, adds backtrack points, and moves to the next unexplored execution; false when done.</summary>
+    public bool EndExecution(int taskCount)
+    {
+        AddBacktrackPoints(taskCount);
+        if (Environment.GetEnvironmentVariable("KMC_DPOR_DEBUG") != null)
+        {
+            Console.Error.WriteLine(string.Join(" | ", _events.Select(e => $"T{e.Task}[{e.Fp}] n{e.Node} bt={_stack[e.Node].Backtrack:x} sl={_stack[e.Node].SleepMask:x} dn={_stack[e.Node].Done:x}")));
+        }
+        foreach (var e in _events)
+        {
+            var node = _stack[e.Node];
+            (node.Taken ??= new Footprint()).UnionWith(e.Fp);
+        }
+
+        return Advance();
+    }
+
+    private bool Advance()
+    {
+        // The stack beyond the last replayed position belongs to an execution cut short (a failure
+        // stops the search, so only a sleep-blocked end leaves nothing there).
+        while (_stack.Count > 0)
+        {
+            var k = _stack.Count - 1;
+            var node = _stack[k];
+            if (node.IsChoice)
+            {
+                if (node.Chosen + 1 < node.Count)
+                {
+                    node.Chosen++;
+                    return true;
+                }
+
+                _stack.RemoveAt(k);
+                continue;
+            }
+
+            node.Done |= 1UL << node.Task;
+            (node.DoneFp ??= new()).Add((node.Task, node.Taken ?? new Footprint()));
+            node.Taken = null;
+            var candidates = node.Backtrack & node.Enabled & ~node.Done & ~node.SleepMask;
+            if (candidates != 0)
+            {
+                node.Task = BitOperations.TrailingZeroCount(candidates);
+                return true;
+            }
+
+            _stack.RemoveAt(k);
+        }
+
+        return false;
+    }
+
+    // ---- race detection ---------------------------------------------------------------------
+
+    private readonly Dictionary<long, (int LastWrite, List<int> Reads)> _keys = new();
+    private readonly Dictionary<long, List<int>> _writes = new();
+    private readonly List<int[]> _clocks = new();
+    private readonly List<int> _seq = new();
+    private readonly List<int> _candidates = new();
+    private readonly List<(int, int)> _races = new();
+
+    private bool HappensBefore(int i, int[] clock) => clock[_events[i].Task] >= _seq[i];
+
+    private void AddBacktrackPoints(int taskCount)
+    {
+        var m = _events.Count;
+        _races.Clear();
+        _keys.Clear();
+        _writes.Clear();
+        _clocks.Clear();
+        _seq.Clear();
+        var lastOfTask = new int[taskCount];
+        Array.Fill(lastOfTask, -1);
+        var count = new int[taskCount];
+        var lastUntracked = -1;
+        var zero = new int[taskCount];
+
+        for (var j = 0; j < m; j++)
+        {
+            var ev = _events[j];
+            var u = ev.Task;
+            _candidates.Clear();
+            if (ev.Fp.Untracked)
+            {
+                for (var w = 0; w < taskCount; w++)
+                {
+                    if (w != u && lastOfTask[w] >= 0)
+                        _candidates.Add(lastOfTask[w]);
+                }
+            }
+            else
+            {
+                if (lastUntracked >= 0)
+                    _candidates.Add(lastUntracked);
+                for (var k = 0; k < ev.Fp.Count; k++)
+                {
+                    if (!_keys.TryGetValue(ev.Fp.KeyAt(k), out var s))
+                        continue;
+                    if (s.LastWrite >= 0)
+                        _candidates.Add(s.LastWrite);
+                    if (ev.Fp.WritesAt(k))
+                        _candidates.AddRange(s.Reads);
+                }
+            }
+
+            // A step that ends a spin-wait could not have run before the write that made its
+            // condition true, but it could have run before an earlier write that made it false:
+            // every earlier write to what the condition reads is a race to reverse.
+            for (var k = 0; k < ev.Fp.WaitKeys; k++)
+            {
+                if (!_writes.TryGetValue(ev.Fp.KeyAt(k), out var writes))
+                    continue;
+                foreach (var w in writes)
+                {
+                    if (_events[w].Task != u)
+                        _races.Add((w, j));
+                }
+            }
+
+            var prior = lastOfTask[u] >= 0 ? _clocks[lastOfTask[u]] : zero;
+            var clock = (int[])prior.Clone();
+            foreach (var i in _candidates)
+            {
+                if (_events[i].Task == u)
+                    continue;
+                if (!HappensBefore(i, prior) && !OrderedThroughAnother(i))
+                    _races.Add((i, j));
+            }
+
+            foreach (var i in _candidates)
+            {
+                var ci = _clocks[i];
+                for (var w = 0; w < taskCount; w++)
+                    clock[w] = Math.Max(clock[w], ci[w]);
+            }
+
+            count[u]++;
+            clock[u] = count[u];
+            _clocks.Add(clock);
+            _seq.Add(count[u]);
+            lastOfTask[u] = j;
+            if (ev.Fp.Untracked)
+                lastUntracked = j;
+            for (var k = 0; k < ev.Fp.Count; k++)
+            {
+                var key = ev.Fp.KeyAt(k);
+                if (!_keys.TryGetValue(key, out var s))
+                    s = (-1, new List<int>());
+                if (ev.Fp.WritesAt(k))
+                {
+                    s = (j, new List<int>());
+                    if (!_writes.TryGetValue(key, out var all))
+                        _writes[key] = all = new List<int>();
+                    all.Add(j);
+                }
+                else
+                {
+                    s.Reads.Add(j);
+                }
+
+                _keys[key] = s;
+            }
+        }
+
+        Races += _races.Count;
+        foreach (var (i, j) in _races)
+            Reverse(i, j);
+
+        bool OrderedThroughAnother(int i)
+        {
+            foreach (var other in _candidates)
+            {
+                if (other != i && other > i && HappensBefore(i, _clocks[other]))
+                    return true;
+            }
+
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// The race (i, j): at the node before step i, some initial of v = notdep(i).j must be in the
+    /// backtrack set (source-DPOR's condition on "sources").
+    /// </summary>
+    private void Reverse(int i, int j)
+    {
+        var node = _stack[_events[i].Node];
+        var ti = _events[i].Task;
+        ulong seen = 0;
+        ulong initials = 0;
+        Span<int> firstSeq = stackalloc int[64];
+        for (var k = i + 1; k <= j; k++)
+        {
+            var clock = _clocks[k];
+            if (k < j && clock[ti] >= _seq[i])
+                continue; // after i in happens-before: not in notdep(i)
+            var w = _events[k].Task;
+            if ((seen & (1UL << w)) != 0)
+                continue;
+            var initial = true;
+            var rest = seen;
+            while (rest != 0)
+            {
+                var x = BitOperations.TrailingZeroCount(rest);
+                rest &= rest - 1;
+                if (x != w && x < clock.Length && clock[x] >= firstSeq[x])
+                {
+                    initial = false;
+                    break;
+                }
+            }
+
+            seen |= 1UL << w;
+            firstSeq[w] = _seq[k];
+            if (initial)
+                initials |= 1UL << w;
+        }
+
+        if ((initials & node.Backtrack) != 0)
+            return;
+        var runnable = initials & node.Enabled & ~node.SleepMask;
+        if (runnable != 0)
+        {
+            node.Backtrack |= 1UL << BitOperations.TrailingZeroCount(runnable);
+            return;
+        }
+
+        if ((initials & node.SleepMask) != 0)
+            return;
+
+        // Every initial was blocked before step i (a spin-wait on what step i or an earlier
+        // step changed). The reversal is against the step that blocked it: try the initial at
+        // the last state where it could run. Then, as classic DPOR does when the racing task
+        // is disabled, try everything that could run before step i.
+        var blocked = initials;
+        while (blocked != 0)
+        {
+            var p = BitOperations.TrailingZeroCount(blocked);
+            blocked &= blocked - 1;
+            for (var k = _events[i].Node - 1; k >= 0; k--)
+            {
+                var earlier = _stack[k];
+                if (earlier.IsChoice || (earlier.Enabled & (1UL << p)) == 0)
+                    continue;
+                if ((earlier.SleepMask & (1UL << p)) == 0)
+                    earlier.Backtrack |= 1UL << p;
+                break;
+            }
+        }
+
+        node.Backtrack |= node.Enabled & ~node.SleepMask;
+    }
+}

@@ -1,0 +1,143 @@
+using System.Runtime.CompilerServices;
+
+namespace Kmc.Models.Scheduling.Reduction;
+
+/// <summary>
+/// What one step (a task's run from one scheduling point to the next) touched: the shared
+/// objects it read and wrote, or "untracked" when it touched state the reduction cannot name
+/// (wait queues, task state, the allocator, RCU grace periods, a fault injector, task creation).
+/// Two steps of different tasks are dependent when one writes what the other reads or writes,
+/// or when either is untracked. Keys are numbers, stable from one execution to the next (each
+/// execution builds its objects anew, in the same order for the same schedule prefix): a
+/// <see cref="Loc"/>'s or ghost's creation number, a CPU, or a memory model's global state.
+/// </summary>
+public sealed class Footprint
+{
+    private long[] _keys = new long[8];
+    private byte[] _write = new byte[8];
+    private int _count;
+
+    public bool Untracked { get; private set; }
+
+    /// <summary>How many of the first keys were read by the spin-wait condition the step ended (see <see cref="DporPolicy"/>).</summary>
+    public int WaitKeys { get; set; }
+
+    public int Count => _count;
+
+    public bool IsEmpty => _count == 0 && !Untracked;
+
+    public void Clear()
+    {
+        _count = 0;
+        WaitKeys = 0;
+        Untracked = false;
+    }
+
+    public void MarkUntracked() => Untracked = true;
+
+    public void Read(long key) => Add(key, 0);
+
+    public void Write(long key) => Add(key, 1);
+
+    private void Add(long key, byte write)
+    {
+        for (var i = 0; i < _count; i++)
+        {
+            if (_keys[i] == key)
+            {
+                _write[i] |= write;
+                return;
+            }
+        }
+
+        if (_count == _keys.Length)
+        {
+            Array.Resize(ref _keys, _count * 2);
+            Array.Resize(ref _write, _count * 2);
+        }
+
+        _keys[_count] = key;
+        _write[_count] = write;
+        _count++;
+    }
+
+    public long KeyAt(int i) => _keys[i];
+
+    public bool WritesAt(int i) => _write[i] != 0;
+
+    /// <summary>Adds everything <paramref name="other"/> touched (a task's next step over several choice alternatives).</summary>
+    public void UnionWith(Footprint other)
+    {
+        if (other.Untracked)
+            Untracked = true;
+        for (var i = 0; i < other._count; i++)
+            Add(other._keys[i], other._write[i]);
+    }
+
+    public Footprint Clone()
+    {
+        var f = new Footprint();
+        f.UnionWith(this);
+        return f;
+    }
+
+    /// <summary>Could running these two steps in the other order change anything?</summary>
+    public bool DependsOn(Footprint other)
+    {
+        if (Untracked || other.Untracked)
+            return true;
+        for (var i = 0; i < _count; i++)
+        {
+            var k = _keys[i];
+            for (var j = 0; j < other._count; j++)
+            {
+                if (k == other._keys[j] && (_write[i] | other._write[j]) != 0)
+                    return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>The shared keys written (for race detection by key).</summary>
+    public override string ToString() =>
+        Untracked ? "untracked" : string.Join(", ", Enumerable.Range(0, _count).Select(i => (_write[i] != 0 ? "W " : "R ") + _keys[i]));
+}
+
+/// <summary>
+/// Where the kernel API reports what the running step touches. Null unless a reducing search
+/// is collecting footprints, so the other searches pay one thread-static read per access.
+/// </summary>
+public static class Footprints
+{
+    [ThreadStatic] private static Footprint? t_current;
+
+    public static Footprint? Current
+    {
+        get => t_current;
+        internal set => t_current = value;
+    }
+
+    [ThreadStatic] private static long t_serial;
+
+    /// <summary>Keys of the memory models' global state and of the CPUs (below every object's key).</summary>
+    public const long TsoBuffersKey = -1, LkmmFenceKey = -2;
+
+    public static long CpuKey(int cpu) => -100 - cpu;
+
+    /// <summary>A key for shared state created now (a location, a ghost): numbered in creation order within the execution.</summary>
+    public static long NewKey() => ++t_serial;
+
+    /// <summary>Each execution numbers its objects from the start.</summary>
+    internal static void ResetKeys() => t_serial = 0;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Read(long key) => t_current?.Read(key);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Write(long key) => t_current?.Write(key);
+
+    /// <summary>The step touched state the reduction cannot name: it is dependent with every other step.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Untracked() => t_current?.MarkUntracked();
+}
