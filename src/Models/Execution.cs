@@ -43,6 +43,9 @@ public sealed record ExecutionOptions
     public bool Record { get; init; }
 
     public MemoryModel? Memory { get; init; }
+
+    /// <summary>Keep every location created (for final-state comparisons).</summary>
+    public bool TrackLocations { get; init; }
 }
 
 /// <summary>
@@ -100,6 +103,11 @@ public sealed class Execution
             Memory.Store(t, x, v, order, rmw);
     }
     public Allocator Allocator { get; } = new();
+
+    /// <summary>With <see cref="ExecutionOptions.TrackLocations"/>: every location created in this execution.</summary>
+    public List<Loc>? Locations { get; private set; }
+
+    internal void TrackLocations() => Locations = new List<Loc>();
 
     /// <summary>Grace periods in progress and call_rcu() callbacks.</summary>
     internal RcuState Rcu { get; } = new();

@@ -38,6 +38,7 @@ public abstract class Loc
         Key = Scheduling.Reduction.Footprints.NewKey();
         Owner = Allocation.Constructing;
         Owner?.Locations.Add(this);
+        Scheduling.Reduction.Footprints.Created?.Add(this);
     }
 
     public string Name { get; }

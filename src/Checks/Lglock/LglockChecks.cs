@@ -201,6 +201,48 @@ public sealed class Lglock4CpuCheck : Check
 }
 
 /// <summary>
+/// 3 CPUs x 2 rounds, each round a local then a global acquisition: the configuration SPIN
+/// verifies exhaustively on the same lglock model, for the reduced exhaustive search.
+/// </summary>
+[Check]
+public sealed class Lglock3Cpu2RoundCheck : Check
+{
+    public const int Rounds = 2;
+
+    public override string Name => "lglock-3cpu-2round";
+
+    public override string Description => "lglock, 3 CPUs x 2 rounds of lg_local_lock then lg_global_lock (CPU1: lg_double_lock(2, 1)): exclusion, no deadlock";
+
+    public override IReadOnlyList<Type> Primitives => [typeof(Kmc.Primitives.Lglock.Lglock)];
+
+    public override IReadOnlyList<Variant> Variants { get; } =
+    [
+        Variant.Fixed("lglock.c as restored in 2018"),
+        LgOps.DoubleNoSwap,
+    ];
+
+    public override Scenario Build(Variant variant) => new(3, ex =>
+    {
+        var (lg, g) = LgOps.Setup(ex, 3, variant);
+        for (var cpu = 0; cpu < 3; cpu++)
+        {
+            var c = cpu;
+            ex.Spawn($"T{c}", c, async () =>
+            {
+                for (var round = 0; round < Rounds; round++)
+                {
+                    await LgOps.Local(lg, g);
+                    if (c == 1)
+                        await LgOps.Double(lg, g, 2, 1);
+                    else
+                        await LgOps.Global(lg, g);
+                }
+            });
+        }
+    }, preemptive: true);
+}
+
+/// <summary>
 /// Two tasks on one CPU (the lglock.txt scenario): the global locker A and a cpu-targeted/local
 /// locker B share CPU1, and C takes CPU0's local lock. If A can be preempted between its
 /// per-CPU acquisitions, B spins (preemption off) on a lock A holds, and A never runs again.

@@ -170,3 +170,12 @@ public sealed class Osq3CpuSmallCheck : OsqCheckBase
     protected override int Cpus => 3;
     protected override int Rounds => 1;
 }
+
+[Check]
+public sealed class Osq4CpuSmallCheck : OsqCheckBase
+{
+    public override string Name => "osq-4cpu-1round";
+    public override string Description => "OSQ lock, 4 CPUs x 1 round with cancellation: two middle nodes can unqueue at once; for the reduced exhaustive search";
+    protected override int Cpus => 4;
+    protected override int Rounds => 1;
+}

@@ -47,6 +47,13 @@ public sealed record ExploreOptions
 
     public Func<MemoryModel>? Memory { get; init; }
 
+    /// <summary>
+    /// Go on after failures and collect every distinct failure (kind and site) and every final
+    /// state (the values of all locations) the search reaches: how a reduced search is checked
+    /// against the full one.
+    /// </summary>
+    public bool AllOutcomes { get; init; }
+
     /// <summary>Exhaustive search: partial-order reduction (source-DPOR with sleep sets) when no preemption bound is set.</summary>
     public bool Reduction { get; init; } = true;
 
@@ -89,6 +96,9 @@ public sealed record ExplorationResult
     public string? Bounds { get; init; }
 
     public TimeSpan Elapsed { get; init; }
+
+    /// <summary>With <see cref="ExploreOptions.AllOutcomes"/>: every distinct failure ("kind at site") and final state reached.</summary>
+    public IReadOnlySet<string>? Outcomes { get; init; }
 
     /// <summary>The exhaustive search used partial-order reduction.</summary>
     public bool Reduced { get; init; }

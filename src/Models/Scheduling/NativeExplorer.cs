@@ -30,6 +30,7 @@ public sealed class NativeExplorer : IExplorer
         var executions = 0;
         var exhausted = false;
         var timedOut = false;
+        var outcomes = options.AllOutcomes ? new SortedSet<string>(StringComparer.Ordinal) : null;
 
         // The sync context is cleared so awaits in model code resume inline on this thread.
         using var _ = new NoSynchronizationContext();
@@ -74,7 +75,14 @@ public sealed class NativeExplorer : IExplorer
             if (executions % 1024 == 0)
                 options.Progress?.Invoke(executions);
 
-            if (ex.Failure != null)
+            if (outcomes != null)
+            {
+                if (ex.Failure != null)
+                    outcomes.Add($"{ex.Failure.Kind} at {Path.GetFileName(ex.Failure.Location)}");
+                else if (!ex.Redundant && !ex.StepBoundHit)
+                    outcomes.Add(FinalState(ex));
+            }
+            else if (ex.Failure != null)
             {
                 return new ExplorationResult
                 {
@@ -119,8 +127,13 @@ public sealed class NativeExplorer : IExplorer
             Complete = exhausted && stepBoundHits == 0 && options.PreemptionBound < 0
                        && (options.Memory == null || options.StaleBound < 0 || staleBoundReached == 0),
             Elapsed = watch.Elapsed,
+            Outcomes = outcomes,
         };
     }
+
+    /// <summary>The values of every location the execution created, as one sorted line.</summary>
+    private static string FinalState(Execution ex) =>
+        "final " + string.Join(", ", (ex.Locations ?? []).Select(l => $"{l.Name}={l.Show()}").Order(StringComparer.Ordinal));
 
     /// <summary>
     /// The exhaustive search is reduced (source-DPOR) unless the user turned it off or bounds
@@ -174,14 +187,22 @@ public sealed class NativeExplorer : IExplorer
     {
         var driver = new NativeDriver(policy, decisions);
         Footprints.ResetKeys();
+        Footprints.Created = null;
         var ex = new Execution(new ExecutionOptions
         {
+            TrackLocations = options.AllOutcomes,
             Cpus = scenario.Cpus,
             Preemptive = scenario.Preemptive,
             MaxSteps = options.MaxSteps,
             Record = record,
             Memory = options.Memory?.Invoke(),
         }, driver);
+
+        if (options.AllOutcomes)
+        {
+            ex.TrackLocations();
+            Footprints.Created = ex.Locations;
+        }
 
         Execution.Enter(ex, null);
         try
@@ -260,6 +281,7 @@ public sealed class NativeExplorer : IExplorer
         }
         finally
         {
+            Footprints.Created = null;
             Execution.Leave();
         }
     }

@@ -294,6 +294,7 @@ public sealed class DporPolicy : ISchedulePolicy
             var ev = _events[j];
             var u = ev.Task;
             _candidates.Clear();
+            var prior = lastOfTask[u] >= 0 ? _clocks[lastOfTask[u]] : zero;
             if (ev.Fp.Untracked)
             {
                 for (var w = 0; w < taskCount; w++)
@@ -326,12 +327,11 @@ public sealed class DporPolicy : ISchedulePolicy
                     continue;
                 foreach (var w in writes)
                 {
-                    if (_events[w].Task != u)
+                    if (_events[w].Task != u && !HappensBefore(w, prior))
                         _races.Add((w, j));
                 }
             }
 
-            var prior = lastOfTask[u] >= 0 ? _clocks[lastOfTask[u]] : zero;
             var clock = (int[])prior.Clone();
             foreach (var i in _candidates)
             {
@@ -402,6 +402,7 @@ public sealed class DporPolicy : ISchedulePolicy
         var ti = _events[i].Task;
         ulong seen = 0;
         ulong initials = 0;
+        ulong notSpinning = 0;
         Span<int> firstSeq = stackalloc int[64];
         for (var k = i + 1; k <= j; k++)
         {
@@ -427,7 +428,11 @@ public sealed class DporPolicy : ISchedulePolicy
             seen |= 1UL << w;
             firstSeq[w] = _seq[k];
             if (initial)
+            {
                 initials |= 1UL << w;
+                if (_events[k].Fp.WaitKeys == 0)
+                    notSpinning |= 1UL << w;
+            }
         }
 
         if ((initials & node.Backtrack) != 0)
@@ -440,6 +445,11 @@ public sealed class DporPolicy : ISchedulePolicy
         }
 
         if ((initials & node.SleepMask) != 0)
+            return;
+
+        // An initial that starts by ending a spin-wait is reversed against every write its
+        // condition read (see AddBacktrackPoints): nothing more to do for it here.
+        if ((initials & notSpinning) == 0)
             return;
 
         // Every initial was blocked before step i (a spin-wait on what step i or an earlier

@@ -119,6 +119,14 @@ public static class Footprints
     }
 
     [ThreadStatic] private static long t_serial;
+    [ThreadStatic] private static List<Loc>? t_created;
+
+    /// <summary>Where new locations are listed when an execution keeps them (final-state comparisons).</summary>
+    internal static List<Loc>? Created
+    {
+        get => t_created;
+        set => t_created = value;
+    }
 
     /// <summary>Keys of the memory models' global state and of the CPUs (below every object's key).</summary>
     public const long TsoBuffersKey = -1, LkmmFenceKey = -2;
