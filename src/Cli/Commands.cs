@@ -453,13 +453,22 @@ public sealed class Commands(ILogger log)
     {
         var models = new Option<bool>("--memory-models") { Description = "instead: what tso and lkmm cost against sc (dfs executions, time per random execution) on passing checks" };
         var checks = new Option<string[]>("--check") { Description = "with --memory-models: the checks to measure (repeatable; default: a built-in set)", AllowMultipleArgumentsPerToken = true };
-        var cmd = new Command("bench", "schedules/s and decisions/s of each driver on fixed 2-task and 4-task workloads") { models, checks };
+        var exhaustive = new Option<bool>("--exhaustive") { Description = "instead: the exhaustive search with partial-order reduction against the plain search (executions, time, verdicts)" };
+        var benchTimeout = new Option<double>("--timeout") { Description = "with --exhaustive: seconds each search may take (default 60)", DefaultValueFactory = _ => 60 };
+        var cmd = new Command("bench", "schedules/s and decisions/s of each driver on fixed 2-task and 4-task workloads") { models, checks, exhaustive, benchTimeout };
         cmd.SetAction(p =>
         {
-            if (p.GetValue(models))
+            if (p.GetValue(exhaustive))
+            {
+                var limit = p.GetValue(benchTimeout);
+                if (!double.IsFinite(limit) || limit <= 0)
+                    throw new KmcInputException($"--timeout must be a positive number of seconds (got {limit})");
+                ExhaustiveBench.Run(KmcConfig.Load(null).For("counter") with { Seed = 1 }, limit, p.GetValue(checks) is { Length: > 0 } named ? named : null);
+            }
+            else if (p.GetValue(models))
                 ModelBench.Run(p.GetValue(checks) is { Length: > 0 } named ? named : ModelBench.DefaultChecks, new RunSettings());
             else if (p.GetValue(checks) is { Length: > 0 })
-                throw new KmcInputException("--check only applies with --memory-models");
+                throw new KmcInputException("--check only applies with --memory-models or --exhaustive");
             else
                 Bench.Run(Console.Out);
             return 0;
