@@ -110,15 +110,21 @@ public class FoundationTests
     [Fact]
     public void ExhaustiveSearchGivesACompleteVerdict()
     {
-        var r = new NativeExplorer().Explore(Scenarios.LockedCounter(), new ExploreOptions { Strategy = "dfs", PreemptionBound = -1 });
+        var r = new NativeExplorer().Explore(Scenarios.LockedCounter(), new ExploreOptions { Strategy = "dfs", PreemptionBound = -1, Reduction = false });
         Assert.Null(r.Failure);
         Assert.True(r.Exhausted);
         Assert.True(r.Executions > 10, $"{r.Executions} executions");
         Assert.StartsWith($"no failure in all {r.Executions} executions", r.Verdict());
 
         // The same count again: the search is deterministic.
-        var again = new NativeExplorer().Explore(Scenarios.LockedCounter(), new ExploreOptions { Strategy = "dfs", PreemptionBound = -1 });
+        var again = new NativeExplorer().Explore(Scenarios.LockedCounter(), new ExploreOptions { Strategy = "dfs", PreemptionBound = -1, Reduction = false });
         Assert.Equal(r.Executions, again.Executions);
+
+        // The reduced search (the default with no preemption bound) is complete with fewer, and as deterministic.
+        var reduced = new NativeExplorer().Explore(Scenarios.LockedCounter(), new ExploreOptions { Strategy = "dfs", PreemptionBound = -1 });
+        Assert.True(reduced.Complete, reduced.Verdict());
+        Assert.True(reduced.Executions < r.Executions);
+        Assert.Equal(reduced.Executions, new NativeExplorer().Explore(Scenarios.LockedCounter(), new ExploreOptions { Strategy = "dfs", PreemptionBound = -1 }).Executions);
 
         // A tighter preemption bound explores fewer schedules.
         var bounded = new NativeExplorer().Explore(Scenarios.LockedCounter(), new ExploreOptions { Strategy = "dfs", PreemptionBound = 0 });
