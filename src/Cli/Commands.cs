@@ -219,7 +219,7 @@ public sealed class Commands(ILogger log)
         var f = merged.Executions;
         var again = settings.Driver == "native"
             ? settings with { FirstExecution = f - 1, Iterations = settings.FirstExecution + settings.Iterations - (f - 1) }
-            : parts[Enumerable.Range(0, parts.Count).Where(i => rows[i].Observed != "pass").MinBy(i => (rows[i].Executions, rows[i].Seed))];
+            : parts[Enumerable.Range(0, parts.Count).Where(i => rows[i].Observed != "pass").MinBy(i => (rows[i].Executions, i))];
         var run = CheckRunner.Run(c, v, again);
         var kind = run.Result.Failure?.Kind.ToString() ?? "no failure";
         return (run, $"{kind} found in execution {f} ({workers} workers)");

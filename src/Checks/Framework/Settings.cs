@@ -28,6 +28,9 @@ public sealed record RunSettings
     /// <summary>Native sampling: where this part of a split search starts (see <see cref="Shard"/>).</summary>
     public int FirstExecution { get; init; }
 
+    /// <summary>Coyote driver: the part of a split search (0: whole), which picks its own seed stream (see <see cref="Shard"/>).</summary>
+    public int Part { get; init; }
+
     /// <summary>The dynamic fault query (null: the check's own, if any; "": no faults).</summary>
     public string? Faults { get; init; }
 
@@ -70,6 +73,7 @@ public sealed record RunSettings
         Iterations = Iterations,
         Seed = Seed,
         FirstExecution = FirstExecution,
+        Part = Part,
         MaxSteps = MaxSteps,
         TimeoutSeconds = TimeoutSeconds,
         PctDepth = PctDepth,
