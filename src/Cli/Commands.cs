@@ -44,17 +44,26 @@ public sealed class Commands(ILogger log)
 
     private Command ListCommand()
     {
-        var cmd = new Command("list", "list the checks and their variants with the expected outcomes");
-        cmd.SetAction(_ =>
+        var cmd = new Command("list", "list the checks and their variants with the expected outcomes under the memory model in force")
+            { _memoryModel, _config };
+        cmd.SetAction(p =>
         {
-            var table = new Table().AddColumns("check", "variant", "expected", "description");
+            var model = p.GetValue(_memoryModel) ?? KmcConfig.Load(p.GetValue(_config)).DefaultMemoryModel;
+            MemoryModels.Validate(model, "command line");
+            var table = new Table().AddColumns("check", "variant", $"expected ({model})", "under the other models, where different", "description");
             foreach (var c in CheckRegistry.All)
             {
                 foreach (var v in c.Variants)
-                    table.AddRow(Markup.Escape(c.Name), Markup.Escape(v.Name), Markup.Escape(v.Expected.ToString()), Markup.Escape(v.Description));
+                {
+                    var expected = v.ExpectedUnder(model);
+                    var others = string.Join(", ", MemoryModels.Names.Where(m => m != model && v.ExpectedUnder(m) != expected)
+                        .Select(m => $"{m}: {v.ExpectedUnder(m)}"));
+                    table.AddRow(Markup.Escape(c.Name), Markup.Escape(v.Name), Markup.Escape(expected.ToString()), Markup.Escape(others), Markup.Escape(v.Description));
+                }
             }
 
             AnsiConsole.Write(table);
+            Console.WriteLine($"expected outcomes under {model}, the memory model kmc run and kmc ci use here (--memory-model for another)");
             return 0;
         });
         return cmd;
@@ -300,8 +309,10 @@ public sealed class Commands(ILogger log)
         var quick = new Option<bool>("--quick") { Description = "a tenth of the budget, for pull requests" };
         var budget = new Option<double?>("--budget") { Description = "scale every iteration budget by this factor" };
         var only = new Option<string?>("--check") { Description = "run only this check" };
+        var output = new Option<string?>("--out") { Description = "folder for this run's summary.md and summary.json (default: reports/last/, not tracked)" };
+        var update = new Option<bool>("--update-summary") { Description = "also write the committed reports/summary.md and summary.json (summary-MODEL.* under another model)" };
         var cmd = new Command("ci", "run every check and variant with the configured budgets; exit 0 only when every outcome is as expected")
-            { quick, budget, only, _memoryModel, _workers, _shard, _config };
+            { quick, budget, only, _memoryModel, _workers, _shard, _config, output, update };
         cmd.SetAction(p =>
         {
             var config = KmcConfig.Load(p.GetValue(_config));
@@ -309,6 +320,8 @@ public sealed class Commands(ILogger log)
             if (scale <= 0)
                 throw new KmcInputException($"--budget must be positive (got {p.GetValue(budget)})");
             var shard = p.GetValue(_shard) is { } sh ? Shard.Parse(sh) : null;
+            if (p.GetValue(update) && (shard != null || p.GetValue(only) != null || scale != 1.0))
+                throw new KmcInputException("--update-summary records the whole suite at its configured budgets: drop --shard, --check, --quick and --budget");
             var workers = WorkerCount(p, shard);
             var checks = p.GetValue(only) is { } name ? [CheckRegistry.Get(name)] : CheckRegistry.All;
             // A model other than the configured one gets its own summary (summary-lkmm.md), so the default run's stays.
@@ -330,10 +343,14 @@ public sealed class Commands(ILogger log)
             var regressions = shard == null || shard.Index == 1
                 ? RegressionCorpus.CheckAll()
                 : [];
-            var reports = ReportWriter.ReportsRoot();
-            Suite.WriteSummary(rows, reports, watch.Elapsed, regressions, shard, stem);
+            // A run writes where git does not look; the committed summary changes only on request.
+            var dir = p.GetValue(output) ?? ReportWriter.LastRunDir();
+            Suite.WriteSummary(rows, dir, watch.Elapsed, regressions, shard, stem);
+            if (p.GetValue(update))
+                Suite.WriteSummary(rows, ReportWriter.ReportsRoot(), watch.Elapsed, regressions, shard, stem);
+
             var code = PrintSuite(rows, regressions);
-            Console.WriteLine($"summary: {Path.Combine(reports, stem + ".md")} ({watch.Elapsed.TotalSeconds:F1} s{(shard != null ? $", shard {shard}" : "")}{(workers > 1 ? $", {workers} workers" : "")})");
+            Console.WriteLine($"summary: {Path.Combine(dir, stem + ".md")} ({watch.Elapsed.TotalSeconds:F1} s{(shard != null ? $", shard {shard}" : "")}{(workers > 1 ? $", {workers} workers" : "")})");
             return code;
         });
         return cmd;
@@ -387,7 +404,7 @@ public sealed class Commands(ILogger log)
     private Command MergeCommand()
     {
         var files = new Argument<string[]>("summaries") { Description = "summary.json files of shards or workers", Arity = ArgumentArity.OneOrMore };
-        var output = new Option<string?>("--out") { Description = "folder for the merged summary.md and summary.json (default: reports/)" };
+        var output = new Option<string?>("--out") { Description = "folder for the merged summary.md and summary.json (default: reports/last/, not tracked)" };
         var cmd = new Command("merge", "combine the summary.json files of CI shards into one suite table") { files, output };
         cmd.SetAction(p =>
         {
@@ -395,7 +412,7 @@ public sealed class Commands(ILogger log)
             var rows = Suite.Merge(summaries.SelectMany(s => s.Rows));
             var regressions = summaries.SelectMany(s => s.Regressions).GroupBy(r => r.File, StringComparer.Ordinal)
                 .Select(g => g.FirstOrDefault(r => !r.Ok) ?? g.First()).OrderBy(r => r.File, StringComparer.Ordinal).ToList();
-            var dir = p.GetValue(output) ?? ReportWriter.ReportsRoot();
+            var dir = p.GetValue(output) ?? ReportWriter.LastRunDir();
             var elapsed = TimeSpan.FromSeconds(summaries.Max(s => s.Seconds));
             Suite.WriteSummary(rows, dir, elapsed, regressions);
             var code = PrintSuite(rows, regressions);

@@ -290,18 +290,17 @@ public class LitmusTests
         Assert.Equal(2, CliTests.Run(dir, "litmus", dir, "--memory-model", "arm").Code);
     }
 
-    /// <summary>The corpus of the issue, ../shared/litmus beside the repository, where this machine has it.</summary>
-    private static string? SharedCorpus(string sub) => TestPaths.Above("shared", "litmus", sub);
+    /// <summary>The kernel's litmus tests, shipped in litmus/kernel.</summary>
+    private static string KernelCorpus() => TestPaths.InRepo("litmus", "kernel");
 
     /// <summary>kmc's own litmus files (tests/Kmc.Tests/Litmus), written for these tests with their LKMM verdicts.</summary>
     private static string OwnCorpus() => TestPaths.InRepo("tests", "Kmc.Tests", "Litmus");
 
-    /// <summary>Our own files with herd's verdicts (not those for the judging rules, in judging/); the kernel's 43 too where the shared corpus is beside the repository.</summary>
+    /// <summary>Our own files with herd's verdicts (not those for the judging rules, in judging/) and the kernel's 43.</summary>
     private static List<string> AgreeingFiles()
     {
         var files = Directory.GetFiles(OwnCorpus(), "*.litmus").Order(StringComparer.Ordinal).ToList();
-        if (SharedCorpus("kernel") is { } kernel)
-            files.AddRange(LitmusRunner.Files([kernel]));
+        files.AddRange(LitmusRunner.Files([KernelCorpus()]));
         return files;
     }
 
@@ -309,8 +308,7 @@ public class LitmusTests
     public void OwnAndKernelLitmusTestsAllAgreeWithHerd()
     {
         Assert.Equal(19, Directory.GetFiles(OwnCorpus(), "*.litmus").Length);
-        if (SharedCorpus("kernel") is { } kernel)
-            Assert.Equal(43, LitmusRunner.Files([kernel]).Count);
+        Assert.Equal(43, LitmusRunner.Files([KernelCorpus()]).Count);
         var results = AgreeingFiles().Select(f => LitmusRunner.RunFile(f, "lkmm", TimeSpan.FromSeconds(20))).ToList();
         var bad = results.Where(r => r.Verdict != LitmusVerdict.Match).Select(r => $"{Path.GetFileName(r.File)}: {r.Expected} vs {r.Observed}").ToList();
         Assert.Empty(bad);

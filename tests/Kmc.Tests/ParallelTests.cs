@@ -82,7 +82,7 @@ public class ParallelTests
         Assert.Equal(1, a.Code);
         Assert.Equal(1, b.Code);
         Assert.Contains("(2 workers)", b.Out);
-        var folder = Path.Combine("reports", "runs", "osq__wait-next-nonatomic-next__native-random-seed3", "trace.json");
+        var folder = Path.Combine("reports", "runs", "osq__wait-next-nonatomic-next__native-random-lkmm-seed3", "trace.json");
         var ta = File.ReadAllText(Path.Combine(one, folder)).Replace(one, "");
         var tb = File.ReadAllText(Path.Combine(two, folder)).Replace(two, "");
         Assert.Equal(ta, tb);
@@ -92,21 +92,43 @@ public class ParallelTests
     public void Ci_shards_merge_into_the_whole_suite()
     {
         var dir = Directory.CreateTempSubdirectory("kmc-shards").FullName;
-        var s1 = CliTests.Run(dir, "ci", "--quick", "--check", "osq", "--shard", "1/2");
-        File.Move(Path.Combine(dir, "reports", "summary.json"), Path.Combine(dir, "s1.json"));
-        var s2 = CliTests.Run(dir, "ci", "--quick", "--check", "osq", "--shard", "2/2");
-        File.Move(Path.Combine(dir, "reports", "summary.json"), Path.Combine(dir, "s2.json"));
+        var s1 = CliTests.Run(dir, "ci", "--quick", "--check", "osq", "--shard", "1/2", "--out", "s1");
+        var s2 = CliTests.Run(dir, "ci", "--quick", "--check", "osq", "--shard", "2/2", "--out", "s2");
+        // Shards write only where they are told: nothing lands in the committed summary's place.
+        Assert.False(File.Exists(Path.Combine(dir, "reports", "summary.json")));
         Assert.Equal(0, s1.Code);
         Assert.Equal(0, s2.Code);
 
-        var merged = CliTests.Run(dir, "merge", "s1.json", "s2.json", "--out", "merged");
+        var merged = CliTests.Run(dir, "merge", Path.Combine("s1", "summary.json"), Path.Combine("s2", "summary.json"), "--out", "merged");
         Assert.Equal(0, merged.Code);
         var summary = Suite.ReadSummary(Path.Combine(dir, "merged", "summary.json"));
         Assert.Equal(CheckRegistry.Get("osq").Variants.Select(v => v.Name), summary.Rows.Select(r => r.Variant));
         Assert.All(summary.Rows, r => Assert.True(r.Matches));
 
-        var bad = CliTests.Run(dir, "merge", "s1.json", "nope.json");
+        var bad = CliTests.Run(dir, "merge", Path.Combine("s1", "summary.json"), "nope.json");
         Assert.Equal(2, bad.Code);
         Assert.Contains("does not exist", bad.Err);
+    }
+
+    [Fact]
+    public void Ci_writes_its_summary_outside_the_committed_one_unless_asked()
+    {
+        var dir = Directory.CreateTempSubdirectory("kmc-ci-out").FullName;
+        var run = CliTests.Run(dir, "ci", "--quick", "--check", "counter", "--workers", "1");
+        Assert.True(run.Code == 0, run.Out + run.Err);
+        Assert.Contains(Path.Combine(dir, "reports", "last", "summary.md"), run.Out);
+        Assert.Equal(["counter"], Suite.ReadSummary(Path.Combine(dir, "reports", "last", "summary.json")).Rows.Select(r => r.Check).Distinct());
+        Assert.False(File.Exists(Path.Combine(dir, "reports", "summary.md")));
+        Assert.False(File.Exists(Path.Combine(dir, "reports", "summary.json")));
+
+        // The committed summary records the whole suite at its budgets, never a part of it.
+        foreach (var args in new[] { new[] { "--check", "counter" }, ["--quick"], ["--shard", "1/2"], ["--budget", "0.5"] })
+        {
+            var refused = CliTests.Run(dir, ["ci", "--update-summary", .. args]);
+            Assert.Equal(2, refused.Code);
+            Assert.Contains("--update-summary records the whole suite", refused.Err);
+        }
+
+        Assert.False(File.Exists(Path.Combine(dir, "reports", "summary.md")));
     }
 }
