@@ -273,16 +273,35 @@ public class LitmusTests
         var dir = Directory.CreateTempSubdirectory("kmc-litmus-cli").FullName;
         var good = Sb.Replace("BARRIER", "");
         File.WriteAllText(Path.Combine(dir, "sb.litmus"), good);
-        File.WriteAllText(Path.Combine(dir, "bad.litmus"), "C bad\n{\n");
         var ok = CliTests.Run(dir, "litmus", dir);
         Assert.Equal(0, ok.Code);
         Assert.Contains("1 matched, 0 forgiven (data race), 0 mismatched", ok.Out);
-        Assert.Contains("1 parse errors", ok.Out);
 
         File.WriteAllText(Path.Combine(dir, "sb.litmus"), good.Replace("Result: Sometimes", "Result: Never"));
         var mismatch = CliTests.Run(dir, "litmus", dir);
         Assert.Equal(1, mismatch.Code);
         Assert.Contains("1 allowed a forbidden outcome", mismatch.Out);
+        File.WriteAllText(Path.Combine(dir, "sb.litmus"), good);
+
+        // Files that are no litmus test (malformed, empty, binary) are bad input in every mode,
+        // and a binary file's bytes never reach the terminal.
+        File.WriteAllText(Path.Combine(dir, "bad.litmus"), "C bad\n{\n");
+        File.WriteAllText(Path.Combine(dir, "empty.litmus"), "");
+        File.WriteAllBytes(Path.Combine(dir, "binary.litmus"), [0x7f, (byte)'E', (byte)'L', (byte)'F', 2, 1, 1, 0, 0, 0, 0x1b, (byte)'[', (byte)'2', (byte)'J', 0xff, 0xfe, 10]);
+        File.WriteAllText(Path.Combine(dir, "escape.litmus"), "\u001b[2J\u0007evil first line\n"); // text, but no format kmc knows: unsupported, printed escaped
+        foreach (var mode in new[] { Array.Empty<string>(), ["--operational"], ["--compare-operational", "--memory-model", "sc"] })
+        {
+            var r = CliTests.Run(dir, ["litmus", dir, .. mode]);
+            Assert.True(r.Code == 2, $"{string.Join(' ', mode)}: exit {r.Code}\n{r.Out}{r.Err}");
+            Assert.Equal("kmc: 3 file(s) could not be read as litmus tests (bad.litmus, binary.litmus, empty.litmus): see the table", r.Err.Trim());
+            Assert.DoesNotContain(r.Out, c => c < ' ' && c != '\n' && c != '\r');
+            Assert.Contains("not a text file", r.Out);
+            Assert.Contains("\\x1b[2J\\x07", r.Out);
+        }
+
+        Assert.Contains("3 parse errors", CliTests.Run(dir, "litmus", dir).Out);
+        foreach (var f in new[] { "bad.litmus", "empty.litmus", "binary.litmus", "escape.litmus" })
+            File.Delete(Path.Combine(dir, f));
 
         var missing = CliTests.Run(dir, "litmus", Path.Combine(dir, "nope"));
         Assert.Equal(2, missing.Code);
