@@ -115,6 +115,7 @@ public sealed class Commands(ILogger log)
 
             if (p.GetValue(faultMode) != null)
                 throw new KmcInputException("--fault-mode only applies with --each-fault");
+            FaultQueries.RequireSites(c, v, config.OwnFaults(settings), p.GetValue(_faults) != null ? "--faults" : $"{config.Source}: checks.{c.Name}");
             var shard = p.GetValue(_shard) is { } sh ? Shard.Parse(sh) : null;
             var workers = WorkerCount(p, shard);
             if (shard != null)
@@ -211,15 +212,18 @@ public sealed class Commands(ILogger log)
         var rows = Status($"{c.Name}/{v.Name} on {workers} workers",
             () => Workers.Run(parts.Select(part => new WorkerJob([new WorkerCase(c.Name, v.Name, part)], WriteReports: false)).ToList()));
         var merged = Suite.Merge(rows).Single();
-        if (merged.Observed == "pass")
+        if (!merged.Observed.StartsWith("bug", StringComparison.Ordinal))
         {
+            // An inconclusive merge: no part checked anything (none ran, or every execution was cut).
             var result = new ExplorationResult
             {
                 Driver = settings.Driver, Strategy = settings.Strategy, Executions = merged.Executions,
+                StepBoundHits = merged.Observed == Suite.Inconclusive ? merged.Executions : 0,
+                TimedOut = merged.Observed == Suite.Inconclusive && merged.Executions == 0,
                 Elapsed = TimeSpan.FromSeconds(rows.Max(r => r.Seconds)),
             };
             var clean = new CheckRun(c, v, settings, result, v.ExpectedUnder(settings.MemoryModel), null);
-            return (clean, $"no failure in {merged.Executions} executions ({workers} workers)");
+            return (clean, result.Inconclusive != null ? $"{result.Verdict()} ({workers} workers)" : $"no failure in {merged.Executions} executions ({workers} workers)");
         }
 
         // Native: re-run from the failing execution to the end of the campaign; it stops at that
@@ -228,7 +232,7 @@ public sealed class Commands(ILogger log)
         var f = merged.Executions;
         var again = settings.Driver == "native"
             ? settings with { FirstExecution = f - 1, Iterations = settings.FirstExecution + settings.Iterations - (f - 1) }
-            : parts[Enumerable.Range(0, parts.Count).Where(i => rows[i].Observed != "pass").MinBy(i => (rows[i].Executions, i))];
+            : parts[Enumerable.Range(0, parts.Count).Where(i => rows[i].Observed.StartsWith("bug", StringComparison.Ordinal)).MinBy(i => (rows[i].Executions, i))];
         var run = CheckRunner.Run(c, v, again);
         var kind = run.Result.Failure?.Kind.ToString() ?? "no failure";
         return (run, $"{kind} found in execution {f} ({workers} workers)");
@@ -240,6 +244,13 @@ public sealed class Commands(ILogger log)
         var s = run.Settings;
         Console.WriteLine($"{run.Check.Name}/{run.Variant.Name}: {verdict ?? r.Verdict()} ({s.Driver}/{s.Strategy}, seed {s.Seed}, memory model {s.MemoryModel}, {r.Elapsed.TotalSeconds:F2} s)");
         Console.WriteLine($"  expected: {run.Expected}; {(run.MatchesExpectation ? "as expected" : "NOT as expected")}");
+        if (r.Inconclusive != null)
+        {
+            // Not a pass: the options left nothing checked.
+            Console.Error.WriteLine($"kmc: {run.Mismatch()}");
+            return 2;
+        }
+
         if (run.Trace == null)
             return 0;
         var folder = ReportWriter.Write(run.Trace);
@@ -336,6 +347,12 @@ public sealed class Commands(ILogger log)
             }).ToList();
             if (shard != null)
                 cases = shard.Take(cases).ToList();
+            foreach (var c in cases)
+            {
+                var check = CheckRegistry.Get(c.Check);
+                FaultQueries.RequireSites(check, check.GetVariant(c.Variant), config.OwnFaults(c.Settings), $"{config.Source}: checks.{c.Check}");
+            }
+
             var watch = Stopwatch.StartNew();
             var rows = workers > 1 && cases.Count > 1 ? RunCasesOnWorkers(cases, workers) : RunCasesHere(cases);
 

@@ -101,8 +101,20 @@ public sealed record ExplorationResult
     /// <summary>Coyote driver: Coyote's reproducible trace of the failing iteration.</summary>
     public string? CoyoteTrace { get; init; }
 
+    /// <summary>
+    /// Why a search without a failure checked nothing, or null: no execution ran (a time limit
+    /// below one execution), or every execution was cut at the step bound before its end. Such a
+    /// search is no pass.
+    /// </summary>
+    public string? Inconclusive => Failure != null ? null
+        : Executions == 0 ? $"no execution ran{(TimedOut ? " within the time limit" : "")}: nothing was checked"
+        : StepBoundHits >= Executions ? $"every one of the {Executions} executions was cut at the step bound before its end: nothing was checked to the end (raise maxSteps)"
+        : null;
+
     public string Verdict()
     {
+        if (Inconclusive is { } why)
+            return $"INCONCLUSIVE: {why}";
         if (Failure != null)
         {
             var within = Bounds != null ? $" ({Bounds})" : "";
