@@ -124,8 +124,10 @@ public sealed class Commands(ILogger log)
             var watch = Stopwatch.StartNew();
             CheckRun run;
             string? header = null;
-            if (workers > 1 && settings.Strategy != "dfs" && settings.Iterations >= workers)
-                (run, header) = RunOnWorkers(c, v, settings, workers);
+            if (workers is > 1 && settings.Strategy != "dfs" && settings.Iterations >= workers)
+                (run, header) = RunOnWorkers(c, v, settings, workers.Value);
+            else if (workers == null && settings is { Driver: "native", Strategy: not "dfs" })
+                (run, header) = RunHereThenOnWorkers(c, v, settings);
             else
                 run = WithProgress($"{c.Name}/{v.Name}", settings.Iterations, progress => CheckRunner.Run(c, v, settings, progress));
             if (p.GetValue(summary) is { } path)
@@ -193,12 +195,67 @@ public sealed class Commands(ILogger log)
         return cmd;
     }
 
-    private int WorkerCount(ParseResult p, Shard? shard)
+    /// <summary>The --workers count; null when kmc decides (see <see cref="Workers"/>); 1 for a shard.</summary>
+    private int? WorkerCount(ParseResult p, Shard? shard)
     {
-        var workers = p.GetValue(_workers) ?? (shard != null ? 1 : Workers.Default);
+        var workers = p.GetValue(_workers) ?? (shard != null ? 1 : null);
         if (workers < 1)
             throw new KmcInputException($"--workers must be at least 1 (got {workers})");
         return workers;
+    }
+
+    /// <summary>
+    /// The default for a native sampling search: run here for <see cref="Workers.InProcessSeconds"/>;
+    /// what is left goes to workers only if, at the rate seen so far, they would finish it sooner
+    /// than this process. Executions keep their indices, so the result is a single run's.
+    /// </summary>
+    private static (CheckRun, string?) RunHereThenOnWorkers(Check c, Variant v, RunSettings settings)
+    {
+        var watch = Stopwatch.StartNew();
+        var first = WithProgress($"{c.Name}/{v.Name}", settings.Iterations,
+            progress => CheckRunner.Run(c, v, settings, progress, () => watch.Elapsed.TotalSeconds > Workers.InProcessSeconds));
+        var done = first.Result.Executions;
+        if (first.Result.Failure != null || first.Result.TimedOut || done >= settings.Iterations || done == 0)
+            return (first, null);
+        var rest = settings with
+        {
+            FirstExecution = settings.FirstExecution + done,
+            Iterations = settings.Iterations - done,
+            TimeoutSeconds = settings.TimeoutSeconds - watch.Elapsed.TotalSeconds,
+        };
+        if (rest.TimeoutSeconds is <= 0)
+            return (first, null);
+        var workers = Math.Min(Workers.Default, rest.Iterations);
+        var remaining = first.Result.Elapsed.TotalSeconds / done * rest.Iterations;
+        if (!Workers.WorthSplitting(remaining, workers))
+        {
+            // Go on here from where the first slice stopped (same execution indices).
+            var more = WithProgress($"{c.Name}/{v.Name}", rest.Iterations, progress => CheckRunner.Run(c, v, rest, progress));
+            return (Combine(first, more, settings), null);
+        }
+
+        var (run, header) = RunOnWorkers(c, v, rest, workers);
+        if (run.Result.Failure != null)
+            return (run, $"{header}, after {done} here");
+        var combined = Combine(first, run, settings);
+        return (combined, combined.Result.Inconclusive != null ? null
+            : $"no failure in {combined.Result.Executions} executions ({done} here, the rest on {workers} workers)");
+    }
+
+    /// <summary>A search run in two consecutive slices as one result; a failure can only be in the second.</summary>
+    private static CheckRun Combine(CheckRun first, CheckRun second, RunSettings whole)
+    {
+        var a = first.Result;
+        var b = second.Result;
+        var result = b with
+        {
+            Executions = a.Executions + b.Executions,
+            StepBoundHits = a.StepBoundHits + b.StepBoundHits,
+            Decisions = a.Decisions + b.Decisions,
+            Steps = a.Steps + b.Steps,
+            Elapsed = a.Elapsed + b.Elapsed,
+        };
+        return second with { Settings = b.Failure != null ? second.Settings : whole, Result = result };
     }
 
     /// <summary>
@@ -354,11 +411,17 @@ public sealed class Commands(ILogger log)
             }
 
             var watch = Stopwatch.StartNew();
-            var rows = workers > 1 && cases.Count > 1 ? RunCasesOnWorkers(cases, workers) : RunCasesHere(cases);
+            var progress = new CaseProgress(cases.Count);
+            var rows = workers switch
+            {
+                > 1 when cases.Count > 1 => RunCasesOnWorkers(cases, workers.Value, progress),
+                null => RunCasesHereThenOnWorkers(cases, progress),
+                _ => RunCasesHere(cases, progress),
+            };
 
             // The corpus replays in well under a second: one shard of a matrix does it for all.
             var regressions = shard == null || shard.Index == 1
-                ? RegressionCorpus.CheckAll()
+                ? ReplayCorpus()
                 : [];
             // A run writes where git does not look; the committed summary changes only on request.
             var dir = p.GetValue(output) ?? ReportWriter.LastRunDir();
@@ -367,34 +430,67 @@ public sealed class Commands(ILogger log)
                 Suite.WriteSummary(rows, ReportWriter.ReportsRoot(), watch.Elapsed, regressions, shard, stem);
 
             var code = PrintSuite(rows, regressions);
-            Console.WriteLine($"summary: {Path.Combine(dir, stem + ".md")} ({watch.Elapsed.TotalSeconds:F1} s{(shard != null ? $", shard {shard}" : "")}{(workers > 1 ? $", {workers} workers" : "")})");
+            Console.WriteLine($"summary: {Path.Combine(dir, stem + ".md")} ({watch.Elapsed.TotalSeconds:F1} s{(shard != null ? $", shard {shard}" : "")}{(progress.Workers > 1 ? $", {progress.Workers} workers" : "")})");
             return code;
         });
         return cmd;
     }
 
-    private static List<SuiteRow> RunCasesHere(IReadOnlyList<WorkerCase> cases)
+    /// <summary>Runs the cases in this process, one after the other, until <paramref name="stop"/> says so.</summary>
+    private static List<SuiteRow> RunCasesHere(IReadOnlyList<WorkerCase> cases, CaseProgress progress, Func<bool>? stop = null)
     {
         var rows = new List<SuiteRow>();
-        Progress(ctx =>
+        foreach (var c in cases)
         {
-            foreach (var c in cases)
-            {
-                var task = ctx?.AddTask(Markup.Escape($"{c.Check}/{c.Variant}"), maxValue: c.Settings.Iterations);
-                var check = CheckRegistry.Get(c.Check);
-                rows.Add(Suite.RunCase(check, check.GetVariant(c.Variant), c.Settings, writeReports: true, n => task?.Value(n)));
-                task?.Value(c.Settings.Iterations);
-            }
-        });
+            if (stop?.Invoke() == true)
+                break;
+            var check = CheckRegistry.Get(c.Check);
+            var row = Suite.RunCase(check, check.GetVariant(c.Variant), c.Settings, writeReports: true);
+            rows.Add(row);
+            progress.Done(row);
+        }
+
         return rows;
     }
 
+    /// <summary>
+    /// The default: cases run here for <see cref="Workers.InProcessSeconds"/>; the rest go to
+    /// workers only if, at the pace seen so far, they would finish sooner. Each case runs whole
+    /// wherever it runs, so its row does not depend on where.
+    /// </summary>
+    private static List<SuiteRow> RunCasesHereThenOnWorkers(IReadOnlyList<WorkerCase> cases, CaseProgress progress)
+    {
+        var watch = Stopwatch.StartNew();
+        var rows = RunCasesHere(cases, progress, () => watch.Elapsed.TotalSeconds > Workers.InProcessSeconds);
+        var rest = cases.Skip(rows.Count).ToList();
+        if (rest.Count == 0)
+            return rows;
+        var workers = Math.Min(Workers.Default, rest.Count);
+        var remaining = watch.Elapsed.TotalSeconds / rows.Count * rest.Count;
+        rows.AddRange(Workers.WorthSplitting(remaining, workers) ? RunCasesOnWorkers(rest, workers, progress) : RunCasesHere(rest, progress));
+        return Suite.Merge(rows).ToList();
+    }
+
     /// <summary>Deals the cases round-robin to worker processes; each writes its own bug reports.</summary>
-    private static List<SuiteRow> RunCasesOnWorkers(IReadOnlyList<WorkerCase> cases, int workers)
+    private static List<SuiteRow> RunCasesOnWorkers(IReadOnlyList<WorkerCase> cases, int workers, CaseProgress progress)
     {
         var jobs = Enumerable.Range(1, workers).Select(k => new WorkerJob(new Shard(k, workers).Take(cases).ToList(), WriteReports: true))
             .Where(j => j.Cases.Count > 0).ToList();
-        return Suite.Merge(Status($"{cases.Count} cases on {jobs.Count} workers", () => Workers.Run(jobs))).ToList();
+        progress.Workers = jobs.Count;
+        return Suite.Merge(Workers.Run(jobs, progress.Done)).ToList();
+    }
+
+    /// <summary>The regression corpus, announced first: it replays after the cases, and a log should say what is running.</summary>
+    private static List<RegressionRow> ReplayCorpus()
+    {
+        var count = RegressionCorpus.Files().Count;
+        if (count == 0)
+            return [];
+        Console.WriteLine($"replaying the regression corpus ({count} traces)");
+        var watch = Stopwatch.StartNew();
+        var rows = RegressionCorpus.CheckAll();
+        Console.WriteLine($"replayed {count} traces in {watch.Elapsed.TotalSeconds:F1} s: {rows.Count(r => r.Ok)} ok");
+        return rows;
     }
 
     /// <summary>The suite table, a line per mismatch, the count line; 0 when every outcome is as expected.</summary>
@@ -485,10 +581,17 @@ public sealed class Commands(ILogger log)
     {
         var models = new Option<bool>("--memory-models") { Description = "instead: what tso and lkmm cost against sc (dfs executions, time per random execution) on passing checks" };
         var checks = new Option<string[]>("--check") { Description = "with --memory-models: the checks to measure (repeatable; default: a built-in set)", AllowMultipleArgumentsPerToken = true };
-        var cmd = new Command("bench", "schedules/s and decisions/s of each driver on fixed 2-task and 4-task workloads") { models, checks };
+        var workers = new Option<bool>("--workers") { Description = "instead: a worker process's fixed cost, and the default worker choice against 1 worker and every core" };
+        var cmd = new Command("bench", "schedules/s and decisions/s of each driver on fixed 2-task and 4-task workloads") { models, checks, workers };
         cmd.SetAction(p =>
         {
-            if (p.GetValue(models))
+            if (p.GetValue(workers))
+            {
+                if (p.GetValue(models) || p.GetValue(checks) is { Length: > 0 })
+                    throw new KmcInputException("--workers is a bench of its own: drop --memory-models and --check");
+                WorkerBench.Run(Console.Out);
+            }
+            else if (p.GetValue(models))
                 ModelBench.Run(p.GetValue(checks) is { Length: > 0 } named ? named : ModelBench.DefaultChecks, new RunSettings());
             else if (p.GetValue(checks) is { Length: > 0 })
                 throw new KmcInputException("--check only applies with --memory-models");

@@ -26,7 +26,7 @@ public class ReportFolderTests
     }
 
     [Fact]
-    public void Concurrent_writers_of_one_case_leave_one_whole_report_and_no_leftovers()
+    public async Task Concurrent_writers_of_one_case_leave_one_whole_report_and_no_leftovers()
     {
         var runs = Directory.CreateTempSubdirectory("kmc-runs").FullName;
         var trace = Trace("lkmm");
@@ -36,7 +36,7 @@ public class ReportFolderTests
             for (var i = 0; i < 15; i++)
                 ReportWriter.Write(trace, runs);
         })).ToArray();
-        Task.WaitAll(writers);
+        await Task.WhenAll(writers);
 
         var folder = Assert.Single(Directory.GetDirectories(runs));
         Assert.Equal(["report.html", "report.md", "trace.json"], Directory.GetFiles(folder).Select(Path.GetFileName).Order(StringComparer.Ordinal));
@@ -45,14 +45,14 @@ public class ReportFolderTests
     }
 
     [Fact]
-    public void Two_kmc_processes_running_the_same_case_at_once_both_succeed()
+    public async Task Two_kmc_processes_running_the_same_case_at_once_both_succeed()
     {
         var dir = Directory.CreateTempSubdirectory("kmc-same-case").FullName;
         for (var round = 0; round < 3; round++)
         {
             var a = Task.Run(() => CliTests.Run(dir, "run", "counter", "--variant", "no-lock", "--workers", "1"));
             var b = Task.Run(() => CliTests.Run(dir, "run", "counter", "--variant", "no-lock", "--workers", "1"));
-            foreach (var r in new[] { a.Result, b.Result })
+            foreach (var r in await Task.WhenAll(a, b))
             {
                 Assert.True(r.Code == 1, r.Out + r.Err);
                 Assert.DoesNotContain("Exception", r.Err + r.Out);
