@@ -1,4 +1,5 @@
 using Kmc.Checks.Framework;
+using Kmc.Cli;
 
 namespace Kmc.Tests;
 
@@ -130,5 +131,52 @@ public class ParallelTests
         }
 
         Assert.False(File.Exists(Path.Combine(dir, "reports", "summary.md")));
+    }
+
+    [Theory]
+    [InlineData("1")]
+    [InlineData("2")]
+    [InlineData(null)]
+    public void Ci_prints_a_line_per_finished_case_in_a_log(string? workers)
+    {
+        var dir = Directory.CreateTempSubdirectory("kmc-progress").FullName;
+        var regressions = Directory.CreateDirectory(Path.Combine(dir, "reports", "regressions")).FullName;
+        File.Copy(Path.Combine(TestPaths.InRepo("reports", "regressions"), "counter__no-lock.json"), Path.Combine(regressions, "counter__no-lock.json"));
+        var r = CliTests.Run(dir, ["ci", "--quick", "--check", "osq", .. workers != null ? new[] { "--workers", workers } : []]);
+        Assert.True(r.Code == 0, r.Out + r.Err);
+        var lines = r.Out.Split('\n');
+        var variants = CheckRegistry.Get("osq").Variants.Count;
+        for (var k = 1; k <= variants; k++)
+            Assert.Single(lines, l => l.StartsWith($"[{k}/{variants}] osq/", StringComparison.Ordinal) && l.Contains("as expected"));
+        Assert.Contains("replaying the regression corpus (1 traces)", r.Out);
+        // The progress comes before the table, as the cases finish.
+        Assert.True(r.Out.IndexOf($"[{variants}/{variants}]", StringComparison.Ordinal) < r.Out.IndexOf("│ check", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData(0.5, 2)]
+    [InlineData(2.0, 2)]
+    [InlineData(5.0, 2)]
+    [InlineData(60.0, 1)]
+    public void Small_work_stays_in_one_process(double seconds, int workers) =>
+        Assert.False(Workers.WorthSplitting(seconds, workers));
+
+    [Theory]
+    [InlineData(10.0, 2)]
+    [InlineData(4.0, 8)]
+    public void Large_work_on_idle_cores_goes_to_workers(double seconds, int workers) =>
+        Assert.True(Workers.WorthSplitting(seconds, workers));
+
+    [Fact]
+    public void The_default_worker_choice_gives_the_trace_of_one_process()
+    {
+        var one = Directory.CreateTempSubdirectory("kmc-d1").FullName;
+        var deflt = Directory.CreateTempSubdirectory("kmc-dd").FullName;
+        var a = CliTests.Run(one, "run", "osq", "--variant", "wait-next-nonatomic-next", "--seed", "3", "--workers", "1");
+        var b = CliTests.Run(deflt, "run", "osq", "--variant", "wait-next-nonatomic-next", "--seed", "3");
+        Assert.Equal(1, a.Code);
+        Assert.Equal(1, b.Code);
+        var folder = Path.Combine("reports", "runs", "osq__wait-next-nonatomic-next__native-random-lkmm-seed3", "trace.json");
+        Assert.Equal(File.ReadAllText(Path.Combine(one, folder)).Replace(one, ""), File.ReadAllText(Path.Combine(deflt, folder)).Replace(deflt, ""));
     }
 }
