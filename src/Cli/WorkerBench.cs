@@ -12,7 +12,7 @@ namespace Kmc.Cli;
 /// </summary>
 public static class WorkerBench
 {
-    public static void Run(TextWriter o, int repeats = 2)
+    public static void Run(TextWriter o, int repeats = 1)
     {
         var dir = Directory.CreateTempSubdirectory("kmc-bench-workers").FullName;
         try
@@ -48,7 +48,7 @@ public static class WorkerBench
     private static string LoadAverage() =>
         File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "n/a";
 
-    /// <summary>The fastest of a few runs of `kmc ARGS` (wall seconds): the least disturbed by other load.</summary>
+    /// <summary>The fastest of <paramref name="repeats"/> runs of `kmc ARGS` (wall seconds): the least disturbed by other load.</summary>
     private static double Best(string dir, int repeats, params string[] args) =>
         Enumerable.Range(0, repeats).Min(_ => Time(dir, args));
 
