@@ -205,15 +205,28 @@ public sealed class Commands(ILogger log)
     }
 
     /// <summary>
-    /// The default for a native sampling search: run here for <see cref="Workers.InProcessSeconds"/>;
-    /// what is left goes to workers only if, at the rate seen so far, they would finish it sooner
-    /// than this process. Executions keep their indices, so the result is a single run's.
+    /// The default for a native sampling search: run here for <paramref name="slice"/> seconds
+    /// (at least one execution); what is left goes to workers only if, at the rate seen so far,
+    /// they would finish it sooner than this process (<paramref name="split"/>: always, for tests).
+    /// Executions keep their indices, so the result is a single run's.
     /// </summary>
-    private static (CheckRun, string?) RunHereThenOnWorkers(Check c, Variant v, RunSettings settings)
+    public static (CheckRun Run, string? Header) RunHereThenOnWorkers(Check c, Variant v, RunSettings settings,
+        double slice = Workers.InProcessSeconds, int? workerCount = null, bool split = false)
     {
         var watch = Stopwatch.StartNew();
+        Stopwatch? sliceWatch = null;
+        // The explorer asks before each execution; the clock starts at the first question, so a
+        // slow start (JIT, a loaded machine) cannot end the slice before anything ran.
+        bool SliceOver()
+        {
+            if (sliceWatch != null)
+                return sliceWatch.Elapsed.TotalSeconds >= slice;
+            sliceWatch = Stopwatch.StartNew();
+            return false;
+        }
+
         var first = WithProgress($"{c.Name}/{v.Name}", settings.Iterations,
-            progress => CheckRunner.Run(c, v, settings, progress, () => watch.Elapsed.TotalSeconds > Workers.InProcessSeconds));
+            progress => CheckRunner.Run(c, v, settings, progress, SliceOver));
         var done = first.Result.Executions;
         if (first.Result.Failure != null || first.Result.TimedOut || done >= settings.Iterations || done == 0)
             return (first, null);
@@ -225,9 +238,9 @@ public sealed class Commands(ILogger log)
         };
         if (rest.TimeoutSeconds is <= 0)
             return (first, null);
-        var workers = Math.Min(Workers.Default, rest.Iterations);
+        var workers = Math.Min(workerCount ?? Workers.Default, rest.Iterations);
         var remaining = first.Result.Elapsed.TotalSeconds / done * rest.Iterations;
-        if (!Workers.WorthSplitting(remaining, workers))
+        if (!split && !Workers.WorthSplitting(remaining, workers))
         {
             // Go on here from where the first slice stopped (same execution indices).
             var more = WithProgress($"{c.Name}/{v.Name}", rest.Iterations, progress => CheckRunner.Run(c, v, rest, progress));

@@ -131,12 +131,18 @@ public static class Workers
         return 0;
     }
 
-    /// <summary>The same kmc, started the way this one was (the dotnet host with kmc.dll, or the apphost).</summary>
+    /// <summary>
+    /// The same kmc: its apphost when this process is one, else the dotnet host with kmc.dll
+    /// (also when kmc runs inside another program, such as a test host).
+    /// </summary>
     private static ProcessStartInfo StartInfo(string job, string output)
     {
         var host = Environment.ProcessPath!;
+        var apphost = System.Reflection.Assembly.GetEntryAssembly() == typeof(Workers).Assembly && Path.GetFileNameWithoutExtension(host) != "dotnet";
+        if (!apphost && Path.GetFileNameWithoutExtension(host) != "dotnet")
+            host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } dotnet ? dotnet : "dotnet";
         var psi = new ProcessStartInfo(host) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-        if (Path.GetFileNameWithoutExtension(host) == "dotnet")
+        if (!apphost)
             psi.ArgumentList.Add(typeof(Workers).Assembly.Location);
         psi.ArgumentList.Add("worker");
         psi.ArgumentList.Add(job);

@@ -179,4 +179,30 @@ public class ParallelTests
         var folder = Path.Combine("reports", "runs", "osq__wait-next-nonatomic-next__native-random-lkmm-seed3", "trace.json");
         Assert.Equal(File.ReadAllText(Path.Combine(one, folder)).Replace(one, ""), File.ReadAllText(Path.Combine(deflt, folder)).Replace(deflt, ""));
     }
+
+    [Fact]
+    public void A_search_handed_to_workers_after_a_slice_here_gives_the_result_of_one_process()
+    {
+        var check = CheckRegistry.Get("osq");
+        var buggy = check.GetVariant("wait-next-nonatomic-next");
+        var settings = new RunSettings { Seed = 3 };
+        var whole = CheckRunner.Run(check, buggy, settings);
+        Assert.True(whole.Result.FailingExecution > 1, "the test needs a failure after the first execution");
+
+        // A slice of one execution here, the rest on two workers.
+        var (split, header) = Commands.RunHereThenOnWorkers(check, buggy, settings, slice: 0, workerCount: 2, split: true);
+        Assert.Equal(whole.Result.FailingExecution, split.Result.FailingExecution);
+        Assert.Equal(whole.Trace!.ToJson(), split.Trace!.ToJson());
+        Assert.EndsWith("(2 workers), after 1 here", header);
+
+        var (clean, cleanHeader) = Commands.RunHereThenOnWorkers(check, check.Variants[0], settings with { Iterations = 300 }, slice: 0, workerCount: 2, split: true);
+        Assert.Null(clean.Result.Failure);
+        Assert.Equal(300, clean.Result.Executions);
+        Assert.Equal("no failure in 300 executions (1 here, the rest on 2 workers)", cleanHeader);
+
+        // Not worth splitting: the rest runs here, from where the slice stopped.
+        var (here, hereHeader) = Commands.RunHereThenOnWorkers(check, buggy, settings, slice: 0, workerCount: 1);
+        Assert.Null(hereHeader);
+        Assert.Equal(whole.Trace!.ToJson(), here.Trace!.ToJson());
+    }
 }
