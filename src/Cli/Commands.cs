@@ -45,17 +45,26 @@ public sealed class Commands(ILogger log)
 
     private Command ListCommand()
     {
-        var cmd = new Command("list", "list the checks and their variants with the expected outcomes");
-        cmd.SetAction(_ =>
+        var cmd = new Command("list", "list the checks and their variants with the expected outcomes under the memory model in force")
+            { _memoryModel, _config };
+        cmd.SetAction(p =>
         {
-            var table = new Table().AddColumns("check", "variant", "expected", "description");
+            var model = p.GetValue(_memoryModel) ?? KmcConfig.Load(p.GetValue(_config)).DefaultMemoryModel;
+            MemoryModels.Validate(model, "command line");
+            var table = new Table().AddColumns("check", "variant", $"expected ({model})", "under the other models, where different", "description");
             foreach (var c in CheckRegistry.All)
             {
                 foreach (var v in c.Variants)
-                    table.AddRow(Markup.Escape(c.Name), Markup.Escape(v.Name), Markup.Escape(v.Expected.ToString()), Markup.Escape(v.Description));
+                {
+                    var expected = v.ExpectedUnder(model);
+                    var others = string.Join(", ", MemoryModels.Names.Where(m => m != model && v.ExpectedUnder(m) != expected)
+                        .Select(m => $"{m}: {v.ExpectedUnder(m)}"));
+                    table.AddRow(Markup.Escape(c.Name), Markup.Escape(v.Name), Markup.Escape(expected.ToString()), Markup.Escape(others), Markup.Escape(v.Description));
+                }
             }
 
             AnsiConsole.Write(table);
+            Console.WriteLine($"expected outcomes under {model}, the memory model kmc run and kmc ci use here (--memory-model for another)");
             return 0;
         });
         return cmd;
@@ -108,6 +117,7 @@ public sealed class Commands(ILogger log)
 
             if (p.GetValue(faultMode) != null)
                 throw new KmcInputException("--fault-mode only applies with --each-fault");
+            FaultQueries.RequireSites(c, v, config.OwnFaults(settings), p.GetValue(_faults) != null ? "--faults" : $"{config.Source}: checks.{c.Name}");
             var shard = p.GetValue(_shard) is { } sh ? Shard.Parse(sh) : null;
             var workers = WorkerCount(p, shard);
             if (shard != null)
@@ -116,8 +126,10 @@ public sealed class Commands(ILogger log)
             var watch = Stopwatch.StartNew();
             CheckRun run;
             string? header = null;
-            if (workers > 1 && settings.Strategy != "dfs" && settings.Iterations >= workers)
-                (run, header) = RunOnWorkers(c, v, settings, workers);
+            if (workers is > 1 && settings.Strategy != "dfs" && settings.Iterations >= workers)
+                (run, header) = RunOnWorkers(c, v, settings, workers.Value);
+            else if (workers == null && settings is { Driver: "native", Strategy: not "dfs" })
+                (run, header) = RunHereThenOnWorkers(c, v, settings);
             else
                 run = WithProgress($"{c.Name}/{v.Name}", settings.Iterations, progress => CheckRunner.Run(c, v, settings, progress));
             if (p.GetValue(summary) is { } path)
@@ -185,12 +197,80 @@ public sealed class Commands(ILogger log)
         return cmd;
     }
 
-    private int WorkerCount(ParseResult p, Shard? shard)
+    /// <summary>The --workers count; null when kmc decides (see <see cref="Workers"/>); 1 for a shard.</summary>
+    private int? WorkerCount(ParseResult p, Shard? shard)
     {
-        var workers = p.GetValue(_workers) ?? (shard != null ? 1 : Workers.Default);
+        var workers = p.GetValue(_workers) ?? (shard != null ? 1 : null);
         if (workers < 1)
             throw new KmcInputException($"--workers must be at least 1 (got {workers})");
         return workers;
+    }
+
+    /// <summary>
+    /// The default for a native sampling search: run here for <paramref name="slice"/> seconds
+    /// (at least one execution); what is left goes to workers only if, at the rate seen so far,
+    /// they would finish it sooner than this process (<paramref name="split"/>: always, for tests).
+    /// Executions keep their indices, so the result is a single run's.
+    /// </summary>
+    public static (CheckRun Run, string? Header) RunHereThenOnWorkers(Check c, Variant v, RunSettings settings,
+        double slice = Workers.InProcessSeconds, int? workerCount = null, bool split = false)
+    {
+        var watch = Stopwatch.StartNew();
+        Stopwatch? sliceWatch = null;
+        // The explorer asks before each execution; the clock starts at the first question, so a
+        // slow start (JIT, a loaded machine) cannot end the slice before anything ran.
+        bool SliceOver()
+        {
+            if (sliceWatch != null)
+                return sliceWatch.Elapsed.TotalSeconds >= slice;
+            sliceWatch = Stopwatch.StartNew();
+            return false;
+        }
+
+        var first = WithProgress($"{c.Name}/{v.Name}", settings.Iterations,
+            progress => CheckRunner.Run(c, v, settings, progress, SliceOver));
+        var done = first.Result.Executions;
+        if (first.Result.Failure != null || first.Result.TimedOut || done >= settings.Iterations || done == 0)
+            return (first, null);
+        var rest = settings with
+        {
+            FirstExecution = settings.FirstExecution + done,
+            Iterations = settings.Iterations - done,
+            TimeoutSeconds = settings.TimeoutSeconds - watch.Elapsed.TotalSeconds,
+        };
+        if (rest.TimeoutSeconds is <= 0)
+            return (first, null);
+        var workers = Math.Min(workerCount ?? Workers.Default, rest.Iterations);
+        var remaining = first.Result.Elapsed.TotalSeconds / done * rest.Iterations;
+        if (!split && !Workers.WorthSplitting(remaining, workers))
+        {
+            // Go on here from where the first slice stopped (same execution indices).
+            var more = WithProgress($"{c.Name}/{v.Name}", rest.Iterations, progress => CheckRunner.Run(c, v, rest, progress));
+            return (Combine(first, more, settings), null);
+        }
+
+        var (run, header) = RunOnWorkers(c, v, rest, workers);
+        if (run.Result.Failure != null)
+            return (run, $"{header}, after {done} here");
+        var combined = Combine(first, run, settings);
+        return (combined, combined.Result.Inconclusive != null ? null
+            : $"no failure in {combined.Result.Executions} executions ({done} here, the rest on {workers} workers)");
+    }
+
+    /// <summary>A search run in two consecutive slices as one result; a failure can only be in the second.</summary>
+    private static CheckRun Combine(CheckRun first, CheckRun second, RunSettings whole)
+    {
+        var a = first.Result;
+        var b = second.Result;
+        var result = b with
+        {
+            Executions = a.Executions + b.Executions,
+            StepBoundHits = a.StepBoundHits + b.StepBoundHits,
+            Decisions = a.Decisions + b.Decisions,
+            Steps = a.Steps + b.Steps,
+            Elapsed = a.Elapsed + b.Elapsed,
+        };
+        return second with { Settings = b.Failure != null ? second.Settings : whole, Result = result };
     }
 
     /// <summary>
@@ -204,15 +284,18 @@ public sealed class Commands(ILogger log)
         var rows = Status($"{c.Name}/{v.Name} on {workers} workers",
             () => Workers.Run(parts.Select(part => new WorkerJob([new WorkerCase(c.Name, v.Name, part)], WriteReports: false)).ToList()));
         var merged = Suite.Merge(rows).Single();
-        if (merged.Observed == "pass")
+        if (!merged.Observed.StartsWith("bug", StringComparison.Ordinal))
         {
+            // An inconclusive merge: no part checked anything (none ran, or every execution was cut).
             var result = new ExplorationResult
             {
                 Driver = settings.Driver, Strategy = settings.Strategy, Executions = merged.Executions,
+                StepBoundHits = merged.Observed == Suite.Inconclusive ? merged.Executions : 0,
+                TimedOut = merged.Observed == Suite.Inconclusive && merged.Executions == 0,
                 Elapsed = TimeSpan.FromSeconds(rows.Max(r => r.Seconds)),
             };
             var clean = new CheckRun(c, v, settings, result, v.ExpectedUnder(settings.MemoryModel), null);
-            return (clean, $"no failure in {merged.Executions} executions ({workers} workers)");
+            return (clean, result.Inconclusive != null ? $"{result.Verdict()} ({workers} workers)" : $"no failure in {merged.Executions} executions ({workers} workers)");
         }
 
         // Native: re-run from the failing execution to the end of the campaign; it stops at that
@@ -221,7 +304,7 @@ public sealed class Commands(ILogger log)
         var f = merged.Executions;
         var again = settings.Driver == "native"
             ? settings with { FirstExecution = f - 1, Iterations = settings.FirstExecution + settings.Iterations - (f - 1) }
-            : parts[Enumerable.Range(0, parts.Count).Where(i => rows[i].Observed != "pass").MinBy(i => (rows[i].Executions, rows[i].Seed))];
+            : parts[Enumerable.Range(0, parts.Count).Where(i => rows[i].Observed.StartsWith("bug", StringComparison.Ordinal)).MinBy(i => (rows[i].Executions, i))];
         var run = CheckRunner.Run(c, v, again);
         var kind = run.Result.Failure?.Kind.ToString() ?? "no failure";
         return (run, $"{kind} found in execution {f} ({workers} workers)");
@@ -233,6 +316,13 @@ public sealed class Commands(ILogger log)
         var s = run.Settings;
         Console.WriteLine($"{run.Check.Name}/{run.Variant.Name}: {verdict ?? r.Verdict()} ({s.Driver}/{s.Strategy}, seed {s.Seed}, memory model {s.MemoryModel}, {r.Elapsed.TotalSeconds:F2} s)");
         Console.WriteLine($"  expected: {run.Expected}; {(run.MatchesExpectation ? "as expected" : "NOT as expected")}");
+        if (r.Inconclusive != null)
+        {
+            // Not a pass: the options left nothing checked.
+            Console.Error.WriteLine($"kmc: {run.Mismatch()}");
+            return 2;
+        }
+
         if (run.Trace == null)
             return 0;
         var folder = ReportWriter.Write(run.Trace);
@@ -302,8 +392,10 @@ public sealed class Commands(ILogger log)
         var quick = new Option<bool>("--quick") { Description = "a tenth of the budget, for pull requests" };
         var budget = new Option<double?>("--budget") { Description = "scale every iteration budget by this factor" };
         var only = new Option<string?>("--check") { Description = "run only this check" };
+        var output = new Option<string?>("--out") { Description = "folder for this run's summary.md and summary.json (default: reports/last/, not tracked)" };
+        var update = new Option<bool>("--update-summary") { Description = "also write the committed reports/summary.md and summary.json (summary-MODEL.* under another model)" };
         var cmd = new Command("ci", "run every check and variant with the configured budgets; exit 0 only when every outcome is as expected")
-            { quick, budget, only, _memoryModel, _workers, _shard, _config };
+            { quick, budget, only, _memoryModel, _workers, _shard, _config, output, update };
         cmd.SetAction(p =>
         {
             var config = KmcConfig.Load(p.GetValue(_config));
@@ -311,6 +403,8 @@ public sealed class Commands(ILogger log)
             if (scale <= 0)
                 throw new KmcInputException($"--budget must be positive (got {p.GetValue(budget)})");
             var shard = p.GetValue(_shard) is { } sh ? Shard.Parse(sh) : null;
+            if (p.GetValue(update) && (shard != null || p.GetValue(only) != null || scale != 1.0))
+                throw new KmcInputException("--update-summary records the whole suite at its configured budgets: drop --shard, --check, --quick and --budget");
             var workers = WorkerCount(p, shard);
             var checks = p.GetValue(only) is { } name ? [CheckRegistry.Get(name)] : CheckRegistry.All;
             // A model other than the configured one gets its own summary (summary-lkmm.md), so the default run's stays.
@@ -325,44 +419,93 @@ public sealed class Commands(ILogger log)
             }).ToList();
             if (shard != null)
                 cases = shard.Take(cases).ToList();
+            foreach (var c in cases)
+            {
+                var check = CheckRegistry.Get(c.Check);
+                FaultQueries.RequireSites(check, check.GetVariant(c.Variant), config.OwnFaults(c.Settings), $"{config.Source}: checks.{c.Check}");
+            }
+
             var watch = Stopwatch.StartNew();
-            var rows = workers > 1 && cases.Count > 1 ? RunCasesOnWorkers(cases, workers) : RunCasesHere(cases);
+            var progress = new CaseProgress(cases.Count);
+            var rows = workers switch
+            {
+                > 1 when cases.Count > 1 => RunCasesOnWorkers(cases, workers.Value, progress),
+                null => RunCasesHereThenOnWorkers(cases, progress),
+                _ => RunCasesHere(cases, progress),
+            };
 
             // The corpus replays in well under a second: one shard of a matrix does it for all.
             var regressions = shard == null || shard.Index == 1
-                ? RegressionCorpus.CheckAll()
+                ? ReplayCorpus()
                 : [];
-            var reports = ReportWriter.ReportsRoot();
-            Suite.WriteSummary(rows, reports, watch.Elapsed, regressions, shard, stem);
+            // A run writes where git does not look; the committed summary changes only on request.
+            var dir = p.GetValue(output) ?? ReportWriter.LastRunDir();
+            Suite.WriteSummary(rows, dir, watch.Elapsed, regressions, shard, stem);
+            if (p.GetValue(update))
+                Suite.WriteSummary(rows, ReportWriter.ReportsRoot(), watch.Elapsed, regressions, shard, stem);
+
             var code = PrintSuite(rows, regressions);
-            Console.WriteLine($"summary: {Path.Combine(reports, stem + ".md")} ({watch.Elapsed.TotalSeconds:F1} s{(shard != null ? $", shard {shard}" : "")}{(workers > 1 ? $", {workers} workers" : "")})");
+            Console.WriteLine($"summary: {Path.Combine(dir, stem + ".md")} ({watch.Elapsed.TotalSeconds:F1} s{(shard != null ? $", shard {shard}" : "")}{(progress.Workers > 1 ? $", {progress.Workers} workers" : "")})");
             return code;
         });
         return cmd;
     }
 
-    private static List<SuiteRow> RunCasesHere(IReadOnlyList<WorkerCase> cases)
+    /// <summary>Runs the cases in this process, one after the other, until <paramref name="stop"/> says so.</summary>
+    private static List<SuiteRow> RunCasesHere(IReadOnlyList<WorkerCase> cases, CaseProgress progress, Func<bool>? stop = null)
     {
         var rows = new List<SuiteRow>();
-        Progress(ctx =>
+        foreach (var c in cases)
         {
-            foreach (var c in cases)
-            {
-                var task = ctx?.AddTask(Markup.Escape($"{c.Check}/{c.Variant}"), maxValue: c.Settings.Iterations);
-                var check = CheckRegistry.Get(c.Check);
-                rows.Add(Suite.RunCase(check, check.GetVariant(c.Variant), c.Settings, writeReports: true, n => task?.Value(n)));
-                task?.Value(c.Settings.Iterations);
-            }
-        });
+            if (stop?.Invoke() == true)
+                break;
+            var check = CheckRegistry.Get(c.Check);
+            var row = Suite.RunCase(check, check.GetVariant(c.Variant), c.Settings, writeReports: true);
+            rows.Add(row);
+            progress.Done(row);
+        }
+
         return rows;
     }
 
+    /// <summary>
+    /// The default: cases run here for <see cref="Workers.InProcessSeconds"/>; the rest go to
+    /// workers only if, at the pace seen so far, they would finish sooner. Each case runs whole
+    /// wherever it runs, so its row does not depend on where.
+    /// </summary>
+    private static List<SuiteRow> RunCasesHereThenOnWorkers(IReadOnlyList<WorkerCase> cases, CaseProgress progress)
+    {
+        var watch = Stopwatch.StartNew();
+        var rows = RunCasesHere(cases, progress, () => watch.Elapsed.TotalSeconds > Workers.InProcessSeconds);
+        var rest = cases.Skip(rows.Count).ToList();
+        if (rest.Count == 0)
+            return rows;
+        var workers = Math.Min(Workers.Default, rest.Count);
+        var remaining = watch.Elapsed.TotalSeconds / rows.Count * rest.Count;
+        rows.AddRange(Workers.WorthSplitting(remaining, workers) ? RunCasesOnWorkers(rest, workers, progress) : RunCasesHere(rest, progress));
+        return Suite.Merge(rows).ToList();
+    }
+
     /// <summary>Deals the cases round-robin to worker processes; each writes its own bug reports.</summary>
-    private static List<SuiteRow> RunCasesOnWorkers(IReadOnlyList<WorkerCase> cases, int workers)
+    private static List<SuiteRow> RunCasesOnWorkers(IReadOnlyList<WorkerCase> cases, int workers, CaseProgress progress)
     {
         var jobs = Enumerable.Range(1, workers).Select(k => new WorkerJob(new Shard(k, workers).Take(cases).ToList(), WriteReports: true))
             .Where(j => j.Cases.Count > 0).ToList();
-        return Suite.Merge(Status($"{cases.Count} cases on {jobs.Count} workers", () => Workers.Run(jobs))).ToList();
+        progress.Workers = jobs.Count;
+        return Suite.Merge(Workers.Run(jobs, progress.Done)).ToList();
+    }
+
+    /// <summary>The regression corpus, announced first: it replays after the cases, and a log should say what is running.</summary>
+    private static List<RegressionRow> ReplayCorpus()
+    {
+        var count = RegressionCorpus.Files().Count;
+        if (count == 0)
+            return [];
+        Console.WriteLine($"replaying the regression corpus ({count} traces)");
+        var watch = Stopwatch.StartNew();
+        var rows = RegressionCorpus.CheckAll();
+        Console.WriteLine($"replayed {count} traces in {watch.Elapsed.TotalSeconds:F1} s: {rows.Count(r => r.Ok)} ok");
+        return rows;
     }
 
     /// <summary>The suite table, a line per mismatch, the count line; 0 when every outcome is as expected.</summary>
@@ -389,7 +532,7 @@ public sealed class Commands(ILogger log)
     private Command MergeCommand()
     {
         var files = new Argument<string[]>("summaries") { Description = "summary.json files of shards or workers", Arity = ArgumentArity.OneOrMore };
-        var output = new Option<string?>("--out") { Description = "folder for the merged summary.md and summary.json (default: reports/)" };
+        var output = new Option<string?>("--out") { Description = "folder for the merged summary.md and summary.json (default: reports/last/, not tracked)" };
         var cmd = new Command("merge", "combine the summary.json files of CI shards into one suite table") { files, output };
         cmd.SetAction(p =>
         {
@@ -397,7 +540,7 @@ public sealed class Commands(ILogger log)
             var rows = Suite.Merge(summaries.SelectMany(s => s.Rows));
             var regressions = summaries.SelectMany(s => s.Regressions).GroupBy(r => r.File, StringComparer.Ordinal)
                 .Select(g => g.FirstOrDefault(r => !r.Ok) ?? g.First()).OrderBy(r => r.File, StringComparer.Ordinal).ToList();
-            var dir = p.GetValue(output) ?? ReportWriter.ReportsRoot();
+            var dir = p.GetValue(output) ?? ReportWriter.LastRunDir();
             var elapsed = TimeSpan.FromSeconds(summaries.Max(s => s.Seconds));
             Suite.WriteSummary(rows, dir, elapsed, regressions);
             var code = PrintSuite(rows, regressions);
@@ -455,11 +598,20 @@ public sealed class Commands(ILogger log)
         var checks = new Option<string[]>("--check") { Description = "with --memory-models: the checks to measure (repeatable; default: a built-in set)", AllowMultipleArgumentsPerToken = true };
         var exhaustive = new Option<bool>("--exhaustive") { Description = "instead: the exhaustive search with partial-order reduction against the plain search (executions, time, verdicts)" };
         var benchTimeout = new Option<double>("--timeout") { Description = "with --exhaustive: seconds each search may take (default 60)", DefaultValueFactory = _ => 60 };
-        var cmd = new Command("bench", "schedules/s and decisions/s of each driver on fixed 2-task and 4-task workloads") { models, checks, exhaustive, benchTimeout };
+        var workers = new Option<bool>("--workers") { Description = "instead: a worker process's fixed cost, and the default worker choice against 1 worker and every core" };
+        var cmd = new Command("bench", "schedules/s and decisions/s of each driver on fixed 2-task and 4-task workloads") { models, checks, exhaustive, benchTimeout, workers };
         cmd.SetAction(p =>
         {
-            if (p.GetValue(exhaustive))
+            if (p.GetValue(workers))
             {
+                if (p.GetValue(models) || p.GetValue(exhaustive) || p.GetValue(checks) is { Length: > 0 })
+                    throw new KmcInputException("--workers is a bench of its own: drop --memory-models, --exhaustive and --check");
+                WorkerBench.Run(Console.Out);
+            }
+            else if (p.GetValue(exhaustive))
+            {
+                if (p.GetValue(models))
+                    throw new KmcInputException("--exhaustive and --memory-models are benches of their own: pick one");
                 var limit = p.GetValue(benchTimeout);
                 if (!double.IsFinite(limit) || limit <= 0)
                     throw new KmcInputException($"--timeout must be a positive number of seconds (got {limit})");

@@ -55,7 +55,7 @@ public static class LitmusCommands
         foreach (var r in results)
         {
             var name = Path.GetRelativePath(root, Path.GetFullPath(r.File));
-            table.AddRow(Markup.Escape(name), Markup.Escape(r.Expected), Markup.Escape(r.Observed), Verdict(r),
+            table.AddRow(Markup.Escape(Printable.Of(name, 120)), Markup.Escape(Printable.Of(r.Expected)), Markup.Escape(Printable.Of(r.Observed)), Verdict(r),
                 r.Candidates == 0 ? "-" : $"{r.Allowed}/{r.Candidates}", r.Time.TotalSeconds.ToString("F2"));
         }
 
@@ -89,13 +89,28 @@ public static class LitmusCommands
             $"{unsupported.Count} unsupported{Constructs(unsupported.Select(r => r.Note))}, " +
             $"{Count(LitmusVerdict.TimedOut)} timed out, {Count(LitmusVerdict.NotJudged)} not judged, {Count(LitmusVerdict.ParseError)} parse errors; " +
             $"{elapsed.TotalSeconds:F1} s");
+        if (Unreadable(results.Where(r => r.Verdict == LitmusVerdict.ParseError).Select(r => r.File).ToList()) is { } code)
+            return code;
         return missed + forbidden + race > 0 ? 1 : 0;
+    }
+
+    /// <summary>
+    /// Files that are no litmus test are bad input (exit 2), whatever the other files gave: a run
+    /// that could not read some of what it was asked to check has not checked it.
+    /// </summary>
+    internal static int? Unreadable(IReadOnlyList<string> files)
+    {
+        if (files.Count == 0)
+            return null;
+        var names = string.Join(", ", files.Take(3).Select(f => Printable.Of(Path.GetFileName(f), 60)));
+        Console.Error.WriteLine($"kmc: {files.Count} file(s) could not be read as litmus tests ({names}{(files.Count > 3 ? ", ..." : "")}): see the table");
+        return 2;
     }
 
     /// <summary>" (construct xN, ...)", most frequent first: which unsupported constructs cost how many files.</summary>
     internal static string Constructs(IEnumerable<string?> notes)
     {
-        var groups = notes.GroupBy(n => n ?? "?").OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal)
+        var groups = notes.GroupBy(n => Printable.Of(n ?? "?")).OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal)
             .Select(g => $"{g.Key} x{g.Count()}").ToList();
         return groups.Count == 0 ? "" : $" ({string.Join(", ", groups)})";
     }
@@ -116,6 +131,6 @@ public static class LitmusCommands
             LitmusVerdict.TimedOut => "[yellow]timed out[/]",
             _ => r.Verdict.ToString(),
         };
-        return r.Note == null ? text : $"{text}: {Markup.Escape(r.Note)}";
+        return r.Note == null ? text : $"{text}: {Markup.Escape(Printable.Of(r.Note, 120))}";
     }
 }

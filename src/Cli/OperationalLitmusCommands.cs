@@ -44,14 +44,14 @@ public static class OperationalLitmusCommands
         return PrintComparison(rows, root, models, times, watch.Elapsed);
     }
 
-    private static string Name(string root, string file) => Markup.Escape(Path.GetRelativePath(root, Path.GetFullPath(file)));
+    private static string Name(string root, string file) => Markup.Escape(Printable.Of(Path.GetRelativePath(root, Path.GetFullPath(file)), 120));
 
     private static int PrintRuns(IReadOnlyList<OperationalResult> results, string root, string model, TimeSpan elapsed)
     {
         var table = new Table().AddColumns("file", "expected", "operational", "verdict", "executions", "outcomes", "time (s)");
         foreach (var r in results)
         {
-            table.AddRow(Name(root, r.File), Markup.Escape(r.Expected), Markup.Escape(r.Observed), Verdict(r),
+            table.AddRow(Name(root, r.File), Markup.Escape(Printable.Of(r.Expected)), Markup.Escape(Printable.Of(r.Observed)), Verdict(r),
                 r.Executions == 0 ? "-" : r.Executions.ToString(), r.Outcomes == 0 ? "-" : r.Outcomes.ToString(), r.Time.TotalSeconds.ToString("F2"));
         }
 
@@ -65,6 +65,8 @@ public static class OperationalLitmusCommands
             $"{Count(LitmusVerdict.TimedOut)} timed out, {Count(LitmusVerdict.NotJudged)} not judged, {Count(LitmusVerdict.ParseError)} errors; " +
             $"{elapsed.TotalSeconds:F1} s");
 
+        if (LitmusCommands.Unreadable(results.Where(r => r.Verdict == LitmusVerdict.ParseError).Select(r => r.File).ToList()) is { } code)
+            return code;
         // A missed outcome is the model's known incompleteness; allowing what the LKMM forbids is a soundness bug.
         return forbidden > 0 ? 1 : 0;
     }
@@ -82,7 +84,7 @@ public static class OperationalLitmusCommands
             LitmusVerdict.TimedOut => "[yellow]timed out[/]",
             _ => r.Verdict.ToString(),
         };
-        return string.IsNullOrEmpty(r.Note) ? text : $"{text}: {Markup.Escape(r.Note)}";
+        return string.IsNullOrEmpty(r.Note) ? text : $"{text}: {Markup.Escape(Printable.Of(r.Note, 120))}";
     }
 
     private static string Class(Soundness s) => s switch
@@ -108,7 +110,7 @@ public static class OperationalLitmusCommands
             if (r.Missed.Count > 0)
                 cls += $"{(r.Extra.Count > 0 ? "," : ":")} {r.Missed.Count} missed";
             if (r.Note != null)
-                cls += $" ({Markup.Escape(r.Note)})";
+                cls += $" ({Markup.Escape(Printable.Of(r.Note, 120))})";
             table.AddRow(Name(root, r.File), r.Model, Markup.Escape(r.OperationalVerdict), Markup.Escape(r.AxiomaticVerdict), cls,
                 r.Class is Soundness.Unsupported or Soundness.Error ? "-" : $"{r.OperationalOutcomes}/{r.AxiomaticOutcomes}",
                 r.Executions == 0 ? "-" : r.Executions.ToString(),
@@ -142,6 +144,8 @@ public static class OperationalLitmusCommands
         }
 
         Console.WriteLine($"{elapsed.TotalSeconds:F1} s");
+        if (LitmusCommands.Unreadable(rows.Where(r => r.Class == Soundness.Error).Select(r => r.File).Distinct().ToList()) is { } code)
+            return code;
         return rows.Any(r => r.Class == Soundness.Unsound) ? 1 : 0;
     }
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Kmc.Checks.Framework;
 
 namespace Kmc.Tests;
 
@@ -95,7 +96,7 @@ public class CliTests
         var found = Run(dir, "run", "counter", "--variant", "no-lock", "--seed", "3");
         Assert.Equal(1, found.Code);
         Assert.Contains("increment was lost", found.Out);
-        var folder = Path.Combine(dir, "reports", "runs", "counter__no-lock__native-random-seed3");
+        var folder = Path.Combine(dir, "reports", "runs", "counter__no-lock__native-random-lkmm-seed3");
         var trace = Path.Combine(folder, "trace.json");
         Assert.True(File.Exists(trace));
         var report = File.ReadAllText(Path.Combine(folder, "report.md"));
@@ -123,5 +124,37 @@ public class CliTests
         var r = Run(TempDir(), "run", "counter", "--iterations", "200");
         Assert.Equal(0, r.Code);
         Assert.Contains("no failure in 200 executions", r.Out);
+    }
+
+    /// <summary>The rows of a kmc list table: (check, variant) to (expected, the other models' expectations where different).</summary>
+    private static Dictionary<(string, string), (string Expected, string Others)> ListRows(string output) =>
+        output.Split('\n').Select(l => l.Split('│')).Where(c => c.Length >= 6 && c[1].Trim().Length > 0 && c[1].Trim() != "check")
+            .ToDictionary(c => (c[1].Trim(), c[2].Trim()), c => (c[3].Trim(), c[4].Trim()));
+
+    [Fact]
+    public void List_shows_the_expectations_ci_judges_by_under_the_model_in_force()
+    {
+        var dir = TempDir();
+        var lkmm = Run(dir, "list");
+        Assert.Equal(0, lkmm.Code);
+        var rows = ListRows(lkmm.Out);
+        Assert.Equal(CheckRegistry.All.Sum(c => c.Variants.Count), rows.Count);
+        Assert.Equal(("bug: Hang", "sc: pass, tso: pass"), rows[("osq", "acquire-only-tail-xchg")]);
+        Assert.Equal("bug: Assertion", rows[("closure-sync", "fixed")].Expected);
+        Assert.Equal(("pass", ""), rows[("counter", "spinlock")]);
+
+        // What ci judges the same case by, under the same (default) model.
+        var ci = Run(dir, "ci", "--quick", "--check", "osq", "--out", "ci");
+        Assert.True(ci.Code == 0, ci.Out + ci.Err);
+        foreach (var r in Suite.ReadSummary(Path.Combine(dir, "ci", "summary.json")).Rows)
+            Assert.Equal(r.Expected, rows[(r.Check, r.Variant)].Expected);
+
+        var sc = ListRows(Run(dir, "list", "--memory-model", "sc").Out);
+        Assert.Equal(("pass", "lkmm: bug: Hang"), sc[("osq", "acquire-only-tail-xchg")]);
+
+        // A config that makes sc the default model lists sc's expectations.
+        File.WriteAllText(Path.Combine(dir, "coyote.runtimeconfig.json"), """{ "defaults": { "memoryModel": "sc" } }""");
+        Assert.Equal("pass", ListRows(Run(dir, "list").Out)[("osq", "acquire-only-tail-xchg")].Expected);
+        AssertOneLineError(Run(dir, "list", "--memory-model", "arm"), "unknown memory model 'arm'");
     }
 }

@@ -26,6 +26,9 @@ public class HtmlReportTests
             new Step(2, "writer", 0, "wake_up_process", "reader", "woken", "P0", "./src/Checks/X.cs", 4) { Wakes = "reader" },
             new Step(3, "reader", 1, "schedule", null, "sleeps", "P1", "./src/Checks/X.cs", 7),
             new Step(4, "reader", 1, "READ_ONCE", "x", "1", "P1", "./src/Checks/X.cs", 8) { Memory = "reads #1" },
+            new Step(5, "writer", 0, "WRITE_ONCE", "y", "2", "P0", "./src/Checks/X.cs", 5),
+            new Step(6, "writer", 0, "WRITE_ONCE", "y", "3", "P0", "./src/Checks/X.cs", 6),
+            new Step(7, "reader", 1, "READ_ONCE", "y", "2", "P1", "./src/Checks/X.cs", 9) { Memory = "reads #5: stale, the newest is step 6" },
         ],
     };
 
@@ -37,12 +40,63 @@ public class HtmlReportTests
         Assert.Contains("data-task=\"writer\"", html);
         Assert.Contains("data-task=\"reader\"", html);
         Assert.Single(Regex.Matches(html, "<line class=\"wake\""));
-        Assert.Single(Regex.Matches(html, "<line class=\"rf\""));
-        Assert.Equal(4, Regex.Matches(html, "<g class=\"step\"").Count);
+        Assert.Equal(7, Regex.Matches(html, "<g class=\"step\"").Count);
         Assert.Contains("WRITE_ONCE(x) = 1", html);
         Assert.Contains("X.cs:8", html);
         Assert.Contains("r0 == 1 &amp;&amp; r1 == 0", html);
         Assert.Contains("kmc replay reports/runs/x/trace.json", html);
+    }
+
+    [Fact]
+    public void Only_a_stale_read_is_a_weak_memory_arrow_and_its_note_is_in_the_box()
+    {
+        var html = HtmlReport.Render(Synthetic(), "t.json");
+        // Step 4 read the newest store (what SC does): no arrow, no note in the box. Step 7 read an older one.
+        var rf = Assert.Single(Regex.Matches(html, "<line class=\"rf\"[^>]*><title>([^<]*)</title>"));
+        Assert.StartsWith("#7 reads from #5", rf.Groups[1].Value);
+        var note = Assert.Single(Regex.Matches(html, "<text class=\"mem\"[^>]*>([^<]*)</text>"));
+        Assert.Equal("reads #5: stale, the newest is step 6", note.Groups[1].Value);
+        Assert.Contains("stale", Regex.Match(html, "<g class=\"step\" id=\"step-7\">.*?</g>", RegexOptions.Singleline).Value);
+    }
+
+    [Fact]
+    public void Lanes_fit_their_values_and_share_the_page()
+    {
+        var t = Synthetic();
+        var html = HtmlReport.Render(t, "t.json");
+        var width = int.Parse(Regex.Match(html, "<svg [^>]*width=\"(\\d+)\"").Groups[1].Value);
+        Assert.True(width >= 1280, $"two lanes use {width} px of a 1280 px page");
+
+        var value = "{ .next = 0xffff888003a1c0c0, .locked = 1, .cpu = 3 }";
+        var wide = t with { Steps = [.. t.Steps, new Step(8, "reader", 1, "READ_ONCE", "node", value, "osq_wait_next", "./src/Primitives/Osq/OsqLock.cs", 120)] };
+        var page = HtmlReport.Render(wide, "t.json");
+        Assert.Contains($"READ_ONCE(node) = {System.Net.WebUtility.HtmlEncode(value)}</text>", page);
+        var box = Regex.Match(page, "<g class=\"step\" id=\"step-8\"><title>[^<]*</title><text[^>]*>[^<]*</text><rect x=\"\\d+\" y=\"\\d+\" width=\"(\\d+)\"");
+        Assert.True(int.Parse(box.Groups[1].Value) >= (value.Length + 18) * 7, "the box is narrower than its text");
+    }
+
+    [Fact]
+    public void Long_repeated_stretches_fold_and_the_end_stays()
+    {
+        var steps = new List<Step> { new(1, "owner", 0, "spin_lock", "lock", "acquired", "Lock", "./src/Checks/X.cs", 3) };
+        for (var i = 0; i < 1880; i++)
+            steps.Add(new Step(steps.Count + 1, "waiter", 1, "READ_ONCE", "lock.owner", "1", "Spin", "./src/Checks/X.cs", 10));
+        steps.Add(new Step(steps.Count + 1, "owner", 0, "spin_unlock", "lock", "released", "Unlock", "./src/Checks/X.cs", 4));
+        for (var i = 0; i < 4; i++)
+            steps.Add(new Step(steps.Count + 1, "waiter", 1, "READ_ONCE", "lock.owner", "0", "Spin", "./src/Checks/X.cs", 10));
+        var t = Synthetic() with { Steps = steps };
+        var html = HtmlReport.Render(t, "t.json");
+        var height = int.Parse(Regex.Match(html, "<svg [^>]*height=\"(\\d+)\"").Groups[1].Value);
+        Assert.True(height < 1500, $"a {steps.Count}-step trace of one spin is {height} px high");
+        var fold = Assert.Single(Regex.Matches(html, "<g class=\"fold\" id=\"fold-(\\d+)\"><title>([^<]*)</title>"));
+        Assert.Contains("repeated steps (waiter ×", System.Net.WebUtility.HtmlDecode(fold.Groups[2].Value));
+        // The first pass round the loop, the unlock and the steps before the failure are drawn.
+        foreach (var kept in new[] { 1, 2, 1882, steps.Count })
+            Assert.Contains($"id=\"step-{kept}\"", html);
+        Assert.DoesNotContain("id=\"step-1000\"", html);
+
+        // A short trace folds nothing.
+        Assert.DoesNotContain("class=\"fold\"", HtmlReport.Render(Synthetic(), "t.json"));
     }
 
     [Fact]

@@ -13,11 +13,14 @@ public sealed record CheckRun(
     Expectation Expected,
     TraceFile? Trace)
 {
-    public bool MatchesExpectation => Expected.Matches(Result.Failure);
+    /// <summary>A run that checked nothing (see <see cref="ExplorationResult.Inconclusive"/>) matches no expectation.</summary>
+    public bool MatchesExpectation => Result.Inconclusive == null && Expected.Matches(Result.Failure);
 
     /// <summary>One line on why the observed outcome is not the expected one.</summary>
     public string? Mismatch() => MatchesExpectation
         ? null
+        : Result.Inconclusive is { } why
+            ? $"{Check.Name}/{Variant.Name}: inconclusive: {why}"
         : Expected.BugExpected
             ? Result.Failure == null
                 ? $"{Check.Name}/{Variant.Name}: the known bug was not found in {Result.Executions} executions: the checker lost power"

@@ -19,6 +19,29 @@ public static class FaultQueries
         }
     }
 
+    /// <summary>
+    /// A query given for this run (<paramref name="source"/>: the command line or the config) must
+    /// select a site the check reaches with each of its commands: a misspelled name or class would
+    /// otherwise switch nothing on and the run would pass having injected no fault.
+    /// </summary>
+    public static void RequireSites(Check check, Variant variant, string? faults, string source)
+    {
+        if (string.IsNullOrWhiteSpace(faults))
+            return;
+        var query = Parse(faults, source);
+        var sites = FaultDiscovery.Sites(check, variant, new RunSettings());
+        var texts = faults.Split([';', '\n']).Select(t => t.Trim()).Where(t => t.Length > 0).ToList();
+        for (var i = 0; i < query.Commands.Count; i++)
+        {
+            if (!sites.Any(query.Commands[i].Matches))
+            {
+                var text = texts.Count == query.Commands.Count ? texts[i] : faults.Trim();
+                throw new KmcInputException(
+                    $"{source}: fault query '{text}' matches none of the {sites.Count} fault site(s) {check.Name}/{variant.Name} reaches (see kmc faults list {check.Name})");
+            }
+        }
+    }
+
     /// <summary>The settings' query ("" turns faults off), else the check's own.</summary>
     public static string? Effective(Check check, RunSettings settings) => settings.Faults ?? check.Faults;
 
@@ -103,9 +126,9 @@ public static class FaultDiscovery
 public sealed record EachFaultRow(FaultSite Site, string Query, CheckRun Run)
 {
     /// <summary>Whether the check still held with this site switched on.</summary>
-    public bool Held => Run.Result.Failure == null;
+    public bool Held => Run.Result.Failure == null && Run.Result.Inconclusive == null;
 
-    public string Verdict => Run.Result.Failure is { } f ? $"{f.Kind}: {f.Message.Split('\n')[0]}" : "held";
+    public string Verdict => Run.Result.Failure is { } f ? $"{f.Kind}: {f.Message.Split('\n')[0]}" : Run.Result.Inconclusive is { } why ? $"inconclusive: {why}" : "held";
 }
 
 /// <summary>

@@ -15,25 +15,76 @@ public static class ReportWriter
         return Path.Combine(root, "reports");
     }
 
-    public static string FolderName(TraceFile t) => $"{t.Check}__{t.Variant}__{t.Driver}-{t.Strategy}-seed{t.Seed}";
+    /// <summary>reports/last/: where a ci or merge run writes its summary (git-ignored; the committed summary is updated on request).</summary>
+    public static string LastRunDir() => Path.Combine(ReportsRoot(), "last");
 
-    /// <summary>Writes into a temporary folder first and moves it into place, so a crash never leaves half a report.</summary>
+    public static string FolderName(TraceFile t) => $"{t.Check}__{t.Variant}__{t.Driver}-{t.Strategy}-{t.Options.MemoryModel}-seed{t.Seed}";
+
+    /// <summary>
+    /// Writes into a folder of its own first and renames it into place, so a crash never leaves
+    /// half a report and two runs of the same case at once (two processes or two threads) each
+    /// put a whole report there: the last rename wins, the loser's leftovers are removed.
+    /// </summary>
     public static string Write(TraceFile trace, string? runsDir = null)
     {
         runsDir ??= Path.Combine(ReportsRoot(), "runs");
         Directory.CreateDirectory(runsDir);
         var final = Path.Combine(runsDir, FolderName(trace));
-        var temp = Path.Combine(runsDir, $".tmp-{FolderName(trace)}-{Environment.ProcessId}");
-        if (Directory.Exists(temp))
-            Directory.Delete(temp, recursive: true);
-        Directory.CreateDirectory(temp);
-        File.WriteAllText(Path.Combine(temp, "trace.json"), trace.ToJson());
-        File.WriteAllText(Path.Combine(temp, "report.md"), Markdown(trace, Path.Combine(final, "trace.json")));
-        File.WriteAllText(Path.Combine(temp, "report.html"), HtmlReport.Render(trace, Path.Combine(final, "trace.json")));
-        if (Directory.Exists(final))
-            Directory.Delete(final, recursive: true);
-        Directory.Move(temp, final);
+        var unique = $"{FolderName(trace)}-{Environment.ProcessId}-{Guid.NewGuid():N}";
+        var temp = Path.Combine(runsDir, ".tmp-" + unique);
+        try
+        {
+            Directory.CreateDirectory(temp);
+            File.WriteAllText(Path.Combine(temp, "trace.json"), trace.ToJson());
+            File.WriteAllText(Path.Combine(temp, "report.md"), Markdown(trace, Path.Combine(final, "trace.json")));
+            File.WriteAllText(Path.Combine(temp, "report.html"), HtmlReport.Render(trace, Path.Combine(final, "trace.json")));
+            MoveIntoPlace(temp, final, Path.Combine(runsDir, ".old-" + unique));
+        }
+        finally
+        {
+            if (Directory.Exists(temp))
+                Directory.Delete(temp, recursive: true);
+        }
+
         return final;
+    }
+
+    /// <summary>
+    /// A directory rename cannot replace a non-empty directory, so an existing report is first
+    /// renamed aside (atomically; another writer may do the same at the same moment), then the
+    /// new one renamed in. A writer that loses a race retries; after that many rounds something
+    /// else holds the folder.
+    /// </summary>
+    private static void MoveIntoPlace(string temp, string final, string aside)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                if (Directory.Exists(final))
+                    Directory.Move(final, aside);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or DirectoryNotFoundException)
+            {
+                // Another writer moved or replaced it first.
+            }
+
+            try
+            {
+                Directory.Move(temp, final);
+                return;
+            }
+            catch (IOException) when (attempt < 100)
+            {
+                // Another writer put its report there between our two renames: go round again.
+                Thread.Sleep(Random.Shared.Next(1, 5));
+            }
+            finally
+            {
+                if (Directory.Exists(aside))
+                    Directory.Delete(aside, recursive: true);
+            }
+        }
     }
 
     public static string ReplayCommand(string tracePath) => $"kmc replay {tracePath}";

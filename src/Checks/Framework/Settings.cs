@@ -32,6 +32,9 @@ public sealed record RunSettings
     /// <summary>Native sampling: where this part of a split search starts (see <see cref="Shard"/>).</summary>
     public int FirstExecution { get; init; }
 
+    /// <summary>Coyote driver: the part of a split search (0: whole), which picks its own seed stream (see <see cref="Shard"/>).</summary>
+    public int Part { get; init; }
+
     /// <summary>The dynamic fault query (null: the check's own, if any; "": no faults).</summary>
     public string? Faults { get; init; }
 
@@ -76,6 +79,7 @@ public sealed record RunSettings
         Iterations = Iterations,
         Seed = Seed,
         FirstExecution = FirstExecution,
+        Part = Part,
         MaxSteps = MaxSteps,
         TimeoutSeconds = TimeoutSeconds,
         PctDepth = PctDepth,
@@ -207,11 +211,39 @@ public sealed class KmcConfig
 
         config ??= new KmcConfig();
         config.Source = path;
+        foreach (var name in config.Checks.Keys)
+            CheckKey(name, path);
         config.Defaults.ApplyTo(new RunSettings()).Validate(path);
         foreach (var (name, o) in config.Checks)
             o.ApplyTo(config.Defaults.ApplyTo(new RunSettings())).Validate($"{path}: checks.{name}");
         return config;
     }
+
+    /// <summary>
+    /// A per-check entry must name a check ("check") or a check and a memory model
+    /// ("check@model"; check names may contain '@' themselves): a misspelled one would leave the
+    /// check on the defaults without a word.
+    /// </summary>
+    private static void CheckKey(string key, string path)
+    {
+        static bool IsCheck(string name) => CheckRegistry.All.Any(c => c.Name == name);
+        if (IsCheck(key))
+            return;
+        var at = key.LastIndexOf('@');
+        if (at > 0 && IsCheck(key[..at]))
+        {
+            if (MemoryModels.Names.Contains(key[(at + 1)..]))
+                return;
+            throw new KmcInputException(
+                $"{path}: checks.{key}: unknown memory model '{key[(at + 1)..]}' (available: {string.Join(", ", MemoryModels.Names)})");
+        }
+
+        throw new KmcInputException($"{path}: checks.{key}: no check of that name (kmc list shows them; 'check@model' for one memory model)");
+    }
+
+    /// <summary>The query a check's settings got from the command line or its own config entry, not from the defaults every check shares.</summary>
+    public string? OwnFaults(RunSettings settings) =>
+        settings.Faults is { Length: > 0 } q && q != Defaults.Faults ? q : null;
 
     public static string? FindUpwards(string dir, string name)
     {

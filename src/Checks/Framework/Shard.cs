@@ -23,8 +23,8 @@ public sealed partial record Shard(int Index, int Count)
     /// <summary>
     /// This shard's part of one search. Native sampling splits the execution indices
     /// [0, iterations) into contiguous ranges: together the shards run exactly the executions of
-    /// one unsplit run. Coyote keeps its own per-iteration randomness, so each shard gets its own
-    /// seed. An exhaustive search has no independent parts.
+    /// one unsplit run. Coyote keeps its own per-iteration randomness, so each shard explores
+    /// its own seed stream, hashed from the seed and the part. An exhaustive search has no independent parts.
     /// </summary>
     public RunSettings Part(RunSettings s)
     {
@@ -36,7 +36,7 @@ public sealed partial record Shard(int Index, int Count)
         var end = (int)((long)s.Iterations * Index / Count);
         return s.Driver == "native"
             ? s with { FirstExecution = s.FirstExecution + start, Iterations = Math.Max(1, end - start) }
-            : s with { Seed = s.Seed + (ulong)(Index - 1), Iterations = Math.Max(1, end - start) };
+            : s with { Part = Index, Iterations = Math.Max(1, end - start) };
     }
 
     /// <summary>Suite cases for this shard: every Count-th, starting at Index.</summary>

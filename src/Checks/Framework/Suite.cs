@@ -44,6 +44,9 @@ public sealed record SummaryFile(
 /// <summary>Runs every check on every variant with the configured budgets and compares with the expectations.</summary>
 public static class Suite
 {
+    /// <summary>The observed outcome of a case that checked nothing (no execution ran, or every one was cut).</summary>
+    public const string Inconclusive = "inconclusive";
+
     public static IEnumerable<(Check Check, Variant Variant)> Cases(IEnumerable<Check>? checks = null) =>
         (checks ?? CheckRegistry.All).SelectMany(c => c.Variants.Select(v => (c, v)));
 
@@ -62,7 +65,7 @@ public static class Suite
         var r = run.Result;
         var s = run.Settings;
         return new SuiteRow(run.Check.Name, run.Variant.Name, run.Expected.ToString(),
-            r.Failure == null ? "pass" : $"bug: {r.Failure.Kind}", run.MatchesExpectation,
+            r.Failure != null ? $"bug: {r.Failure.Kind}" : r.Inconclusive != null ? Inconclusive : "pass", run.MatchesExpectation,
             r.Failure != null ? r.FailingExecution : r.Executions, r.Elapsed.TotalSeconds,
             s.Driver, s.Strategy, s.Seed, s.MemoryModel, run.Mismatch(), report);
     }
@@ -126,11 +129,14 @@ public static class Suite
         if (list.Count == 1)
             return list[0];
         var seconds = list.Sum(r => r.Seconds);
-        var bug = list.Where(r => r.Observed != "pass").OrderBy(r => r.Executions).ThenBy(r => r.Seed).FirstOrDefault();
+        var bug = list.Where(r => r.Observed.StartsWith("bug", StringComparison.Ordinal)).OrderBy(r => r.Executions).ThenBy(r => r.Seed).FirstOrDefault();
         if (bug != null)
             return bug with { Seconds = seconds };
+        // Parts that checked nothing make the case inconclusive only when no part checked anything.
+        if (list.All(r => r.Observed == Inconclusive))
+            return list[0] with { Executions = list.Sum(r => r.Executions), Seconds = seconds };
         var executions = list.Sum(r => r.Executions);
-        var first = list[0];
+        var first = list.First(r => r.Observed != Inconclusive);
         var matches = list.All(r => r.Matches);
         var mismatch = matches ? null : $"{first.Check}/{first.Variant}: the known bug was not found in {executions} executions: the checker lost power";
         return first with { Executions = executions, Seconds = seconds, Matches = matches, Mismatch = mismatch };

@@ -18,7 +18,24 @@ public static partial class LitmusParser
     [GeneratedRegex(@"Result:\s*([^\n\r]*)")]
     private static partial Regex ResultLine();
 
-    public static LitmusTest ParseFile(string path) => Parse(File.ReadAllText(path));
+    public static LitmusTest ParseFile(string path) => Parse(ReadText(path));
+
+    /// <summary>The file as text; a file with NUL bytes or bytes that are not UTF-8 is no litmus test.</summary>
+    private static string ReadText(string path)
+    {
+        var bytes = File.ReadAllBytes(path);
+        string text;
+        try
+        {
+            text = new System.Text.UTF8Encoding(false, throwOnInvalidBytes: true).GetString(bytes);
+        }
+        catch (System.Text.DecoderFallbackException)
+        {
+            throw new LitmusParseException("not a text file (bytes that are not UTF-8)");
+        }
+
+        return text.Contains('\0') ? throw new LitmusParseException("not a text file (NUL bytes)") : text.TrimStart('\uFEFF');
+    }
 
     public static LitmusTest Parse(string text)
     {
@@ -34,7 +51,7 @@ public static partial class LitmusParser
         {
             "C" => new CReader(Tokenizer.Tokenize(rest, first + 2), name, result).Read(),
             "LISA" => LisaParser.Parse(rest, name, result),
-            _ => throw new LitmusUnsupportedException($"litmus format '{head[0]}'"),
+            _ => throw new LitmusUnsupportedException($"litmus format '{Kmc.Checks.Framework.Printable.Of(head[0], 24)}'"),
         };
     }
 

@@ -87,7 +87,7 @@ public sealed class CoyoteExplorer : IExplorer
             .WithPotentialDeadlocksReportedAsBugs(true)
             .WithPartiallyControlledConcurrencyAllowed(false)
             .WithSystematicFuzzingFallbackEnabled(false)
-            .WithRandomGeneratorSeed((uint)(o.Seed & 0xFFFFFFFF));
+            .WithRandomGeneratorSeed(Rng.CoyoteSeed(o.Seed, o.Part));
         if (o.TimeoutSeconds is { } t)
             c = c.WithTestingTimeout((int)Math.Ceiling(t));
         if (replayTrace != null)

@@ -29,6 +29,14 @@ public sealed record ExploreOptions
     /// </summary>
     public int FirstExecution { get; init; }
 
+    /// <summary>
+    /// Coyote driver: which part of a split search this is (0: the whole search). Coyote runs its
+    /// own per-iteration randomness from one 32-bit seed, so parts cannot split an index range;
+    /// each part instead gets a Coyote seed hashed from the seed and the part (see
+    /// <see cref="Rng.CoyoteSeed"/>).
+    /// </summary>
+    public int Part { get; init; }
+
     public int MaxSteps { get; init; } = 10_000;
     public double? TimeoutSeconds { get; init; }
 
@@ -115,8 +123,20 @@ public sealed record ExplorationResult
     /// <summary>Coyote driver: Coyote's reproducible trace of the failing iteration.</summary>
     public string? CoyoteTrace { get; init; }
 
+    /// <summary>
+    /// Why a search without a failure checked nothing, or null: no execution ran (a time limit
+    /// below one execution), or every execution was cut at the step bound before its end. Such a
+    /// search is no pass.
+    /// </summary>
+    public string? Inconclusive => Failure != null ? null
+        : Executions == 0 ? $"no execution ran{(TimedOut ? " within the time limit" : "")}: nothing was checked"
+        : StepBoundHits >= Executions ? $"every one of the {Executions} executions was cut at the step bound before its end: nothing was checked to the end (raise maxSteps)"
+        : null;
+
     public string Verdict()
     {
+        if (Inconclusive is { } why)
+            return $"INCONCLUSIVE: {why}";
         if (Failure != null)
         {
             var within = Bounds != null ? $" ({Bounds})" : "";
@@ -160,6 +180,16 @@ public sealed class Rng
     public Rng(ulong seed) => _state = seed;
 
     public static Rng ForExecution(ulong seed, int execution) => new(Mix(seed ^ Mix((ulong)execution + 0x9E3779B97F4A7C15UL)));
+
+    /// <summary>
+    /// The 32-bit seed Coyote gets for part <paramref name="part"/> of a search with a 64-bit
+    /// seed: every bit of the seed and the part goes through the SplitMix64 finaliser. Coyote
+    /// derives each iteration's randomness from its seed by small offsets, so passing the seed
+    /// through (or seed + part) made seed s + k replay seed s's schedules shifted by k
+    /// executions; hashed seeds of neighbouring parts and seeds land far apart in the 2^32 space.
+    /// </summary>
+    public static uint CoyoteSeed(ulong seed, int part) =>
+        (uint)(Mix(Mix(seed) ^ Mix((ulong)part + 0x9E3779B97F4A7C15UL)) >> 32);
 
     public ulong Next()
     {
