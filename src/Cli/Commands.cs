@@ -21,7 +21,7 @@ public sealed class Commands(ILogger log)
     private readonly Option<int?> _staleBound = new("--stale-bound") { Description = "exhaustive search under tso/lkmm: most weak-memory choices per execution that are not what SC would do (stale reads, late stores, undrained store buffers; -1: none)" };
     private readonly Option<string?> _memoryModel = new("--memory-model") { Description = "memory model: sc, tso or lkmm" };
     private readonly Option<bool> _noMinimize = new("--no-minimize") { Description = "report the failing schedule as found, without shortening it" };
-    private readonly Option<int?> _workers = new("--workers") { Description = "worker processes to split the search over (default: the number of cores)" };
+    private readonly Option<int?> _workers = new("--workers") { Description = $"worker processes to split the search over (default: the number of cores; at most {Workers.PerCore} per core: more only adds processes that wait)" };
     private readonly Option<string?> _shard = new("--shard") { Description = "run only part i of N of the campaign (i/N), for a CI matrix; combine with kmc merge" };
     private readonly Option<string?> _config = new("--config") { Description = "config file (default: coyote.runtimeconfig.json in . or above)" };
     private readonly Option<string?> _faults = new("--faults") { Description = "dynamic fault query, e.g. 'class memory choose' or 'file Genradix.cs line 206 oneshot' (\"\": no faults)" };
@@ -93,6 +93,7 @@ public sealed class Commands(ILogger log)
         AddExploreOptions(cmd);
         cmd.SetAction(p =>
         {
+            TempFiles.Sweep(ReportWriter.ReportsRoot());
             var config = KmcConfig.Load(p.GetValue(_config));
             var c = CheckRegistry.Get(p.GetValue(check)!);
             var v = p.GetValue(variant) is { } vn ? c.GetVariant(vn) : c.Variants[0];
@@ -186,8 +187,8 @@ public sealed class Commands(ILogger log)
     private int WorkerCount(ParseResult p, Shard? shard)
     {
         var workers = p.GetValue(_workers) ?? (shard != null ? 1 : Workers.Default);
-        if (workers < 1)
-            throw new KmcInputException($"--workers must be at least 1 (got {workers})");
+        if (workers < 1 || workers > Workers.Max)
+            throw new KmcInputException($"--workers must be between 1 and {Workers.Max} ({Workers.PerCore} per core on this machine's {Environment.ProcessorCount}; got {workers})");
         return workers;
     }
 
@@ -304,10 +305,12 @@ public sealed class Commands(ILogger log)
             { quick, budget, only, _memoryModel, _workers, _shard, _config };
         cmd.SetAction(p =>
         {
+            TempFiles.Sweep(ReportWriter.ReportsRoot());
             var config = KmcConfig.Load(p.GetValue(_config));
-            var scale = (p.GetValue(quick) ? 0.1 : 1.0) * (p.GetValue(budget) ?? 1.0);
-            if (scale <= 0)
-                throw new KmcInputException($"--budget must be positive (got {p.GetValue(budget)})");
+            var factor = p.GetValue(budget) ?? 1.0;
+            if (!double.IsFinite(factor) || factor <= 0)
+                throw new KmcInputException($"--budget must be a finite number above 0 (got {factor})");
+            var scale = (p.GetValue(quick) ? 0.1 : 1.0) * factor;
             var shard = p.GetValue(_shard) is { } sh ? Shard.Parse(sh) : null;
             var workers = WorkerCount(p, shard);
             var checks = p.GetValue(only) is { } name ? [CheckRegistry.Get(name)] : CheckRegistry.All;
@@ -319,7 +322,10 @@ public sealed class Commands(ILogger log)
             var cases = Suite.Cases(checks).Select(c =>
             {
                 var s = config.For(c.Check.Name, memoryModel);
-                return new WorkerCase(c.Check.Name, c.Variant.Name, s with { Iterations = Math.Max(1, (int)(s.Iterations * scale)) });
+                var iterations = Math.Floor(s.Iterations * scale);
+                if (iterations > int.MaxValue)
+                    throw new KmcInputException($"--budget {factor} scales {c.Check.Name}'s {s.Iterations} iterations past {int.MaxValue}");
+                return new WorkerCase(c.Check.Name, c.Variant.Name, s with { Iterations = Math.Max(1, (int)iterations) });
             }).ToList();
             if (shard != null)
                 cases = shard.Take(cases).ToList();
@@ -391,11 +397,15 @@ public sealed class Commands(ILogger log)
         var cmd = new Command("merge", "combine the summary.json files of CI shards into one suite table") { files, output };
         cmd.SetAction(p =>
         {
-            var summaries = p.GetValue(files)!.Select(Suite.ReadSummary).ToList();
+            var read = p.GetValue(files)!.Select(f => (f, Suite.ReadSummary(f))).ToList();
+            Suite.CheckMergeable(read);
+            var dir = p.GetValue(output) ?? ReportWriter.ReportsRoot();
+            if (File.Exists(dir))
+                throw new KmcInputException($"--out '{dir}' is a file; it names the folder for summary.md and summary.json");
+            var summaries = read.Select(s => s.Item2).ToList();
             var rows = Suite.Merge(summaries.SelectMany(s => s.Rows));
             var regressions = summaries.SelectMany(s => s.Regressions).GroupBy(r => r.File, StringComparer.Ordinal)
                 .Select(g => g.FirstOrDefault(r => !r.Ok) ?? g.First()).OrderBy(r => r.File, StringComparer.Ordinal).ToList();
-            var dir = p.GetValue(output) ?? ReportWriter.ReportsRoot();
             var elapsed = TimeSpan.FromSeconds(summaries.Max(s => s.Seconds));
             Suite.WriteSummary(rows, dir, elapsed, regressions);
             var code = PrintSuite(rows, regressions);

@@ -23,16 +23,20 @@ public static class ReportWriter
         runsDir ??= Path.Combine(ReportsRoot(), "runs");
         Directory.CreateDirectory(runsDir);
         var final = Path.Combine(runsDir, FolderName(trace));
-        var temp = Path.Combine(runsDir, $".tmp-{FolderName(trace)}-{Environment.ProcessId}");
-        if (Directory.Exists(temp))
-            Directory.Delete(temp, recursive: true);
-        Directory.CreateDirectory(temp);
-        File.WriteAllText(Path.Combine(temp, "trace.json"), trace.ToJson());
-        File.WriteAllText(Path.Combine(temp, "report.md"), Markdown(trace, Path.Combine(final, "trace.json")));
-        File.WriteAllText(Path.Combine(temp, "report.html"), HtmlReport.Render(trace, Path.Combine(final, "trace.json")));
-        if (Directory.Exists(final))
-            Directory.Delete(final, recursive: true);
-        Directory.Move(temp, final);
+        var temp = TempFiles.FolderFor(runsDir, FolderName(trace));
+        lock (TempFiles.Gate)
+        {
+            if (Directory.Exists(temp))
+                Directory.Delete(temp, recursive: true);
+            Directory.CreateDirectory(temp);
+            File.WriteAllText(Path.Combine(temp, "trace.json"), trace.ToJson());
+            File.WriteAllText(Path.Combine(temp, "report.md"), Markdown(trace, Path.Combine(final, "trace.json")));
+            File.WriteAllText(Path.Combine(temp, "report.html"), HtmlReport.Render(trace, Path.Combine(final, "trace.json")));
+            if (Directory.Exists(final))
+                Directory.Delete(final, recursive: true);
+            Directory.Move(temp, final);
+        }
+
         return final;
     }
 

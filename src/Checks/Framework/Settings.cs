@@ -33,6 +33,15 @@ public sealed record RunSettings
 
     public static readonly IReadOnlyList<string> Drivers = ["native", "coyote"];
 
+    /// <summary>A year: Coyote takes the timeout as whole seconds in an int, and no search is meant to run longer.</summary>
+    public const double MaxTimeoutSeconds = 365 * 24 * 3600;
+
+    /// <summary>Rejects NaN, infinities, zero, negatives and more than <see cref="MaxTimeoutSeconds"/>.</summary>
+    public static double CheckTimeout(double seconds, string what) =>
+        double.IsFinite(seconds) && seconds > 0 && seconds <= MaxTimeoutSeconds
+            ? seconds
+            : throw new KmcInputException($"{what} must be a number of seconds above 0 and at most {MaxTimeoutSeconds} (got {seconds})");
+
     public IExplorer Explorer() => Driver switch
     {
         "native" => new NativeExplorer(),
@@ -50,8 +59,8 @@ public sealed record RunSettings
             throw new KmcInputException($"{source}: iterations must be at least 1 (got {Iterations})");
         if (MaxSteps < 1)
             throw new KmcInputException($"{source}: maxSteps must be at least 1 (got {MaxSteps})");
-        if (TimeoutSeconds is <= 0)
-            throw new KmcInputException($"{source}: timeout must be positive (got {TimeoutSeconds})");
+        if (TimeoutSeconds is { } timeout)
+            CheckTimeout(timeout, $"{source}: timeout");
         if (PctDepth < 1)
             throw new KmcInputException($"{source}: pctDepth must be at least 1 (got {PctDepth})");
         if (PreemptionBound < -1)
@@ -142,7 +151,7 @@ public sealed record SettingsOverride
 }
 
 /// <summary>coyote.runtimeconfig.json: the checker's defaults and per-check overrides.</summary>
-public sealed class KmcConfig
+public sealed class KmcConfig : IValidatedInput
 {
     public const string FileName = "coyote.runtimeconfig.json";
 
@@ -154,13 +163,13 @@ public sealed class KmcConfig
     [JsonIgnore]
     public string? Source { get; private set; }
 
-    private static readonly JsonSerializerOptions s_json = new()
+    private static readonly JsonSerializerOptions s_json = InputFiles.Strict(new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         ReadCommentHandling = JsonCommentHandling.Skip,
         AllowTrailingCommas = true,
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-    };
+    });
 
     /// <summary>The memory model a check runs under when the command line names none.</summary>
     public string DefaultMemoryModel => Defaults.ApplyTo(new RunSettings()).MemoryModel;
@@ -184,24 +193,30 @@ public sealed class KmcConfig
         var path = explicitPath ?? FindUpwards(Directory.GetCurrentDirectory(), FileName);
         if (path == null)
             return new KmcConfig();
-        if (!File.Exists(path))
-            throw new KmcInputException($"config file '{path}' does not exist");
-        KmcConfig? config;
-        try
-        {
-            config = JsonSerializer.Deserialize<KmcConfig>(File.ReadAllText(path), s_json);
-        }
-        catch (JsonException e)
-        {
-            throw new KmcInputException($"{path}: {OneLine(e.Message)}");
-        }
-
-        config ??= new KmcConfig();
+        var config = InputFiles.ReadJson<KmcConfig>(path, "config file", s_json);
         config.Source = path;
-        config.Defaults.ApplyTo(new RunSettings()).Validate(path);
-        foreach (var (name, o) in config.Checks)
-            o.ApplyTo(config.Defaults.ApplyTo(new RunSettings())).Validate($"{path}: checks.{name}");
         return config;
+    }
+
+    public void Validate(InputPath at)
+    {
+        var defaults = Defaults.ApplyTo(new RunSettings()).Validate($"{at["defaults"]}");
+        foreach (var (name, o) in Checks)
+        {
+            var entry = at["checks"][name];
+            entry.Require(o != null, "is null");
+            entry.Require(IsCheckEntry(name), $"names no check, nor check@model (see kmc list): a misspelt entry would silently not apply");
+            o!.ApplyTo(defaults).Validate($"{entry}");
+        }
+    }
+
+    /// <summary>A check's name (some contain '@', like closure-sync@upstream), or one followed by @ and a memory model.</summary>
+    private static bool IsCheckEntry(string name)
+    {
+        if (CheckRegistry.All.Any(c => c.Name == name))
+            return true;
+        var at = name.LastIndexOf('@');
+        return at > 0 && MemoryModels.Names.Contains(name[(at + 1)..]) && CheckRegistry.All.Any(c => c.Name == name[..at]);
     }
 
     public static string? FindUpwards(string dir, string name)
@@ -215,6 +230,4 @@ public sealed class KmcConfig
 
         return null;
     }
-
-    private static string OneLine(string s) => s.Split('\n')[0].Trim();
 }
