@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using Kmc.Checks.Framework;
+using Kmc.Cli.Fuzz;
 using Kmc.Models.Scheduling;
 using Microsoft.Extensions.Logging;
 using Spectre.Console;
@@ -39,6 +40,7 @@ public sealed class Commands(ILogger log)
         root.Subcommands.Add(WorkerCommand());
         root.Subcommands.Add(FaultsCommand());
         root.Subcommands.Add(LitmusCommands.Build());
+        root.Subcommands.Add(FuzzCommand());
         return root;
     }
 
@@ -455,6 +457,38 @@ public sealed class Commands(ILogger log)
         foreach (var r in results)
             Console.WriteLine($"regression {r.File}: {(r.Ok ? "ok" : $"MISMATCH {r.Problem}")}; on fixed: {r.OnFixed}");
         return results.All(r => r.Ok);
+    }
+
+    private static Command FuzzCommand()
+    {
+        var cases = new Option<int?>("--cases") { Description = "mutated inputs per format (default 2000)" };
+        var seed = new Option<ulong?>("--seed") { Description = "seed of the mutations (same seed, same cases; default 1)" };
+        var targets = new Option<string[]>("--target") { Description = $"formats to fuzz (repeatable; default all: {string.Join(", ", FuzzTargets.Names)})", AllowMultipleArgumentsPerToken = true };
+        var keep = new Option<string?>("--keep") { Description = "folder to keep each failing input in (default: kmc-fuzz-failures)" };
+        var cmd = new Command("fuzz", "mutate valid traces, summaries, configs, fault queries and litmus files and check that each is refused in one line or gives a valid result") { cases, seed, targets, keep };
+        cmd.SetAction(p =>
+        {
+            var n = p.GetValue(cases) ?? 2000;
+            if (n < 1)
+                throw new KmcInputException($"--cases must be at least 1 (got {n})");
+            var wanted = p.GetValue(targets) ?? [];
+            foreach (var t in wanted.Where(t => !FuzzTargets.Names.Contains(t)))
+                throw new KmcInputException($"unknown fuzz target '{t}' (use {string.Join(", ", FuzzTargets.Names)})");
+            var report = FuzzCampaign.Run(n, p.GetValue(seed) ?? 1, wanted, Path.GetFullPath(p.GetValue(keep) ?? "kmc-fuzz-failures"));
+            var table = new Table().AddColumns("format", "cases", "refused (exit 2, one line)", "valid result", "failed", "time (s)");
+            foreach (var t in report.Tallies)
+            {
+                table.AddRow(t.Target, t.Cases.ToString(), t.Refused.ToString(), t.Accepted.ToString(),
+                    report.Failures.Count(f => f.Target == t.Target).ToString(), t.Elapsed.TotalSeconds.ToString("F1"));
+            }
+
+            AnsiConsole.Write(table);
+            foreach (var f in report.Failures)
+                Console.WriteLine($"FAILED {f.Case}: {f.Problem} (input: {f.Input}; kmc {string.Join(' ', f.Args.Select(a => a.Contains(' ') ? $"'{a}'" : a))})");
+            Console.WriteLine($"{report.Cases} cases, {report.Failures.Count} failed");
+            return report.Failures.Count == 0 ? 0 : 1;
+        });
+        return cmd;
     }
 
     private Command BenchCommand()
