@@ -98,7 +98,7 @@ public static partial class InputFiles
         line = at > 0 ? line[..at] : line;
         if (line.Contains("could not be mapped to any .NET member", StringComparison.Ordinal))
             return "is not a field this file has";
-        if (line.Contains("doesn't allow setting null values", StringComparison.Ordinal) || line.Contains("non-nullable", StringComparison.Ordinal))
+        if (line.Contains("doesn't allow setting null values", StringComparison.Ordinal) || line.Contains("doesn't allow null values", StringComparison.Ordinal))
             return "must not be null";
         var missing = MissingMembers().Match(line);
         if (missing.Success)
