@@ -150,9 +150,9 @@ public static class Suite
         var models = summaries.SelectMany(s => s.Summary.Rows.Select(r => (s.Path, r.MemoryModel))).ToList();
         if (models.Select(m => m.MemoryModel).Distinct().Count() > 1)
             throw new KmcInputException($"merge: summaries under different memory models ({Which(models)}); merge one model's summaries at a time");
-        var splits = summaries.Where(s => s.Summary.Shard != null).Select(s => (s.Path, Shard.Parse(s.Summary.Shard!).Count)).ToList();
-        if (splits.Select(s => s.Count).Distinct().Count() > 1)
-            throw new KmcInputException($"merge: shards of different splits ({Which(splits.Select(s => (s.Path, $"of {s.Count}")))})");
+        var splits = summaries.SelectMany(s => s.Summary.Shard is { } shard ? [(s.Path, Shard.Parse(shard).Count)] : Array.Empty<(string, int)>()).ToList();
+        if (splits.Select(s => s.Item2).Distinct().Count() > 1)
+            throw new KmcInputException($"merge: shards of different splits ({Which(splits.Select(s => (s.Item1, $"of {s.Item2}")))})");
         var seen = new Dictionary<(string, string, string, string, string, string?), string>();
         foreach (var (path, summary) in summaries)
         {
