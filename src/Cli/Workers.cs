@@ -67,6 +67,8 @@ public static class Workers
                 p.WaitForExit();
                 if (Interruption.Stopping)
                     Thread.Sleep(Timeout.Infinite); // the signal handler killed it and is ending the process
+                if (p.ExitCode > 128)
+                    Interruption.Stop($"a worker process was stopped by signal {p.ExitCode - 128}", p.ExitCode); // Ctrl-C reaches the whole process group
                 var stderr = err.Result.Trim();
                 if (p.ExitCode == 2)
                     throw new KmcInputException(stderr.Replace("kmc: ", ""));
