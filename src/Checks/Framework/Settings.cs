@@ -36,6 +36,13 @@ public sealed record RunSettings
     /// <summary>A year: Coyote takes the timeout as whole seconds in an int, and no search is meant to run longer.</summary>
     public const double MaxTimeoutSeconds = 365 * 24 * 3600;
 
+    /// <summary>
+    /// PCT draws depth - 1 priority change points for every execution; PCT finds a bug of depth d
+    /// with probability at least 1/(n k^(d-1)) (Burckhardt et al., ASPLOS 2010), so depths past a
+    /// handful find nothing more, and a huge one is only a loop.
+    /// </summary>
+    public const int MaxPctDepth = 1000;
+
     /// <summary>Rejects NaN, infinities, zero, negatives and more than <see cref="MaxTimeoutSeconds"/>.</summary>
     public static double CheckTimeout(double seconds, string what) =>
         double.IsFinite(seconds) && seconds > 0 && seconds <= MaxTimeoutSeconds
@@ -61,8 +68,8 @@ public sealed record RunSettings
             throw new KmcInputException($"{source}: maxSteps must be at least 1 (got {MaxSteps})");
         if (TimeoutSeconds is { } timeout)
             CheckTimeout(timeout, $"{source}: timeout");
-        if (PctDepth < 1)
-            throw new KmcInputException($"{source}: pctDepth must be at least 1 (got {PctDepth})");
+        if (PctDepth is < 1 or > MaxPctDepth)
+            throw new KmcInputException($"{source}: pctDepth must be between 1 and {MaxPctDepth} (got {PctDepth})");
         if (PreemptionBound < -1)
             throw new KmcInputException($"{source}: preemptionBound must be -1 (unbounded) or at least 0 (got {PreemptionBound})");
         if (StaleBound < -1)
