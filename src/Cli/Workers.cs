@@ -16,8 +16,7 @@ public sealed record WorkerJob(IReadOnlyList<WorkerCase> Cases, bool WriteReport
     {
         p.NonEmpty(c.Check, "check");
         p.NonEmpty(c.Variant, "variant");
-        p["settings"].Require(c.Settings != null, "is null");
-        c.Settings!.Validate(p["settings"].ToString());
+        p["settings"].Present(c.Settings).Validate(p["settings"].ToString());
     });
 }
 

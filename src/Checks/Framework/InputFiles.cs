@@ -85,9 +85,9 @@ public static partial class InputFiles
         }
 
         var root = new InputPath(path, "$");
-        root.Require(value != null, $"is null, not a kmc {what}");
-        value!.Validate(root);
-        return value;
+        var present = root.Present(value, $"is null, not a kmc {what}");
+        present.Validate(root);
+        return present;
     }
 
     /// <summary>The first sentence of a serializer message, without the path and position it repeats.</summary>
@@ -129,6 +129,9 @@ public readonly record struct InputPath(string File, string Path)
             throw Error(why);
     }
 
+    /// <summary>The value, or an error here when it is null: the one way past a deserialised null.</summary>
+    public T Present<T>(T? value, string why = "is null") where T : class => value ?? throw Error(why);
+
     public KmcInputException Error(string why) => new($"{this}: {why}");
 
     public override string ToString() => $"{File}: {Path}";
@@ -137,11 +140,7 @@ public readonly record struct InputPath(string File, string Path)
     public void Each<T>(IReadOnlyList<T?> items, Action<T, InputPath> validate) where T : class
     {
         for (var i = 0; i < items.Count; i++)
-        {
-            var item = items[i];
-            this[i].Require(item != null, "is null");
-            validate(item!, this[i]);
-        }
+            validate(this[i].Present(items[i]), this[i]);
     }
 
     public void Each<T>(IReadOnlyList<T?> items) where T : class, IValidatedInput => Each(items, (item, at) => item.Validate(at));

@@ -211,9 +211,8 @@ public sealed class KmcConfig : IValidatedInput
         foreach (var (name, o) in Checks)
         {
             var entry = at["checks"][name];
-            entry.Require(o != null, "is null");
             entry.Require(IsCheckEntry(name), $"names no check, nor check@model (see kmc list): a misspelt entry would silently not apply");
-            o!.ApplyTo(defaults).Validate($"{entry}");
+            entry.Present(o).ApplyTo(defaults).Validate($"{entry}");
         }
     }
 
