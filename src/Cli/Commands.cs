@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using Kmc.Checks.Framework;
+using Kmc.Cli.Fuzz;
 using Kmc.Models.Scheduling;
 using Microsoft.Extensions.Logging;
 using Spectre.Console;
@@ -22,7 +23,7 @@ public sealed class Commands(ILogger log)
     private readonly Option<int?> _staleBound = new("--stale-bound") { Description = "exhaustive search under tso/lkmm: most weak-memory choices per execution that are not what SC would do (stale reads, late stores, undrained store buffers; -1: none)" };
     private readonly Option<string?> _memoryModel = new("--memory-model") { Description = "memory model: sc, tso or lkmm" };
     private readonly Option<bool> _noMinimize = new("--no-minimize") { Description = "report the failing schedule as found, without shortening it" };
-    private readonly Option<int?> _workers = new("--workers") { Description = "worker processes to split the search over (default: the number of cores)" };
+    private readonly Option<int?> _workers = new("--workers") { Description = $"worker processes to split the search over (default: the number of cores; at most {Workers.PerCore} per core: more only adds processes that wait)" };
     private readonly Option<string?> _shard = new("--shard") { Description = "run only part i of N of the campaign (i/N), for a CI matrix; combine with kmc merge" };
     private readonly Option<string?> _config = new("--config") { Description = "config file (default: coyote.runtimeconfig.json in . or above)" };
     private readonly Option<string?> _faults = new("--faults") { Description = "dynamic fault query, e.g. 'class memory choose' or 'file Genradix.cs line 206 oneshot' (\"\": no faults)" };
@@ -40,6 +41,7 @@ public sealed class Commands(ILogger log)
         root.Subcommands.Add(WorkerCommand());
         root.Subcommands.Add(FaultsCommand());
         root.Subcommands.Add(LitmusCommands.Build());
+        root.Subcommands.Add(FuzzCommand());
         return root;
     }
 
@@ -104,6 +106,7 @@ public sealed class Commands(ILogger log)
         AddExploreOptions(cmd);
         cmd.SetAction(p =>
         {
+            TempFiles.Sweep(ReportWriter.ReportsRoot());
             var config = KmcConfig.Load(p.GetValue(_config));
             var c = CheckRegistry.Get(p.GetValue(check)!);
             var v = p.GetValue(variant) is { } vn ? c.GetVariant(vn) : c.Variants[0];
@@ -201,8 +204,8 @@ public sealed class Commands(ILogger log)
     private int? WorkerCount(ParseResult p, Shard? shard)
     {
         var workers = p.GetValue(_workers) ?? (shard != null ? 1 : null);
-        if (workers < 1)
-            throw new KmcInputException($"--workers must be at least 1 (got {workers})");
+        if (workers < 1 || workers > Workers.Max)
+            throw new KmcInputException($"--workers must be between 1 and {Workers.Max} ({Workers.PerCore} per core on this machine's {Environment.ProcessorCount}; got {workers})");
         return workers;
     }
 
@@ -398,10 +401,12 @@ public sealed class Commands(ILogger log)
             { quick, budget, only, _memoryModel, _workers, _shard, _config, output, update };
         cmd.SetAction(p =>
         {
+            TempFiles.Sweep(ReportWriter.ReportsRoot());
             var config = KmcConfig.Load(p.GetValue(_config));
-            var scale = (p.GetValue(quick) ? 0.1 : 1.0) * (p.GetValue(budget) ?? 1.0);
-            if (scale <= 0)
-                throw new KmcInputException($"--budget must be positive (got {p.GetValue(budget)})");
+            var factor = p.GetValue(budget) ?? 1.0;
+            if (!double.IsFinite(factor) || factor <= 0)
+                throw new KmcInputException($"--budget must be a finite number above 0 (got {factor})");
+            var scale = (p.GetValue(quick) ? 0.1 : 1.0) * factor;
             var shard = p.GetValue(_shard) is { } sh ? Shard.Parse(sh) : null;
             if (p.GetValue(update) && (shard != null || p.GetValue(only) != null || scale != 1.0))
                 throw new KmcInputException("--update-summary records the whole suite at its configured budgets: drop --shard, --check, --quick and --budget");
@@ -415,7 +420,10 @@ public sealed class Commands(ILogger log)
             var cases = Suite.Cases(checks).Select(c =>
             {
                 var s = config.For(c.Check.Name, memoryModel);
-                return new WorkerCase(c.Check.Name, c.Variant.Name, s with { Iterations = Math.Max(1, (int)(s.Iterations * scale)) });
+                var iterations = Math.Floor(s.Iterations * scale);
+                if (iterations > int.MaxValue)
+                    throw new KmcInputException($"--budget {factor} scales {c.Check.Name}'s {s.Iterations} iterations past {int.MaxValue}");
+                return new WorkerCase(c.Check.Name, c.Variant.Name, s with { Iterations = Math.Max(1, (int)iterations) });
             }).ToList();
             if (shard != null)
                 cases = shard.Take(cases).ToList();
@@ -536,11 +544,15 @@ public sealed class Commands(ILogger log)
         var cmd = new Command("merge", "combine the summary.json files of CI shards into one suite table") { files, output };
         cmd.SetAction(p =>
         {
-            var summaries = p.GetValue(files)!.Select(Suite.ReadSummary).ToList();
+            var read = p.GetValue(files)!.Select(f => (f, Suite.ReadSummary(f))).ToList();
+            Suite.CheckMergeable(read);
+            var dir = p.GetValue(output) ?? ReportWriter.LastRunDir();
+            if (File.Exists(dir))
+                throw new KmcInputException($"--out '{dir}' is a file; it names the folder for summary.md and summary.json");
+            var summaries = read.Select(s => s.Item2).ToList();
             var rows = Suite.Merge(summaries.SelectMany(s => s.Rows));
             var regressions = summaries.SelectMany(s => s.Regressions).GroupBy(r => r.File, StringComparer.Ordinal)
                 .Select(g => g.FirstOrDefault(r => !r.Ok) ?? g.First()).OrderBy(r => r.File, StringComparer.Ordinal).ToList();
-            var dir = p.GetValue(output) ?? ReportWriter.LastRunDir();
             var elapsed = TimeSpan.FromSeconds(summaries.Max(s => s.Seconds));
             Suite.WriteSummary(rows, dir, elapsed, regressions);
             var code = PrintSuite(rows, regressions);
@@ -590,6 +602,38 @@ public sealed class Commands(ILogger log)
         foreach (var r in results)
             Console.WriteLine($"regression {r.File}: {(r.Ok ? "ok" : $"MISMATCH {r.Problem}")}; on fixed: {r.OnFixed}");
         return results.All(r => r.Ok);
+    }
+
+    private static Command FuzzCommand()
+    {
+        var cases = new Option<int?>("--cases") { Description = "mutated inputs per format (default 2000)" };
+        var seed = new Option<ulong?>("--seed") { Description = "seed of the mutations (same seed, same cases; default 1)" };
+        var targets = new Option<string[]>("--target") { Description = $"formats to fuzz (repeatable; default all: {string.Join(", ", FuzzTargets.Names)})", AllowMultipleArgumentsPerToken = true };
+        var keep = new Option<string?>("--keep") { Description = "folder to keep each failing input in (default: kmc-fuzz-failures)" };
+        var cmd = new Command("fuzz", "mutate valid traces, summaries, configs, fault queries and litmus files and check that each is refused in one line or gives a valid result") { cases, seed, targets, keep };
+        cmd.SetAction(p =>
+        {
+            var n = p.GetValue(cases) ?? 2000;
+            if (n < 1)
+                throw new KmcInputException($"--cases must be at least 1 (got {n})");
+            var wanted = p.GetValue(targets) ?? [];
+            foreach (var t in wanted.Where(t => !FuzzTargets.Names.Contains(t)))
+                throw new KmcInputException($"unknown fuzz target '{t}' (use {string.Join(", ", FuzzTargets.Names)})");
+            var report = FuzzCampaign.Run(n, p.GetValue(seed) ?? 1, wanted, Path.GetFullPath(p.GetValue(keep) ?? "kmc-fuzz-failures"));
+            var table = new Table().AddColumns("format", "cases", "refused (exit 2, one line)", "valid result", "failed", "time (s)");
+            foreach (var t in report.Tallies)
+            {
+                table.AddRow(t.Target, t.Cases.ToString(), t.Refused.ToString(), t.Accepted.ToString(),
+                    report.Failures.Count(f => f.Target == t.Target).ToString(), t.Elapsed.TotalSeconds.ToString("F1"));
+            }
+
+            AnsiConsole.Write(table);
+            foreach (var f in report.Failures)
+                Console.WriteLine($"FAILED {f.Case}: {f.Problem} (input: {f.Input}; kmc {string.Join(' ', f.Args.Select(a => a.Contains(' ') ? $"'{a}'" : a))})");
+            Console.WriteLine($"{report.Cases} cases, {report.Failures.Count} failed");
+            return report.Failures.Count == 0 ? 0 : 1;
+        });
+        return cmd;
     }
 
     private Command BenchCommand()

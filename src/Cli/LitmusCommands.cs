@@ -26,8 +26,7 @@ public static class LitmusCommands
             var mm = p.GetValue(model) ?? "lkmm";
             LitmusModels.Get(mm);
             var seconds = p.GetValue(timeout) ?? 60;
-            if (seconds <= 0)
-                throw new KmcInputException($"--timeout must be positive (got {seconds})");
+            RunSettings.CheckTimeout(seconds, "--timeout");
             var files = LitmusRunner.Files(p.GetValue(paths)!);
             var watch = Stopwatch.StartNew();
             var results = files.Select(f => LitmusRunner.RunFile(f, mm, TimeSpan.FromSeconds(seconds), p.GetValue(every))).ToList();

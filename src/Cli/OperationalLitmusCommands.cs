@@ -17,8 +17,7 @@ public static class OperationalLitmusCommands
         if (everyExecution)
             throw new KmcInputException("--all-executions is for the axiomatic engine; the operational modes always visit every execution");
         var seconds = timeout ?? 60;
-        if (seconds <= 0)
-            throw new KmcInputException($"--timeout must be positive (got {seconds})");
+        RunSettings.CheckTimeout(seconds, "--timeout");
         if (model != null && !OperationalEngine.ModelNames.Contains(model))
             throw new KmcInputException($"unknown memory model '{model}' (use sc, tso or lkmm)");
         var files = LitmusRunner.Files(paths);

@@ -8,7 +8,17 @@ namespace Kmc.Cli;
 public sealed record WorkerCase(string Check, string Variant, RunSettings Settings);
 
 /// <summary>What a worker process is asked to do.</summary>
-public sealed record WorkerJob(IReadOnlyList<WorkerCase> Cases, bool WriteReports);
+public sealed record WorkerJob(IReadOnlyList<WorkerCase> Cases, bool WriteReports) : IValidatedInput
+{
+    internal static readonly JsonSerializerOptions Read = InputFiles.Strict(SummaryFile.Json);
+
+    public void Validate(InputPath at) => at["cases"].Each(Cases, (c, p) =>
+    {
+        p.NonEmpty(c.Check, "check");
+        p.NonEmpty(c.Variant, "variant");
+        p["settings"].Present(c.Settings).Validate(p["settings"].ToString());
+    });
+}
 
 /// <summary>
 /// Local worker processes: each runs its cases with `kmc worker JOB OUT` and writes their rows
@@ -59,12 +69,28 @@ public static class Workers
 
     private static readonly JsonSerializerOptions s_line = new(SummaryFile.Json) { WriteIndented = false };
 
+    /// <summary>Worker processes per core at most: past a few, extra processes only wait for a core and cost memory.</summary>
+    public const int PerCore = 4;
+
+    public static int Max => PerCore * Environment.ProcessorCount;
+
+    /// <summary>The worker processes running now, for <see cref="Interruption"/> to stop with their parent.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, Process> s_running = new();
+
+    /// <summary>The temp folders of running <see cref="Run"/> calls, removed when they end or the process is stopped.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> s_folders = new();
+
+    private const string FolderPrefix = "kmc-workers-";
+
     public static IReadOnlyList<SuiteRow> Run(IReadOnlyList<WorkerJob> jobs, Action<SuiteRow>? caseDone = null)
     {
-        var dir = Directory.CreateTempSubdirectory("kmc-workers").FullName;
+        SweepStaleFolders();
+        var dir = Path.Combine(Path.GetTempPath(), $"{FolderPrefix}{Environment.ProcessId}-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        s_folders[dir] = 0;
+        var processes = new List<(Process Process, string Out, Task<string> Err)>();
         try
         {
-            var processes = new List<(Process Process, string Out, Task<string> Err)>();
             for (var i = 0; i < jobs.Count; i++)
             {
                 var job = Path.Combine(dir, $"job{i}.json");
@@ -80,6 +106,7 @@ public static class Workers
                 if (!p.Start())
                     throw new InvalidOperationException("could not start a worker process");
                 p.BeginOutputReadLine();
+                s_running[p.Id] = p;
                 processes.Add((p, output, p.StandardError.ReadToEndAsync()));
             }
 
@@ -87,6 +114,10 @@ public static class Workers
             foreach (var (p, output, err) in processes)
             {
                 p.WaitForExit();
+                if (Interruption.Stopping)
+                    Thread.Sleep(Timeout.Infinite); // the signal handler killed it and is ending the process
+                if (p.ExitCode > 128)
+                    Interruption.Stop($"a worker process was stopped by signal {p.ExitCode - 128}", p.ExitCode); // Ctrl-C reaches the whole process group
                 var stderr = err.Result.Trim();
                 if (p.ExitCode == 2)
                     throw new KmcInputException(stderr.Replace("kmc: ", ""));
@@ -99,29 +130,86 @@ public static class Workers
         }
         finally
         {
-            Directory.Delete(dir, recursive: true);
+            // On an error in one worker, the others have nothing left to do.
+            foreach (var (p, _, _) in processes)
+            {
+                Stop(p);
+                s_running.TryRemove(p.Id, out _);
+                p.Dispose();
+            }
+
+            DeleteFolder(dir);
         }
     }
 
-    /// <summary>The worker side: run the job's cases and write their rows.</summary>
-    public static int Serve(string jobPath, string outPath)
+    /// <summary>Kills every running worker and waits for it, then removes the temp folders: a stopped kmc leaves no worker behind.</summary>
+    public static void StopAll()
     {
-        WorkerJob? job;
+        foreach (var p in s_running.Values)
+            Stop(p);
+        foreach (var dir in s_folders.Keys)
+            DeleteFolder(dir);
+    }
+
+    private static void Stop(Process p)
+    {
         try
         {
-            job = JsonSerializer.Deserialize<WorkerJob>(File.ReadAllText(jobPath), SummaryFile.Json);
+            if (!p.HasExited)
+                p.Kill(entireProcessTree: true);
+            p.WaitForExit(5000);
         }
-        catch (Exception e) when (e is JsonException or IOException)
+        catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
         {
-            throw new KmcInputException($"{jobPath}: not a worker job ({e.Message.Split('\n')[0]})");
+            // Already gone.
+        }
+    }
+
+    private static void DeleteFolder(string dir)
+    {
+        try
+        {
+            if (Directory.Exists(dir))
+                Directory.Delete(dir, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A worker still closing a file; the next run's sweep removes it.
         }
 
+        s_folders.TryRemove(dir, out _);
+    }
+
+    /// <summary>Temp folders of kmc processes killed outright (SIGKILL): their process id is in the name.</summary>
+    private static void SweepStaleFolders()
+    {
+        try
+        {
+            foreach (var dir in Directory.EnumerateDirectories(Path.GetTempPath(), FolderPrefix + "*"))
+            {
+                var rest = Path.GetFileName(dir)[FolderPrefix.Length..];
+                var dash = rest.IndexOf('-');
+                if (dash > 0 && int.TryParse(rest[..dash], out var pid) && pid != Environment.ProcessId && !TempFiles.IsAlive(pid))
+                    DeleteFolder(dir);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The temp folder is not ours to list; nothing of ours to sweep then.
+        }
+    }
+
+    /// <summary>The worker side: run the job's cases and write their rows; ends when the parent does.</summary>
+    public static int Serve(string jobPath, string outPath)
+    {
+        WatchParent();
+        var job = InputFiles.ReadJson<WorkerJob>(jobPath, "worker job", WorkerJob.Read);
         var watch = Stopwatch.StartNew();
         var rows = new List<SuiteRow>();
-        foreach (var c in job!.Cases)
+        foreach (var c in job.Cases)
         {
             var check = CheckRegistry.Get(c.Check);
-            var row = Suite.RunCase(check, check.GetVariant(c.Variant), c.Settings.Validate("worker job"), job.WriteReports);
+            var row = Suite.RunCase(check, check.GetVariant(c.Variant), c.Settings, job.WriteReports);
             rows.Add(row);
             Console.Out.WriteLine(RowPrefix + JsonSerializer.Serialize(row, s_line));
             Console.Out.Flush();
@@ -129,6 +217,32 @@ public static class Workers
 
         Suite.WriteSummaryJson(outPath, rows, watch.Elapsed);
         return 0;
+    }
+
+    /// <summary>
+    /// The parent holds the write end of this worker's standard input and never writes: end of
+    /// input means the parent is gone, even killed outright, and the worker stops with it
+    /// instead of running on as an orphan.
+    /// </summary>
+    private static void WatchParent()
+    {
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                using var stdin = Console.OpenStandardInput();
+                var buffer = new byte[64];
+                while (stdin.Read(buffer, 0, buffer.Length) > 0)
+                {
+                }
+            }
+            catch (IOException)
+            {
+            }
+
+            Interruption.Stop("its parent kmc ended", 1);
+        }) { IsBackground = true, Name = "kmc parent watch" };
+        thread.Start();
     }
 
     /// <summary>
@@ -141,7 +255,7 @@ public static class Workers
         var apphost = System.Reflection.Assembly.GetEntryAssembly() == typeof(Workers).Assembly && Path.GetFileNameWithoutExtension(host) != "dotnet";
         if (!apphost && Path.GetFileNameWithoutExtension(host) != "dotnet")
             host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } dotnet ? dotnet : "dotnet";
-        var psi = new ProcessStartInfo(host) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        var psi = new ProcessStartInfo(host) { RedirectStandardError = true, RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
         if (!apphost)
             psi.ArgumentList.Add(typeof(Workers).Assembly.Location);
         psi.ArgumentList.Add("worker");

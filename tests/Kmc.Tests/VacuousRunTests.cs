@@ -73,9 +73,9 @@ public class VacuousRunTests
     }
 
     [Theory]
-    [InlineData("countr", "checks.countr: no check of that name")]
+    [InlineData("countr", "checks.countr: names no check")]
     [InlineData("counter@lkmmm", "checks.counter@lkmmm: unknown memory model 'lkmmm'")]
-    [InlineData("closure-sync@upstreamm@lkmm", "checks.closure-sync@upstreamm@lkmm: no check of that name")]
+    [InlineData("closure-sync@upstreamm@lkmm", "checks.closure-sync@upstreamm@lkmm: names no check")]
     public void A_config_entry_for_no_check_is_an_error(string key, string message)
     {
         var dir = TempDir();

@@ -30,20 +30,27 @@ public static class ReportWriter
         runsDir ??= Path.Combine(ReportsRoot(), "runs");
         Directory.CreateDirectory(runsDir);
         var final = Path.Combine(runsDir, FolderName(trace));
-        var unique = $"{FolderName(trace)}-{Environment.ProcessId}-{Guid.NewGuid():N}";
-        var temp = Path.Combine(runsDir, ".tmp-" + unique);
-        try
+        // Unique per writer (threads and processes), and named with the process id so that a
+        // later run removes what a killed one left (TempFiles.Sweep).
+        var unique = $"{FolderName(trace)}-{Guid.NewGuid():N}";
+        var temp = TempFiles.FolderFor(runsDir, unique);
+        var aside = TempFiles.FolderFor(runsDir, "old-" + unique);
+        // Held while the temps exist: an interrupt lets the write in flight finish first.
+        lock (TempFiles.Gate)
         {
-            Directory.CreateDirectory(temp);
-            File.WriteAllText(Path.Combine(temp, "trace.json"), trace.ToJson());
-            File.WriteAllText(Path.Combine(temp, "report.md"), Markdown(trace, Path.Combine(final, "trace.json")));
-            File.WriteAllText(Path.Combine(temp, "report.html"), HtmlReport.Render(trace, Path.Combine(final, "trace.json")));
-            MoveIntoPlace(temp, final, Path.Combine(runsDir, ".old-" + unique));
-        }
-        finally
-        {
-            if (Directory.Exists(temp))
-                Directory.Delete(temp, recursive: true);
+            try
+            {
+                Directory.CreateDirectory(temp);
+                File.WriteAllText(Path.Combine(temp, "trace.json"), trace.ToJson());
+                File.WriteAllText(Path.Combine(temp, "report.md"), Markdown(trace, Path.Combine(final, "trace.json")));
+                File.WriteAllText(Path.Combine(temp, "report.html"), HtmlReport.Render(trace, Path.Combine(final, "trace.json")));
+                MoveIntoPlace(temp, final, aside);
+            }
+            finally
+            {
+                if (Directory.Exists(temp))
+                    Directory.Delete(temp, recursive: true);
+            }
         }
 
         return final;

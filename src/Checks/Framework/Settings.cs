@@ -40,6 +40,22 @@ public sealed record RunSettings
 
     public static readonly IReadOnlyList<string> Drivers = ["native", "coyote"];
 
+    /// <summary>A year: Coyote takes the timeout as whole seconds in an int, and no search is meant to run longer.</summary>
+    public const double MaxTimeoutSeconds = 365 * 24 * 3600;
+
+    /// <summary>
+    /// PCT draws depth - 1 priority change points for every execution; PCT finds a bug of depth d
+    /// with probability at least 1/(n k^(d-1)) (Burckhardt et al., ASPLOS 2010), so depths past a
+    /// handful find nothing more, and a huge one is only a loop.
+    /// </summary>
+    public const int MaxPctDepth = 1000;
+
+    /// <summary>Rejects NaN, infinities, zero, negatives and more than <see cref="MaxTimeoutSeconds"/>.</summary>
+    public static double CheckTimeout(double seconds, string what) =>
+        double.IsFinite(seconds) && seconds > 0 && seconds <= MaxTimeoutSeconds
+            ? seconds
+            : throw new KmcInputException($"{what} must be a number of seconds above 0 and at most {MaxTimeoutSeconds} (got {seconds})");
+
     public IExplorer Explorer() => Driver switch
     {
         "native" => new NativeExplorer(),
@@ -57,10 +73,10 @@ public sealed record RunSettings
             throw new KmcInputException($"{source}: iterations must be at least 1 (got {Iterations})");
         if (MaxSteps < 1)
             throw new KmcInputException($"{source}: maxSteps must be at least 1 (got {MaxSteps})");
-        if (TimeoutSeconds is <= 0)
-            throw new KmcInputException($"{source}: timeout must be positive (got {TimeoutSeconds})");
-        if (PctDepth < 1)
-            throw new KmcInputException($"{source}: pctDepth must be at least 1 (got {PctDepth})");
+        if (TimeoutSeconds is { } timeout)
+            CheckTimeout(timeout, $"{source}: timeout");
+        if (PctDepth is < 1 or > MaxPctDepth)
+            throw new KmcInputException($"{source}: pctDepth must be between 1 and {MaxPctDepth} (got {PctDepth})");
         if (PreemptionBound < -1)
             throw new KmcInputException($"{source}: preemptionBound must be -1 (unbounded) or at least 0 (got {PreemptionBound})");
         if (StaleBound < -1)
@@ -155,7 +171,7 @@ public sealed record SettingsOverride
 }
 
 /// <summary>coyote.runtimeconfig.json: the checker's defaults and per-check overrides.</summary>
-public sealed class KmcConfig
+public sealed class KmcConfig : IValidatedInput
 {
     public const string FileName = "coyote.runtimeconfig.json";
 
@@ -167,13 +183,13 @@ public sealed class KmcConfig
     [JsonIgnore]
     public string? Source { get; private set; }
 
-    private static readonly JsonSerializerOptions s_json = new()
+    private static readonly JsonSerializerOptions s_json = InputFiles.Strict(new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         ReadCommentHandling = JsonCommentHandling.Skip,
         AllowTrailingCommas = true,
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-    };
+    });
 
     /// <summary>The memory model a check runs under when the command line names none.</summary>
     public string DefaultMemoryModel => Defaults.ApplyTo(new RunSettings()).MemoryModel;
@@ -197,48 +213,39 @@ public sealed class KmcConfig
         var path = explicitPath ?? FindUpwards(Directory.GetCurrentDirectory(), FileName);
         if (path == null)
             return new KmcConfig();
-        if (!File.Exists(path))
-            throw new KmcInputException($"config file '{path}' does not exist");
-        KmcConfig? config;
-        try
-        {
-            config = JsonSerializer.Deserialize<KmcConfig>(File.ReadAllText(path), s_json);
-        }
-        catch (JsonException e)
-        {
-            throw new KmcInputException($"{path}: {OneLine(e.Message)}");
-        }
-
-        config ??= new KmcConfig();
+        var config = InputFiles.ReadJson<KmcConfig>(path, "config file", s_json);
         config.Source = path;
-        foreach (var name in config.Checks.Keys)
-            CheckKey(name, path);
-        config.Defaults.ApplyTo(new RunSettings()).Validate(path);
-        foreach (var (name, o) in config.Checks)
-            o.ApplyTo(config.Defaults.ApplyTo(new RunSettings())).Validate($"{path}: checks.{name}");
         return config;
     }
 
-    /// <summary>
-    /// A per-check entry must name a check ("check") or a check and a memory model
-    /// ("check@model"; check names may contain '@' themselves): a misspelled one would leave the
-    /// check on the defaults without a word.
-    /// </summary>
-    private static void CheckKey(string key, string path)
+    public void Validate(InputPath at)
     {
-        static bool IsCheck(string name) => CheckRegistry.All.Any(c => c.Name == name);
-        if (IsCheck(key))
-            return;
-        var at = key.LastIndexOf('@');
-        if (at > 0 && IsCheck(key[..at]))
+        var defaults = Defaults.ApplyTo(new RunSettings()).Validate($"{at["defaults"]}");
+        foreach (var (name, o) in Checks)
         {
-            if (MemoryModels.Names.Contains(key[(at + 1)..]))
-                return;
-            throw new KmcInputException(
-                $"{path}: checks.{key}: unknown memory model '{key[(at + 1)..]}' (available: {string.Join(", ", MemoryModels.Names)})");
+            var entry = at["checks"][name];
+            var model = UnknownModel(name);
+            entry.Require(model == null, $"unknown memory model '{model}' (available: {string.Join(", ", MemoryModels.Names)})");
+            entry.Require(IsCheckEntry(name), $"names no check, nor check@model (see kmc list): a misspelt entry would silently not apply");
+            entry.Present(o).ApplyTo(defaults).Validate($"{entry}");
         }
+    }
 
-        throw new KmcInputException($"{path}: checks.{key}: no check of that name (kmc list shows them; 'check@model' for one memory model)");
+    /// <summary>"check@model" where the check exists but the model does not: the model named.</summary>
+    private static string? UnknownModel(string name)
+    {
+        var at = name.LastIndexOf('@');
+        return at > 0 && !CheckRegistry.All.Any(c => c.Name == name) && CheckRegistry.All.Any(c => c.Name == name[..at])
+               && !MemoryModels.Names.Contains(name[(at + 1)..]) ? name[(at + 1)..] : null;
+    }
+
+    /// <summary>A check's name (some contain '@', like closure-sync@upstream), or one followed by @ and a memory model.</summary>
+    private static bool IsCheckEntry(string name)
+    {
+        if (CheckRegistry.All.Any(c => c.Name == name))
+            return true;
+        var at = name.LastIndexOf('@');
+        return at > 0 && MemoryModels.Names.Contains(name[(at + 1)..]) && CheckRegistry.All.Any(c => c.Name == name[..at]);
     }
 
     /// <summary>The query a check's settings got from the command line or its own config entry, not from the defaults every check shares.</summary>
@@ -256,6 +263,4 @@ public sealed class KmcConfig
 
         return null;
     }
-
-    private static string OneLine(string s) => s.Split('\n')[0].Trim();
 }

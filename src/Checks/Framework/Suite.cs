@@ -17,10 +17,32 @@ public sealed record SuiteRow(
     ulong Seed,
     string MemoryModel,
     string? Mismatch,
-    string? Report);
+    string? Report)
+{
+    public void Validate(InputPath at)
+    {
+        at.NonEmpty(Check, "check");
+        at.NonEmpty(Variant, "variant");
+        at.NonEmpty(Expected, "expected");
+        at["observed"].Require(Observed == "pass" || Observed.StartsWith("bug: ", StringComparison.Ordinal), $"must be 'pass' or 'bug: KIND' (got '{Observed}')");
+        at.AtLeast(Executions, 0, "executions");
+        at.FiniteNonNegative(Seconds, "seconds");
+        at["driver"].Require(RunSettings.Drivers.Contains(Driver), $"unknown driver '{Driver}'");
+        at.NonEmpty(Strategy, "strategy");
+        at["memoryModel"].Require(MemoryModels.Names.Contains(MemoryModel), $"unknown memory model '{MemoryModel}'");
+        at["mismatch"].Require(Matches == (Mismatch == null), Matches ? "a matching row has no mismatch" : "a row that does not match says why");
+    }
+}
 
 /// <summary>One replayed trace of the regression corpus, as the summary records it.</summary>
-public sealed record RegressionRow(string File, bool Ok, string? Problem, string OnFixed);
+public sealed record RegressionRow(string File, bool Ok, string? Problem, string OnFixed)
+{
+    public void Validate(InputPath at)
+    {
+        at.NonEmpty(File, "file");
+        at["problem"].Require(Ok == (Problem == null), Ok ? "an ok regression has no problem" : "a failed regression says why");
+    }
+}
 
 /// <summary>summary.json: the suite table of one run, one shard or a merge of them.</summary>
 public sealed record SummaryFile(
@@ -29,9 +51,30 @@ public sealed record SummaryFile(
     string? Shard,
     double Seconds,
     IReadOnlyList<SuiteRow> Rows,
-    IReadOnlyList<RegressionRow> Regressions)
+    IReadOnlyList<RegressionRow> Regressions) : IValidatedInput
 {
     public const string CurrentFormat = "kmc-summary/1";
+
+    public void Validate(InputPath at)
+    {
+        at["format"].Require(Format == CurrentFormat, $"summary format '{Format}' is not supported (this kmc reads {CurrentFormat})");
+        at.NonEmpty(KmcVersion, "kmcVersion");
+        if (Shard != null)
+        {
+            try
+            {
+                Framework.Shard.Parse(Shard);
+            }
+            catch (KmcInputException e)
+            {
+                throw at["shard"].Error(e.Message);
+            }
+        }
+
+        at.FiniteNonNegative(Seconds, "seconds");
+        at["rows"].Each(Rows, (r, p) => r.Validate(p));
+        at["regressions"].Each(Regressions, (r, p) => r.Validate(p));
+    }
 
     public static readonly JsonSerializerOptions Json = new()
     {
@@ -39,6 +82,8 @@ public sealed record SummaryFile(
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
     };
+
+    internal static readonly JsonSerializerOptions Read = InputFiles.Strict(Json);
 }
 
 /// <summary>Runs every check on every variant with the configured budgets and compares with the expectations.</summary>
@@ -87,24 +132,45 @@ public static class Suite
         WriteAtomically(path, JsonSerializer.Serialize(summary, SummaryFile.Json));
     }
 
-    /// <summary>Reads a summary.json, or says in one line why it is not one.</summary>
-    public static SummaryFile ReadSummary(string path)
-    {
-        if (!File.Exists(path))
-            throw new KmcInputException($"summary file '{path}' does not exist");
-        SummaryFile? summary;
-        try
-        {
-            summary = JsonSerializer.Deserialize<SummaryFile>(File.ReadAllText(path), SummaryFile.Json);
-        }
-        catch (JsonException e)
-        {
-            throw new KmcInputException($"{path}: not a kmc summary ({e.Message.Split('\n')[0].Trim()})");
-        }
+    /// <summary>Reads a summary.json, or says in one line (file and JSON path) why it is not one.</summary>
+    public static SummaryFile ReadSummary(string path) => InputFiles.ReadJson<SummaryFile>(path, "summary", SummaryFile.Read);
 
-        if (summary?.Format != SummaryFile.CurrentFormat || summary.Rows == null)
-            throw new KmcInputException($"{path}: not a kmc summary (format '{summary?.Format}', this kmc reads {SummaryFile.CurrentFormat})");
-        return summary;
+    /// <summary>
+    /// Refuses, in one line, summaries that do not make one suite table: the same file twice, a
+    /// case that two summaries both ran (the same shard, or unsharded, twice), different memory
+    /// models, different kmc versions, or shards of different splits.
+    /// </summary>
+    public static void CheckMergeable(IReadOnlyList<(string Path, SummaryFile Summary)> summaries)
+    {
+        var twice = summaries.GroupBy(s => Path.GetFullPath(s.Path)).FirstOrDefault(g => g.Count() > 1);
+        if (twice != null)
+            throw new KmcInputException($"merge: '{twice.First().Path}' is given twice");
+        string Which<T>(IEnumerable<(string Path, T Value)> values) =>
+            string.Join(", ", values.GroupBy(v => v.Value).Select(g => $"{g.First().Path}: {g.Key}").Take(3));
+        var versions = summaries.Select(s => (s.Path, s.Summary.KmcVersion)).ToList();
+        if (versions.Select(v => v.KmcVersion).Distinct().Count() > 1)
+            throw new KmcInputException($"merge: summaries of different kmc versions ({Which(versions)}); merge the summaries of one build");
+        var models = summaries.SelectMany(s => s.Summary.Rows.Select(r => (s.Path, r.MemoryModel))).ToList();
+        if (models.Select(m => m.MemoryModel).Distinct().Count() > 1)
+            throw new KmcInputException($"merge: summaries under different memory models ({Which(models)}); merge one model's summaries at a time");
+        var splits = summaries.SelectMany(s => s.Summary.Shard is { } shard ? [(s.Path, Shard.Parse(shard).Count)] : Array.Empty<(string, int)>()).ToList();
+        if (splits.Select(s => s.Item2).Distinct().Count() > 1)
+            throw new KmcInputException($"merge: shards of different splits ({Which(splits.Select(s => (s.Item1, $"of {s.Item2}")))})");
+        var seen = new Dictionary<(string, string, string, string, string, string?), string>();
+        foreach (var (path, summary) in summaries)
+        {
+            foreach (var r in summary.Rows)
+            {
+                var key = (r.Check, r.Variant, r.MemoryModel, r.Driver, r.Strategy, summary.Shard);
+                if (seen.TryGetValue(key, out var other) && other != path)
+                {
+                    var part = summary.Shard is { } sh ? $"shard {sh}" : "no shard";
+                    throw new KmcInputException($"merge: {r.Check}/{r.Variant} ({part}) is in both {other} and {path}: the same run given twice?");
+                }
+
+                seen[key] = path;
+            }
+        }
     }
 
     /// <summary>
@@ -172,8 +238,11 @@ public static class Suite
 
     public static void WriteAtomically(string path, string text)
     {
-        var temp = path + ".tmp-" + Environment.ProcessId;
-        File.WriteAllText(temp, text);
-        File.Move(temp, path, overwrite: true);
+        lock (TempFiles.Gate)
+        {
+            var temp = TempFiles.For(path);
+            File.WriteAllText(temp, text);
+            File.Move(temp, path, overwrite: true);
+        }
     }
 }

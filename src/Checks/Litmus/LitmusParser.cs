@@ -383,8 +383,7 @@ public static partial class LitmusParser
         private ThreadCode ReadThread(int expected)
         {
             var fn = _c.ExpectIdent();
-            var index = int.Parse(fn[1..], System.Globalization.CultureInfo.InvariantCulture);
-            if (index != expected)
+            if (!int.TryParse(fn.AsSpan(1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var index) || index != expected)
                 throw new LitmusParseException($"thread {fn} out of order (expected P{expected})");
             _c.Expect("(");
             while (!_c.Accept(")"))

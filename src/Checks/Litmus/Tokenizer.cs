@@ -120,7 +120,7 @@ public static class Tokenizer
                 return Convert.ToInt64(s[2..].TrimEnd('u', 'U', 'l', 'L'), 16);
             return long.Parse(s.TrimEnd('u', 'U', 'l', 'L'), System.Globalization.CultureInfo.InvariantCulture);
         }
-        catch (FormatException)
+        catch (Exception e) when (e is FormatException or OverflowException or ArgumentException)
         {
             throw new LitmusParseException($"bad number {t}");
         }
