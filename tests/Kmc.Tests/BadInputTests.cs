@@ -162,7 +162,7 @@ public class BadInputTests
     {
         AssertRefused("$.checks.counter: is null", One("c.json", """{ "checks": { "counter": null } }"""), "run", "counter", "--config", "{c.json}");
         AssertRefused("$.checks.cuonter: names no check", One("c.json", """{ "checks": { "cuonter": { "iterations": 5 } } }"""), "run", "counter", "--config", "{c.json}");
-        AssertRefused("$.checks.counter@arm: names no check", One("c.json", """{ "checks": { "counter@arm": { } } }"""), "run", "counter", "--config", "{c.json}");
+        AssertRefused("$.checks.counter@arm: unknown memory model 'arm'", One("c.json", """{ "checks": { "counter@arm": { } } }"""), "run", "counter", "--config", "{c.json}");
         AssertRefused("$.defaults: must not be null", One("c.json", """{ "defaults": null }"""), "run", "counter", "--config", "{c.json}");
         AssertRefused("$.defaults.iterations", One("c.json", """{ "defaults": { "iterations": "many" } }"""), "run", "counter", "--config", "{c.json}");
         AssertRefused("$.defaults.wat: is not a field", One("c.json", """{ "defaults": { "wat": 1 } }"""), "run", "counter", "--config", "{c.json}");

@@ -24,7 +24,8 @@ public sealed record SuiteRow(
         at.NonEmpty(Check, "check");
         at.NonEmpty(Variant, "variant");
         at.NonEmpty(Expected, "expected");
-        at["observed"].Require(Observed == "pass" || Observed.StartsWith("bug: ", StringComparison.Ordinal), $"must be 'pass' or 'bug: KIND' (got '{Observed}')");
+        at["observed"].Require(Observed == "pass" || Observed == Suite.Inconclusive || Observed.StartsWith("bug: ", StringComparison.Ordinal),
+            $"must be 'pass', '{Suite.Inconclusive}' or 'bug: KIND' (got '{Observed}')");
         at.AtLeast(Executions, 0, "executions");
         at.FiniteNonNegative(Seconds, "seconds");
         at["driver"].Require(RunSettings.Drivers.Contains(Driver), $"unknown driver '{Driver}'");
