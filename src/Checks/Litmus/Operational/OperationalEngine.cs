@@ -257,7 +257,7 @@ public static class OperationalEngine
                     loopCut++;
                 else if (ex.StepBoundHit)
                     cut++;
-                else if (ex.Failure is { Kind: FailureKind.Hang })
+                else if (ex.Failure is { Kind: FailureKind.Hang or FailureKind.Livelock })
                     hangs++;
                 else if (ex.Failure is { } f)
                 {
