@@ -144,12 +144,16 @@ public sealed class Execution
     }
 
     /// <summary>Creates a task pinned to a CPU. Before the run, the driver starts it; during the run, at once.</summary>
-    public SimTask Spawn(string name, int cpu, Func<ValueTask> body)
+    public SimTask Spawn(string name, int cpu, Func<ValueTask> body) => Spawn(name, cpu, SchedClass.Normal, body);
+
+    /// <summary>Creates a task of the given scheduling class (SCHED_FIFO for <see cref="SchedClass.Rt"/>) pinned to a CPU.</summary>
+    public SimTask Spawn(string name, int cpu, SchedClass schedClass, Func<ValueTask> body)
     {
         if (cpu < 0 || cpu >= Cpus.Count)
             throw new ArgumentOutOfRangeException(nameof(cpu), $"task {name}: CPU {cpu} does not exist (this scenario has {Cpus.Count})");
         Scheduling.Reduction.Footprints.Untracked();
-        var task = new SimTask(_tasks.Count, name, Cpus[cpu]);
+        var task = new SimTask(_tasks.Count, name, Cpus[cpu]) { SchedClass = schedClass };
+        _anyRt |= schedClass != SchedClass.Normal;
         _tasks.Add(task);
         if (t_task != null)
         {
@@ -303,7 +307,47 @@ public sealed class Execution
         var occupant = t.Cpu.Occupant;
         if (occupant != null && occupant != t && !Preemptible(occupant))
             return false;
+        if (HigherClassOnCpu(t) != null)
+            return false;
         return t.Blocker == null || t.Blocker();
+    }
+
+    /// <summary>
+    /// A task of a higher scheduling class that wants t's CPU (runnable or spinning: a busy-wait
+    /// keeps the CPU), which the CPU's scheduler runs instead of t; null when there is none.
+    /// </summary>
+    internal SimTask? HigherClassOnCpu(SimTask t)
+    {
+        if (!_anyRt)
+            return null;
+        foreach (var u in _tasks)
+        {
+            if (u != t && u.Cpu == t.Cpu && u.SchedClass > t.SchedClass && !u.Done && !u.Sleeping)
+                return u;
+        }
+
+        return null;
+    }
+
+    /// <summary>Set once a real-time task is spawned, so that scenarios without priorities pay nothing.</summary>
+    private bool _anyRt;
+
+    /// <summary>
+    /// need_resched() from the runqueues instead of a recorded choice (a scenario that models the
+    /// tasks competing for a CPU sets it): true when another task on the CPU is runnable at the
+    /// same or a higher class.
+    /// </summary>
+    public bool NeedReschedFromRunqueues { get; set; }
+
+    internal bool RunqueueNeedsResched(SimTask t)
+    {
+        foreach (var u in _tasks)
+        {
+            if (u != t && u.Cpu == t.Cpu && u.SchedClass >= t.SchedClass && !u.Done && !u.Sleeping)
+                return true;
+        }
+
+        return false;
     }
 
     private bool Preemptible(SimTask occupant) =>
@@ -327,8 +371,14 @@ public sealed class Execution
         }
     }
 
-    /// <summary>The hang report: every unfinished task and why it cannot move.</summary>
-    public Failure DescribeHang()
+    /// <summary>
+    /// The report of an execution in which no task can move: a livelock when a spinner keeps a
+    /// runnable task off its CPU (<see cref="Liveness"/>), else a hang naming every unfinished task
+    /// and why it cannot move.
+    /// </summary>
+    public Failure DescribeHang() => Liveness.Starvation(this) ?? DescribeStuck();
+
+    private Failure DescribeStuck()
     {
         var sb = new StringBuilder("no task can make progress:");
         string? where = null;
@@ -357,6 +407,8 @@ public sealed class Execution
             }
         }
 
+        foreach (var t in _tasks.Where(t => !t.Done && t.OpenProgress.Count > 0))
+            sb.Append("\n  progress property violated: ").Append(t.OpenProgress[^1]).Append(" (").Append(t.Name).Append(" never gets there)");
         return new Failure(FailureKind.Hang, sb.ToString(), where);
     }
 

@@ -7,6 +7,11 @@ public enum FailureKind
     Assertion,
     /// <summary>No task can make progress: a deadlock, a lost wakeup or a spin that never ends.</summary>
     Hang,
+    /// <summary>
+    /// Livelock/starvation: a task that could run is kept off its CPU forever by a task that spins
+    /// (with preemption off, or at a higher scheduling class) waiting for it, directly or not.
+    /// </summary>
+    Livelock,
     UseAfterFree,
     DoubleFree,
     Leak,

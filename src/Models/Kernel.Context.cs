@@ -87,7 +87,14 @@ public static partial class Kernel
     /// A spin that may also give up because need_resched() (or a similar recorded condition)
     /// became true: returns true when <paramref name="cond"/> held, false when the task gave up.
     /// </summary>
+    /// <remarks>
+    /// Where the scenario sets <see cref="Execution.NeedReschedFromRunqueues"/>, need_resched() is
+    /// no recorded choice: the spin re-reads it with its condition and gives up once another
+    /// task of the same or a higher class wants the CPU (or <paramref name="alsoGiveUpWhen"/>
+    /// holds, as a vendor's rt_task() test); otherwise the condition alone ends it.
+    /// </remarks>
     public static async ValueTask<bool> SpinUntilOrGiveUp(Func<bool> cond, string what, string giveUpReason = "need_resched()",
+        Func<bool>? alsoGiveUpWhen = null,
         [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
     {
         var (ex, t) = Ctx();
@@ -96,6 +103,27 @@ public static partial class Kernel
         {
             ex.Record(t, "spin until", what, "true", fn, file, line);
             return true;
+        }
+
+        if (ex.NeedReschedFromRunqueues)
+        {
+            bool GiveUp() => ex.RunqueueNeedsResched(t) || (alsoGiveUpWhen?.Invoke() ?? false);
+            if (!GiveUp())
+                await ex.Point(t, () => cond() || GiveUp(), $"{what} || {giveUpReason}", $"{fn} ({Path.GetFileName(file)}:{line})");
+            if (cond())
+            {
+                ex.Record(t, "spin until", what, "true", fn, file, line);
+                return true;
+            }
+
+            ex.Record(t, giveUpReason, what, "true: gives up", fn, file, line);
+            return false;
+        }
+
+        if (alsoGiveUpWhen?.Invoke() ?? false)
+        {
+            ex.Record(t, giveUpReason, what, "true: gives up", fn, file, line);
+            return false;
         }
 
         // The condition is false here, so spinning on would only wait: the task either waits
@@ -157,7 +185,14 @@ public static partial class Kernel
 
     /// <summary>need_resched(): whether the scheduler wants this CPU back. A recorded choice.</summary>
     public static bool NeedResched([CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
-        => ChooseBool("need_resched()", fn, file, line);
+    {
+        var (ex, t) = Ctx();
+        if (!ex.NeedReschedFromRunqueues)
+            return ChooseBool("need_resched()", fn, file, line);
+        var v = ex.RunqueueNeedsResched(t);
+        ex.Record(t, "need_resched()", null, v ? "true" : "false", fn, file, line);
+        return v;
+    }
 
     /// <summary>vcpu_is_preempted(cpu): a recorded choice (false on bare metal, either on a guest).</summary>
     public static bool VcpuIsPreempted(int cpu, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)

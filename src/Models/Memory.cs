@@ -141,6 +141,19 @@ public abstract class MemoryModel
     /// <summary>What the last access did under this model (which store a load read, ...), for the recorded step.</summary>
     public virtual string? TakeNote() => null;
 
+    /// <summary>
+    /// What the task's last load depends on for later accesses through its value: an opaque
+    /// token (the read store's message under lkmm), null where the model needs none.
+    /// </summary>
+    public virtual object? LastReadDependency(SimTask task) => null;
+
+    /// <summary>
+    /// The task's next load takes its address from values with these dependency tokens (an address
+    /// dependency through an integer, a[i] with i from READ_ONCE()): it must not read a store older
+    /// than what the stores those values came from had carried.
+    /// </summary>
+    public virtual void AddressDependsOn(SimTask task, IReadOnlyList<object> tokens) { }
+
     // ---- RCU: what a grace period orders, beyond the waiting the kernel API does ---------------
 
     /// <summary>The task's outermost rcu_read_lock(): a section that starts after a grace period started sees what preceded it.</summary>

@@ -3,6 +3,13 @@ namespace Kmc.Models;
 /// <summary>task_struct::__state, as far as sleeping and wakeups need it.</summary>
 public enum TaskState { Running, Interruptible, Uninterruptible }
 
+/// <summary>
+/// The scheduling class of a task, as far as liveness needs it: a CPU's scheduler runs the
+/// highest-class runnable task (SCHED_FIFO/RR above SCHED_NORMAL), and a normal task never
+/// preempts an RT one, so it does not even set need_resched() for it.
+/// </summary>
+public enum SchedClass { Normal, Rt }
+
 /// <summary>A simulated CPU: which task occupies it, and its interrupt state.</summary>
 public sealed class Cpu
 {
@@ -34,6 +41,12 @@ public sealed class SimTask : INamed
     public string DisplayName => Name;
 
     public int PreemptCount { get; internal set; }
+
+    /// <summary>SCHED_NORMAL unless the scenario spawned the task real-time.</summary>
+    public SchedClass SchedClass { get; internal set; } = SchedClass.Normal;
+
+    /// <summary>Progress properties the task is inside (innermost last), named in liveness reports.</summary>
+    internal List<string> OpenProgress { get; } = [];
     public TaskState State { get; internal set; } = TaskState.Running;
     public bool Done { get; internal set; }
 

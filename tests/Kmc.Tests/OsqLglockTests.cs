@@ -50,7 +50,7 @@ public class OsqLglockTests
     [InlineData("osq-3cpu", "wait-next-nonatomic-next", FailureKind.Assertion)]
     [InlineData("lglock", "double-no-swap", FailureKind.Hang)]
     [InlineData("lglock-4cpu", "double-no-swap", FailureKind.Hang)]
-    [InlineData("lglock-preempt", "global-no-preempt-disable", FailureKind.Hang)]
+    [InlineData("lglock-preempt", "global-no-preempt-disable", FailureKind.Livelock)]
     public void BuggyVariantsFound(string check, string variant, FailureKind kind)
     {
         var run = Run(check, variant);

@@ -58,7 +58,7 @@ internal static class ClosureVariants
         Expectation.Bug(FailureKind.Hang));
 
     public static readonly Variant SyncDoneAcquire = new("sync-done-acquire",
-        "kmc's proposed fix, not upstream code: closure_sync_fn() sets s->done with smp_store_release() and __closure_sync() tests it with smp_load_acquire(); closes the lkmm hole of the fixed code (tests/Kmc.Tests/ClosureLitmus)",
+        "kmc's proposed fix, not upstream code: closure_sync_fn() sets s->done with smp_store_release() and __closure_sync() tests it with smp_load_acquire(); closes the lkmm hole of the fixed code (tests/Kmc.Tests/ClosureLitmus: herd7 7.58 finds the hole, closure-sync-nosleep-2018 Sometimes with a data race; the same acquire on the upstream form is Never)",
         Expectation.Pass);
 
     public static ClosureVariant Of(Variant v) => v.Name switch
@@ -83,7 +83,10 @@ internal static class ClosureVariants
     /// The upstream code as closure_sync() callers see it. Under lkmm kmc finds the same read-side
     /// hole as in the 2018 code (see <see cref="FixedSync"/>): __closure_sync() leaves its loop on a
     /// relaxed atomic_read() of remaining without CLOSURE_SLEEPING, and nothing orders the caller's
-    /// later reads of the putters' data after it. A kmc finding, not yet confirmed with herd7.
+    /// later reads of the putters' data after it. A kmc finding, confirmed by herd7 7.58 with the
+    /// mainline linux-kernel.cat: tests/Kmc.Tests/ClosureLitmus/closure-sync-nosleep-upstream.litmus
+    /// is Sometimes, its -acquire version (kmc's proposed fix) Never
+    /// (tests/Kmc.Tests/Litmus/herd7-verdicts.tsv).
     /// </summary>
     public static readonly Variant UpstreamFixedSync = UpstreamFixed with
     {
@@ -94,8 +97,9 @@ internal static class ClosureVariants
     /// The upstream code under the refcount check. Under lkmm kmc finds closure_sub()'s retry loop
     /// deciding on a plain read of cl->fn that follows a failed (so unordered) try_cmpxchg: the read
     /// may miss the owner's set_closure_fn() published by its release cmpxchg, and the closure is
-    /// then put with a stale decision that trips the guard-bit WARN. A kmc finding, not yet
-    /// confirmed with herd7.
+    /// then put with a stale decision that trips the guard-bit WARN. A kmc finding, confirmed by
+    /// herd7 7.58 with the mainline linux-kernel.cat: closure-sub-retry-fn.litmus is Sometimes (with
+    /// a data race on cl->fn), its -acquire version Never (tests/Kmc.Tests/Litmus/herd7-verdicts.tsv).
     /// </summary>
     public static readonly Variant UpstreamFixedRefcount = UpstreamFixed with
     {
@@ -115,7 +119,7 @@ internal static class ClosureVariants
         Expectation.Bug(FailureKind.UseAfterFree));
 
     public static readonly Variant UpstreamAcquireFixes = new("acquire-fixes",
-        "kmc's proposed fix, not upstream code: closure_sync() and its loops decide on atomic_read_acquire() of remaining, and closure_sub() re-reads remaining with acquire after a failed try_cmpxchg; closes both lkmm holes of the upstream code (tests/Kmc.Tests/ClosureLitmus)",
+        "kmc's proposed fix, not upstream code: closure_sync() and its loops decide on atomic_read_acquire() of remaining, and closure_sub() re-reads remaining with acquire after a failed try_cmpxchg; closes both lkmm holes of the upstream code (tests/Kmc.Tests/ClosureLitmus; herd7 7.58 confirms: the holes Sometimes, the acquire versions Never)",
         Expectation.Pass);
 
     public static ClosureUpstreamVariant UpstreamOf(Variant v) => v.Name switch

@@ -121,8 +121,9 @@ internal static class LgOps
 
     public static readonly Variant GlobalNoPreemptDisable = new("global-no-preempt-disable",
         "lg_global_lock() without preempt_disable(): the global locker is preempted holding some CPUs' locks, and a task on "
-        + "its CPU that takes one of them (preemption off) spins forever (Documentation/locking/lglock.txt)",
-        Expectation.Bug(FailureKind.Hang));
+        + "its CPU that takes one of them (preemption off) spins forever (Documentation/locking/lglock.txt): a livelock, the "
+        + "spinner keeps the CPU from the preempted global locker it waits for",
+        Expectation.Bug(FailureKind.Livelock));
 }
 
 /// <summary>2 CPUs: local, cpu-targeted, double (in both argument orders) and global locking.</summary>

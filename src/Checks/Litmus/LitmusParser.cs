@@ -13,6 +13,9 @@ public static partial class LitmusParser
         "int", "long", "short", "char", "unsigned", "signed", "bool", "_Bool", "void", "const", "volatile",
         "atomic_t", "atomic_long_t", "spinlock_t", "raw_spinlock_t", "intptr_t", "uintptr_t", "u8", "u16", "u32", "u64",
         "s32", "s64", "size_t", "struct", "static",
+        // The rest of the base types of herd7's C lexer (herdtools7 lib/CLexer.mll).
+        "int8_t", "uint8_t", "int16_t", "uint16_t", "int32_t", "uint32_t", "int64_t", "uint64_t", "__int128_t", "__uint128_t",
+        "mtx_t", "atomic_int", "_Atomic", "srcu_struct",
     ];
 
     [GeneratedRegex(@"Result:\s*([^\n\r]*)")]
@@ -175,17 +178,16 @@ public static partial class LitmusParser
 
         var thread = -1;
         string name;
-        if (c.Peek.Kind == TokKind.Number && c.PeekAt(1).Text == ":")
+        if (TryReadThreadPrefix(c) is { } th0)
         {
-            thread = (int)Tokenizer.ParseNumber(c.Next());
-            c.Next();
+            thread = th0;
             name = c.ExpectIdent();
         }
         else
         {
             if (c.Accept("*"))
                 throw new LitmusUnsupportedException("'*' in the final condition");
-            name = c.ExpectIdent();
+            name = ReadGlobalName(c);
             if (c.Accept("["))
             {
                 var k = Tokenizer.ParseNumber(c.Next());
@@ -201,15 +203,46 @@ public static partial class LitmusParser
             negated = true;
         else if (!c.Accept("=") && !c.Accept("=="))
             throw new LitmusParseException($"expected '=' in the condition, got {c.Peek}");
-        if (c.Peek.Kind == TokKind.Number && c.PeekAt(1).Text == ":")
-        {
-            var th = (int)Tokenizer.ParseNumber(c.Next());
-            c.Next();
+        if (TryReadThreadPrefix(c) is { } th)
             return new EqProp(thread, name, 0, negated, (th, c.ExpectIdent()));
-        }
 
         return new EqProp(thread, name, ReadValue(c, b), negated);
     }
+
+    /// <summary>A register's thread: "1:" or herd's "P1:" spelling of it.</summary>
+    internal static int? TryReadThreadPrefix(Cursor c)
+    {
+        if (c.PeekAt(1).Text != ":")
+            return null;
+        if (c.Peek.Kind == TokKind.Number)
+        {
+            var th = (int)Tokenizer.ParseNumber(c.Next());
+            c.Next();
+            return th;
+        }
+
+        if (c.Peek.Kind == TokKind.Ident && ThreadName().IsMatch(c.Peek.Text))
+        {
+            var th = int.Parse(c.Next().Text[1..], System.Globalization.CultureInfo.InvariantCulture);
+            c.Next();
+            return th;
+        }
+
+        return null;
+    }
+
+    /// <summary>A shared location: "x", or herd's bracketed "[x]".</summary>
+    internal static string ReadGlobalName(Cursor c)
+    {
+        if (!c.Accept("["))
+            return c.ExpectIdent();
+        var name = c.ExpectIdent();
+        c.Expect("]");
+        return name;
+    }
+
+    [GeneratedRegex(@"^P\d+$")]
+    private static partial Regex ThreadName();
 
     /// <summary>A number, or a location name / &amp;name for its address.</summary>
     internal static long ReadValue(Cursor c, Builder b)
@@ -280,7 +313,7 @@ public static partial class LitmusParser
             {
                 while (_c.Peek.Text is "void" or "static")
                     _c.Next();
-                if (_c.Peek.Kind != TokKind.Ident || !Regex.IsMatch(_c.Peek.Text, @"^P\d+$"))
+                if (_c.Peek.Kind != TokKind.Ident || !ThreadName().IsMatch(_c.Peek.Text))
                     break;
                 threads.Add(ReadThread(threads.Count));
             }
@@ -296,42 +329,47 @@ public static partial class LitmusParser
             };
         }
 
+        /// <summary>
+        /// One item of the initial state, in the forms of herd7's state grammar (herdtools7
+        /// lib/stateParser.mly): an optional type (any names, so typedefs too, and stars), then
+        /// a location (x, [x], 1:r0, P1:r0, or an array x[N]), then optionally "=" and a value
+        /// (a number, a location standing for its address, &amp;x, or ATOMIC_INIT(v)).
+        /// </summary>
         private void ReadInitItem()
         {
             if (_c.Accept(";"))
                 return;
-            if (_c.Peek.Kind == TokKind.Ident && IsTypeWord(_c.Peek.Text) && (_c.PeekAt(1).Kind == TokKind.Number || _c.PeekAt(1).Text == "*"))
+            // A name is a type when another name, a star, a register or [x] follows it (not "=", ";" or x's [N]).
+            while (_c.Peek.Kind == TokKind.Ident && _c.PeekAt(1).Text != ":"
+                   && (_c.PeekAt(1).Kind is TokKind.Ident or TokKind.Number || _c.PeekAt(1).Text == "*"
+                       || _c.PeekAt(1).Text == "[" && _c.PeekAt(2).Kind == TokKind.Ident))
             {
-                // A typed register: "int * 1:r1;".
-                var k = 1;
-                while (_c.PeekAt(k).Text == "*")
-                    k++;
-                if (_c.PeekAt(k).Kind == TokKind.Number && _c.PeekAt(k + 1).Text == ":")
+                _c.Next();
+                while (_c.Accept("*"))
                 {
-                    for (var j = 0; j < k; j++)
-                        _c.Next();
                 }
             }
 
-            if (_c.Peek.Kind == TokKind.Number && _c.PeekAt(1).Text == ":")
+            while (_c.Accept("*"))
             {
-                var th = (int)Tokenizer.ParseNumber(_c.Next());
-                _c.Next();
+            }
+
+            if (TryReadThreadPrefix(_c) is { } th)
+            {
                 var reg = _c.ExpectIdent();
                 if (_c.Accept("="))
                 {
-                    var v = ReadValue(_c, _b);
+                    var v = ReadInitValue();
                     if (!_b.RegInit.TryGetValue(th, out var regs))
                         _b.RegInit[th] = regs = new Dictionary<string, long>(StringComparer.Ordinal);
                     regs[reg] = v;
                 }
 
-                _c.Accept(";");
+                EndInitItem();
                 return;
             }
 
-            SkipType();
-            var var = _c.ExpectIdent();
+            var var = ReadGlobalName(_c);
             var size = 1;
             if (_c.Accept("["))
             {
@@ -344,19 +382,24 @@ public static partial class LitmusParser
             {
                 if (_c.Peek.Text == "{")
                     throw new LitmusUnsupportedException("array initialiser");
-                if (_c.Peek.Text == "ATOMIC_INIT")
-                {
-                    _c.Next();
-                    _c.Expect("(");
-                    _b.Init[loc] = ReadValue(_c, _b);
-                    _c.Expect(")");
-                }
-                else
-                {
-                    _b.Init[loc] = ReadValue(_c, _b);
-                }
+                _b.Init[loc] = ReadInitValue();
             }
 
+            EndInitItem();
+        }
+
+        private long ReadInitValue()
+        {
+            if (!_c.Accept("ATOMIC_INIT"))
+                return ReadValue(_c, _b);
+            _c.Expect("(");
+            var v = ReadValue(_c, _b);
+            _c.Expect(")");
+            return v;
+        }
+
+        private void EndInitItem()
+        {
             if (!_c.Accept(";") && _c.Peek.Text != "}")
                 throw new LitmusParseException($"expected ';' in the initial state, got {_c.Peek}");
         }
@@ -377,6 +420,26 @@ public static partial class LitmusParser
 
             while (_c.Accept("*"))
             {
+            }
+        }
+
+        /// <summary>
+        /// A cast's type, up to its ')': herd7 reads "(typ) e" as e (CParser.mly's CAST rule), and
+        /// so does kmc, since values are untyped: "(intptr_t)r1", "(int)r1", "(int *)x", "(struct s *)p".
+        /// </summary>
+        private void SkipCastType()
+        {
+            while (_c.Peek.Text != ")")
+            {
+                var t = _c.Next();
+                if (t.Text == "*" || t.Kind == TokKind.Ident && IsTypeWord(t.Text))
+                {
+                    if (t.Text == "struct")
+                        _c.ExpectIdent();
+                    continue;
+                }
+
+                throw new LitmusParseException($"unexpected {t} in a cast's type");
             }
         }
 
@@ -586,7 +649,7 @@ public static partial class LitmusParser
                         return new UnaryExpr(t.Text, ReadUnaryExpr());
                     case "(" when _c.PeekAt(1).Kind == TokKind.Ident && IsTypeWord(_c.PeekAt(1).Text):
                         _c.Next();
-                        SkipType();
+                        SkipCastType();
                         _c.Expect(")");
                         return ReadUnaryExpr();
                 }

@@ -11,7 +11,8 @@ namespace Kmc.Checks.Osq;
 /// where every spin may give up (need_resched()/vcpu_is_preempted()) and take the unqueue path.
 /// Properties: at most one owner; a cancelled osq_lock() was not handed the OSQ; the tail never
 /// names a CPU that has left the OSQ (checked as each operation returns); every call
-/// returns (a spin nothing can end is a Hang); when quiescent the tail is OSQ_UNLOCKED_VAL and
+/// returns (progress property "every osq_lock() returns or gives up": a spin nothing can end is a
+/// Hang, or a Livelock when it keeps a runnable task off its CPU); when quiescent the tail is OSQ_UNLOCKED_VAL and
 /// no node links to another.
 /// </summary>
 public abstract class OsqCheckBase : Check
@@ -34,9 +35,9 @@ public abstract class OsqCheckBase : Check
         },
         new("arm64-monitor-wait",
             "arm64 WFE-style spin: the exit condition is re-evaluated only when node->locked is written, so need_resched()/"
-            + "vcpu_is_preempted() are never seen and the spinner never unqueues. That is a liveness (latency) hazard only: the "
-            + "OSQ holder runs with preemption off and always hands over, so every spin still ends; this model has no notion of "
-            + "'waited too long', hence Pass (why arm64 defines vcpu_is_preempted() as false)",
+            + "vcpu_is_preempted() are never seen and the spinner never unqueues. In this scenario the OSQ holder needs nothing "
+            + "from the spinner's CPU and always hands over, so every spin ends: Pass here. The livelock it causes when the "
+            + "holder waits for a task on the spinner's CPU is found by osq-owner-starved (why arm64 defines vcpu_is_preempted() as false)",
             Expectation.Pass),
         new("step-a-plain-store",
             "careless port: Step A undoes prev->next with READ_ONCE + WRITE_ONCE(NULL) instead of cmpxchg(); an unlock that "
@@ -96,7 +97,10 @@ public abstract class OsqCheckBase : Check
                     // The OSQ's users (mutex/rwsem optimistic spinning) hold preemption off around it.
                     PreemptDisable();
                     inOsq[c].Value = true;
-                    if (await osq.OsqLock(lk))
+                    ProgressBegin("every osq_lock() returns or gives up");
+                    var owns = await osq.OsqLock(lk);
+                    ProgressEnd();
+                    if (owns)
                     {
                         CheckTail("osq_lock() = true");
                         owners.Value++;

@@ -6,7 +6,8 @@ namespace Kmc.Models.WeakMemory;
 /// <para>
 /// "lkmm": an operational approximation of the Linux kernel memory model
 /// (tools/memory-model), in the style of the view-based C11 models behind Loom and CDSChecker
-/// and of the Promising semantics (Kang et al., POPL'17) without promises.
+/// and of the Promising semantics (Kang et al., POPL'17) without promises (the litmus engine
+/// adds them as deferred loads, see Limits).
 /// </para>
 /// <para>
 /// State. Each location keeps its coherence order: the list of every store to it, oldest
@@ -89,18 +90,25 @@ namespace Kmc.Models.WeakMemory;
 /// for since v4.20) are not, and SRCU is not modelled.
 /// </para>
 /// <para>
-/// Limits. No load buffering (a load reads a store that already executed), hence no LB and no
-/// out-of-thin-air; loads are never satisfied early, so load-&gt;store order is always kept and
-/// address/control dependencies to stores are honoured for free. An address dependency between
+/// Limits. No load buffering here (a load reads a store that already executed), hence no LB and no
+/// out-of-thin-air for ports: their loads return at once, so load-&gt;store order is always kept
+/// and address/control dependencies to stores are honoured for free. The litmus engine's
+/// operational threads add LB on top of this model by deferring loads (OperationalThread in
+/// src/Checks/Litmus/Operational), which needs the program text a port's C# does not expose.
+/// An address dependency through an integer is honoured when the caller names it
+/// (<see cref="AddressDependsOn"/>: the dependent load reads nothing older than what the stores
+/// behind the index carried); the litmus engine does, from the registers' syntactic
+/// dependencies. An address dependency between
 /// two loads is approximated: a load whose value holds an object reference (a pointer: what
 /// READ_ONCE/rcu_dereference of a pointer, a failed cmpxchg on a pointer and the plain
 /// child-pointer walks of lockless trees dereference next) acts as an acquire. That is stronger
 /// than the LKMM, which orders only the loads through that pointer, so it may miss a bug whose
 /// stale read is not through the pointer; it never reports a pointer-chasing reader stale where
-/// the kernel's dependency ordering holds. A dependency through an integer is not seen at all:
-/// a load from <c>a[i]</c> with <c>i</c> read by READ_ONCE may return a value older than the LKMM
-/// allows (MP+wmb+addr through an index), so a port that relies on such a dependency needs
-/// smp_load_acquire() or a pointer-typed location here.
+/// the kernel's dependency ordering holds. A port's dependency through an integer is not seen
+/// (a port's C# does not say which load a[i]'s index came from): a load from <c>a[i]</c> with
+/// <c>i</c> read by READ_ONCE may return a value older than the LKMM allows (MP+wmb+addr through
+/// an index), so a port that relies on such a dependency needs smp_load_acquire() or a
+/// pointer-typed location here.
 /// Each location has one coherence order, but a load may return any store its view allows, so
 /// two readers may still disagree on the order of two independent stores (IRIW without
 /// barriers is allowed, as in the LKMM; with smp_mb() between the reads it is not, as in the
@@ -135,6 +143,12 @@ public sealed class LkmmMemory : MemoryModel
 
         /// <summary>The <see cref="StoreEntry.Strong"/> views of the stores the task has read (never published as is).</summary>
         public View? StrongRead;
+
+        /// <summary>The message of the store the task's last load read (its address-dependency token).</summary>
+        public View? LastReadMessage;
+
+        /// <summary>The messages an address dependency orders the task's next load after (consumed by it).</summary>
+        public View? AddressDependency;
 
         /// <summary>A published copy of <see cref="Cur"/>, reused until the view changes.</summary>
         private View? _snapshot;
@@ -236,6 +250,14 @@ public sealed class LkmmMemory : MemoryModel
         }
 
         var lo = ts.Cur.FloorIndex(loc);
+        if (ts.AddressDependency is { } dep)
+        {
+            // addr: this load is ordered after the loads its address came from, so it sees at
+            // least what the stores they read had carried (MP+wmb+addr through an index).
+            lo = Math.Max(lo, dep.FloorIndex(loc));
+            ts.AddressDependency = null;
+        }
+
         var pick = Choose(task, h.Entries.Count - lo);
         var e = h.Entries[h.Entries.Count - 1 - pick];
         Read(ts, loc, e, acquire: order is MemOrder.Acquire or MemOrder.Full || CarriesAddressDependency<T>());
@@ -262,8 +284,21 @@ public sealed class LkmmMemory : MemoryModel
     private static bool CarriesAddressDependency<T>() =>
         typeof(T) != typeof(string) && System.Runtime.CompilerServices.RuntimeHelpers.IsReferenceOrContainsReferences<T>();
 
+    public override object? LastReadDependency(SimTask task) => State(task).LastReadMessage;
+
+    public override void AddressDependsOn(SimTask task, IReadOnlyList<object> tokens)
+    {
+        var ts = State(task);
+        foreach (var t in tokens)
+        {
+            if (t is View { IsEmpty: false } v)
+                (ts.AddressDependency ??= new View()).Join(v);
+        }
+    }
+
     private static void Read(TaskState ts, Loc loc, StoreEntry e, bool acquire)
     {
+        ts.LastReadMessage = e.Message;
         ts.Raise(loc, e);
         if (acquire)
             ts.Join(e.Message);

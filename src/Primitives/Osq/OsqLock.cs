@@ -7,7 +7,9 @@
 //   Step-A cmpxchg on a predecessor's node safe.
 // * The hand-off spin `smp_cond_load_relaxed(&node->locked, VAL || need_resched() ||
 //   vcpu_is_preempted(...))` is SpinUntilOrGiveUp: need_resched()/vcpu_is_preempted() are one
-//   recorded choice to give up, which sends the task down the unqueue path.
+//   recorded choice to give up, which sends the task down the unqueue path; in a scenario that
+//   derives need_resched() from the runqueues (osq-owner-starved), the spin gives up once
+//   another task wants the CPU. vcpu_is_preempted() has no host model there: it stays false.
 // * The cpu_relax() loops of Step A and osq_wait_next() are modelled as blocked waits for
 //   the next iteration that can do something different (a loop iteration in which none of
 //   the tested locations changed is a no-op); so a loop that can never end is a Hang rather
@@ -40,6 +42,15 @@ public enum OsqVariant
 
     /// <summary>Careless port: osq_wait_next() takes node->next with READ_ONCE + WRITE_ONCE(NULL) instead of xchg().</summary>
     WaitNextNonAtomicNext,
+
+    /// <summary>
+    /// The Qualcomm msm-3.18 vendor fix (msfjarvis/oneplus3 @014e62f6, kernel/locking/osq_lock.c):
+    /// the spin also gives up on rt_task(current), because "a RT task spins on another CPU to
+    /// acquire osq_lock, it will starve the owner from completing if owner is to be scheduled on
+    /// the same CPU. It will be a live lock." An RT spinner never sees need_resched() for a
+    /// SCHED_NORMAL task, so without it the spin keeps the CPU from the task it waits for.
+    /// </summary>
+    RtTaskBailout,
 }
 
 /// <summary>struct optimistic_spin_node</summary>
@@ -170,8 +181,10 @@ public sealed class OsqLockPort
             return true;
         }
 
+        var me = Current;
         if (await SpinUntilOrGiveUp(() => node.Locked.Peek() != 0, $"{node.Locked.Name} != 0",
-                $"need_resched() || vcpu_is_preempted({NodeCpu(prev)})"))
+                _variant == OsqVariant.RtTaskBailout ? "need_resched() || rt_task(current)" : $"need_resched() || vcpu_is_preempted({NodeCpu(prev)})",
+                _variant == OsqVariant.RtTaskBailout ? () => me.SchedClass == SchedClass.Rt : null))
         {
             await SmpCondLoadRelaxed(node.Locked, v => v != 0);
             return true;

@@ -180,7 +180,7 @@ public static class OperationalEngine
         var readers = test.Threads.Select(t => Calls(t.Body).Any(c => c.Name is "rcu_read_lock" or "rcu_read_unlock")).ToArray();
         var scenario = new Scenario(test.Threads.Count, ex =>
         {
-            var machine = new OperationalMachine(test, byName, layout, tso: model == "tso");
+            var machine = new OperationalMachine(test, byName, layout, tso: model == "tso", loadBuffering: model == "lkmm");
             for (var i = 0; i < threads.Length; i++)
             {
                 var thread = threads[i] = new OperationalThread(machine, test.Threads[i], readers[i]);
@@ -257,7 +257,7 @@ public static class OperationalEngine
                     loopCut++;
                 else if (ex.StepBoundHit)
                     cut++;
-                else if (ex.Failure is { Kind: FailureKind.Hang })
+                else if (ex.Failure is { Kind: FailureKind.Hang or FailureKind.Livelock })
                     hangs++;
                 else if (ex.Failure is { } f)
                 {

@@ -25,10 +25,14 @@ internal sealed class OperationalMachine
     /// <summary>Under tso every step depends on every other (see <see cref="Access"/>).</summary>
     public bool Tso => _tso;
 
-    public OperationalMachine(LitmusTest test, IReadOnlyDictionary<string, int> byName, IReadOnlyList<CellKind> layout, bool tso)
+    /// <summary>Under lkmm a load may be deferred past later stores (load buffering, see OperationalThread).</summary>
+    public bool LoadBuffering { get; }
+
+    public OperationalMachine(LitmusTest test, IReadOnlyDictionary<string, int> byName, IReadOnlyList<CellKind> layout, bool tso, bool loadBuffering = false)
     {
         _test = test;
         _tso = tso;
+        LoadBuffering = loadBuffering;
         _byName = byName;
         _cells = new Cell[test.Locations.Count];
         foreach (var l in test.Locations)

@@ -1,3 +1,4 @@
+using Kmc.Models;
 using static Kmc.Models.Kernel;
 
 namespace Kmc.Checks.Litmus.Operational;
@@ -15,6 +16,36 @@ internal sealed class OperationalThread
     private readonly ThreadCode _code;
     private readonly bool _rcuReader;
 
+    /// <summary>
+    /// Load buffering (lkmm only). A READ_ONCE() into a register may be deferred, as a recorded
+    /// weak choice (bounded by the stale bound like the model's other weak choices): the thread
+    /// goes on, and the load is performed only when something needs it. Whatever executes in
+    /// between is thereby promised before the load, in the sense of the promising semantics
+    /// (Kang, Hur, Lahav, Vafeiadis, Dreyer, POPL 2017), and certified by construction: no value
+    /// is guessed, the register is unknown until the load is performed, so a store can pass the
+    /// load only if neither its value, its address nor whether it runs depends on the load
+    /// (data, address and control dependencies are honoured, and out-of-thin-air values cannot
+    /// arise). The load is performed, in program order with the other deferred loads of its
+    /// location, before: any use of its register; any access to the same location (coherence);
+    /// and anything the LKMM orders after an earlier load or that the model cannot reorder
+    /// (acquire and release accesses, RMWs, locks, smp_mb()/smp_rmb(), RCU calls), which only
+    /// ever removes outcomes. Only smp_wmb() and barrier(), which order nothing after a load,
+    /// and relaxed accesses to other locations let a deferred load pass.
+    /// </summary>
+    private readonly List<(string Reg, int Loc, LoadKind Kind, object[] AddressDeps)> _deferred = [];
+
+    /// <summary>
+    /// Address dependencies through integers: the dependency tokens of the loads each register's
+    /// value came from (syntactically, as herd's deps), and those collected while the current
+    /// statement is evaluated. A load whose address uses such values is ordered after those loads
+    /// (<see cref="MemoryModel.AddressDependsOn"/>).
+    /// </summary>
+    private readonly Dictionary<string, object[]> _registerDeps = new(StringComparer.Ordinal);
+
+    private readonly List<object> _tokens = [];
+
+    private readonly bool _mayDefer;
+
     public OperationalThread(OperationalMachine m, ThreadCode code, bool rcuReader)
     {
         _m = m;
@@ -24,6 +55,126 @@ internal sealed class OperationalThread
             Pending = Footprint.None with { Rcu = RcuRole.Reader };
         foreach (var (name, v) in code.InitialRegisters)
             Registers[name] = v;
+        _mayDefer = m.LoadBuffering && code.Body.Any(StoresAnything);
+    }
+
+    private static readonly HashSet<string> s_passable = ["READ_ONCE", "rcu_dereference", "rcu_access_pointer", "rcu_dereference_raw", "atomic_read", "WRITE_ONCE", "atomic_set", "smp_wmb", "barrier"];
+
+    /// <summary>
+    /// What a deferred load may pass besides relaxed accesses to other locations: acquires (the
+    /// acquire load, spin_lock(), _acquire and _relaxed RMWs) order only what follows them.
+    /// </summary>
+    private static bool Passable(string name) =>
+        s_passable.Contains(name) || name is "smp_load_acquire" or "atomic_read_acquire" or "spin_lock" or "raw_spin_lock"
+        || (AtomicCall.TryParse(name, out _, out var ord) && ord is "_relaxed" or "_acquire");
+
+    private static readonly HashSet<string> s_deferrable = ["READ_ONCE", "rcu_dereference", "rcu_access_pointer", "rcu_dereference_raw", "atomic_read"];
+
+    /// <summary>Whether a statement may store (a deferred load can only be passed by a store).</summary>
+    private static bool StoresAnything(Stmt s) => s switch
+    {
+        BlockStmt b => b.Body.Any(StoresAnything),
+        IfStmt i => StoresAnything(i.Then) || (i.Else != null && StoresAnything(i.Else)),
+        LoopStmt l => StoresAnything(l.Body),
+        AssignStmt { Target: DerefExpr } => true,
+        AssignStmt a => Calls(a.Value),
+        ExprStmt e => Calls(e.Expr),
+        _ => false,
+    };
+
+    private static bool Calls(Expr e) => e switch
+    {
+        CallExpr c => !s_deferrable.Contains(c.Name) || c.Args.Any(Calls),
+        BinaryExpr b => Calls(b.Left) || Calls(b.Right),
+        UnaryExpr u => Calls(u.Operand),
+        CondExpr c => Calls(c.Cond) || Calls(c.Then) || Calls(c.Else),
+        DerefExpr d => Calls(d.Pointer),
+        _ => false,
+    };
+
+    /// <summary>Performs the deferred load of a register, after the earlier deferred loads of its location.</summary>
+    private async ValueTask Perform(int index)
+    {
+        var (reg, loc, kind, deps) = _deferred[index];
+        for (var i = 0; i < index; i++)
+        {
+            if (_deferred[i].Loc == loc)
+            {
+                await Perform(i);
+                index--;
+                i--;
+            }
+        }
+
+        _deferred.RemoveAt(index);
+        var mark = _tokens.Count;
+        _tokens.AddRange(deps);
+        Registers[reg] = await LoadAt(loc, kind, mark);
+        SetRegisterDeps(reg, mark);
+    }
+
+    /// <summary>A load, ordered after the loads behind the address tokens collected since <paramref name="mark"/>; adds its own token.</summary>
+    private async ValueTask<long> LoadAt(int loc, LoadKind kind, int mark)
+    {
+        var mem = Execution.Current.Memory;
+        if (_tokens.Count > mark)
+            mem.AddressDependsOn(Current, _tokens.GetRange(mark, _tokens.Count - mark));
+        var v = await _m.Load(this, loc, kind);
+        if (mem.LastReadDependency(Current) is { } token)
+            _tokens.Add(token);
+        return v;
+    }
+
+    private void SetRegisterDeps(string reg, int mark)
+    {
+        if (_tokens.Count > mark)
+            _registerDeps[reg] = _tokens.GetRange(mark, _tokens.Count - mark).ToArray();
+        else
+            _registerDeps.Remove(reg);
+    }
+
+    private async ValueTask PerformRegister(string reg)
+    {
+        var i = _deferred.FindIndex(d => d.Reg == reg);
+        if (i >= 0)
+            await Perform(i);
+    }
+
+    private async ValueTask PerformLocation(int loc)
+    {
+        int i;
+        while ((i = _deferred.FindLastIndex(d => d.Loc == loc)) >= 0)
+            await Perform(i);
+    }
+
+    private async ValueTask PerformAll()
+    {
+        while (_deferred.Count > 0)
+            await Perform(0);
+    }
+
+    /// <summary>
+    /// r = READ_ONCE(*p), atomic_read(v) or *p with a deferral choice: the address now (a pointer
+    /// argument or an lvalue), the load now or when needed.
+    /// </summary>
+    private async ValueTask DeferrableLoad(string reg, Expr? pointer, Expr? lvalue, LoadKind kind)
+    {
+        _tokens.Clear();
+        var loc = pointer != null ? await PointerArg(pointer) : await LValue(lvalue!);
+        var addressDeps = _tokens.ToArray();
+        await PerformRegister(reg);
+        await PerformLocation(loc);
+        var ex = Execution.Current;
+        if (ex.Driver.ChooseWeak(ex, Current, 2, sc: 0) == 1)
+        {
+            _deferred.Add((reg, loc, kind, addressDeps));
+            return;
+        }
+
+        _tokens.Clear();
+        _tokens.AddRange(addressDeps);
+        Registers[reg] = await LoadAt(loc, kind, 0);
+        SetRegisterDeps(reg, addressDeps.Length);
     }
 
     /// <summary>Iterations of one loop before the execution is cut.</summary>
@@ -59,6 +210,8 @@ internal sealed class OperationalThread
 
             await Exec(body[pc]);
         }
+
+        await PerformAll();
     }
 
     private async ValueTask Exec(Stmt s)
@@ -72,11 +225,27 @@ internal sealed class OperationalThread
             case ExprStmt e:
                 await Eval(e.Expr);
                 break;
+            case AssignStmt { Target: NameExpr n, Value: CallExpr { Args.Count: 1 } c } when _mayDefer && IsRegister(n.Name) && s_deferrable.Contains(c.Name):
+                await DeferrableLoad(n.Name, c.Name == "atomic_read" ? c.Args[0] : null, c.Name == "atomic_read" ? null : c.Args[0], LoadKind.Once);
+                break;
+            case AssignStmt { Target: NameExpr n, Value: DerefExpr d } when _mayDefer && IsRegister(n.Name):
+                await DeferrableLoad(n.Name, null, d, LoadKind.Plain);
+                break;
             case AssignStmt a:
             {
                 // Value first, then the lvalue, as ThreadInterpreter does (it matters when both load).
+                _tokens.Clear();
                 var v = await Eval(a.Value);
+                var deps = _tokens.ToArray();
                 await Assign(a.Target, v);
+                if (a.Target is NameExpr n && IsRegister(n.Name))
+                {
+                    if (deps.Length > 0)
+                        _registerDeps[n.Name] = deps;
+                    else
+                        _registerDeps.Remove(n.Name);
+                }
+
                 break;
             }
 
@@ -129,11 +298,16 @@ internal sealed class OperationalThread
         switch (target)
         {
             case NameExpr n when IsRegister(n.Name):
+                await PerformRegister(n.Name);
                 Registers[n.Name] = v;
                 break;
             case DerefExpr:
-                await _m.Store(this, await LValue(target), v, StoreKind.Plain);
+            {
+                var loc = await LValue(target);
+                await PerformLocation(loc);
+                await _m.Store(this, loc, v, StoreKind.Plain);
                 break;
+            }
             default:
                 throw new LitmusUnsupportedException($"assignment to {target}");
         }
@@ -156,11 +330,22 @@ internal sealed class OperationalThread
             case ConstExpr c:
                 return c.Value;
             case NameExpr n:
+                if (_deferred.Count > 0)
+                    await PerformRegister(n.Name);
                 if (Registers.TryGetValue(n.Name, out var r))
+                {
+                    if (_registerDeps.TryGetValue(n.Name, out var deps))
+                        _tokens.AddRange(deps);
                     return r;
+                }
                 return _m.IsLocation(n.Name) ? Values.AddrBase + _m.LocationIndex(n.Name) : 0;
             case DerefExpr:
-                return await _m.Load(this, await LValue(e), LoadKind.Plain);
+            {
+                var mark = _tokens.Count;
+                var loc = await LValue(e);
+                await PerformLocation(loc);
+                return await LoadAt(loc, LoadKind.Plain, mark);
+            }
             case AddrOfExpr a:
                 return a.Target switch
                 {
@@ -235,6 +420,8 @@ internal sealed class OperationalThread
     {
         if (Unsupported(c.Name) is { } why)
             throw new LitmusUnsupportedException(why);
+        if (_deferred.Count > 0 && !Passable(c.Name))
+            await PerformAll();
         var a = c.Args;
         switch (c.Name)
         {
@@ -265,12 +452,18 @@ internal sealed class OperationalThread
             // CONFIG_PROVE_RCU does) and wants a pointer type; the LKMM has it as READ_ONCE(),
             // which is what the kernel API's version does, so READ_ONCE() it is.
             case "READ_ONCE" or "rcu_dereference" or "rcu_access_pointer" or "rcu_dereference_raw":
-                return await _m.Load(this, await LValue(Arg(c, 0, 1)), LoadKind.Once);
+            {
+                var mark = _tokens.Count;
+                var l = await LValue(Arg(c, 0, 1));
+                await PerformLocation(l);
+                return await LoadAt(l, LoadKind.Once, mark);
+            }
 
             case "WRITE_ONCE" or "rcu_assign_pointer" or "smp_store_mb":
             {
                 var l = await LValue(Arg(c, 0, 2));
                 var v = await Eval(a[1]);
+                await PerformLocation(l);
                 await _m.Store(this, l, v, c.Name == "rcu_assign_pointer" ? StoreKind.Release : StoreKind.Once);
 
                 // smp_store_mb() is WRITE_ONCE() then smp_mb(), as the kernel API spells it,
@@ -281,7 +474,10 @@ internal sealed class OperationalThread
             }
 
             case "smp_load_acquire" or "atomic_read_acquire":
-                return await _m.Load(this, await PointerArg(Arg(c, 0, 1)), LoadKind.Acquire);
+            {
+                var mark = _tokens.Count;
+                return await LoadAt(await PointerArg(Arg(c, 0, 1)), LoadKind.Acquire, mark);
+            }
 
             case "smp_store_release" or "atomic_set_release":
             {
@@ -291,12 +487,19 @@ internal sealed class OperationalThread
             }
 
             case "atomic_read":
-                return await _m.Load(this, await PointerArg(Arg(c, 0, 1)), LoadKind.Once);
+            {
+                var mark = _tokens.Count;
+                var l = await PointerArg(Arg(c, 0, 1));
+                await PerformLocation(l);
+                return await LoadAt(l, LoadKind.Once, mark);
+            }
 
             case "atomic_set":
             {
                 var l = await PointerArg(Arg(c, 0, 2));
-                await _m.Store(this, l, await Eval(a[1]), StoreKind.Once);
+                var v = await Eval(a[1]);
+                await PerformLocation(l);
+                await _m.Store(this, l, v, StoreKind.Once);
                 return 0;
             }
 
