@@ -105,8 +105,11 @@ public static class Workers
                 };
                 if (!p.Start())
                     throw new InvalidOperationException("could not start a worker process");
-                p.BeginOutputReadLine();
                 s_running[p.Id] = p;
+                // A stop that came while this worker started did not see it: stop it here.
+                if (Interruption.Stopping)
+                    Stop(p);
+                p.BeginOutputReadLine();
                 processes.Add((p, output, p.StandardError.ReadToEndAsync()));
             }
 
