@@ -18,6 +18,8 @@ public sealed record CheckRun(
     /// <summary>One line on why the observed outcome is not the expected one.</summary>
     public string? Mismatch() => MatchesExpectation
         ? null
+        : !Expected.IsDeclared
+            ? $"{Check.Name}/{Variant.Name}: no expectation is declared for this generated variant (observed {(Result.Failure == null ? "pass" : Result.Failure.Kind.ToString())})"
         : Expected.BugExpected
             ? Result.Failure == null
                 ? $"{Check.Name}/{Variant.Name}: the known bug was not found in {Result.Executions} executions: the checker lost power"
