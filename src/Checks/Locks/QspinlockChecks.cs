@@ -94,64 +94,78 @@ public sealed class Qspinlock4CpuCheck : QspinlockCheckBase
 }
 
 /// <summary>
-/// Slowpath nesting: CPU0's process-context task takes lock A while an interrupt on the same
-/// CPU takes lock B; CPU1 takes A then B, so both can be contended and the interrupt's queue
-/// node is CPU0's qnodes[1] while qnodes[0] is still queued on A.
+/// Slowpath nesting: an interrupt on CPU0 queues on lock B (CPU0's qnodes[1]) while CPU0's
+/// process-context task is queued on lock A (qnodes[0]). Queueing needs a holder and a pending
+/// waiter ahead, so: T1 takes A then B, T2 takes A, T3 takes B, T0 takes A and the interrupt
+/// on CPU0 takes B. Both locks guard plain protected data.
 /// The Models have no interrupts; the interrupt is a second task pinned to CPU0 that may
 /// start at any step of the process-context task (which leaves preemption on: it stands for
 /// "irqs on") and then runs to its end with preemption off, so the interrupted task cannot run
 /// until it returns, as with a real handler. Not modelled: that the handler's accesses are
-/// program-ordered after the interrupted code (each task has its own view under lkmm).
+/// program-ordered after the interrupted code (each task has its own view under lkmm); the
+/// nesting count, the only state they share, is CPU-local and outside the memory model.
 /// </summary>
 [Check]
 public sealed class QspinlockNestedCheck : Check
 {
     public override string Name => "qspinlock-nested";
 
-    public override string Description => "queued spinlock, an interrupt on CPU0 takes lock B while CPU0's task is in lock A's slowpath (qnodes[1]); CPU1 takes A then B";
+    public override string Description => "queued spinlock, 4 CPUs: an interrupt on CPU0 queues on lock B (qnodes[1]) while CPU0's task is queued on lock A (qnodes[0])";
 
     public override IReadOnlyList<Type> Primitives => [typeof(QspinlockPort), typeof(McsSpinlock)];
 
     public override IReadOnlyList<Variant> Variants { get; } = QspinlockVariants.All;
 
-    public override Scenario Build(Variant variant) => new(2, ex =>
+    public override Scenario Build(Variant variant) => Scenario(QspinlockVariants.Config(variant.Name), null);
+
+    /// <summary>The scenario; <paramref name="port"/> sees the port of each execution (for tests of what it reaches).</summary>
+    public static Scenario Scenario(QspinlockConfig config, Action<QspinlockPort>? port) => new(4, ex =>
     {
-        var q = new QspinlockPort(2, QspinlockVariants.Config(variant.Name));
+        var q = new QspinlockPort(4, config);
+        port?.Invoke(q);
         var a = new QSpinlock("A");
         var b = new QSpinlock("B");
         var dataA = new ProtectedData("A");
         var dataB = new ProtectedData("B");
-        ex.Spawn("T0", 0, async () =>
+        async ValueTask Locked(QSpinlock lk, ProtectedData data)
         {
-            // Process context with irqs on: the interrupt below may arrive at any step.
-            await q.QueuedSpinLock(a);
-            await dataA.CriticalSection();
-            await q.QueuedSpinUnlock(a);
-        });
+            await q.QueuedSpinLock(lk);
+            await data.CriticalSection();
+            await q.QueuedSpinUnlock(lk);
+        }
+
+        // Process context with irqs on: the interrupt below may arrive at any step.
+        ex.Spawn("T0", 0, () => Locked(a, dataA));
         ex.Spawn("irq0", 0, async () =>
         {
             // hardirq: runs to completion on CPU0, the interrupted task waits.
             PreemptDisable();
-            await q.QueuedSpinLock(b);
-            await dataB.CriticalSection();
-            await q.QueuedSpinUnlock(b);
+            await Locked(b, dataB);
             PreemptEnable();
         });
         ex.Spawn("T1", 1, async () =>
         {
             PreemptDisable();
-            await q.QueuedSpinLock(a);
-            await dataA.CriticalSection();
-            await q.QueuedSpinUnlock(a);
-            await q.QueuedSpinLock(b);
-            await dataB.CriticalSection();
-            await q.QueuedSpinUnlock(b);
+            await Locked(a, dataA);
+            await Locked(b, dataB);
+            PreemptEnable();
+        });
+        ex.Spawn("T2", 2, async () =>
+        {
+            PreemptDisable();
+            await Locked(a, dataA);
+            PreemptEnable();
+        });
+        ex.Spawn("T3", 3, async () =>
+        {
+            PreemptDisable();
+            await Locked(b, dataB);
             PreemptEnable();
         });
         ex.AtEnd("protected data", () =>
         {
-            dataA.CheckTotal(2);
-            dataB.CheckTotal(2);
+            dataA.CheckTotal(3);
+            dataB.CheckTotal(3);
         });
         QspinlockVariants.CheckQuiescent(ex, q, a, b);
     });

@@ -23,7 +23,8 @@
 //   bounded (at most two reads), so it is written out as those reads.
 // * The nesting count qnodes[0].mcs.count is CPU-local and outside the memory model (see
 //   McsSpinlock.cs); the node an interrupt takes on the same CPU is qnodes[1].
-// * lockevent/qstat counters and prefetchw() are left out: they order nothing.
+// * prefetchw() is left out (it orders nothing); of the lockevent counters only lock_use_node2..4
+//   is kept, as ghost state (LockUseNode), so that a test can tell a scenario nests.
 using Kmc.Models;
 using static Kmc.Models.Kernel;
 using static Kmc.Primitives.Qspinlock.McsSpinlock;
@@ -71,6 +72,9 @@ public sealed class QspinlockPort
     public int QTailIdxMask => ((1 << QTailIdxBits) - 1) << QTailIdxOffset;
     public int QTailCpuOffset => QTailIdxOffset + QTailIdxBits;
     public int QTailMask => ~((1 << QTailOffset) - 1);
+
+    /// <summary>lockevent lock_use_node2..4: how often qnodes[idx] was used, per idx (ghost state, not kernel memory).</summary>
+    public int[] LockUseNode { get; } = new int[QMaxNodes];
 
     /// <summary>static DEFINE_PER_CPU_ALIGNED(struct qnode, qnodes[_Q_MAX_NODES])</summary>
     public PerCpu<McsSpinlockNode[]> Qnodes { get; }
@@ -244,6 +248,7 @@ public sealed class QspinlockPort
             }
 
             var node = GrabMcsNode(idx);
+            LockUseNode[idx]++; // lockevent_cond_inc(lock_use_node2 + idx - 1, idx)
 
             // The count is incremented before the node is initialised: an IRQ must not overwrite
             // our assignments (a compiler barrier only).
