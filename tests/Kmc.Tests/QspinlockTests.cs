@@ -32,6 +32,27 @@ public class QspinlockTests
         Assert.True(run.Result.Exhausted, run.Result.Verdict());
     }
 
+    /// <summary>
+    /// The qspinlock LKMM violation published by Paolillo et al. (arXiv 2111.15240, Dartagnan): under the
+    /// LKMM before v6.5 an acquire reading from a relaxed RMW (xchg_tail(), the pending fetch_or) does not
+    /// see the release that RMW read from, and a holder reads the protected data stale. With v6.5's
+    /// rmw-sequences (kmc's lkmm) the same search is exhausted without failure.
+    /// </summary>
+    [Theory]
+    [InlineData("qspinlock")]
+    [InlineData("qspinlock-3cpu")]
+    public void QspinlockFailsOnlyUnderTheLkmmWithoutRmwSequences(string check)
+    {
+        var old = Run(check, "fixed", "lkmm-v6.4");
+        Assert.NotNull(old.Result.Failure);
+        Assert.Equal(FailureKind.Assertion, old.Result.Failure!.Kind);
+        Assert.Contains("stale read", old.Result.Failure.Message);
+
+        var current = Run(check, "fixed", "lkmm");
+        Assert.Null(current.Result.Failure);
+        Assert.True(current.Result.Exhausted);
+    }
+
     [Theory]
     [InlineData("qspinlock-4cpu", "sc")]
     [InlineData("qspinlock-4cpu", "tso")]

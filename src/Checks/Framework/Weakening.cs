@@ -51,7 +51,7 @@ public sealed record DeclaredWeakening(string Site, WeakeningClass Class, string
 /// </summary>
 public static class SiteDiscovery
 {
-    public const int Executions = 300;
+    public const int Executions = 150;
 
     public static IReadOnlyList<WeakenSite> Discover(Scenario scenario, IReadOnlyCollection<string> portFiles)
     {
