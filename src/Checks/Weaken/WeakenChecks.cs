@@ -133,18 +133,23 @@ public sealed class WeakenOsq : WeakenedCheck
             + "ordering from osq_lock() anyway: the normal hand-off is WRITE_ONCE(next->locked, 1) against a relaxed spin, and the "
             + "OSQ's users take their lock with their own acquire"),
         Undetected("OsqWaitNext.atomic_cmpxchg_acquire",
-            "moving the tail back from the last node orders that node's later reuse; with 2 CPUs x 1 round no node is reused"),
+            "moving the tail back from the last node orders that node's later reuse; with one round no node is reused (also not "
+            + "found on 3 CPUs: osq-3cpu-1round exhausted, 13482 executions)"),
         Undetected("OsqWaitNext.xchg",
-            "taking node->next with xchg() orders it against a successor's concurrent unqueue (Step A/C), which needs a third CPU"),
+            "taking node->next with xchg() orders it against a successor's concurrent unqueue (Step A/C), which needs a third CPU "
+            + "(and osq-3cpu-1round, 13482 executions exhausted, does not show it either)"),
         Undetected("OsqLock.smp_wmb",
-            "it orders node->prev before prev->next, which only a third CPU's unqueue (Step C, reading node->prev) observes"),
+            "it orders node->prev before prev->next, which only a third CPU's unqueue (Step C, reading node->prev) observes; "
+            + "osq-3cpu-1round does not show it within its bounds either (14418 executions exhausted at preemption bound 2, stale bound 2)"),
         Undetected("OsqLock.cmpxchg",
-            "Step A's cmpxchg(&prev->next, node, NULL) ordering matters when prev is itself unqueueing or a successor relinks (3 CPUs)"),
+            "Step A's cmpxchg(&prev->next, node, NULL) ordering matters when prev is itself unqueueing or a successor relinks: "
+            + "osq-3cpu-1round finds it (a hang, dfs execution 424), this 2-CPU benchmark cannot"),
         Undetected("OsqUnlock.atomic_cmpxchg_release",
             "the uncontended unlock's release orders the owner's node accesses before the tail reset; the next osq_lock() here only "
-            + "reinitialises its own node, so 2 CPUs x 1 round cannot show a reordering"),
+            + "reinitialises its own node, so one round cannot show a reordering (not on 3 CPUs either: 13482 executions exhausted)"),
         Undetected("OsqUnlock.xchg",
-            "the unlock's xchg(&node->next, NULL) ordering matters against a successor unqueueing at the same time (3 CPUs)"),
+            "the unlock's xchg(&node->next, NULL) ordering matters against a successor unqueueing at the same time; not shown on "
+            + "3 CPUs either (13590 executions exhausted)"),
     ];
 }
 
