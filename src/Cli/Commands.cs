@@ -35,6 +35,7 @@ public sealed class Commands(ILogger log)
         root.Subcommands.Add(RunCommand());
         root.Subcommands.Add(ReplayCommand());
         root.Subcommands.Add(CiCommand());
+        root.Subcommands.Add(WeakenCommand());
         root.Subcommands.Add(BenchCommand());
         root.Subcommands.Add(RegressCommand());
         root.Subcommands.Add(MergeCommand());
@@ -457,6 +458,66 @@ public sealed class Commands(ILogger log)
             return code;
         });
         return cmd;
+    }
+
+    private Command WeakenCommand()
+    {
+        var only = new Option<string?>("--check") { Description = "one benchmark (weaken.qspinlock, or just qspinlock)" };
+        var update = new Option<bool>("--update-report") { Description = "also rewrite the committed reports/weaken.md (the report goes to reports/last/weaken.md)" };
+        var cmd = new Command("weaken", "the weakened-barrier benchmark: every ordered call of each lock's fixed code relaxed in turn, under sc, tso and lkmm (or --memory-model); writes reports/weaken.md")
+            { only, _memoryModel, _workers, _config, update };
+        cmd.SetAction(p =>
+        {
+            var config = KmcConfig.Load(p.GetValue(_config));
+            var checks = WeakenReport.Checks(p.GetValue(only));
+            var models = p.GetValue(_memoryModel) is { } m ? [m] : WeakenReport.Models;
+            foreach (var model in models)
+                MemoryModels.Validate(model, "command line");
+            var cases = models.SelectMany(model => Suite.Cases(checks).Select(c => new WorkerCase(c.Check.Name, c.Variant.Name, config.For(c.Check.Name, model)))).ToList();
+            var workers = WorkerCount(p, null);
+            var watch = Stopwatch.StartNew();
+            var progress = new CaseProgress(cases.Count);
+            var rows = workers switch
+            {
+                > 1 when cases.Count > 1 => RunCasesOnWorkers(cases, workers.Value, progress),
+                null => RunCasesHereThenOnWorkers(cases, progress),
+                _ => RunCasesHere(cases, progress),
+            };
+            var markdown = WeakenReport.Markdown(checks, rows, watch.Elapsed);
+            // Like ci: the run's report goes where git does not look; the committed one only on request.
+            var path = Path.Combine(ReportReady(ReportWriter.LastRunDir()), "weaken.md");
+            Suite.WriteAtomically(path, markdown);
+            if (p.GetValue(update))
+                Suite.WriteAtomically(Path.Combine(ReportReady(ReportWriter.ReportsRoot()), "weaken.md"), markdown);
+            var tallies = WeakenReport.Tally(checks, rows);
+            var table = new Table().AddColumns(["primitive", "sites", .. models.Select(x => $"detected ({x})"), "harmless", "not detected (known misses)", "not as declared"]);
+            foreach (var t in tallies)
+            {
+                table.AddRow([Markup.Escape(t.Primitive), t.Sites.ToString(), .. models.Select(x => t.Detected[x].ToString()),
+                    Markup.Escape(WeakenReport.List(t.Harmless)), Markup.Escape(WeakenReport.List(t.Missed)), t.Mismatches == 0 ? "[green]0[/]" : $"[red]{t.Mismatches}[/]"]);
+            }
+
+            AnsiConsole.Write(table);
+            foreach (var t in tallies)
+            {
+                foreach (var u in t.Undeclared)
+                    Console.WriteLine($"UNDECLARED {t.Check}: site {u} has no declared expectation");
+                foreach (var s in t.Stale)
+                    Console.WriteLine($"STALE {t.Check}: declared site {s} is not reached by the fixed code");
+            }
+
+            foreach (var r in rows.Where(r => !r.Matches))
+                Console.WriteLine($"MISMATCH {r.Mismatch}");
+            Console.WriteLine($"report: {path} ({watch.Elapsed.TotalSeconds:F1} s)");
+            return WeakenReport.Ok(tallies) && rows.All(r => r.Matches) ? 0 : 1;
+        });
+        return cmd;
+    }
+
+    private static string ReportReady(string dir)
+    {
+        Directory.CreateDirectory(dir);
+        return dir;
     }
 
     /// <summary>Runs the cases in this process, one after the other, until <paramref name="stop"/> says so.</summary>

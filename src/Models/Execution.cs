@@ -109,6 +109,12 @@ public sealed class Execution
 
     internal void TrackLocations() => Locations = new List<Loc>();
 
+    /// <summary>
+    /// Sees (and may weaken) every ordered call of the kernel API; set by a scenario's setup
+    /// before any task runs. Null: every call orders as written.
+    /// </summary>
+    public IOrderingHook? Orderings { get; set; }
+
     /// <summary>Grace periods in progress and call_rcu() callbacks.</summary>
     internal RcuState Rcu { get; } = new();
 

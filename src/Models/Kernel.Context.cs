@@ -143,11 +143,14 @@ public static partial class Kernel
     public static async ValueTask<T> SmpCondLoadAcquire<T>(Loc<T> x, Func<T, bool> cond, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
     {
         var (ex, t) = Ctx();
-        await ex.Point(t, () => cond(x.Peek()), $"{x.Name} (smp_cond_load_acquire)", $"{fn} ({Path.GetFileName(file)}:{line})");
-        Allocator.CheckLive(x, "smp_cond_load_acquire", file, line, t);
+        var (order, op) = ex.Orderings != null
+            ? Hooked(ex, MemOrder.Acquire, rmw: false, "smp_cond_load_acquire", fn, file, line)
+            : (MemOrder.Acquire, "smp_cond_load_acquire");
+        await ex.Point(t, () => cond(x.Peek()), $"{x.Name} ({op})", $"{fn} ({Path.GetFileName(file)}:{line})");
+        Allocator.CheckLive(x, op, file, line, t);
         Scheduling.Reduction.Footprints.Read(x.Key);
-        var v = ex.IsSc ? x.Value : ex.Memory.LoadLatest(t, x, MemOrder.Acquire);
-        ex.Record(t, "smp_cond_load_acquire", x.Name, Format.Value(v), fn, file, line, memory: ex.MemoryNote);
+        var v = ex.IsSc ? x.Value : ex.Memory.LoadLatest(t, x, order);
+        ex.Record(t, op, x.Name, Format.Value(v), fn, file, line, memory: ex.MemoryNote);
         return v;
     }
 

@@ -49,6 +49,8 @@ public static partial class Kernel
     internal static async ValueTask<T> Load<T>(Loc<T> x, MemOrder order, string op, string fn, string file, int line)
     {
         var (ex, t) = Ctx();
+        if (ex.Orderings != null && order >= MemOrder.Acquire)
+            (order, op) = Hooked(ex, order, rmw: false, op, fn, file, line);
         await ex.Point(t, null, null);
         Allocator.CheckLive(x, op, file, line, t);
         var v = ex.Load(t, x, order, rmw: false);
@@ -61,6 +63,8 @@ public static partial class Kernel
     internal static async ValueTask Store<T>(Loc<T> x, T v, MemOrder order, string op, string fn, string file, int line)
     {
         var (ex, t) = Ctx();
+        if (ex.Orderings != null && order >= MemOrder.Acquire)
+            (order, op) = Hooked(ex, order, rmw: false, op, fn, file, line);
         await ex.Point(t, null, null);
         Allocator.CheckLive(x, op, file, line, t);
         ex.Store(t, x, v, order, rmw: false);
@@ -124,6 +128,8 @@ public static partial class Kernel
     internal static async ValueTask<T> XchgCore<T>(Loc<T> x, T v, MemOrder order, string op, string fn, string file, int line)
     {
         var (ex, t) = Ctx();
+        if (ex.Orderings != null && order >= MemOrder.Acquire)
+            (order, op) = Hooked(ex, order, rmw: true, op, fn, file, line);
         await ex.Point(t, null, null);
         Allocator.CheckLive(x, op, file, line, t);
         var old = ex.Load(t, x, order, rmw: true);
@@ -137,6 +143,8 @@ public static partial class Kernel
     internal static async ValueTask<T> CmpxchgCore<T>(Loc<T> x, T old, T @new, MemOrder order, string op, string fn, string file, int line)
     {
         var (ex, t) = Ctx();
+        if (ex.Orderings != null && order >= MemOrder.Acquire)
+            (order, op) = Hooked(ex, order, rmw: true, op, fn, file, line);
         await ex.Point(t, null, null);
         Allocator.CheckLive(x, op, file, line, t);
         var found = ex.Load(t, x, order, rmw: true);
@@ -259,11 +267,33 @@ public static partial class Kernel
         return (found == old, found);
     }
 
+    public static async ValueTask<(bool Ok, T Old)> AtomicTryCmpxchgAcquire<T>(Loc<T> v, T old, T @new, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+    {
+        var found = await CmpxchgCore(v, old, @new, MemOrder.Acquire, "atomic_try_cmpxchg_acquire", fn, file, line);
+        return (found == old, found);
+    }
+
+    public static async ValueTask<(bool Ok, T Old)> AtomicTryCmpxchgRelaxed<T>(Loc<T> v, T old, T @new, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+    {
+        var found = await CmpxchgCore(v, old, @new, MemOrder.Relaxed, "atomic_try_cmpxchg_relaxed", fn, file, line);
+        return (found == old, found);
+    }
+
+    /// <summary>atomic_fetch_or_acquire(): sets the bits of <paramref name="i"/>, returns the old value.</summary>
+    public static ValueTask<int> AtomicFetchOrAcquire(int i, Loc<int> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+        => SubwordCore(v, null, i, i, MemOrder.Acquire, "atomic_fetch_or_acquire", fn, file, line);
+
+    /// <summary>atomic_andnot(): clears the bits of <paramref name="i"/>; no return value, so no ordering.</summary>
+    public static async ValueTask AtomicAndnot(int i, Loc<int> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+        => await SubwordCore(v, null, i, 0, MemOrder.Relaxed, "atomic_andnot", fn, file, line);
+
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     internal static async ValueTask<T> AddCore<T>(Loc<T> x, T delta, MemOrder order, bool returnNew, string op, string fn, string file, int line)
         where T : IBinaryInteger<T>
     {
         var (ex, t) = Ctx();
+        if (ex.Orderings != null && order >= MemOrder.Acquire)
+            (order, op) = Hooked(ex, order, rmw: true, op, fn, file, line);
         await ex.Point(t, null, null);
         Allocator.CheckLive(x, op, file, line, t);
         var old = ex.Load(t, x, order, rmw: true);
@@ -306,19 +336,71 @@ public static partial class Kernel
     internal static ValueTask Fence(FenceKind kind, string op, string fn, string file, int line)
     {
         var (ex, t) = Ctx();
+        var removed = ex.Orderings != null && kind != FenceKind.Barrier
+            && ex.Orderings.At(new OrderingSite(file, line, fn, op, "fence")) == SiteAction.Relax;
+        if (removed)
+            op += " (weakened: removed)";
         if (ex.Memory is ScMemory)
         {
             ex.Record(t, op, null, null, fn, file, line);
             return ValueTask.CompletedTask;
         }
 
-        return FenceAsync(ex, t, kind, op, fn, file, line);
+        return FenceAsync(ex, t, removed ? null : kind, op, fn, file, line);
     }
 
-    private static async ValueTask FenceAsync(Execution ex, SimTask t, FenceKind kind, string op, string fn, string file, int line)
+    /// <summary>A removed barrier (<paramref name="kind"/> null) keeps its scheduling point: only what it orders goes.</summary>
+    private static async ValueTask FenceAsync(Execution ex, SimTask t, FenceKind? kind, string op, string fn, string file, int line)
     {
         await ex.Point(t, null, null);
-        ex.Memory.Fence(t, kind);
+        if (kind is { } k)
+            ex.Memory.Fence(t, k);
         ex.Record(t, op, null, null, fn, file, line, memory: ex.MemoryNote);
+    }
+
+    // ---- ordered-call hook ----------------------------------------------------------------
+
+    /// <summary>
+    /// Shows an ordered call to the execution's <see cref="IOrderingHook"/>: the ordering the
+    /// access gets, and its recorded name (which says when the hook relaxed it).
+    /// </summary>
+    internal static (MemOrder Order, string Op) Hooked(Execution ex, MemOrder order, bool rmw, string op, string fn, string file, int line)
+    {
+        var site = new OrderingSite(file, line, fn, op, order.ToString().ToLowerInvariant());
+        return ex.Orderings!.At(site) == SiteAction.Relax
+            ? (rmw ? MemOrder.Relaxed : MemOrder.Once, op + " (weakened: relaxed)")
+            : (order, op);
+    }
+
+    // ---- sub-word accesses ----------------------------------------------------------------
+
+    /// <summary>
+    /// A store to part of a word that is also accessed whole (qspinlock's locked byte, pending
+    /// byte, locked_pending and tail half-words), or an exchange of that part: the bits in
+    /// <paramref name="mask"/> become those of <paramref name="value"/>, the others stay, and the
+    /// old whole word is returned. The memory models have no mixed-size accesses (neither has the
+    /// LKMM), so this is an atomic read-modify-write of the whole word with the ordering asked for
+    /// (<paramref name="op"/> names the kernel operation, <paramref name="part"/> the field). Exact
+    /// for the values the word takes; stronger than a sub-word store only in that, being an RMW,
+    /// it reads the newest value and cannot become visible late.
+    /// </summary>
+    public static ValueTask<int> SubwordStore(Loc<int> word, string part, int mask, int value, MemOrder order, string op,
+        [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+        => SubwordCore(word, part, mask, value, order, op, fn, file, line);
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private static async ValueTask<int> SubwordCore(Loc<int> x, string? part, int mask, int value, MemOrder order, string op, string fn, string file, int line)
+    {
+        var (ex, t) = Ctx();
+        if (ex.Orderings != null && order >= MemOrder.Acquire)
+            (order, op) = Hooked(ex, order, rmw: true, op, fn, file, line);
+        await ex.Point(t, null, null);
+        Allocator.CheckLive(x, op, file, line, t);
+        var old = ex.Load(t, x, order, rmw: true);
+        var @new = (old & ~mask) | (value & mask);
+        ex.Store(t, x, @new, order, rmw: true);
+        if (ex.Recording)
+            ex.Record(t, op, part is null ? x.Name : $"{x.Name}.{part}", $"0x{old:x} -> 0x{@new:x}", fn, file, line, memory: ex.MemoryNote);
+        return old;
     }
 }

@@ -14,10 +14,15 @@ public sealed record Expectation(bool BugExpected, FailureKind? Kind = null)
 
     public static readonly Expectation AnyBug = new(true);
 
-    public bool Matches(Failure? observed) =>
-        BugExpected ? observed != null && (Kind == null || observed.Kind == Kind) : observed == null;
+    /// <summary>No expectation was written (a generated variant nobody judged): matches no outcome, so ci says so.</summary>
+    public static readonly Expectation Undeclared = new(false) { IsDeclared = false };
 
-    public override string ToString() => BugExpected ? (Kind is { } k ? $"bug: {k}" : "bug") : "pass";
+    public bool IsDeclared { get; private init; } = true;
+
+    public bool Matches(Failure? observed) =>
+        IsDeclared && (BugExpected ? observed != null && (Kind == null || observed.Kind == Kind) : observed == null);
+
+    public override string ToString() => !IsDeclared ? "undeclared" : BugExpected ? (Kind is { } k ? $"bug: {k}" : "bug") : "pass";
 }
 
 /// <summary>
@@ -72,7 +77,7 @@ public abstract class Check
         ?? throw new KmcInputException($"check '{Name}' has no variant '{name}' (variants: {string.Join(", ", Variants.Select(v => v.Name))})");
 
     /// <summary>The repo-relative source files this check's verdicts depend on (besides src/Models).</summary>
-    public IEnumerable<string> SourceFiles()
+    public virtual IEnumerable<string> SourceFiles()
     {
         var own = GetType().GetCustomAttribute<CheckAttribute>()?.File;
         if (own != null)

@@ -21,6 +21,8 @@ public sealed record CheckRun(
         ? null
         : Result.Inconclusive is { } why
             ? $"{Check.Name}/{Variant.Name}: inconclusive: {why}"
+        : !Expected.IsDeclared
+            ? $"{Check.Name}/{Variant.Name}: no expectation is declared for this generated variant (observed {(Result.Failure == null ? "pass" : Result.Failure.Kind.ToString())})"
         : Expected.BugExpected
             ? Result.Failure == null
                 ? $"{Check.Name}/{Variant.Name}: the known bug was not found in {Result.Executions} executions: the checker lost power"

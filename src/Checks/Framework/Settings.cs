@@ -116,6 +116,8 @@ public static class MemoryModels
         ["sc"] = null,
         ["tso"] = () => new Kmc.Models.WeakMemory.TsoMemory(),
         ["lkmm"] = () => new Kmc.Models.WeakMemory.LkmmMemory(),
+        // the LKMM before v6.5's rmw-sequences, to compare with results published against it
+        ["lkmm-v6.4"] = () => new Kmc.Models.WeakMemory.LkmmMemory(rmwSequences: false),
     };
 
     public static IReadOnlyCollection<string> Names => s_models.Keys;

@@ -120,14 +120,20 @@ namespace Kmc.Models.WeakMemory;
 /// the location's history restarts at that value.
 /// </para>
 /// </summary>
-public sealed class LkmmMemory : MemoryModel
+public sealed class LkmmMemory(bool rmwSequences = true) : MemoryModel
 {
     private readonly List<TaskState> _tasks = new();
     private readonly View _global = new();
     private StoreEntry? _rmwRead;
     private StringBuilder? _note;
 
-    public override string Name => "lkmm";
+    /// <summary>
+    /// "lkmm", or "lkmm-v6.4" without rmw-sequences: the LKMM before v6.5 ("tools/memory-model:
+    /// Add rmw-sequences to the LKMM"), under which an acquire that reads from a relaxed RMW
+    /// does not see the release store that RMW read from. Kept to reproduce results published
+    /// against that model (qspinlock, see README).
+    /// </summary>
+    public override string Name => rmwSequences ? "lkmm" : "lkmm-v6.4";
 
     private sealed class TaskState
     {
@@ -340,7 +346,7 @@ public sealed class LkmmMemory : MemoryModel
             h.Entries.Add(entry);
             ts.Raise(loc, entry);
             var message = order is MemOrder.Release or MemOrder.Full ? ts.ReleaseView() : ts.ReleaseFence;
-            if (read?.Message is { IsEmpty: false } carried)
+            if (rmwSequences && read?.Message is { IsEmpty: false } carried)
             {
                 // rmw-sequences: a release store followed by RMWs still releases to whoever reads the last one.
                 message = message is null ? carried : JoinOf(message, carried);
