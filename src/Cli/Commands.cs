@@ -436,12 +436,7 @@ public sealed class Commands(ILogger log)
 
             var watch = Stopwatch.StartNew();
             var progress = new CaseProgress(cases.Count);
-            var rows = workers switch
-            {
-                > 1 when cases.Count > 1 => RunCasesOnWorkers(cases, workers.Value, progress),
-                null => RunCasesHereThenOnWorkers(cases, progress),
-                _ => RunCasesHere(cases, progress),
-            };
+            var rows = RunCases(cases, workers, progress);
 
             // The corpus replays in well under a second: one shard of a matrix does it for all.
             var regressions = shard == null || shard.Index == 1
@@ -477,12 +472,7 @@ public sealed class Commands(ILogger log)
             var workers = WorkerCount(p, null);
             var watch = Stopwatch.StartNew();
             var progress = new CaseProgress(cases.Count);
-            var rows = workers switch
-            {
-                > 1 when cases.Count > 1 => RunCasesOnWorkers(cases, workers.Value, progress),
-                null => RunCasesHereThenOnWorkers(cases, progress),
-                _ => RunCasesHere(cases, progress),
-            };
+            var rows = RunCases(cases, workers, progress);
             var markdown = WeakenReport.Markdown(checks, rows, watch.Elapsed);
             // Like ci: the run's report goes where git does not look; the committed one only on request.
             var path = Path.Combine(ReportReady(ReportWriter.LastRunDir()), "weaken.md");
@@ -554,6 +544,14 @@ public sealed class Commands(ILogger log)
         rows.AddRange(Workers.WorthSplitting(remaining, workers) ? RunCasesOnWorkers(rest, workers, progress) : RunCasesHere(rest, progress));
         return Suite.Merge(rows).ToList();
     }
+
+    /// <summary>The cases on the workers asked for, or (none asked for) here first and then where kmc decides.</summary>
+    private static List<SuiteRow> RunCases(IReadOnlyList<WorkerCase> cases, int? workers, CaseProgress progress) => workers switch
+    {
+        > 1 when cases.Count > 1 => RunCasesOnWorkers(cases, workers.Value, progress),
+        null => RunCasesHereThenOnWorkers(cases, progress),
+        _ => RunCasesHere(cases, progress),
+    };
 
     /// <summary>Deals the cases round-robin to worker processes; each writes its own bug reports.</summary>
     private static List<SuiteRow> RunCasesOnWorkers(IReadOnlyList<WorkerCase> cases, int workers, CaseProgress progress)

@@ -150,7 +150,7 @@ public class CliTests
             Assert.Equal(r.Expected, rows[(r.Check, r.Variant)].Expected);
 
         var sc = ListRows(Run(dir, "list", "--memory-model", "sc").Out);
-        Assert.Equal(("pass", "lkmm: bug: Hang"), sc[("osq", "acquire-only-tail-xchg")]);
+        Assert.Equal(("pass", "lkmm: bug: Hang, lkmm-v6.4: bug: Hang"), sc[("osq", "acquire-only-tail-xchg")]);
 
         // A config that makes sc the default model lists sc's expectations.
         File.WriteAllText(Path.Combine(dir, "coyote.runtimeconfig.json"), """{ "defaults": { "memoryModel": "sc" } }""");

@@ -128,4 +128,21 @@ public class ReductionTests(ITestOutputHelper output)
         var r = new NativeExplorer().Explore(scenario, Dfs(reduction: true));
         Xunit.Assert.Equal(FailureKind.Assertion, r.Failure?.Kind);
     }
+
+    [Fact]
+    public void Knuths_estimate_is_near_the_size_of_the_plain_tree_and_an_unfinished_search_is_unknown()
+    {
+        var check = CheckRegistry.Get("lglock");
+        var scenario = check.Build(check.Variants[0]);
+        var full = new NativeExplorer().Explore(scenario, Dfs(reduction: false));
+        Xunit.Assert.True(full.Exhausted);
+        var estimate = full.EstimatedPlainExecutions!.Value;
+        Xunit.Assert.InRange(estimate, full.Executions / 3.0, full.Executions * 3.0);
+
+        var ran = 0;
+        var cut = new NativeExplorer().Explore(scenario, Dfs(reduction: false) with { Cancelled = () => ++ran > 5 });
+        Xunit.Assert.False(cut.Exhausted);
+        Xunit.Assert.EndsWith(": unknown", cut.Verdict());
+        Xunit.Assert.Contains("estimated", cut.Verdict());
+    }
 }

@@ -35,7 +35,9 @@ public sealed record Variant(string Name, string Description, Expectation Expect
     public IReadOnlyDictionary<string, Expectation> PerMemoryModel { get; init; } = new Dictionary<string, Expectation>();
 
     public Expectation ExpectedUnder(string memoryModel) =>
-        PerMemoryModel.TryGetValue(memoryModel, out var e) ? e : Expected;
+        PerMemoryModel.TryGetValue(memoryModel, out var e) ? e
+        : MemoryModels.ExpectationsFrom(memoryModel) is var from && from != memoryModel ? ExpectedUnder(from)
+        : Expected;
 
     public static Variant Fixed(string description = "the fixed code") => new("fixed", description, Expectation.Pass);
 }

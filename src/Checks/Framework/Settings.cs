@@ -122,6 +122,13 @@ public static class MemoryModels
 
     public static IReadOnlyCollection<string> Names => s_models.Keys;
 
+    /// <summary>
+    /// Which model's declared expectations hold under <paramref name="model"/> where a variant
+    /// declares none of its own: the LKMM before v6.5 allows everything the current one does, so
+    /// the current one's bugs are its bugs too (variants declare the ones only it has).
+    /// </summary>
+    public static string ExpectationsFrom(string model) => model == "lkmm-v6.4" ? "lkmm" : model;
+
     /// <summary>Lets a weak model register itself under its name.</summary>
     public static void Register(string name, Func<MemoryModel> factory) => s_models[name] = factory;
 

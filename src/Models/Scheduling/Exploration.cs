@@ -108,6 +108,14 @@ public sealed record ExplorationResult
     /// <summary>With <see cref="ExploreOptions.AllOutcomes"/>: every distinct failure ("kind at site") and final state reached.</summary>
     public IReadOnlySet<string>? Outcomes { get; init; }
 
+    /// <summary>Exhaustive search: Knuth's estimate of the executions of the unreduced tree within the bounds (infinite when it overflows a double).</summary>
+    public double? EstimatedPlainExecutions { get; init; }
+
+    /// <summary>The estimate in words, for verdicts.</summary>
+    public string? EstimateText => EstimatedPlainExecutions is not { } e ? null
+        : double.IsInfinity(e) ? "more than 1e308 (the estimate overflows)"
+        : e < 1e6 ? $"~{e:N0}" : $"~{e:E1}";
+
     /// <summary>The exhaustive search used partial-order reduction.</summary>
     public bool Reduced { get; init; }
 
@@ -152,7 +160,10 @@ public sealed record ExplorationResult
             var redundant = SleepBlocked > 0 ? $", {SleepBlocked} of them stopped early as already explored" : "";
             return $"no failure in all {Executions} executions within the bounds{(Bounds != null ? $" ({Bounds})" : "")}{bounded}{redundant}: {kind}";
         }
-        return $"no failure in {Executions} executions{(TimedOut ? " (time limit)" : "")}{bounded}";
+        var estimate = EstimateText is { } est ? $"; the unreduced tree within the bounds has an estimated {est} executions (Knuth)" : "";
+        // An exhaustive search stopped before its end knows nothing about the rest.
+        var unknown = Bounds != null ? ": unknown" : "";
+        return $"no failure in {Executions} executions{(TimedOut ? " (time limit)" : "")}{bounded}{estimate}{unknown}";
     }
 }
 

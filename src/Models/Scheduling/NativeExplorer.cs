@@ -35,6 +35,7 @@ public sealed class NativeExplorer : IExplorer
         // The sync context is cleared so awaits in model code resume inline on this thread.
         using var _ = new NoSynchronizationContext();
         var expectedSteps = options.Strategy == "pct" ? ProbeSteps(scenario, options) : 50;
+        var estimate = exhaustive ? EstimateTreeSize(scenario, options) : (double?)null;
         while (exhaustive || executions < options.Iterations)
         {
             if (options.TimeoutSeconds is { } limit && watch.Elapsed.TotalSeconds > limit)
@@ -99,6 +100,7 @@ public sealed class NativeExplorer : IExplorer
                     SleepBlocked = dpor?.SleepBlocked ?? 0,
                     Elapsed = watch.Elapsed,
                     Schedule = decisions.ToArray(),
+                    EstimatedPlainExecutions = estimate,
                 };
             }
 
@@ -128,7 +130,32 @@ public sealed class NativeExplorer : IExplorer
                        && (options.Memory == null || options.StaleBound < 0 || staleBoundReached == 0),
             Elapsed = watch.Elapsed,
             Outcomes = outcomes,
+            EstimatedPlainExecutions = estimate,
         };
+    }
+
+    /// <summary>Random probes per estimate: enough for the order of magnitude, a few milliseconds.</summary>
+    public const int EstimateProbes = 32;
+
+    /// <summary>
+    /// Knuth's estimate of how many executions the plain search (with these bounds, without
+    /// reduction) has: the mean, over random probes, of the product of the option counts on the
+    /// path. The reduced search runs at most that many. Probes use their own fixed seed, so the
+    /// estimate is the same on every run.
+    /// </summary>
+    private static double EstimateTreeSize(Scenario scenario, ExploreOptions options)
+    {
+        var rng = new Rng(0x4B4E_5554_48UL);
+        var probe = new DfsPolicy(options.PreemptionBound, options.StaleBound, rng);
+        var sum = 0.0;
+        for (var i = 0; i < EstimateProbes; i++)
+        {
+            probe.BeginExecution();
+            RunOnce(scenario, options, probe, new List<int>(), record: false);
+            sum += probe.ProbeProduct;
+        }
+
+        return sum / EstimateProbes;
     }
 
     /// <summary>The values of every location the execution created, as one sorted line.</summary>

@@ -80,28 +80,40 @@ public sealed class DfsPolicy : ISchedulePolicy
     private readonly List<(int Chosen, int Count)> _stack = new();
     private readonly List<SimTask> _options = new();
     private readonly int _bound;
-    private readonly int _staleBound;
     private int _pos;
     private int _preemptions;
-    private int _stale;
 
     /// <param name="preemptionBound">most preemptions per execution (negative: unbounded)</param>
     /// <param name="staleBound">most non-SC weak-memory choices per execution (negative: unbounded)</param>
-    public DfsPolicy(int preemptionBound, int staleBound = -1)
+    /// <param name="probe">
+    /// instead of searching, walk one random path of the same tree per execution and multiply the
+    /// option counts met on it (<see cref="ProbeProduct"/>): Knuth's estimator of a tree's size
+    /// ("Estimating the efficiency of backtrack programs", Math. Comp. 1975), whose mean over
+    /// probes is an unbiased estimate of the number of executions the search would run
+    /// </param>
+    public DfsPolicy(int preemptionBound, int staleBound = -1, Rng? probe = null)
     {
         _bound = preemptionBound;
-        _staleBound = staleBound;
+        _budget = new StaleBudget(staleBound);
+        _probe = probe;
     }
 
+    private readonly Rng? _probe;
+
+    /// <summary>Probe mode: the product of the option counts on this execution's path.</summary>
+    public double ProbeProduct { get; private set; } = 1;
+
+    private readonly StaleBudget _budget;
+
     /// <summary>The current execution met a weak-memory choice the stale bound left with only its SC alternative.</summary>
-    public bool StaleBoundReached { get; private set; }
+    public bool StaleBoundReached => _budget.Reached;
 
     public void BeginExecution()
     {
         _pos = 0;
         _preemptions = 0;
-        _stale = 0;
-        StaleBoundReached = false;
+        _budget.Reset();
+        ProbeProduct = 1;
     }
 
     public SimTask PickTask(List<SimTask> enabled, SimTask? last)
@@ -127,32 +139,19 @@ public sealed class DfsPolicy : ISchedulePolicy
 
     public int PickChoice(int n) => Next(n);
 
-    /// <summary>
-    /// The SC alternative is tried first and is free; each other one spends one unit of the stale
-    /// bound. Once it is spent the choice has one option, so, like a preemption the bound forbids,
-    /// it is no decision at all and adds no node to the search.
-    /// </summary>
-    public int PickWeakChoice(int n, int sc)
-    {
-        if (_staleBound >= 0 && _stale >= _staleBound)
-        {
-            StaleBoundReached |= n > 1;
-            return sc;
-        }
-
-        // The stack holds the rank of the alternative, not its value: rank 0 is the SC one, then
-        // the others in value order. The value returned (and recorded) is what the model asked for.
-        var rank = Next(n);
-        if (rank == 0)
-            return sc;
-        _stale++;
-        return rank <= sc ? rank - 1 : rank;
-    }
+    /// <summary>Within the stale bound (see <see cref="StaleBudget"/>).</summary>
+    public int PickWeakChoice(int n, int sc) => _budget.Pick(n, sc, Next);
 
     private int Next(int count)
     {
         if (count == 1)
             return 0;
+        if (_probe != null)
+        {
+            ProbeProduct *= count;
+            return _probe.Next(count);
+        }
+
         if (_pos < _stack.Count)
         {
             var node = _stack[_pos++];
@@ -220,3 +219,40 @@ public sealed class ReplayPolicy(IReadOnlyList<int> decisions) : ISchedulePolicy
 
 /// <summary>A trace does not fit the code it is replayed on.</summary>
 public sealed class ReplayDivergedException(string message) : Exception(message);
+
+/// <summary>
+/// The stale bound of an exhaustive search: the SC alternative of a weak-memory choice is tried
+/// first and is free; each other one spends one unit. Once spent, the choice has one option, so,
+/// like a preemption the preemption bound forbids, it is no decision and adds no node. The search
+/// stack holds the rank of the alternative (0 the SC one, then the others in value order); the
+/// value returned, and recorded, is what the model asked for.
+/// </summary>
+public sealed class StaleBudget(int bound)
+{
+    private int _spent;
+
+    /// <summary>The current execution met a weak-memory choice the bound left with only its SC alternative.</summary>
+    public bool Reached { get; private set; }
+
+    public void Reset()
+    {
+        _spent = 0;
+        Reached = false;
+    }
+
+    /// <param name="next">the search's next decision among that many ranks</param>
+    public int Pick(int n, int sc, Func<int, int> next)
+    {
+        if (bound >= 0 && _spent >= bound)
+        {
+            Reached |= n > 1;
+            return sc;
+        }
+
+        var rank = next(n);
+        if (rank == 0)
+            return sc;
+        _spent++;
+        return rank <= sc ? rank - 1 : rank;
+    }
+}

@@ -37,18 +37,17 @@ namespace Kmc.Models.Scheduling.Reduction;
 /// </summary>
 public sealed class DporPolicy : ISchedulePolicy
 {
-    private readonly int _staleBound;
+    private readonly StaleBudget _budget;
     private readonly List<Node> _stack = new();
     private readonly List<Event> _events = new();
     private readonly List<Footprint> _pool = new();
     private int _pos;
-    private int _stale;
     private Footprint? _step;
 
-    public DporPolicy(int staleBound = -1) => _staleBound = staleBound;
+    public DporPolicy(int staleBound = -1) => _budget = new StaleBudget(staleBound);
 
     /// <summary>The current execution met a weak-memory choice the stale bound left with only its SC alternative.</summary>
-    public bool StaleBoundReached { get; private set; }
+    public bool StaleBoundReached => _budget.Reached;
 
     /// <summary>Executions abandoned because every task that could run was asleep (their traces were explored already).</summary>
     public long SleepBlocked { get; private set; }
@@ -78,8 +77,7 @@ public sealed class DporPolicy : ISchedulePolicy
     public void BeginExecution()
     {
         _pos = 0;
-        _stale = 0;
-        StaleBoundReached = false;
+        _budget.Reset();
         foreach (var e in _events)
             _pool.Add(e.Fp);
         _events.Clear();
@@ -174,21 +172,7 @@ public sealed class DporPolicy : ISchedulePolicy
 
     public int PickChoice(int n) => Next(n);
 
-    /// <summary>As <see cref="DfsPolicy.PickWeakChoice"/>: rank 0 is the SC alternative, and the stale bound caps the others.</summary>
-    public int PickWeakChoice(int n, int sc)
-    {
-        if (_staleBound >= 0 && _stale >= _staleBound)
-        {
-            StaleBoundReached |= n > 1;
-            return sc;
-        }
-
-        var rank = Next(n);
-        if (rank == 0)
-            return sc;
-        _stale++;
-        return rank <= sc ? rank - 1 : rank;
-    }
+    public int PickWeakChoice(int n, int sc) => _budget.Pick(n, sc, Next);
 
     private int Next(int count)
     {
