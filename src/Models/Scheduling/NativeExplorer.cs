@@ -35,7 +35,6 @@ public sealed class NativeExplorer : IExplorer
         // The sync context is cleared so awaits in model code resume inline on this thread.
         using var _ = new NoSynchronizationContext();
         var expectedSteps = options.Strategy == "pct" ? ProbeSteps(scenario, options) : 50;
-        var estimate = exhaustive ? EstimateTreeSize(scenario, options) : (double?)null;
         while (exhaustive || executions < options.Iterations)
         {
             if (options.TimeoutSeconds is { } limit && watch.Elapsed.TotalSeconds > limit)
@@ -100,7 +99,6 @@ public sealed class NativeExplorer : IExplorer
                     SleepBlocked = dpor?.SleepBlocked ?? 0,
                     Elapsed = watch.Elapsed,
                     Schedule = decisions.ToArray(),
-                    EstimatedPlainExecutions = estimate,
                 };
             }
 
@@ -130,7 +128,8 @@ public sealed class NativeExplorer : IExplorer
                        && (options.Memory == null || options.StaleBound < 0 || staleBoundReached == 0),
             Elapsed = watch.Elapsed,
             Outcomes = outcomes,
-            EstimatedPlainExecutions = estimate,
+            // Only a search that stopped before its end needs to say how much is left.
+            EstimatedPlainExecutions = exhaustive && !exhausted ? EstimateTreeSize(scenario, options) : null,
         };
     }
 
