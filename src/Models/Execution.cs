@@ -86,17 +86,24 @@ public sealed class Execution
     /// <summary>Sequential consistency: accesses skip the (generic virtual) memory-model calls.</summary>
     internal readonly bool IsSc;
 
+    /// <summary>
+    /// The running step's footprint while a reducing search collects them (the same object as
+    /// <see cref="Scheduling.Reduction.Footprints.Current"/>, kept here so the access path reads
+    /// a field rather than thread-local storage).
+    /// </summary>
+    internal Scheduling.Reduction.Footprint? StepFootprint;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal T Load<T>(SimTask t, Loc<T> x, MemOrder order, bool rmw)
     {
-        Scheduling.Reduction.Footprints.Read(x.Key);
+        StepFootprint?.Read(x.Key);
         return IsSc ? x.Value : Memory.Load(t, x, order, rmw);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void Store<T>(SimTask t, Loc<T> x, T v, MemOrder order, bool rmw)
     {
-        Scheduling.Reduction.Footprints.Write(x.Key);
+        StepFootprint?.Write(x.Key);
         if (IsSc)
             x.Value = v;
         else
@@ -159,6 +166,7 @@ public sealed class Execution
             throw new ArgumentOutOfRangeException(nameof(cpu), $"task {name}: CPU {cpu} does not exist (this scenario has {Cpus.Count})");
         Scheduling.Reduction.Footprints.Untracked();
         var task = new SimTask(_tasks.Count, name, Cpus[cpu]) { SchedClass = schedClass };
+        Cpus[cpu].TaskCount++;
         _anyRt |= schedClass != SchedClass.Normal;
         _tasks.Add(task);
         if (t_task != null)

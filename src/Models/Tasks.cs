@@ -22,6 +22,9 @@ public sealed class Cpu
 
     public bool IrqsDisabled { get; internal set; }
 
+    /// <summary>Tasks created on this CPU so far.</summary>
+    internal int TaskCount;
+
     public override string ToString() => $"CPU{Id}";
 }
 

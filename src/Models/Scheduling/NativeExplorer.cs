@@ -239,7 +239,6 @@ public sealed class NativeExplorer : IExplorer
 
             var enabled = new List<SimTask>(ex.Tasks.Count);
             var reducing = policy as DporPolicy;
-            var sharedCpus = reducing != null ? SharedCpus(ex) : null;
             while (!ex.Aborted)
             {
                 enabled.Clear();
@@ -275,7 +274,7 @@ public sealed class NativeExplorer : IExplorer
                     pick = next;
                     if (enabled.Count > 1)
                         decisions.Add(pick.Id);
-                    BeginFootprint(ex, pick, reducing.StepFootprint, sharedCpus);
+                    BeginFootprint(ex, pick, reducing.StepFootprint);
                 }
                 else if (enabled.Count == 1)
                 {
@@ -297,6 +296,7 @@ public sealed class NativeExplorer : IExplorer
                 finally
                 {
                     Footprints.Current = null;
+                    ex.StepFootprint = null;
                 }
 
                 Execution.Enter(ex, null);
@@ -312,23 +312,16 @@ public sealed class NativeExplorer : IExplorer
         }
     }
 
-    /// <summary>CPUs that host more than one task: their steps contend for the CPU (preemption, irqs, sleeping).</summary>
-    private static bool[] SharedCpus(Execution ex)
-    {
-        var count = new int[ex.Cpus.Count];
-        foreach (var t in ex.Tasks)
-            count[t.Cpu.Id]++;
-        return count.Select(c => c > 1).ToArray();
-    }
-
     /// <summary>
     /// Starts collecting the step's footprint. A task ending a spin-wait reads what its condition
     /// reads; a condition that reads nothing the kernel API can name (a sleep's task state, a
-    /// grace period) makes the step depend on everything.
+    /// grace period) makes the step depend on everything. Tasks that share a CPU contend for it
+    /// (preemption, irqs, sleeping, priorities): their steps all write the CPU.
     /// </summary>
-    private static void BeginFootprint(Execution ex, SimTask pick, Footprint fp, bool[] sharedCpus)
+    private static void BeginFootprint(Execution ex, SimTask pick, Footprint fp)
     {
         Footprints.Current = fp;
+        ex.StepFootprint = fp;
         if (pick.Blocker != null)
         {
             pick.Blocker();
@@ -337,7 +330,7 @@ public sealed class NativeExplorer : IExplorer
             fp.WaitKeys = fp.Count;
         }
 
-        if (sharedCpus[pick.Cpu.Id] || pick.Cpu.Id >= sharedCpus.Length)
+        if (pick.Cpu.TaskCount > 1)
             fp.Write(Footprints.CpuKey(pick.Cpu.Id));
     }
 

@@ -52,9 +52,6 @@ public sealed class DporPolicy : ISchedulePolicy
     /// <summary>Executions abandoned because every task that could run was asleep (their traces were explored already).</summary>
     public long SleepBlocked { get; private set; }
 
-    /// <summary>Races found over the whole search (pairs of steps whose order was reversed or already covered).</summary>
-    public long Races { get; private set; }
-
     private sealed class Node
     {
         public bool IsChoice;
@@ -157,8 +154,6 @@ public sealed class DporPolicy : ISchedulePolicy
                 return;
             foreach (var (task, fp) in from)
             {
-                if (Environment.GetEnvironmentVariable("KMC_DPOR_DEBUG") != null)
-                    Console.Error.WriteLine($"  inherit T{task} [{fp}] vs prev T{prev.Task} [{prev.Fp}] dep={fp.DependsOn(prev.Fp)}");
                 if (task == prev.Task || fp.DependsOn(prev.Fp))
                     continue;
                 (node.Sleep ??= new()).Add((task, fp));
@@ -199,10 +194,6 @@ public sealed class DporPolicy : ISchedulePolicy
     public bool EndExecution(int taskCount)
     {
         AddBacktrackPoints(taskCount);
-        if (Environment.GetEnvironmentVariable("KMC_DPOR_DEBUG") != null)
-        {
-            Console.Error.WriteLine(string.Join(" | ", _events.Select(e => $"T{e.Task}[{e.Fp}] n{e.Node} bt={_stack[e.Node].Backtrack:x} sl={_stack[e.Node].SleepMask:x} dn={_stack[e.Node].Done:x}")));
-        }
         foreach (var e in _events)
         {
             var node = _stack[e.Node];
@@ -360,7 +351,6 @@ public sealed class DporPolicy : ISchedulePolicy
             }
         }
 
-        Races += _races.Count;
         foreach (var (i, j) in _races)
             Reverse(i, j);
 

@@ -24,8 +24,6 @@ public sealed class Footprint
 
     public int Count => _count;
 
-    public bool IsEmpty => _count == 0 && !Untracked;
-
     public void Clear()
     {
         _count = 0;
@@ -74,13 +72,6 @@ public sealed class Footprint
             Add(other._keys[i], other._write[i]);
     }
 
-    public Footprint Clone()
-    {
-        var f = new Footprint();
-        f.UnionWith(this);
-        return f;
-    }
-
     /// <summary>Could running these two steps in the other order change anything?</summary>
     public bool DependsOn(Footprint other)
     {
@@ -99,7 +90,7 @@ public sealed class Footprint
         return false;
     }
 
-    /// <summary>The shared keys written (for race detection by key).</summary>
+    /// <summary>For debugging: "W 3, R 7", or "untracked".</summary>
     public override string ToString() =>
         Untracked ? "untracked" : string.Join(", ", Enumerable.Range(0, _count).Select(i => (_write[i] != 0 ? "W " : "R ") + _keys[i]));
 }
