@@ -7,7 +7,7 @@ namespace Kmc.Checks.Framework;
 /// <summary>Every check in the loaded assemblies, found by their [Check] attribute.</summary>
 public static class CheckRegistry
 {
-    private static readonly Lazy<IReadOnlyList<Check>> s_all = new(Discover);
+    private static Lazy<IReadOnlyList<Check>> s_all = new(Discover);
 
     public static IReadOnlyList<Check> All => s_all.Value;
 
@@ -15,11 +15,12 @@ public static class CheckRegistry
         All.FirstOrDefault(c => c.Name == name)
         ?? throw new KmcInputException($"unknown check '{name}' (run 'kmc list' to see the checks)");
 
+    /// <summary>Forgets the discovered checks: an assembly was added after the first look.</summary>
+    internal static void Reset() => s_all = new(Discover);
+
     private static IReadOnlyList<Check> Discover()
     {
-        var assemblies = AppDomain.CurrentDomain.GetAssemblies().Append(typeof(CheckRegistry).Assembly).Distinct();
-        var checks = assemblies
-            .Where(a => !a.IsDynamic)
+        var checks = KmcAssemblies.Loaded()
             .SelectMany(SafeTypes)
             .Where(t => t is { IsAbstract: false } && typeof(Check).IsAssignableFrom(t) && t.GetCustomAttribute<CheckAttribute>() != null)
             .Select(t => (Check)Activator.CreateInstance(t)!)
@@ -31,7 +32,7 @@ public static class CheckRegistry
         return checks;
     }
 
-    private static IEnumerable<Type> SafeTypes(Assembly a)
+    internal static IEnumerable<Type> SafeTypes(Assembly a)
     {
         try
         {
@@ -50,7 +51,9 @@ public static class CheckRegistry
 /// </summary>
 public static class ModelHash
 {
-    private static readonly Lazy<Dictionary<string, byte[]>> s_sources = new(LoadSources);
+    private static Lazy<Dictionary<string, byte[]>> s_sources = new(LoadSources);
+
+    internal static void Reset() => s_sources = new(LoadSources);
 
     public static string Of(Check check)
     {
@@ -83,14 +86,7 @@ public static class ModelHash
     private static Dictionary<string, byte[]> LoadSources()
     {
         var result = new Dictionary<string, byte[]>(StringComparer.Ordinal);
-        var own = typeof(ModelHash).Assembly;
-        var assemblies = own.GetReferencedAssemblies()
-            .Where(n => n.Name?.StartsWith("Kmc.", StringComparison.Ordinal) == true)
-            .Select(Assembly.Load)
-            .Append(own)
-            .Concat(AppDomain.CurrentDomain.GetAssemblies().Where(a => !a.IsDynamic && a.GetName().Name?.StartsWith("Kmc.", StringComparison.Ordinal) == true))
-            .Distinct();
-        foreach (var a in assemblies)
+        foreach (var a in KmcAssemblies.Loaded())
         {
             foreach (var name in a.GetManifestResourceNames().Where(n => n.StartsWith("src/", StringComparison.Ordinal)))
             {
