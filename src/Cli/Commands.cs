@@ -28,9 +28,18 @@ public sealed class Commands(ILogger log)
     private readonly Option<string?> _config = new("--config") { Description = "config file (default: coyote.runtimeconfig.json in . or above)" };
     private readonly Option<string?> _faults = new("--faults") { Description = "dynamic fault query, e.g. 'class memory choose' or 'file Genradix.cs line 206 oneshot' (\"\": no faults)" };
 
+    /// <summary>A user's check assemblies, loaded before any command looks for a check.</summary>
+    public static readonly Option<string[]> Assembly = new("--assembly")
+    {
+        Description = "a .NET assembly with checks of your own (repeatable); every command then sees them as it sees kmc's",
+        Recursive = true,
+        AllowMultipleArgumentsPerToken = false,
+    };
+
     public RootCommand Build()
     {
         var root = new RootCommand("kmc: a kernel-semantics model checker on Coyote");
+        root.Options.Add(Assembly);
         root.Subcommands.Add(ListCommand());
         root.Subcommands.Add(RunCommand());
         root.Subcommands.Add(ReplayCommand());
@@ -342,7 +351,7 @@ public sealed class Commands(ILogger log)
             Console.WriteLine("  " + line);
         Console.WriteLine();
         Console.WriteLine($"report: {Path.Combine(folder, "report.md")} and report.html");
-        Console.WriteLine($"replay: {ReportWriter.ReplayCommand(Path.Combine(folder, "trace.json"))}");
+        Console.WriteLine($"replay: {ReportWriter.ReplayCommand(Path.Combine(folder, "trace.json"), run.Trace.Check)}");
         return 1;
     }
 

@@ -25,6 +25,8 @@ public static class Entry
 
         try
         {
+            foreach (var path in parse.GetValue(Commands.Assembly) ?? [])
+                KmcAssemblies.AddFile(path);
             return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
         catch (KmcInputException e)

@@ -264,6 +264,12 @@ public static class Workers
         psi.ArgumentList.Add("worker");
         psi.ArgumentList.Add(job);
         psi.ArgumentList.Add(output);
+        foreach (var path in KmcAssemblies.AddedFiles)
+        {
+            psi.ArgumentList.Add("--assembly");
+            psi.ArgumentList.Add(path);
+        }
+
         return psi;
     }
 }

@@ -13,7 +13,7 @@ public static class CheckRegistry
 
     public static Check Get(string name) =>
         All.FirstOrDefault(c => c.Name == name)
-        ?? throw new KmcInputException($"unknown check '{name}' (run 'kmc list' to see the checks)");
+        ?? throw new KmcInputException($"unknown check '{name}' (run 'kmc list' to see the checks; a check of your own needs --assembly path/to/YourChecks.dll)");
 
     /// <summary>Forgets the discovered checks: an assembly was added after the first look.</summary>
     internal static void Reset() => s_all = new(Discover);
@@ -23,13 +23,26 @@ public static class CheckRegistry
         var checks = KmcAssemblies.Loaded()
             .SelectMany(SafeTypes)
             .Where(t => t is { IsAbstract: false } && typeof(Check).IsAssignableFrom(t) && t.GetCustomAttribute<CheckAttribute>() != null)
-            .Select(t => (Check)Activator.CreateInstance(t)!)
+            .Select(Create)
             .OrderBy(c => c.Name, StringComparer.Ordinal)
             .ToList();
         var dup = checks.GroupBy(c => c.Name).FirstOrDefault(g => g.Count() > 1);
         if (dup != null)
-            throw new InvalidOperationException($"two checks are named '{dup.Key}'");
+            throw new KmcInputException($"two checks are named '{dup.Key}': {string.Join(" and ", dup.Select(c => c.GetType().FullName + " in " + c.GetType().Assembly.GetName().Name))}");
         return checks;
+    }
+
+    /// <summary>A user's check class is input: one that cannot be made is refused in one line.</summary>
+    private static Check Create(Type t)
+    {
+        try
+        {
+            return (Check)Activator.CreateInstance(t)!;
+        }
+        catch (Exception e) when (e is TargetInvocationException or MissingMethodException or MemberAccessException)
+        {
+            throw new KmcInputException($"check class {t.FullName} cannot be created: {(e.InnerException ?? e).Message}");
+        }
     }
 
     internal static IEnumerable<Type> SafeTypes(Assembly a)

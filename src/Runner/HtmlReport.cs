@@ -65,7 +65,7 @@ public static partial class HtmlReport
             Meta(sb, "minimised", ReportWriter.MinimizationText(m));
         Meta(sb, "model hash", t.ModelHash);
         sb.Append("</table>\n");
-        sb.Append($"<p>Replay: <code id=\"replay\">{E(ReportWriter.ReplayCommand(tracePath))}</code></p>\n");
+        sb.Append($"<p>Replay: <code id=\"replay\">{E(ReportWriter.ReplayCommand(tracePath, t.Check))}</code></p>\n");
         sb.Append("<h2>Timeline</h2>\n<div class=\"timeline\">");
         Timeline(sb, t, lanes, cpuOf);
         sb.Append("</div>\n");

@@ -11,6 +11,17 @@ namespace Kmc.Checks.Framework;
 public static class KmcAssemblies
 {
     private static readonly List<Assembly> s_added = [];
+    private static readonly List<string> s_files = [];
+
+    /// <summary>The files given to <see cref="AddFile"/>, for worker processes to load too.</summary>
+    public static IReadOnlyList<string> AddedFiles
+    {
+        get
+        {
+            lock (s_added)
+                return s_files.ToList();
+        }
+    }
 
     /// <summary>Adds a user's check assembly (loaded from <paramref name="path"/>) before discovery.</summary>
     public static Assembly AddFile(string path)
@@ -29,6 +40,12 @@ public static class KmcAssemblies
         }
 
         Add(a);
+        lock (s_added)
+        {
+            if (!s_files.Contains(full))
+                s_files.Add(full);
+        }
+
         return a;
     }
 
@@ -44,6 +61,17 @@ public static class KmcAssemblies
 
         CheckRegistry.Reset();
         ModelHash.Reset();
+    }
+
+    /// <summary>The file a check came from when a user named it with --assembly, else null (kmc's own).</summary>
+    public static string? FileOf(string check)
+    {
+        var c = CheckRegistry.All.FirstOrDefault(x => x.Name == check);
+        if (c == null)
+            return null;
+        var location = c.GetType().Assembly.Location;
+        lock (s_added)
+            return s_files.Contains(location) ? location : null;
     }
 
     public static IReadOnlyList<Assembly> Loaded()

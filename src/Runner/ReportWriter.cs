@@ -94,7 +94,9 @@ public static class ReportWriter
         }
     }
 
-    public static string ReplayCommand(string tracePath) => $"kmc replay {tracePath}";
+    /// <summary>The replay command; a check from a user's assembly needs that assembly again.</summary>
+    public static string ReplayCommand(string tracePath, string? check = null) =>
+        $"kmc replay {tracePath}{(check != null && KmcAssemblies.FileOf(check) is { } dll ? $" --assembly {dll}" : "")}";
 
     public static string Markdown(TraceFile t, string tracePath)
     {
@@ -120,7 +122,7 @@ public static class ReportWriter
         sb.AppendLine($"| model hash | {t.ModelHash} |");
         sb.AppendLine($"| kmc | {t.KmcVersion} |");
         sb.AppendLine();
-        sb.AppendLine($"Replay: `{ReplayCommand(tracePath)}`");
+        sb.AppendLine($"Replay: `{ReplayCommand(tracePath, t.Check)}`");
         sb.AppendLine();
         sb.AppendLine("## Interleaving");
         sb.AppendLine();
