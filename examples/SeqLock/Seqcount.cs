@@ -36,9 +36,10 @@ public sealed class Seqcount(string name, SeqcountVariant variant = SeqcountVari
         }
         else
         {
-            // __read_seqcount_begin(): while ((seq = READ_ONCE(s->sequence)) & 1) cpu_relax();
-            while (((seq = await ReadOnce(Sequence)) & 1) != 0)
-                await CpuRelax();
+            // __read_seqcount_begin(): while ((__seq = READ_ONCE(s->sequence)) & 1) cpu_relax();
+            // A plain spin-wait is a blocked task in the model (smp_cond_load_relaxed): the
+            // explorers resume it once the count is even, so an exhaustive search stays finite.
+            seq = await SmpCondLoadRelaxed(Sequence, s => (s & 1) == 0);
         }
 
         await SmpRmb();
