@@ -68,24 +68,39 @@ public class ExampleProjectTests
     /// <summary>dotnet build against the assemblies beside the tests (kmc's Models and Runner and Kmc.Runner.targets).</summary>
     private static string Build(string project, string dir)
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = dir };
-        foreach (var a in new[] { "build", project, "-c", "Release", "--nologo", "--disable-build-servers", $"-p:KmcAssemblies={AppContext.BaseDirectory.TrimEnd('/')}" })
-            psi.ArgumentList.Add(a);
-        // The test host's MSBuild variables would point the nested build at this build's SDK state.
-        foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith("MSBUILD", StringComparison.OrdinalIgnoreCase)).ToList())
-            psi.Environment.Remove(key);
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(TimeSpan.FromMinutes(3)))
-        {
-            p.Kill(entireProcessTree: true);
-            Assert.Fail("dotnet build of the example did not finish in 3 minutes");
-        }
-
-        Assert.True(p.ExitCode == 0, stdout.Result + stderr.Result);
+        var r = Dotnet(dir, "build", project, "-c", "Release", "--nologo", "--disable-build-servers", $"-p:KmcAssemblies={KmcAssemblies}");
+        Assert.True(r.Code == 0, r.Output);
         var dll = Path.Combine(Path.GetDirectoryName(project)!, "bin", "Release", "net10.0", "SeqLock.dll");
         Assert.True(File.Exists(dll), dll);
         return dll;
+    }
+
+    /// <summary>The folder with kmc's assemblies and Kmc.Runner.targets: the tests' own output.</summary>
+    internal static string KmcAssemblies => AppContext.BaseDirectory.TrimEnd('/', '\\');
+
+    /// <summary>
+    /// A dotnet command (build, test, new) as a user types it, without this test host's MSBuild
+    /// and test-platform variables (they would point the nested command at this run's state), and
+    /// with no build server left running after it.
+    /// </summary>
+    internal static (int Code, string Output) Dotnet(string dir, params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = dir };
+        foreach (var a in args)
+            psi.ArgumentList.Add(a);
+        foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith("MSBUILD", StringComparison.OrdinalIgnoreCase) || k.StartsWith("VSTEST", StringComparison.OrdinalIgnoreCase)).ToList())
+            psi.Environment.Remove(key);
+        psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        psi.Environment["DOTNET_NOLOGO"] = "1";
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(TimeSpan.FromMinutes(4)))
+        {
+            p.Kill(entireProcessTree: true);
+            Assert.Fail($"dotnet {string.Join(' ', args)} did not finish in 4 minutes");
+        }
+
+        return (p.ExitCode, stdout.Result + stderr.Result);
     }
 }
