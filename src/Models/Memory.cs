@@ -49,6 +49,14 @@ public abstract class Loc
     /// <summary>The kmalloc'd or on-stack object this location lives in, for use-after-free checks.</summary>
     public Allocation? Owner { get; internal set; }
 
+    /// <summary>While recording: the task whose store came last, for hang reports (null otherwise).</summary>
+    internal SimTask? LastWriterTask;
+
+    /// <summary>The recorded step of that store.</summary>
+    internal int LastWriterStep;
+
+    internal (string Name, int Step)? LastWriter => LastWriterTask is null ? null : (LastWriterTask.Name, LastWriterStep);
+
     /// <summary>Per-location state a weak memory model keeps (store history, views).</summary>
     public object? ModelState { get; set; }
 
