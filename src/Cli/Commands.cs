@@ -379,6 +379,8 @@ public sealed class Commands(ILogger log)
         foreach (var (s, state) in StepWalker.Walk(outcome.Steps))
         {
             Console.WriteLine($"  {s}");
+            if (s.Chain != null)
+                Console.WriteLine($"      in: {s.Chain}");
             if (s.Memory != null)
                 Console.WriteLine($"      memory: {s.Memory}");
             if (state.Count > 0)

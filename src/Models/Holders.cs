@@ -7,15 +7,7 @@ namespace Kmc.Models;
 /// One task holding a lock, as lockdep's held_locks entry knows it: the task, the recorded step
 /// that took it (0 when the execution is not recorded) and the call that did.
 /// </summary>
-public readonly record struct Hold(SimTask Task, int Step, string Function, string File, int Line, string? Mode = null)
-{
-    public override string ToString()
-    {
-        var since = Step > 0 ? $" since step {Step}" : "";
-        var mode = Mode is null ? "" : $" ({Mode})";
-        return $"{Task.Name}{mode}{since} ({Function}, {Path.GetFileName(File)}:{Line})";
-    }
-}
+public readonly record struct Hold(SimTask Task, int Step, string Function, string File, int Line, string? Mode = null);
 
 /// <summary>Something one task can hold while another waits for it; hang reports name both.</summary>
 public interface IHoldable
@@ -96,7 +88,7 @@ internal static class HoldersReport
         switch (t.BlockedFor ?? t.Contending)
         {
             case IHoldable h:
-                sb.Append("waits for ").Append(h.Describe()).Append(", ").Append(HeldBy(h));
+                sb.Append("waits for ").Append(h.Describe()).Append(", ").Append(HeldBy(ex, h));
                 break;
             case Loc x:
                 sb.Append("waits for ").Append(x.Name).Append(" to change (now ").Append(x.Show()).Append("), ").Append(LastWriter(ex, x));
@@ -113,10 +105,25 @@ internal static class HoldersReport
         return sb.Length > 0 ? sb.ToString() : null;
     }
 
-    private static string HeldBy(IHoldable h)
+    private static string HeldBy(Execution ex, IHoldable h)
     {
         var holds = h.Holds.ToList();
-        return holds.Count == 0 ? "which no task holds" : "held by " + string.Join(" and ", holds);
+        return holds.Count == 0 ? "which no task holds" : "held by " + string.Join(" and ", holds.Select(x => Describe(ex, x)));
+    }
+
+    /// <summary>"T1 (block) since step 8 (DioWrite → PagecacheBlockGet → ..., PagecacheLock.cs:87)".</summary>
+    private static string Describe(Execution ex, Hold h)
+    {
+        var mode = h.Mode is null ? "" : $" ({h.Mode})";
+        var since = h.Step > 0 ? $" since step {h.Step}" : "";
+        return $"{h.Task.Name}{mode}{since} ({Site(ex, h)})";
+    }
+
+    /// <summary>Where a hold was taken: the recorded step's call chain when there is one, else the calling function.</summary>
+    private static string Site(Execution ex, Hold h)
+    {
+        var step = h.Step > 0 && ex.Recorder is { } r && h.Step <= r.Steps.Count ? r.Steps[h.Step - 1] : null;
+        return $"{step?.Chain ?? h.Function}, {Path.GetFileName(h.File)}:{h.Line}";
     }
 
     private static string LastWriter(Execution ex, Loc x)
@@ -128,7 +135,7 @@ internal static class HoldersReport
         var step = w.Step > 0 && w.Step <= ex.Recorder!.Steps.Count ? ex.Recorder.Steps[w.Step - 1] : null;
         return step is null
             ? $"last written by {w.Name}"
-            : $"last written by {w.Name} at step {w.Step} ({step.Op} in {step.Function}, {step.Where})";
+            : $"last written by {w.Name} at step {w.Step} ({step.Op} in {step.Chain ?? step.Function}, {step.Where})";
     }
 
     /// <summary>lockdep's held-locks list for the stuck tasks, in the order they took them.</summary>
@@ -145,8 +152,7 @@ internal static class HoldersReport
             {
                 var (l, h) = held[i];
                 sb.Append("\n    #").Append(i).Append(": ").Append(l.Describe()).Append(h.Mode is null ? "" : $" ({h.Mode})")
-                    .Append(h.Step > 0 ? $", taken at step {h.Step}" : ", taken").Append(" in ").Append(h.Function)
-                    .Append(" (").Append(Path.GetFileName(h.File)).Append(':').Append(h.Line).Append(')');
+                    .Append(h.Step > 0 ? $", taken at step {h.Step}" : ", taken").Append(" (").Append(Site(ex, h)).Append(')');
             }
         }
     }

@@ -78,6 +78,9 @@ public sealed class SimTask : INamed
     /// <summary>The wait queue this task's entry is on, between prepare_to_wait() and its removal.</summary>
     internal WaitQueueHead? QueuedOn;
 
+    /// <summary>While recording: the awaiting chain of the method last resumed (see <see cref="CallChain"/>).</summary>
+    internal CallChain.Frame[]? ResumedChain;
+
     /// <summary>Native explorer: where the coroutine resumes.</summary>
     internal Action? Continuation;
 

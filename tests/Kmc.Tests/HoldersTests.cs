@@ -49,8 +49,8 @@ public class HoldersTests
         Assert.Equal(("T1", "arch_spin_lock", "B", "acquired"), (tookB.Task, tookB.Op, tookB.Target, tookB.Value));
         var tookA = TakenAt(replay, "T1", "spinlock A", "T0");
         Assert.Equal(("T0", "arch_spin_lock", "A"), (tookA.Task, tookA.Op, tookA.Target));
-        Assert.Contains($"1 lock held by T0:\n    #0: spinlock A, taken at step {tookA.Index} in ", replay.Failure!.Message);
-        Assert.Contains($"1 lock held by T1:\n    #0: spinlock B, taken at step {tookB.Index} in ", replay.Failure.Message);
+        Assert.Contains($"1 lock held by T0:\n    #0: spinlock A, taken at step {tookA.Index} (", replay.Failure!.Message);
+        Assert.Contains($"1 lock held by T1:\n    #0: spinlock B, taken at step {tookB.Index} (", replay.Failure.Message);
     }
 
     [Fact]
