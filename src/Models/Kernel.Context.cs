@@ -150,7 +150,7 @@ public static partial class Kernel
         Allocator.CheckLive(x, op, file, line, t);
         Scheduling.Reduction.Footprints.Read(x.Key);
         var v = ex.IsSc ? x.Value : ex.Memory.LoadLatest(t, x, order);
-        ex.Record(t, op, x.Name, Format.Value(v), fn, file, line, memory: ex.MemoryNote);
+        ex.Record(t, op, x.Name, x.FormatValue(v), fn, file, line, memory: ex.MemoryNote);
         return v;
     }
 
@@ -162,7 +162,7 @@ public static partial class Kernel
         Allocator.CheckLive(x, "smp_cond_load_relaxed", file, line, t);
         Scheduling.Reduction.Footprints.Read(x.Key);
         var v = ex.IsSc ? x.Value : ex.Memory.LoadLatest(t, x, MemOrder.Once);
-        ex.Record(t, "smp_cond_load_relaxed", x.Name, Format.Value(v), fn, file, line, memory: ex.MemoryNote);
+        ex.Record(t, "smp_cond_load_relaxed", x.Name, x.FormatValue(v), fn, file, line, memory: ex.MemoryNote);
         return v;
     }
 
