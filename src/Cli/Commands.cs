@@ -388,6 +388,8 @@ public sealed class Commands(ILogger log)
         foreach (var (s, state) in StepWalker.Walk(outcome.Steps))
         {
             Console.WriteLine($"  {s}");
+            if (s.Chain != null)
+                Console.WriteLine($"      in: {s.Chain}");
             if (s.Memory != null)
                 Console.WriteLine($"      memory: {s.Memory}");
             if (state.Count > 0)
@@ -404,7 +406,7 @@ public sealed class Commands(ILogger log)
     {
         var quick = new Option<bool>("--quick") { Description = "a tenth of the budget, for pull requests" };
         var budget = new Option<double?>("--budget") { Description = "scale every iteration budget by this factor" };
-        var only = new Option<string?>("--check") { Description = "run only this check" };
+        var only = new Option<string[]>("--check") { Description = "run only these checks (repeat --check, or separate names with commas)" };
         var output = new Option<string?>("--out") { Description = "folder for this run's summary.md and summary.json (default: reports/last/, not tracked)" };
         var update = new Option<bool>("--update-summary") { Description = "also write the committed reports/summary.md and summary.json (summary-MODEL.* under another model)" };
         var cmd = new Command("ci", "run every check and variant with the configured budgets; exit 0 only when every outcome is as expected")
@@ -418,10 +420,11 @@ public sealed class Commands(ILogger log)
                 throw new KmcInputException($"--budget must be a finite number above 0 (got {factor})");
             var scale = (p.GetValue(quick) ? 0.1 : 1.0) * factor;
             var shard = p.GetValue(_shard) is { } sh ? Shard.Parse(sh) : null;
-            if (p.GetValue(update) && (shard != null || p.GetValue(only) != null || scale != 1.0))
+            var named = CheckList(p.GetValue(only));
+            if (p.GetValue(update) && (shard != null || named.Count > 0 || scale != 1.0))
                 throw new KmcInputException("--update-summary records the whole suite at its configured budgets: drop --shard, --check, --quick and --budget");
             var workers = WorkerCount(p, shard);
-            var checks = p.GetValue(only) is { } name ? [CheckRegistry.Get(name)] : CheckRegistry.All;
+            var checks = named.Count > 0 ? named.Select(CheckRegistry.Get).ToList() : CheckRegistry.All;
             // A model other than the configured one gets its own summary (summary-lkmm.md), so the default run's stays.
             var memoryModel = p.GetValue(_memoryModel);
             if (memoryModel != null)
@@ -462,6 +465,25 @@ public sealed class Commands(ILogger log)
             return code;
         });
         return cmd;
+    }
+
+    /// <summary>The checks --check names, each once in the order first given: repeated options and comma-separated lists alike.</summary>
+    internal static IReadOnlyList<string> CheckList(string[]? values)
+    {
+        var names = new List<string>();
+        foreach (var value in values ?? [])
+        {
+            foreach (var part in value.Split(','))
+            {
+                var name = part.Trim();
+                if (name.Length == 0)
+                    throw new KmcInputException($"--check '{value}' has an empty check name");
+                if (!names.Contains(name))
+                    names.Add(name);
+            }
+        }
+
+        return names;
     }
 
     private Command WeakenCommand()

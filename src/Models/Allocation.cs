@@ -43,6 +43,14 @@ public sealed class Allocation
 /// <summary>Base for model objects that are kmalloc'd or live on a task's stack.</summary>
 public abstract class KObject : INamed
 {
+    /// <summary>
+    /// The allocation whose constructor lambda was running when this object was built (null: built
+    /// outside any). Only locations created inside that lambda point back at the allocation, so an
+    /// object built first and handed to Kmalloc/OnStack afterwards would be freed with none of its
+    /// accesses checked; <see cref="Allocator"/> refuses it instead of missing its use-after-free.
+    /// </summary>
+    internal readonly Allocation? BornIn = Allocation.Constructing;
+
     public Allocation? Allocation { get; internal set; }
 
     public virtual string DisplayName => Allocation is null ? GetType().Name : $"{Allocation.Name}#{Allocation.Id}";
@@ -72,9 +80,31 @@ public sealed class Allocator
             Allocation.Constructing = outer;
         }
 
+        RefuseUntracked(obj, a);
         obj.Allocation = a;
         _all.Add(a);
         return obj;
+    }
+
+    /// <summary>An object whose locations were not created inside this allocation's lambda cannot be tracked: say so.</summary>
+    private static void RefuseUntracked(KObject? obj, Allocation a)
+    {
+        var how = a.Kind == AllocKind.Stack ? "OnStack" : "Kmalloc";
+        if (obj is null)
+            throw new ModelMisuseException($"{how}({a.Name}) at {a.AllocSite}: the constructor lambda returned null");
+        if (obj.Allocation != null)
+        {
+            throw new ModelMisuseException(
+                $"{how}({a.Name}) at {a.AllocSite}: the object is already {obj.Allocation.Describe()}; an object has one allocation");
+        }
+
+        if (!ReferenceEquals(obj.BornIn, a))
+        {
+            var type = obj.GetType().Name;
+            var born = obj.BornIn is null ? "outside any allocation" : $"inside another allocation ({obj.BornIn.Describe()})";
+            throw new ModelMisuseException(
+                $"{how}({a.Name}) at {a.AllocSite}: the {type} was constructed {born}, so its locations are not tracked and a use after free would go unreported; construct it inside the lambda: {how}(() => new {type}(...))");
+        }
     }
 
     internal void Free(KObject obj, string site, SimTask? by)
@@ -96,7 +126,16 @@ public sealed class Allocator
     internal void EndFrame(KObject obj, string site, SimTask? by)
     {
         Scheduling.Reduction.Footprints.Untracked();
-        obj.Allocation!.MarkFreed(site, by);
+        var a = obj.Allocation;
+        if (a is not { Kind: AllocKind.Stack })
+        {
+            throw new ModelMisuseException(
+                $"FrameReturn({obj.DisplayName}) at {site}: only an object made with OnStack has a frame to return from ({(a is null ? "this one was not allocated" : "this one is " + a.Describe())})");
+        }
+
+        if (a.Freed)
+            throw new ModelMisuseException($"FrameReturn({obj.DisplayName}) at {site}: its frame already returned at {a.FreeSite}");
+        a.MarkFreed(site, by);
     }
 
     /// <summary>Every heap object still allocated: a leak when the execution has ended.</summary>
@@ -114,3 +153,9 @@ public sealed class Allocator
         }
     }
 }
+
+/// <summary>
+/// The kernel API was used in a way kmc cannot model faithfully (an object it could not track, say).
+/// Inside a task it ends the execution as a <see cref="FailureKind.ModelCrash"/> naming the misuse.
+/// </summary>
+public sealed class ModelMisuseException(string message) : InvalidOperationException("kmc misuse: " + message);

@@ -73,6 +73,14 @@ public sealed class Execution
 
     public static Execution Current => t_current ?? throw new InvalidOperationException("kernel API used outside an execution");
 
+    /// <summary>The execution being set up or run on this thread, if any.</summary>
+    internal static Execution? CurrentOrNull => t_current;
+
+    /// <summary>Every lock created in this execution, for the held-locks list of hang reports.</summary>
+    internal List<IHoldable> Locks { get; } = [];
+
+    internal void RegisterLock(IHoldable l) => Locks.Add(l);
+
     public static SimTask CurrentTask => t_task ?? throw new InvalidOperationException("kernel API used outside a task");
 
     internal static bool InTask => t_task != null;
@@ -104,6 +112,12 @@ public sealed class Execution
     internal void Store<T>(SimTask t, Loc<T> x, T v, MemOrder order, bool rmw)
     {
         StepFootprint?.Write(x.Key);
+        if (Recorder != null)
+        {
+            x.LastWriterTask = t;
+            x.LastWriterStep = Recorder.Steps.Count + 1;
+        }
+
         if (IsSc)
             x.Value = v;
         else
@@ -301,7 +315,7 @@ public sealed class Execution
     // ---- scheduling -------------------------------------------------------------------------
 
     /// <summary>A scheduling point; with a blocker, the task proceeds only once it holds.</summary>
-    internal SchedAwaitable Point(SimTask task, Func<bool>? blocker, string? blockedOn, string? at = null)
+    internal SchedAwaitable Point(SimTask task, Func<bool>? blocker, string? blockedOn, string? at = null, object? blockedFor = null)
     {
         if (Aborted)
             throw ExecutionAbortedException.Instance;
@@ -310,6 +324,7 @@ public sealed class Execution
         task.Blocker = blocker;
         task.BlockedOn = blockedOn;
         task.BlockedAt = at;
+        task.BlockedFor = blockedFor;
         return new SchedAwaitable(this, task);
     }
 
@@ -375,6 +390,7 @@ public sealed class Execution
         task.Blocker = null;
         task.BlockedOn = null;
         task.BlockedAt = null;
+        task.BlockedFor = null;
         if (!task.Sleeping)
             task.Cpu.Occupant = task;
         LastRun = task;
@@ -409,6 +425,8 @@ public sealed class Execution
                 where ??= t.BlockedAt;
                 if (!t.Sleeping)
                     sb.Append(t.PreemptCount > 0 || t.Cpu.IrqsDisabled ? " (preemption off: holds CPU" + t.Cpu.Id + ")" : "");
+                if (HoldersReport.WaitsFor(this, t) is { } waits)
+                    sb.Append("\n    ").Append(waits);
             }
             else if (occupant != null && occupant != t)
             {
@@ -421,6 +439,7 @@ public sealed class Execution
             }
         }
 
+        HoldersReport.HeldLocks(this, _tasks.Where(t => !t.Done), sb);
         foreach (var t in _tasks.Where(t => !t.Done && t.OpenProgress.Count > 0))
             sb.Append("\n  progress property violated: ").Append(t.OpenProgress[^1]).Append(" (").Append(t.Name).Append(" never gets there)");
         return new Failure(FailureKind.Hang, sb.ToString(), where);

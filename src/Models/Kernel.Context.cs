@@ -146,11 +146,11 @@ public static partial class Kernel
         var (order, op) = ex.Orderings != null
             ? Hooked(ex, MemOrder.Acquire, rmw: false, "smp_cond_load_acquire", fn, file, line)
             : (MemOrder.Acquire, "smp_cond_load_acquire");
-        await ex.Point(t, () => cond(x.Peek()), $"{x.Name} ({op})", $"{fn} ({Path.GetFileName(file)}:{line})");
+        await ex.Point(t, () => cond(x.Peek()), $"{x.Name} ({op})", $"{fn} ({Path.GetFileName(file)}:{line})", x);
         Allocator.CheckLive(x, op, file, line, t);
         Scheduling.Reduction.Footprints.Read(x.Key);
         var v = ex.IsSc ? x.Value : ex.Memory.LoadLatest(t, x, order);
-        ex.Record(t, op, x.Name, Format.Value(v), fn, file, line, memory: ex.MemoryNote);
+        ex.Record(t, op, x.Name, x.FormatValue(v), fn, file, line, memory: ex.MemoryNote);
         return v;
     }
 
@@ -158,11 +158,11 @@ public static partial class Kernel
     public static async ValueTask<T> SmpCondLoadRelaxed<T>(Loc<T> x, Func<T, bool> cond, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
     {
         var (ex, t) = Ctx();
-        await ex.Point(t, () => cond(x.Peek()), $"{x.Name} (smp_cond_load_relaxed)", $"{fn} ({Path.GetFileName(file)}:{line})");
+        await ex.Point(t, () => cond(x.Peek()), $"{x.Name} (smp_cond_load_relaxed)", $"{fn} ({Path.GetFileName(file)}:{line})", x);
         Allocator.CheckLive(x, "smp_cond_load_relaxed", file, line, t);
         Scheduling.Reduction.Footprints.Read(x.Key);
         var v = ex.IsSc ? x.Value : ex.Memory.LoadLatest(t, x, MemOrder.Once);
-        ex.Record(t, "smp_cond_load_relaxed", x.Name, Format.Value(v), fn, file, line, memory: ex.MemoryNote);
+        ex.Record(t, "smp_cond_load_relaxed", x.Name, x.FormatValue(v), fn, file, line, memory: ex.MemoryNote);
         return v;
     }
 

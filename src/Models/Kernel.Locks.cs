@@ -10,12 +10,26 @@ namespace Kmc.Models;
 internal sealed class LockWord(string name) : Loc<int>(name);
 
 /// <summary>arch_spinlock_t: the bare lock word, with the holder kept for reports.</summary>
-public sealed class ArchSpinlock
+public sealed class ArchSpinlock : IHoldable
 {
     public ArchSpinlock(string name)
     {
         Name = name;
         Locked = new LockWord(name);
+        Execution.CurrentOrNull?.RegisterLock(this);
+    }
+
+    /// <summary>The holder's acquisition, for hang reports.</summary>
+    private Hold _hold;
+
+    public IEnumerable<Hold> Holds => Holder is null ? [] : [_hold];
+
+    string IHoldable.Describe() => "spinlock " + Name;
+
+    internal void Take(Execution ex, SimTask t, string fn, string file, int line)
+    {
+        Holder = t;
+        _hold = new Hold(t, ex.NextStepIndex, fn, file, line);
     }
 
     public string Name { get; }
@@ -51,7 +65,7 @@ public static partial class Kernel
     public static async ValueTask ArchSpinLock(ArchSpinlock l, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
     {
         var (ex, t) = Ctx();
-        await ex.Point(t, () => l.Locked.Peek() == 0, $"spinlock {l.Name}", $"{fn} ({Path.GetFileName(file)}:{line})");
+        await ex.Point(t, () => l.Locked.Peek() == 0, $"spinlock {l.Name}", $"{fn} ({Path.GetFileName(file)}:{line})", l);
         if (l.Locked.Value != 0)
         {
             // Only reachable when a blocked spin was resumed without its condition: a driver bug.
@@ -61,7 +75,7 @@ public static partial class Kernel
         Allocator.CheckLive(l.Locked, "arch_spin_lock", file, line, t);
         ex.Load(t, l.Locked, MemOrder.Acquire, rmw: true);
         ex.Store(t, l.Locked, 1, MemOrder.Acquire, rmw: true);
-        l.Holder = t;
+        l.Take(ex, t, fn, file, line);
         if (ex.Recording)
             ex.Record(t, "arch_spin_lock", l.Name, "acquired", fn, file, line, memory: ex.MemoryNote);
     }
@@ -76,7 +90,7 @@ public static partial class Kernel
         if (ok)
         {
             ex.Store(t, l.Locked, 1, MemOrder.Acquire, rmw: true);
-            l.Holder = t;
+            l.Take(ex, t, fn, file, line);
         }
 
         if (ex.Recording)

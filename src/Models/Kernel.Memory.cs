@@ -55,7 +55,7 @@ public static partial class Kernel
         Allocator.CheckLive(x, op, file, line, t);
         var v = ex.Load(t, x, order, rmw: false);
         if (ex.Recording)
-            ex.Record(t, op, x.Name, Format.Value(v), fn, file, line, memory: ex.MemoryNote);
+            ex.Record(t, op, x.Name, x.FormatValue(v), fn, file, line, memory: ex.MemoryNote);
         return v;
     }
 
@@ -69,7 +69,7 @@ public static partial class Kernel
         Allocator.CheckLive(x, op, file, line, t);
         ex.Store(t, x, v, order, rmw: false);
         if (ex.Recording)
-            ex.Record(t, op, x.Name, Format.Value(v), fn, file, line, memory: ex.MemoryNote);
+            ex.Record(t, op, x.Name, x.FormatValue(v), fn, file, line, memory: ex.MemoryNote);
     }
 
     // ---- exchange and compare-exchange -----------------------------------------------------
@@ -135,7 +135,7 @@ public static partial class Kernel
         var old = ex.Load(t, x, order, rmw: true);
         ex.Store(t, x, v, order, rmw: true);
         if (ex.Recording)
-            ex.Record(t, op, x.Name, $"{Format.Value(old)} -> {Format.Value(v)}", fn, file, line, memory: ex.MemoryNote);
+            ex.Record(t, op, x.Name, $"{x.FormatValue(old)} -> {x.FormatValue(v)}", fn, file, line, memory: ex.MemoryNote);
         return old;
     }
 
@@ -154,8 +154,8 @@ public static partial class Kernel
         if (ex.Recording)
         {
             var value = ok
-                ? $"{Format.Value(found)} -> {Format.Value(@new)}"
-                : $"{Format.Value(found)} (expected {Format.Value(old)}, failed)";
+                ? $"{x.FormatValue(found)} -> {x.FormatValue(@new)}"
+                : $"{x.FormatValue(found)} (expected {x.FormatValue(old)}, failed)";
             ex.Record(t, op, x.Name, value, fn, file, line, memory: ex.MemoryNote);
         }
 
@@ -300,7 +300,7 @@ public static partial class Kernel
         var @new = old + delta;
         ex.Store(t, x, @new, order, rmw: true);
         if (ex.Recording)
-            ex.Record(t, op, x.Name, $"{old} -> {@new}", fn, file, line, memory: ex.MemoryNote);
+            ex.Record(t, op, x.Name, x.Layout is null ? $"{old} -> {@new}" : $"{x.FormatValue(old)} -> {x.FormatValue(@new)}", fn, file, line, memory: ex.MemoryNote);
         return returnNew ? @new : old;
     }
 
@@ -400,7 +400,7 @@ public static partial class Kernel
         var @new = (old & ~mask) | (value & mask);
         ex.Store(t, x, @new, order, rmw: true);
         if (ex.Recording)
-            ex.Record(t, op, part is null ? x.Name : $"{x.Name}.{part}", $"0x{old:x} -> 0x{@new:x}", fn, file, line, memory: ex.MemoryNote);
+            ex.Record(t, op, part is null ? x.Name : $"{x.Name}.{part}", x.Layout is null ? $"0x{old:x} -> 0x{@new:x}" : $"{x.FormatValue(old)} -> {x.FormatValue(@new)}", fn, file, line, memory: ex.MemoryNote);
         return old;
     }
 }

@@ -3,12 +3,25 @@ using System.Runtime.CompilerServices;
 namespace Kmc.Models;
 
 /// <summary>struct mutex: a sleeping lock, with its owner kept for reports.</summary>
-public sealed class MutexT
+public sealed class MutexT : IHoldable
 {
     public MutexT(string name)
     {
         Name = name;
         Locked = new Loc<int>(name + ".owner");
+        Execution.CurrentOrNull?.RegisterLock(this);
+    }
+
+    private Hold _hold;
+
+    public IEnumerable<Hold> Holds => Owner is null ? [] : [_hold];
+
+    string IHoldable.Describe() => "mutex " + Name;
+
+    internal void Take(Execution ex, SimTask t, string fn, string file, int line)
+    {
+        Owner = t;
+        _hold = new Hold(t, ex.NextStepIndex, fn, file, line);
     }
 
     public string Name { get; }
@@ -41,7 +54,7 @@ public static partial class Kernel
             Scheduling.Reduction.Footprints.Untracked();
             if (t.Cpu.Occupant == t)
                 t.Cpu.Occupant = null;
-            await ex.Point(t, () => m.Locked.Peek() == 0, $"mutex {m.Name}", $"{fn} ({Path.GetFileName(file)}:{line})");
+            await ex.Point(t, () => m.Locked.Peek() == 0, $"mutex {m.Name}", $"{fn} ({Path.GetFileName(file)}:{line})", m);
             t.Sleeping = false;
             t.Cpu.Occupant = t;
             Allocator.CheckLive(m.Locked, "mutex_lock", file, line, t);
@@ -49,7 +62,7 @@ public static partial class Kernel
 
         ex.Load(t, m.Locked, MemOrder.Acquire, rmw: true);
         ex.Store(t, m.Locked, 1, MemOrder.Acquire, rmw: true);
-        m.Owner = t;
+        m.Take(ex, t, fn, file, line);
         if (ex.Recording)
             ex.Record(t, "mutex_lock", m.Name, "acquired", fn, file, line, memory: ex.MemoryNote);
     }

@@ -144,6 +144,7 @@ public static partial class Kernel
         if (wait.On == null)
         {
             wait.On = wq;
+            t.QueuedOn = wq;
             wq.Entries.Add(wait);
             ex.Store(t, wq.Head, wq.Entries.Count, MemOrder.Once, rmw: false);
             if (ex.Recording)
@@ -177,6 +178,8 @@ public static partial class Kernel
             return;
         wq.Entries.Remove(wait);
         wait.On = null;
+        if (wait.Task.QueuedOn == wq)
+            wait.Task.QueuedOn = null;
         ex.Store(t, wq.Head, wq.Entries.Count, MemOrder.Once, rmw: false);
     }
 

@@ -49,6 +49,17 @@ public abstract class Loc
     /// <summary>The kmalloc'd or on-stack object this location lives in, for use-after-free checks.</summary>
     public Allocation? Owner { get; internal set; }
 
+    /// <summary>While recording: the task whose store came last, for hang reports (null otherwise).</summary>
+    internal SimTask? LastWriterTask;
+
+    /// <summary>The recorded step of that store.</summary>
+    internal int LastWriterStep;
+
+    internal (string Name, int Step)? LastWriter => LastWriterTask is null ? null : (LastWriterTask.Name, LastWriterStep);
+
+    /// <summary>The bit layout of a flags word, for reports (null: the value prints as it is).</summary>
+    public BitLayout? Layout { get; set; }
+
     /// <summary>Per-location state a weak memory model keeps (store history, views).</summary>
     public object? ModelState { get; set; }
 
@@ -73,7 +84,10 @@ public class Loc<T> : Loc
     /// <summary>Sets the value outside the model: for initialisation before any task runs.</summary>
     public void Init(T value) => Value = value;
 
-    public override string Show() => Format.Value(Value);
+    public override string Show() => FormatValue(Value);
+
+    /// <summary>A value of this location as reports print it: in its bit layout when it has one.</summary>
+    public string FormatValue(T v) => Layout is null ? Format.Value(v) : Layout.FormatAny(v);
 }
 
 /// <summary>atomic_t</summary>

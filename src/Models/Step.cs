@@ -24,6 +24,13 @@ public sealed record Step(
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? Memory { get; init; }
 
+    /// <summary>
+    /// The port's call chain down to <see cref="Function"/> ("Build → DioWrite → InvalidateRange → LockPage"),
+    /// recorded with the step (null in traces written before chains were recorded).
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Chain { get; init; }
+
     public string Where => $"{System.IO.Path.GetFileName(File)}:{Line}";
 
     public override string ToString()
@@ -48,6 +55,7 @@ public sealed class Recorder
         {
             Wakes = wakes,
             Memory = memory,
+            Chain = CallChain.Now(task.ResumedChain, function),
         });
     }
 }

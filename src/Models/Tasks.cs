@@ -69,6 +69,18 @@ public sealed class SimTask : INamed
     internal string? BlockedOn;
     internal string? BlockedAt;
 
+    /// <summary>The lock, location or other holdable the current blocked point waits for (hang reports).</summary>
+    internal object? BlockedFor;
+
+    /// <summary>A port's own lock this task waits for, from lock_contended() until lock_acquired().</summary>
+    internal LockdepMap? Contending;
+
+    /// <summary>The wait queue this task's entry is on, between prepare_to_wait() and its removal.</summary>
+    internal WaitQueueHead? QueuedOn;
+
+    /// <summary>While recording: the awaiting chain of the method last resumed (see <see cref="CallChain"/>).</summary>
+    internal CallChain.Frame[]? ResumedChain;
+
     /// <summary>Native explorer: where the coroutine resumes.</summary>
     internal Action? Continuation;
 

@@ -161,7 +161,8 @@ public static class TraceReplayer
     {
         for (var i = 0; i < Math.Min(expected.Count, actual.Count); i++)
         {
-            if (expected[i] != actual[i])
+            // A trace written before steps had call chains still replays: it has none to compare.
+            if (expected[i] != (expected[i].Chain is null ? actual[i] with { Chain = null } : actual[i]))
                 return $"step {i + 1} was '{expected[i]}', the replay did '{actual[i]}'";
         }
 

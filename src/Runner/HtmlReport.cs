@@ -71,6 +71,7 @@ public static partial class HtmlReport
         sb.Append("</div>\n");
         sb.Append($"<pre class=\"failure-end\" id=\"failure-end\">{t.Failure.Kind}: {E(t.Failure.Message)}</pre>\n");
         Legend(sb);
+        StepsTable(sb, t.Steps);
         sb.Append("</body></html>\n");
         return sb.ToString();
     }
@@ -106,7 +107,9 @@ public static partial class HtmlReport
         int X(string task) => Gutter + laneX[lanes.IndexOf(task)];
         int W(string task) => widths[lanes.IndexOf(task)];
 
-        var rows = Rows(steps);
+        // Box text wraps instead of being cut: a value is shown whole, its row as tall as it needs.
+        int Chars(Step s) => (int)((W(s.Task) - 28) / CharWidth);
+        var rows = Rows(steps, i => ExtraHeight(steps[i], Chars(steps[i])));
         var rowOf = new int[steps.Count];
         for (var r = 0; r < rows.Count; r++)
         {
@@ -157,14 +160,29 @@ public static partial class HtmlReport
             }
 
             var color = LaneColors[lanes.IndexOf(s.Task) % LaneColors.Count];
-            var chars = (int)((w - 28) / CharWidth);
-            sb.Append(CultureInfo.InvariantCulture, $"<g class=\"step\" id=\"step-{s.Index}\"><title>{E(s.ToString())}{(s.Memory != null ? "\n" + E(s.Memory) : "")}</title>");
+            var chars = Chars(s);
+            var chain = s.Chain is null ? "" : "\n" + s.Chain;
+            sb.Append(CultureInfo.InvariantCulture, $"<g class=\"step\" id=\"step-{s.Index}\"><title>{E(s.ToString())}{E(chain)}{(s.Memory != null ? "\n" + E(s.Memory) : "")}</title>");
             sb.Append(CultureInfo.InvariantCulture, $"<text class=\"idx\" x=\"{Gutter - 8}\" y=\"{row.Y + 22}\">{s.Index}</text>");
             sb.Append(CultureInfo.InvariantCulture, $"<rect x=\"{x + 8}\" y=\"{row.Y + 3}\" width=\"{w - 16}\" height=\"{row.Height - 6}\" rx=\"4\" stroke=\"{color}\"/>");
-            sb.Append(CultureInfo.InvariantCulture, $"<text class=\"op\" x=\"{x + 14}\" y=\"{row.Y + 17}\">{E(Clip(OpText(s), chars))}</text>");
-            sb.Append(CultureInfo.InvariantCulture, $"<text class=\"src\" x=\"{x + 14}\" y=\"{row.Y + 31}\">{E(Clip($"{s.Function} {s.Where}", (int)(chars * 1.2)))}</text>");
+            var y = row.Y + 17;
+            foreach (var line in Wrap(OpText(s), chars))
+            {
+                sb.Append(CultureInfo.InvariantCulture, $"<text class=\"op\" x=\"{x + 14}\" y=\"{y}\">{E(line)}</text>");
+                y += LineHeight;
+            }
+
+            // Where: the innermost calls of the chain that fit (the steps table below has the whole chain).
+            sb.Append(CultureInfo.InvariantCulture, $"<text class=\"src\" x=\"{x + 14}\" y=\"{y}\">{E(ClipLeft($"{s.Chain ?? s.Function} {s.Where}", (int)(chars * 1.2)))}</text>");
             if (IsWeak(s.Memory))
-                sb.Append(CultureInfo.InvariantCulture, $"<text class=\"mem\" x=\"{x + 14}\" y=\"{row.Y + 45}\">{E(Clip(s.Memory!, (int)(chars * 1.2)))}</text>");
+            {
+                foreach (var line in Wrap(s.Memory!, (int)(chars * 1.2)))
+                {
+                    y += NoteHeight;
+                    sb.Append(CultureInfo.InvariantCulture, $"<text class=\"mem\" x=\"{x + 14}\" y=\"{y}\">{E(line)}</text>");
+                }
+            }
+
             sb.Append("</g>");
         }
 
@@ -229,7 +247,7 @@ public static partial class HtmlReport
     /// at least <see cref="MinFold"/> of them fold into one row; wakeups, weak-memory behaviour,
     /// the ends of arrows and the last steps before the failure are never folded.
     /// </summary>
-    private static List<Row> Rows(IReadOnlyList<Step> steps)
+    private static List<Row> Rows(IReadOnlyList<Step> steps, Func<int, int> extraHeight)
     {
         var pinned = new bool[steps.Count];
         for (var i = 0; i < steps.Count; i++)
@@ -268,7 +286,7 @@ public static partial class HtmlReport
                 continue;
             }
 
-            var h = RowHeight + (IsWeak(steps[i].Memory) ? NoteHeight : 0);
+            var h = RowHeight + extraHeight(i);
             rows.Add(new Row(i, i, y, h));
             y += h;
             i++;
@@ -345,6 +363,48 @@ public static partial class HtmlReport
 
     private static string Clip(string s, int max) => s.Length <= max ? s : s[..(max - 1)] + "…";
 
+    /// <summary>The end of a text that fits (the innermost calls of a chain, and the file:line).</summary>
+    private static string ClipLeft(string s, int max) => s.Length <= max || max < 2 ? s : "…" + s[^(max - 1)..];
+
+    /// <summary>Height of a box's line of 12 px text.</summary>
+    private const int LineHeight = 14;
+
+    /// <summary>A step box's height above one line of operation and one of source: wrapped text and the weak-memory note.</summary>
+    private static int ExtraHeight(Step s, int chars) =>
+        (Wrap(OpText(s), chars).Count - 1) * LineHeight
+        + (IsWeak(s.Memory) ? Wrap(s.Memory!, (int)(chars * 1.2)).Count * NoteHeight : 0);
+
+    /// <summary>Lines of at most <paramref name="max"/> characters, broken after a space or comma where one is near.</summary>
+    internal static List<string> Wrap(string s, int max)
+    {
+        max = Math.Max(max, 8);
+        var lines = new List<string>();
+        while (s.Length > max)
+        {
+            var cut = s.LastIndexOfAny([' ', ','], max - 1);
+            cut = cut >= max / 2 ? cut + 1 : max;
+            lines.Add(s[..cut].TrimEnd());
+            s = s[cut..];
+        }
+
+        lines.Add(s);
+        return lines;
+    }
+
+    /// <summary>Every step in full: its whole value, weak-memory note and call chain (the timeline folds loops).</summary>
+    private static void StepsTable(StringBuilder sb, IReadOnlyList<Step> steps)
+    {
+        sb.Append("<h2>Steps</h2>\n<table class=\"steps\" id=\"steps\"><tr><th>#</th><th>task</th><th>operation</th><th>memory</th><th>call chain</th><th>at</th></tr>\n");
+        foreach (var s in steps)
+        {
+            var op = OpText(s) + (s.Wakes != null ? $" → wakes {s.Wakes}" : "");
+            sb.Append(CultureInfo.InvariantCulture,
+                $"<tr id=\"row-{s.Index}\"><td>{s.Index}</td><td>{E(s.Task)}</td><td><code>{E(op)}</code></td><td>{E(s.Memory ?? "")}</td><td>{E(s.Chain ?? s.Function)}</td><td>{E(s.Where)}</td></tr>\n");
+        }
+
+        sb.Append("</table>\n");
+    }
+
     /// <summary>The headline of a failure: a hang's first line only announces the list that follows, so take that too.</summary>
     private static string FirstLine(string s)
     {
@@ -386,6 +446,9 @@ public static partial class HtmlReport
         .fail { fill: #fff; font-size: 13px; font-weight: 600; }
         pre.failure-end { background: #fdecea; border-left: 6px solid #d62728; padding: 10px; white-space: pre-wrap; }
         .legend span { margin-right: 18px; }
+        table.steps { border-collapse: collapse; font-size: 12px; }
+        table.steps th, table.steps td { border-bottom: 1px solid #eee; padding: 2px 10px 2px 0; text-align: left; vertical-align: top; }
+        table.steps code { background: none; padding: 0; white-space: pre-wrap; word-break: break-all; }
         .k-wake { color: #1565c0; } .k-rf { color: #ef6c00; } .k-wait { color: #777; } .k-fold { color: #555; }
         """;
 }

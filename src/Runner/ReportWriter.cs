@@ -135,7 +135,7 @@ public static class ReportWriter
                 value += $" → wakes {s.Wakes}";
             if (s.Memory != null)
                 value += $" ({s.Memory})";
-            sb.AppendLine($"| {s.Index} | {s.Task} | {s.Cpu} | `{s.Op}` | {Cell(s.Target)} | {Cell(value)} | {s.Function} | {s.Where} |");
+            sb.AppendLine($"| {s.Index} | {s.Task} | {s.Cpu} | `{s.Op}` | {Cell(s.Target)} | {Cell(value)} | {s.Chain ?? s.Function} | {s.Where} |");
         }
 
         sb.AppendLine();

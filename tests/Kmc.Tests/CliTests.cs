@@ -157,4 +157,25 @@ public class CliTests
         Assert.Equal("pass", ListRows(Run(dir, "list").Out)[("osq", "acquire-only-tail-xchg")].Expected);
         AssertOneLineError(Run(dir, "list", "--memory-model", "arm"), "unknown memory model 'arm'");
     }
+
+    [Fact]
+    public void CiCheckTakesAListAndLeavesTheTrackedSummaryAlone()
+    {
+        var dir = TempDir();
+        var reports = Directory.CreateDirectory(Path.Combine(dir, "reports")).FullName;
+        File.WriteAllText(Path.Combine(reports, "summary.md"), "tracked md");
+        File.WriteAllText(Path.Combine(reports, "summary.json"), "tracked json");
+
+        var ci = Run(dir, "ci", "--quick", "--check", "counter,wakeup", "--check", "counter");
+        Assert.True(ci.Code == 0, ci.Out + ci.Err);
+        var ran = Suite.ReadSummary(Path.Combine(reports, "last", "summary.json")).Rows.Select(r => r.Check).Distinct().Order().ToList();
+        Assert.Equal(["counter", "wakeup"], ran);
+        Assert.Equal("tracked md", File.ReadAllText(Path.Combine(reports, "summary.md")));
+        Assert.Equal("tracked json", File.ReadAllText(Path.Combine(reports, "summary.json")));
+
+        AssertOneLineError(Run(dir, "ci", "--check", "counter,,wakeup"), "--check 'counter,,wakeup' has an empty check name");
+        AssertOneLineError(Run(dir, "ci", "--check", "counter", "--check", "no-such-check"), "unknown check 'no-such-check'");
+        AssertOneLineError(Run(dir, "ci", "--check", "counter", "--update-summary"), "--update-summary records the whole suite");
+        Assert.Equal("tracked md", File.ReadAllText(Path.Combine(reports, "summary.md")));
+    }
 }

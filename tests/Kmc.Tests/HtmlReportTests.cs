@@ -48,6 +48,23 @@ public class HtmlReportTests
     }
 
     [Fact]
+    public void A_long_value_wraps_in_its_box_and_is_never_cut()
+    {
+        var value = string.Join(" -> ", Enumerable.Range(0, 30).Select(i => $"0x{0x50000000 + i:x} (CLOSURE_WAITING|CLOSURE_RUNNING|remaining={i})"));
+        var t = Synthetic() with
+        {
+            Steps = [new Step(1, "writer", 0, "atomic_set", "cl.remaining", value, "ClosureInit", "./src/X.cs", 3) { Chain = "Build → ClosureInit" }],
+        };
+        var html = HtmlReport.Render(t, "t.json");
+        Assert.DoesNotContain("…", Regex.Match(html, "<g class=\"step\" id=\"step-1\">.*?</g>", RegexOptions.Singleline).Value);
+        var lines = Regex.Matches(html, "<text class=\"op\"[^>]*>([^<]*)</text>").Select(m => System.Net.WebUtility.HtmlDecode(m.Groups[1].Value)).ToList();
+        Assert.True(lines.Count > 5, $"{lines.Count} lines");
+        Assert.Equal($"atomic_set(cl.remaining) = {value}".Replace(" ", ""), string.Concat(lines).Replace(" ", ""));
+        Assert.Contains(System.Net.WebUtility.HtmlEncode(value), html[html.IndexOf("<table class=\"steps\"", StringComparison.Ordinal)..]);
+        Assert.Contains("<td>Build → ClosureInit</td>", html);
+    }
+
+    [Fact]
     public void Only_a_stale_read_is_a_weak_memory_arrow_and_its_note_is_in_the_box()
     {
         var html = HtmlReport.Render(Synthetic(), "t.json");

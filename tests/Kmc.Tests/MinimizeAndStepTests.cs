@@ -87,5 +87,7 @@ public class MinimizeAndStepTests
         Assert.Contains("state: *counter = ", r.Out);
         Assert.Contains("then: Assertion", r.Out);
         Assert.Equal(r.Out.Split('\n').Count(l => l.StartsWith("  #")), r.Out.Split('\n').Count(l => l.Contains("state:")));
+        // Each step says which port code ran it: the counter's task bodies are lambdas of Build.
+        Assert.Equal(r.Out.Split('\n').Count(l => l.StartsWith("  #")), r.Out.Split('\n').Count(l => l.StartsWith("      in: Build")));
     }
 }

@@ -23,7 +23,7 @@ public abstract class QspinlockCheckBase : Check
     public override Scenario Build(Variant variant) => new(Cpus, ex =>
     {
         var q = new QspinlockPort(Cpus, QspinlockVariants.Config(variant.Name));
-        var lk = new QSpinlock("lock");
+        var lk = new QSpinlock("lock", q.Config);
         LockTorture.Spawn(ex, Cpus, Rounds, _ => q.QueuedSpinLock(lk), _ => q.QueuedSpinUnlock(lk));
         QspinlockVariants.CheckQuiescent(ex, q, lk);
     });
@@ -123,8 +123,8 @@ public sealed class QspinlockNestedCheck : Check
     {
         var q = new QspinlockPort(4, config);
         port?.Invoke(q);
-        var a = new QSpinlock("A");
-        var b = new QSpinlock("B");
+        var a = new QSpinlock("A", config);
+        var b = new QSpinlock("B", config);
         var dataA = new ProtectedData("A");
         var dataB = new ProtectedData("B");
         async ValueTask Locked(QSpinlock lk, ProtectedData data)

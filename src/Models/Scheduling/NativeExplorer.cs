@@ -288,6 +288,8 @@ public sealed class NativeExplorer : IExplorer
 
                 var resume = pick.Continuation!;
                 pick.Continuation = null;
+                if (ex.Recording)
+                    pick.ResumedChain = CallChain.OfContinuation(resume);
                 Execution.Enter(ex, pick);
                 try
                 {

@@ -121,11 +121,16 @@ public sealed class Closure : KObject, IClosure
     public const int ClosureRemainingMask = ClosureBitsStart - 1;
     public const int ClosureRemainingInitializer = 1 | ClosureRunning;
 
+    /// <summary>enum closure_state over the count, for reports (a set guard bit shows as leftover hex).</summary>
+    public static readonly BitLayout RemainingLayout = new BitLayout()
+        .Flag("CLOSURE_DESTRUCTOR", ClosureDestructor).Flag("CLOSURE_WAITING", ClosureWaiting).Flag("CLOSURE_RUNNING", ClosureRunning)
+        .Field("remaining", ClosureRemainingMask);
+
     public Closure(string name, ClosureVariant variant = ClosureVariant.Fixed)
     {
         Name = name;
         Variant = variant;
-        Remaining = new Atomic(name + ".remaining");
+        Remaining = new Atomic(name + ".remaining") { Layout = RemainingLayout };
         Fn = new Loc<ClosureFn?>(name + ".fn");
         Wq = new Loc<ClosureWorkqueue?>(name + ".wq");
         S = new Loc<ClosureSyncer?>(name + ".s");

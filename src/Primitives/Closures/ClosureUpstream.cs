@@ -69,11 +69,16 @@ public sealed class ClosureUpstream : KObject, IClosure
     public const int ClosureRemainingMask = ClosureBitsStart - 1;
     public const int ClosureRemainingInitializer = 1 | ClosureRunning;
 
+    /// <summary>enum closure_state over the count, for reports (a set guard bit shows as leftover hex).</summary>
+    public static readonly BitLayout RemainingLayout = new BitLayout()
+        .Flag("CLOSURE_DESTRUCTOR", ClosureDestructor).Flag("CLOSURE_SLEEPING", ClosureSleeping).Flag("CLOSURE_WAITING", ClosureWaiting)
+        .Flag("CLOSURE_RUNNING", ClosureRunning).Field("remaining", ClosureRemainingMask);
+
     public ClosureUpstream(string name, ClosureUpstreamVariant variant = ClosureUpstreamVariant.Fixed)
     {
         Name = name;
         Variant = variant;
-        Remaining = new Atomic(name + ".remaining");
+        Remaining = new Atomic(name + ".remaining") { Layout = RemainingLayout };
         Fn = new Loc<ClosureFn?>(name + ".fn");
         Wq = new Loc<ClosureWorkqueue?>(name + ".wq");
         Sleeper = new Loc<SimTask?>(name + ".sleeper");

@@ -23,6 +23,8 @@ public sealed class PageSlot(string name)
     public Loc<int> Allocated { get; } = new(name + ".allocated");
     /// <summary>bch_page_state: the page holds one block's disk reservation.</summary>
     public Loc<int> Reserved { get; } = new(name + ".reserved");
+    /// <summary>Report-only lockdep annotation of PG_locked: who holds the page lock, for hang reports.</summary>
+    public LockdepMap Dep { get; } = new(name, "page lock");
 }
 
 /// <summary>
@@ -93,11 +95,20 @@ public sealed class AddressSpace
     public static async ValueTask LockPage(PageSlot p)
     {
         while (await CmpxchgAcquire(p.Locked, 0, 1) != 0)
+        {
+            LockContended(p.Dep);
             await SpinUntil(() => p.Locked.Peek() == 0, $"lock_page({p.Name})");
+        }
+
+        LockAcquired(p.Dep);
     }
 
     /// <summary>unlock_page()</summary>
-    public static ValueTask UnlockPage(PageSlot p) => SmpStoreRelease(p.Locked, 0);
+    public static ValueTask UnlockPage(PageSlot p)
+    {
+        LockRelease(p.Dep);
+        return SmpStoreRelease(p.Locked, 0);
+    }
 
     // ---- adding pages ----------------------------------------------------------------------
 

@@ -37,6 +37,7 @@ public sealed class PagecacheLock
         Variant = variant;
         V = new AtomicLong(name + ".v");
         Wait = new WaitQueueHead(name + ".wait");
+        Dep = new LockdepMap(name, "pagecache_lock");
     }
 
     public string Name { get; }
@@ -47,6 +48,9 @@ public sealed class PagecacheLock
 
     /// <summary>wait_queue_head_t wait</summary>
     public WaitQueueHead Wait { get; }
+
+    /// <summary>Report-only lockdep annotation (no memory access): who holds the lock, for hang reports.</summary>
+    public LockdepMap Dep { get; }
 
     // Ghost state for the exclusion property (not kernel memory, never read by the port).
     public int GhostAdders { get; private set; }
@@ -80,6 +84,7 @@ public sealed class PagecacheLock
             if (old == v)
             {
                 GhostTake(i);
+                LockAcquired(Dep, i > 0 ? "add" : "block");
                 return true;
             }
 
@@ -92,6 +97,7 @@ public sealed class PagecacheLock
     {
         if (Disabled)
             return;
+        LockContended(Dep);
         await WaitEvent(Wait, () => PagecacheLockTryget(i));
     }
 
@@ -102,6 +108,7 @@ public sealed class PagecacheLock
             return;
         BugOn(await AtomicRead(V) == 0, "atomic_long_read(&lock->v) == 0");
         GhostDrop(i);
+        LockRelease(Dep);
         if (await AtomicSubReturnRelease(i, V) == 0)
             await WakeUp(Wait);
     }

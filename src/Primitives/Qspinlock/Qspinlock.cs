@@ -42,11 +42,22 @@ public enum QspinlockConfig
 }
 
 /// <summary>struct qspinlock: atomic_t val (locked byte, pending, tail).</summary>
-public sealed class QSpinlock(string name)
+public sealed class QSpinlock(string name, QspinlockConfig config = QspinlockConfig.PendingBits8)
 {
     public string Name { get; } = name;
 
-    public Atomic Val { get; } = new(name + ".val");
+    public Atomic Val { get; } = new(name + ".val") { Layout = ValLayout(config) };
+
+    /// <summary>The fields of val under <paramref name="config"/> (include/asm-generic/qspinlock_types.h), for reports.</summary>
+    public static BitLayout ValLayout(QspinlockConfig config)
+    {
+        var pendingBits = config == QspinlockConfig.PendingBits8 ? 8 : 1;
+        var tailIdx = QspinlockPort.QPendingOffset + pendingBits;
+        return new BitLayout().Field("locked", QspinlockPort.QLockedMask)
+            .Field("pending", ((1 << pendingBits) - 1) << QspinlockPort.QPendingOffset)
+            .Field("tail_idx", 3 << tailIdx)
+            .Field("tail_cpu+1", ~((1 << (tailIdx + 2)) - 1));
+    }
 }
 
 [KernelPort("kernel/locking/qspinlock.c", "v6.15")]
