@@ -71,6 +71,15 @@ public abstract class Check
     /// </summary>
     public virtual string? Faults => null;
 
+    /// <summary>
+    /// The check's own settings under a memory model (strategy, budget, bounds), or null for
+    /// kmc's defaults: what the check's author knows it needs, e.g. an exhaustive search where
+    /// it is small, or more executions where random search finds the bug late. They override
+    /// the config's defaults and are overridden by the config's entries for the check and by
+    /// the command line (see <see cref="RunSettings"/>).
+    /// </summary>
+    public virtual SettingsOverride? Settings(string memoryModel) => null;
+
     /// <summary>Builds the scenario for one variant.</summary>
     public abstract Scenario Build(Variant variant);
 

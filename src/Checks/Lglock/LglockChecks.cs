@@ -56,6 +56,14 @@ internal sealed class LgGhost(int cpus)
 /// <summary>Locking patterns used by the scenarios, each with its ghost checks.</summary>
 internal static class LgOps
 {
+    /// <summary>
+    /// The reduced exhaustive search, where it gives a complete verdict in well under a second
+    /// (sc and lkmm); under tso every access touches the store buffers, so little is independent
+    /// and the check samples with kmc's defaults.
+    /// </summary>
+    public static SettingsOverride? ExhaustiveUnlessTso(string memoryModel) =>
+        memoryModel is "sc" or "lkmm" ? new SettingsOverride { Strategy = "dfs", PreemptionBound = -1 } : null;
+
     /// <summary>An initialised lglock over <paramref name="cpus"/> CPUs, its ghost, and the end check that every per-CPU lock was released.</summary>
     public static (Kmc.Primitives.Lglock.Lglock Lg, LgGhost Ghost) Setup(Execution ex, int cpus, Variant variant)
     {
@@ -131,6 +139,8 @@ internal static class LgOps
 public sealed class LglockCheck : Check
 {
     public override string Name => "lglock";
+
+    public override SettingsOverride? Settings(string memoryModel) => LgOps.ExhaustiveUnlessTso(memoryModel);
 
     public override string Description => "lglock, 2 CPUs mixing lg_local_lock, lg_local_lock_cpu, lg_double_lock and lg_global_lock: exclusion, no deadlock";
 
@@ -252,6 +262,8 @@ public sealed class Lglock3Cpu2RoundCheck : Check
 public sealed class LglockPreemptCheck : Check
 {
     public override string Name => "lglock-preempt";
+
+    public override SettingsOverride? Settings(string memoryModel) => LgOps.ExhaustiveUnlessTso(memoryModel);
 
     public override string Description => "lglock, 2 CPUs, global locker and local locker on the same CPU with preemption: no self-deadlock";
 

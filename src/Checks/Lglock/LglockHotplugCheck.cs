@@ -17,6 +17,9 @@ public sealed class LglockHotplugCheck : Check
 {
     public override string Name => "lglock-hotplug";
 
+    /// <summary>sc and lkmm: 287 executions, complete; tso: random finds the bug (kmc's defaults).</summary>
+    public override SettingsOverride? Settings(string memoryModel) => LgOps.ExhaustiveUnlessTso(memoryModel);
+
     public override string Description =>
         "lglock (v3.5) lg_global_lock_online() while CPU1 goes down and comes back up under a local locker pinned to it: exclusion, locks released by their taker";
 
