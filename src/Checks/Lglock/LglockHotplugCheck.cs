@@ -37,9 +37,15 @@ public sealed class LglockHotplugCheck : Check
         OnlineUnsynchronised,
     ];
 
+    private static readonly Dictionary<string, LglockOnlineVariant> s_byName = new()
+    {
+        ["fixed"] = LglockOnlineVariant.Fixed,
+        ["online-unsynchronised"] = LglockOnlineVariant.OnlineUnsynchronised,
+    };
+
     public override Scenario Build(Variant variant) => new(3, ex =>
     {
-        var lg = new LglockOnline("lg", 3, variant.Name == OnlineUnsynchronised.Name ? LglockOnlineVariant.OnlineUnsynchronised : LglockOnlineVariant.Fixed);
+        var lg = new LglockOnline("lg", 3, variant.PortVariant(s_byName, "lglock (v3.5)"));
         lg.LgLockInit();
         var g = new LgGhost(3);
         ex.AtEnd("lglock unlocked", () =>
