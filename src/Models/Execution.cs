@@ -69,6 +69,26 @@ public sealed class Execution
         Memory = options.Memory ?? ScMemory.Instance;
         IsSc = Memory is ScMemory;
         Recorder = options.Record ? new Recorder() : null;
+        Hotplug = new Hotplug(options.Cpus);
+    }
+
+    /// <summary>The CPU masks, the hotplug notifiers and the hotplug lock.</summary>
+    public Hotplug Hotplug { get; }
+
+    /// <summary>
+    /// Setup only: the CPU is possible but not online when the tasks start (booted with
+    /// maxcpus=, or taken down earlier). Its tasks wait until a task brings it up with cpu_up().
+    /// </summary>
+    public void BootCpuOffline(int cpu)
+    {
+        if (t_task != null)
+            throw new InvalidOperationException("BootCpuOffline is for a scenario's setup; a task takes a CPU down with cpu_down()");
+        if (cpu < 0 || cpu >= Cpus.Count)
+            throw new ArgumentOutOfRangeException(nameof(cpu), $"CPU {cpu} does not exist (this scenario has {Cpus.Count})");
+        if (Cpus.Count(c => c.Online && c.Id != cpu) == 0)
+            throw new InvalidOperationException($"CPU{cpu} is the last online CPU: at least one must boot");
+        Cpus[cpu].Online = false;
+        Hotplug.Online.Set(cpu, false);
     }
 
     public static Execution Current => t_current ?? throw new InvalidOperationException("kernel API used outside an execution");
@@ -331,7 +351,7 @@ public sealed class Execution
     /// <summary>May this task take its next step now?</summary>
     public bool CanRun(SimTask t)
     {
-        if (t.Done)
+        if (t.Done || !t.Cpu.Online)
             return false;
         var occupant = t.Cpu.Occupant;
         if (occupant != null && occupant != t && !Preemptible(occupant))
@@ -416,7 +436,11 @@ public sealed class Execution
         {
             sb.Append("\n  ").Append(t.Name).Append(" on CPU").Append(t.Cpu.Id).Append(": ");
             var occupant = t.Cpu.Occupant;
-            if (t.Blocker != null && !t.Blocker())
+            if (!t.Cpu.Online)
+            {
+                sb.Append("bound to CPU").Append(t.Cpu.Id).Append(", which is offline (no task brings it back up)");
+            }
+            else if (t.Blocker != null && !t.Blocker())
             {
                 var verb = t.Sleeping ? "sleeping in" : "spinning on";
                 sb.Append(verb).Append(' ').Append(t.BlockedOn ?? "a condition");

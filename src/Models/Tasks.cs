@@ -22,6 +22,9 @@ public sealed class Cpu
 
     public bool IrqsDisabled { get; internal set; }
 
+    /// <summary>In cpu_online_mask: tasks bound to an offline CPU do not run (see <see cref="Hotplug"/>).</summary>
+    public bool Online { get; internal set; } = true;
+
     /// <summary>Tasks created on this CPU so far.</summary>
     internal int TaskCount;
 

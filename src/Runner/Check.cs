@@ -40,6 +40,21 @@ public sealed record Variant(string Name, string Description, Expectation Expect
         : Expected;
 
     public static Variant Fixed(string description = "the fixed code") => new("fixed", description, Expectation.Pass);
+
+    /// <summary>
+    /// The port's own variant this variant runs (e.g. a <c>ClosureVariant</c> value), for the
+    /// shared helpers that build a port from a variant. Null: the helper looks the name up among
+    /// the variants it knows. A check of the user's own can so run a port's variant under a name
+    /// and expectation of its own without editing kmc.
+    /// </summary>
+    public object? Port { get; init; }
+
+    /// <summary>The port's variant: <see cref="Port"/> when set, else the one <paramref name="byName"/> gives for this variant's name.</summary>
+    public T PortVariant<T>(IReadOnlyDictionary<string, T> byName, string what) =>
+        Port is T port ? port
+        : Port != null ? throw new KmcInputException($"{what} variant '{Name}': its Port is a {Port.GetType().Name}, not a {typeof(T).Name}")
+        : byName.TryGetValue(Name, out var known) ? known
+        : throw new KmcInputException($"unknown {what} variant '{Name}' (known: {string.Join(", ", byName.Keys)}; or set the Variant's Port to a {typeof(T).Name})");
 }
 
 /// <summary>Marks a check class; records the file it is written in, for the trace's model hash.</summary>
@@ -70,6 +85,15 @@ public abstract class Check
     /// config's "faults"): checks of error paths enable their allocation sites here.
     /// </summary>
     public virtual string? Faults => null;
+
+    /// <summary>
+    /// The check's own settings under a memory model (strategy, budget, bounds), or null for
+    /// kmc's defaults: what the check's author knows it needs, e.g. an exhaustive search where
+    /// it is small, or more executions where random search finds the bug late. They override
+    /// the config's defaults and are overridden by the config's entries for the check and by
+    /// the command line (see <see cref="RunSettings"/>).
+    /// </summary>
+    public virtual SettingsOverride? Settings(string memoryModel) => null;
 
     /// <summary>Builds the scenario for one variant.</summary>
     public abstract Scenario Build(Variant variant);

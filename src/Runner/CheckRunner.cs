@@ -16,6 +16,9 @@ public sealed record CheckRun(
     /// <summary>A run that checked nothing (see <see cref="ExplorationResult.Inconclusive"/>) matches no expectation.</summary>
     public bool MatchesExpectation => Result.Inconclusive == null && Expected.Matches(Result.Failure);
 
+    /// <summary>A bug was expected and the search ran to its end without finding one.</summary>
+    public bool LostPower => Expected.IsDeclared && Expected.BugExpected && Result.Failure == null && Result.Inconclusive == null;
+
     /// <summary>One line on why the observed outcome is not the expected one.</summary>
     public string? Mismatch() => MatchesExpectation
         ? null

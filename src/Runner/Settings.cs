@@ -5,7 +5,16 @@ using Kmc.Models.Scheduling;
 
 namespace Kmc.Checks.Framework;
 
-/// <summary>How one check is explored. Defaults come from coyote.runtimeconfig.json, then the command line.</summary>
+/// <summary>
+/// How one check is explored. Each layer overrides the one before it:
+/// <list type="number">
+/// <item>the built-in values below;</item>
+/// <item>the config's "defaults" (kmc's own coyote.runtimeconfig.json, with the user's file merged over it);</item>
+/// <item>the check's own settings, declared in code (<see cref="Check.Settings"/>), for the memory model it runs under;</item>
+/// <item>the config's "checks" entries for the check, then for check@model (kmc's, with the user's merged over them);</item>
+/// <item>the command line.</item>
+/// </list>
+/// </summary>
 public sealed record RunSettings
 {
     public string Driver { get; init; } = "native";
@@ -177,9 +186,52 @@ public sealed record SettingsOverride
     };
 
     private static string DefaultStrategy(string driver) => driver == "coyote" ? "portfolio" : "random";
+
+    /// <summary>
+    /// These settings with <paramref name="over"/>'s set fields on top (a user's config entry over
+    /// kmc's). A driver set without a strategy drops this strategy, which was meant for the other driver.
+    /// </summary>
+    public SettingsOverride MergedWith(SettingsOverride over) => new()
+    {
+        Driver = over.Driver ?? Driver,
+        Strategy = over.Strategy ?? (over.Driver != null && over.Driver != Driver ? null : Strategy),
+        Iterations = over.Iterations ?? Iterations,
+        Seed = over.Seed ?? Seed,
+        MaxSteps = over.MaxSteps ?? MaxSteps,
+        Timeout = over.Timeout ?? Timeout,
+        PctDepth = over.PctDepth ?? PctDepth,
+        PreemptionBound = over.PreemptionBound ?? PreemptionBound,
+        StaleBound = over.StaleBound ?? StaleBound,
+        Reduction = over.Reduction ?? Reduction,
+        MemoryModel = over.MemoryModel ?? MemoryModel,
+        Minimize = over.Minimize ?? Minimize,
+        Faults = over.Faults ?? Faults,
+    };
+
+    /// <summary>The set search fields under their config names (what a suggestion names).</summary>
+    public IEnumerable<(string Name, object Value)> SearchFields() => new (string, object?)[]
+    {
+        ("driver", Driver), ("strategy", Strategy), ("iterations", Iterations), ("maxSteps", MaxSteps), ("pctDepth", PctDepth),
+        ("preemptionBound", PreemptionBound), ("staleBound", StaleBound), ("reduction", Reduction),
+    }.Where(f => f.Item2 != null).Select(f => (f.Item1, f.Item2!));
+
+    /// <summary>"strategy dfs, preemptionBound -1"</summary>
+    public override string ToString() => string.Join(", ", SearchFields().Select(f => $"{f.Name} {f.Value}"));
+
+    /// <summary>"\"strategy\": \"dfs\", \"preemptionBound\": -1": the fields as a config entry writes them.</summary>
+    public string ToJsonFields() => string.Join(", ", SearchFields().Select(f => $"\"{f.Name}\": " + f.Value switch
+    {
+        string v => System.Text.Json.JsonSerializer.Serialize(v),
+        bool b => b ? "true" : "false",
+        var v => v.ToString(),
+    }));
 }
 
-/// <summary>coyote.runtimeconfig.json: the checker's defaults and per-check overrides.</summary>
+/// <summary>
+/// coyote.runtimeconfig.json: the checker's defaults and per-check overrides. kmc's own file is
+/// built into the runner; a user's file (given with --config, or found in the working directory
+/// or above) is merged over it, field by field, so it only needs what it changes.
+/// </summary>
 public sealed class KmcConfig : IValidatedInput
 {
     public const string FileName = "coyote.runtimeconfig.json";
@@ -190,7 +242,7 @@ public sealed class KmcConfig : IValidatedInput
 
     /// <summary>The file's path, or null for the built-in defaults.</summary>
     [JsonIgnore]
-    public string? Source { get; private set; }
+    public string? Source { get; private init; }
 
     private static readonly JsonSerializerOptions s_json = InputFiles.Strict(new()
     {
@@ -203,12 +255,20 @@ public sealed class KmcConfig : IValidatedInput
     /// <summary>The memory model a check runs under when the command line names none.</summary>
     public string DefaultMemoryModel => Defaults.ApplyTo(new RunSettings()).MemoryModel;
 
-    /// <summary>The settings for one check: built-in defaults, then the file's defaults, then its per-check entry.</summary>
+    /// <summary>
+    /// The settings for one check, layered as <see cref="RunSettings"/> says (all but the command
+    /// line): the defaults, the check's own settings for the memory model, then its config entries.
+    /// </summary>
     public RunSettings For(string check, string? memoryModel = null)
     {
         var source = Source ?? "built-in defaults";
         var s = Defaults.ApplyTo(new RunSettings()).Validate(source);
-        s = Checks.TryGetValue(check, out var o) ? o.ApplyTo(s).Validate($"{source}: checks.{check}") : s;
+        Checks.TryGetValue(check, out var entry);
+        var model = memoryModel ?? entry?.MemoryModel ?? s.MemoryModel;
+        MemoryModels.Validate(model, memoryModel != null ? "command line" : source);
+        if (CheckRegistry.All.FirstOrDefault(c => c.Name == check)?.Settings(model) is { } own)
+            s = own.ApplyTo(s).Validate($"check {check}'s own settings for {model}");
+        s = entry != null ? entry.ApplyTo(s).Validate($"{source}: checks.{check}") : s;
         if (memoryModel != null)
             s = (s with { MemoryModel = memoryModel }).Validate("command line");
         // "check@model" entries: budgets a weak model needs (its extra choices dilute random search).
@@ -216,15 +276,38 @@ public sealed class KmcConfig : IValidatedInput
         return Checks.TryGetValue(key, out var m) ? m.ApplyTo(s).Validate($"{source}: checks.{key}") : s;
     }
 
-    /// <summary>Finds the config in the working directory or above it (the repo root); none means built-in defaults.</summary>
+    /// <summary>
+    /// kmc's own config with the user's merged over it: the user's file from <paramref name="explicitPath"/>,
+    /// else the first coyote.runtimeconfig.json in the working directory or above it (in a kmc
+    /// checkout, kmc's own file, which merges over itself to itself).
+    /// </summary>
     public static KmcConfig Load(string? explicitPath = null)
     {
         var path = explicitPath ?? FindUpwards(Directory.GetCurrentDirectory(), FileName);
         if (path == null)
-            return new KmcConfig();
-        var config = InputFiles.ReadJson<KmcConfig>(path, "config file", s_json);
-        config.Source = path;
-        return config;
+            return BuiltIn;
+        var user = InputFiles.ReadJson<KmcConfig>(path, "config file", s_json);
+        return BuiltIn.MergedWith(user, path);
+    }
+
+    /// <summary>kmc's own coyote.runtimeconfig.json, as built into the runner.</summary>
+    public static KmcConfig BuiltIn => s_builtIn.Value;
+
+    private static readonly Lazy<KmcConfig> s_builtIn = new(() =>
+    {
+        using var stream = typeof(KmcConfig).Assembly.GetManifestResourceStream("kmc/" + FileName)
+                           ?? throw new InvalidOperationException($"kmc's own {FileName} is not built into {typeof(KmcConfig).Assembly.GetName().Name}");
+        using var reader = new StreamReader(stream);
+        return InputFiles.ParseJson<KmcConfig>(reader.ReadToEnd(), $"kmc's built-in {FileName}", "config file", s_json);
+    });
+
+    /// <summary>This config with <paramref name="over"/>'s defaults and check entries merged over its own, field by field.</summary>
+    public KmcConfig MergedWith(KmcConfig over, string? source = null)
+    {
+        var checks = new Dictionary<string, SettingsOverride>(Checks);
+        foreach (var (name, o) in over.Checks)
+            checks[name] = checks.TryGetValue(name, out var mine) ? mine.MergedWith(o) : o;
+        return new KmcConfig { Defaults = Defaults.MergedWith(over.Defaults), Checks = checks, Source = source ?? over.Source ?? Source };
     }
 
     public void Validate(InputPath at)

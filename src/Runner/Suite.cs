@@ -102,7 +102,8 @@ public static class Suite
         string? report = null;
         if (run.Trace != null && writeReports)
             report = Path.Combine(ReportWriter.Write(run.Trace), "report.md");
-        return Row(run, report);
+        var row = Row(run, report);
+        return run.LostPower ? row with { Mismatch = $"{row.Mismatch}; {LostPower.Suggest(check, variant, settings)}" } : row;
     }
 
     /// <summary>A run as a suite row: a bug counts the executions up to it, a clean run all it ran.</summary>

@@ -5,7 +5,7 @@ using Kmc.Primitives.Closures;
 namespace Kmc.Checks.Closures;
 
 /// <summary>The closure variants shared by the closure checks, by name.</summary>
-internal static class ClosureVariants
+public static class ClosureVariants
 {
     /// <summary>A bug only a weak memory model can show: passes under sc, declared as a bug under lkmm.</summary>
     public static Variant WeakMemory(string name, string description) =>
@@ -61,18 +61,20 @@ internal static class ClosureVariants
         "kmc's proposed fix, not upstream code: closure_sync_fn() sets s->done with smp_store_release() and __closure_sync() tests it with smp_load_acquire(); closes the lkmm hole of the fixed code (tests/Kmc.Tests/ClosureLitmus: herd7 7.58 finds the hole, closure-sync-nosleep-2018 Sometimes with a data race; the same acquire on the upstream form is Never)",
         Expectation.Pass);
 
-    public static ClosureVariant Of(Variant v) => v.Name switch
+    private static readonly Dictionary<string, ClosureVariant> s_byName = new()
     {
-        "sync-done-acquire" => ClosureVariant.SyncDoneAcquire,
-        "fixed" => ClosureVariant.Fixed,
-        "sync-wakeup-race" => ClosureVariant.SyncWakeupRace,
-        "sync-fn-done-hoisted" => ClosureVariant.SyncFnDoneHoisted,
-        "sync-relaxed-fastpath" => ClosureVariant.SyncRelaxedFastpath,
-        "barriers-relaxed" => ClosureVariant.BarriersRelaxed,
-        "sync-zeroed-fastpath" => ClosureVariant.SyncZeroedFastpath,
-        "wait-event-cond-before-wait" => ClosureVariant.WaitEventCondBeforeWait,
-        _ => throw new KmcInputException($"unknown closure variant '{v.Name}'"),
+        ["sync-done-acquire"] = ClosureVariant.SyncDoneAcquire,
+        ["fixed"] = ClosureVariant.Fixed,
+        ["sync-wakeup-race"] = ClosureVariant.SyncWakeupRace,
+        ["sync-fn-done-hoisted"] = ClosureVariant.SyncFnDoneHoisted,
+        ["sync-relaxed-fastpath"] = ClosureVariant.SyncRelaxedFastpath,
+        ["barriers-relaxed"] = ClosureVariant.BarriersRelaxed,
+        ["sync-zeroed-fastpath"] = ClosureVariant.SyncZeroedFastpath,
+        ["wait-event-cond-before-wait"] = ClosureVariant.WaitEventCondBeforeWait,
     };
+
+    /// <summary>The 2018 port's variant: the Variant's <see cref="Variant.Port"/>, else by name.</summary>
+    public static ClosureVariant Of(Variant v) => v.PortVariant(s_byName, "closure");
 
     // ---- the current upstream form (ClosureUpstream), run by the @upstream checks ----------------
 
@@ -122,39 +124,61 @@ internal static class ClosureVariants
         "kmc's proposed fix, not upstream code: closure_sync() and its loops decide on atomic_read_acquire() of remaining, and closure_sub() re-reads remaining with acquire after a failed try_cmpxchg; closes both lkmm holes of the upstream code (tests/Kmc.Tests/ClosureLitmus; herd7 7.58 confirms: the holes Sometimes, the acquire versions Never)",
         Expectation.Pass);
 
-    public static ClosureUpstreamVariant UpstreamOf(Variant v) => v.Name switch
+    private static readonly Dictionary<string, ClosureUpstreamVariant> s_upstreamByName = new()
     {
-        "acquire-fixes" => ClosureUpstreamVariant.AcquireFixes,
-        "fixed" => ClosureUpstreamVariant.Fixed,
-        "sync-zeroed-fastpath" => ClosureUpstreamVariant.SyncZeroedFastpath,
-        "queue-under-rcu" => ClosureUpstreamVariant.QueueUnderRcu,
-        "syncer-timeout-race" => ClosureUpstreamVariant.SyncerTimeoutRace,
-        "wait-event-cond-before-wait" => ClosureUpstreamVariant.WaitEventCondBeforeWait,
-        _ => throw new KmcInputException($"unknown upstream closure variant '{v.Name}'"),
+        ["acquire-fixes"] = ClosureUpstreamVariant.AcquireFixes,
+        ["fixed"] = ClosureUpstreamVariant.Fixed,
+        ["sync-zeroed-fastpath"] = ClosureUpstreamVariant.SyncZeroedFastpath,
+        ["queue-under-rcu"] = ClosureUpstreamVariant.QueueUnderRcu,
+        ["syncer-timeout-race"] = ClosureUpstreamVariant.SyncerTimeoutRace,
+        ["wait-event-cond-before-wait"] = ClosureUpstreamVariant.WaitEventCondBeforeWait,
     };
+
+    /// <summary>The upstream port's variant: the Variant's <see cref="Variant.Port"/>, else by name.</summary>
+    public static ClosureUpstreamVariant UpstreamOf(Variant v) => v.PortVariant(s_upstreamByName, "upstream closure");
 }
 
-/// <summary>One version of the closure code with one of its variants: makes closures and runs the waitlist macros.</summary>
-internal sealed class ClosureFlavor
+/// <summary>
+/// One version of the closure code with one of its variants: makes closures and runs the waitlist
+/// macros. Built from a variant of one of kmc's two ports, or from a user's own port: any
+/// <see cref="IClosure"/> factory with its closure_wait_event() and closure_wake_up().
+/// </summary>
+public sealed class ClosureFlavor
 {
-    private readonly bool _upstream;
-    private readonly ClosureVariant _old;
-    private readonly ClosureUpstreamVariant _new;
+    private readonly Func<string, IClosure> _new;
+    private readonly Func<ClosureWaitlist, Func<ValueTask<bool>>, ValueTask> _waitEvent;
+    private readonly Func<ClosureWaitlist, ValueTask> _wakeUp;
 
     public ClosureFlavor(bool upstream, Variant v)
     {
-        _upstream = upstream;
         if (upstream)
-            _new = ClosureVariants.UpstreamOf(v);
+        {
+            var cv = ClosureVariants.UpstreamOf(v);
+            _new = name => new ClosureUpstream(name, cv);
+            _waitEvent = (list, cond) => ClosureUpstream.ClosureWaitEvent(list, cond, cv);
+            _wakeUp = ClosureUpstream.ClosureWakeUp;
+        }
         else
-            _old = ClosureVariants.Of(v);
+        {
+            var cv = ClosureVariants.Of(v);
+            _new = name => new Closure(name, cv);
+            _waitEvent = (list, cond) => Closure.ClosureWaitEvent(list, cond, cv);
+            _wakeUp = Closure.ClosureWakeUp;
+        }
     }
 
-    public IClosure New(string name) => _upstream ? new ClosureUpstream(name, _new) : new Closure(name, _old);
+    /// <summary>A user's own closure port: its constructor, closure_wait_event() and closure_wake_up().</summary>
+    public ClosureFlavor(Func<string, IClosure> make, Func<ClosureWaitlist, Func<ValueTask<bool>>, ValueTask> waitEvent,
+        Func<ClosureWaitlist, ValueTask> wakeUp)
+    {
+        _new = make;
+        _waitEvent = waitEvent;
+        _wakeUp = wakeUp;
+    }
 
-    public ValueTask WaitEvent(ClosureWaitlist list, Func<ValueTask<bool>> cond) =>
-        _upstream ? ClosureUpstream.ClosureWaitEvent(list, cond, _new) : Closure.ClosureWaitEvent(list, cond, _old);
+    public IClosure New(string name) => _new(name);
 
-    public ValueTask WakeUp(ClosureWaitlist list) =>
-        _upstream ? ClosureUpstream.ClosureWakeUp(list) : Closure.ClosureWakeUp(list);
+    public ValueTask WaitEvent(ClosureWaitlist list, Func<ValueTask<bool>> cond) => _waitEvent(list, cond);
+
+    public ValueTask WakeUp(ClosureWaitlist list) => _wakeUp(list);
 }

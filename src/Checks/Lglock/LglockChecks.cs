@@ -13,7 +13,7 @@ namespace Kmc.Checks.Lglock;
 /// release, with no scheduling point in between, so the assertions see the lock state exactly.
 /// </summary>
 // Every method reads and writes the whole ghost: the partial-order reduction sees it as one location.
-internal sealed class LgGhost(int cpus)
+public sealed class LgGhost(int cpus)
 {
     private readonly int[] _local = new int[cpus];
     private bool _global;
@@ -54,12 +54,20 @@ internal sealed class LgGhost(int cpus)
 }
 
 /// <summary>Locking patterns used by the scenarios, each with its ghost checks.</summary>
-internal static class LgOps
+public static class LgOps
 {
+    /// <summary>
+    /// The reduced exhaustive search, where it gives a complete verdict in well under a second
+    /// (sc and lkmm); under tso every access touches the store buffers, so little is independent
+    /// and the check samples with kmc's defaults.
+    /// </summary>
+    public static SettingsOverride? ExhaustiveUnlessTso(string memoryModel) =>
+        memoryModel is "sc" or "lkmm" ? new SettingsOverride { Strategy = "dfs", PreemptionBound = -1 } : null;
+
     /// <summary>An initialised lglock over <paramref name="cpus"/> CPUs, its ghost, and the end check that every per-CPU lock was released.</summary>
     public static (Kmc.Primitives.Lglock.Lglock Lg, LgGhost Ghost) Setup(Execution ex, int cpus, Variant variant)
     {
-        var lg = new Kmc.Primitives.Lglock.Lglock("lg", cpus, ToPortVariant(variant.Name));
+        var lg = new Kmc.Primitives.Lglock.Lglock("lg", cpus, ToPortVariant(variant));
         lg.LgLockInit("lg");
         ex.AtEnd("lglock unlocked", () =>
         {
@@ -106,13 +114,15 @@ internal static class LgOps
         await lg.LgGlobalUnlock();
     }
 
-    public static LglockVariant ToPortVariant(string name) => name switch
+    private static readonly Dictionary<string, LglockVariant> s_byName = new()
     {
-        "fixed" => LglockVariant.Fixed,
-        "global-no-preempt-disable" => LglockVariant.GlobalNoPreemptDisable,
-        "double-no-swap" => LglockVariant.DoubleNoSwap,
-        _ => throw new KmcInputException($"lglock: unknown variant '{name}'"),
+        ["fixed"] = LglockVariant.Fixed,
+        ["global-no-preempt-disable"] = LglockVariant.GlobalNoPreemptDisable,
+        ["double-no-swap"] = LglockVariant.DoubleNoSwap,
     };
+
+    /// <summary>The port's variant: the Variant's <see cref="Variant.Port"/>, else by name.</summary>
+    public static LglockVariant ToPortVariant(Variant variant) => variant.PortVariant(s_byName, "lglock");
 
     public static readonly Variant DoubleNoSwap = new("double-no-swap",
         "lg_double_lock() without its 'if (cpu2 < cpu1) swap(cpu1, cpu2)': two double lockers (or a double and the global "
@@ -131,6 +141,8 @@ internal static class LgOps
 public sealed class LglockCheck : Check
 {
     public override string Name => "lglock";
+
+    public override SettingsOverride? Settings(string memoryModel) => LgOps.ExhaustiveUnlessTso(memoryModel);
 
     public override string Description => "lglock, 2 CPUs mixing lg_local_lock, lg_local_lock_cpu, lg_double_lock and lg_global_lock: exclusion, no deadlock";
 
@@ -252,6 +264,8 @@ public sealed class Lglock3Cpu2RoundCheck : Check
 public sealed class LglockPreemptCheck : Check
 {
     public override string Name => "lglock-preempt";
+
+    public override SettingsOverride? Settings(string memoryModel) => LgOps.ExhaustiveUnlessTso(memoryModel);
 
     public override string Description => "lglock, 2 CPUs, global locker and local locker on the same CPU with preemption: no self-deadlock";
 

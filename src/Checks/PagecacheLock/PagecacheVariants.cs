@@ -5,20 +5,22 @@ using Kmc.Primitives.PagecacheLock;
 namespace Kmc.Checks.PagecacheLock;
 
 /// <summary>The variants the pagecache checks share, and their mapping onto the port's enum.</summary>
-internal static class PagecacheVariants
+public static class PagecacheVariants
 {
     public static readonly Variant NoLock = new("no-lock",
         "mainline before the series: nothing keeps shot-down pages out of the cache", Expectation.Bug(FailureKind.Assertion));
 
-    public static PagecacheVariant Of(Variant v) => v.Name switch
+    private static readonly Dictionary<string, PagecacheVariant> s_byName = new()
     {
-        "fixed" => PagecacheVariant.Fixed,
-        "no-lock" => PagecacheVariant.NoLock,
-        "no-recursion-handling" => PagecacheVariant.NoRecursionHandling,
-        "abba-no-trylock" => PagecacheVariant.AbbaNoTrylock,
-        "truncate-isize-only" => PagecacheVariant.TruncateIsizeOnly,
-        _ => throw new KmcInputException($"unknown pagecache variant {v.Name}"),
+        ["fixed"] = PagecacheVariant.Fixed,
+        ["no-lock"] = PagecacheVariant.NoLock,
+        ["no-recursion-handling"] = PagecacheVariant.NoRecursionHandling,
+        ["abba-no-trylock"] = PagecacheVariant.AbbaNoTrylock,
+        ["truncate-isize-only"] = PagecacheVariant.TruncateIsizeOnly,
     };
+
+    /// <summary>The port's variant: the Variant's <see cref="Variant.Port"/>, else by name.</summary>
+    public static PagecacheVariant Of(Variant v) => v.PortVariant(s_byName, "pagecache");
 
     /// <summary>Disk-reservation accounting at the end: the count equals the reservations the cached pages hold.</summary>
     public static void AssertReservations(Disk disk, params AddressSpace[] files)

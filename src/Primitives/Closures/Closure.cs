@@ -158,6 +158,10 @@ public sealed class Closure : KObject, IClosure
 
     ValueTask IClosure.ClosureCall(ClosureFn fn, ClosureWorkqueue? wq, IClosure? parent) => ClosureCall(fn, wq, (Closure?)parent);
 
+    ValueTask<bool> IClosure.ClosureWait(ClosureWaitlist list) => ClosureWait(list, this);
+
+    ValueTask IClosure.ClosureWakeUp(ClosureWaitlist list) => ClosureWakeUp(list);
+
     // ---- include/linux/closure.h ------------------------------------------------------------
 
     /// <summary>closure_nr_remaining(): a relaxed read of the count.</summary>

@@ -242,6 +242,10 @@ public sealed class ClosureUpstream : KObject, IClosure
 
     ValueTask IClosure.ClosureCall(ClosureFn fn, ClosureWorkqueue? wq, IClosure? parent) => ClosureCall(fn, wq, (ClosureUpstream?)parent);
 
+    ValueTask<bool> IClosure.ClosureWait(ClosureWaitlist list) => ClosureWait(list, this);
+
+    ValueTask IClosure.ClosureWakeUp(ClosureWaitlist list) => ClosureWakeUp(list);
+
     /// <summary>closure_wake_up(): smp_mb() for the waitlist, then __closure_wake_up().</summary>
     public static async ValueTask ClosureWakeUp(ClosureWaitlist list)
     {

@@ -29,4 +29,10 @@ public interface IClosure
     ValueTask ContinueAt(ClosureFn? fn, ClosureWorkqueue? wq);
     ValueTask ClosureReturnWithDestructor(ClosureFn destructor);
     ValueTask ClosureCall(ClosureFn fn, ClosureWorkqueue? wq, IClosure? parent);
+
+    /// <summary>closure_wait(list, cl): puts this closure on the waitlist with a ref held; false when it is on one already.</summary>
+    ValueTask<bool> ClosureWait(ClosureWaitlist list);
+
+    /// <summary>closure_wake_up(list) of this closure's version (the list, not this closure, is woken).</summary>
+    ValueTask ClosureWakeUp(ClosureWaitlist list);
 }

@@ -122,6 +122,9 @@ public static class Footprints
     /// <summary>Keys of the memory models' global state and of the CPUs (below every object's key).</summary>
     public const long TsoBuffersKey = -1, LkmmFenceKey = -2;
 
+    /// <summary>cpu_online_mask and cpu_possible_mask (<see cref="Hotplug"/>).</summary>
+    public const long CpuOnlineMaskKey = -3, CpuPossibleMaskKey = -4;
+
     public static long CpuKey(int cpu) => -100 - cpu;
 
     /// <summary>A key for shared state created now (a location, a ghost): numbered in creation order within the execution.</summary>
