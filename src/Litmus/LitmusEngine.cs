@@ -539,7 +539,7 @@ public static class LitmusEngine
     /// The values each location can hold: its initial value plus whatever the threads can store
     /// when their loads return values already in the sets, grown until nothing new appears.
     /// </summary>
-    private static List<long>[] ValueDomains(LitmusTest test)
+    internal static List<long>[] ValueDomains(LitmusTest test)
     {
         var domains = test.Locations.Select(l => new List<long> { test.InitialValues.TryGetValue(l.Index, out var v) ? v : 0 }).ToArray();
 
@@ -672,7 +672,7 @@ public static class LitmusEngine
     }
 
     /// <summary>Constants a thread may store: the literal values of assignments and store arguments.</summary>
-    private static IEnumerable<long> StoredConstants(IEnumerable<Stmt> body)
+    internal static IEnumerable<long> StoredConstants(IEnumerable<Stmt> body)
     {
         foreach (var s in body)
         {

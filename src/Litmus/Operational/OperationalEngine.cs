@@ -31,6 +31,9 @@ public sealed record OperationalObservation
     /// <summary>Executions cut because a loop ran <see cref="OperationalThread.LoopBound"/> times.</summary>
     public long LoopCut { get; init; }
 
+    /// <summary>Executions abandoned because a promise broke (<see cref="PromiseBrokenException"/>): not executions of the model.</summary>
+    public long Unfulfilled { get; init; }
+
     /// <summary>Executions abandoned because every enabled task was asleep: an interleaving equivalent to one already run.</summary>
     public long Redundant { get; init; }
 
@@ -156,6 +159,7 @@ public static class OperationalEngine
     {
         public bool Infeasible;
         public bool LoopBound;
+        public bool PromiseBroken;
         public string? Unsupported;
         public string? ParseError;
         public RelayoutException? Relayout;
@@ -164,6 +168,7 @@ public static class OperationalEngine
         {
             Infeasible = false;
             LoopBound = false;
+            PromiseBroken = false;
             Unsupported = null;
             ParseError = null;
             Relayout = null;
@@ -178,12 +183,14 @@ public static class OperationalEngine
         var outcomes = new HashSet<Outcome>();
         var threads = new OperationalThread[test.Threads.Count];
         var readers = test.Threads.Select(t => Calls(t.Body).Any(c => c.Name is "rcu_read_lock" or "rcu_read_unlock")).ToArray();
+        var wmb = test.Threads.Select(t => Calls(t.Body).Any(c => c.Name == "smp_wmb")).ToArray();
+        var promisable = model == "lkmm" ? PromiseDomains(test, layout) : null;
         var scenario = new Scenario(test.Threads.Count, ex =>
         {
             var machine = new OperationalMachine(test, byName, layout, tso: model == "tso", loadBuffering: model == "lkmm");
             for (var i = 0; i < threads.Length; i++)
             {
-                var thread = threads[i] = new OperationalThread(machine, test.Threads[i], readers[i]);
+                var thread = threads[i] = new OperationalThread(machine, test.Threads[i], readers[i], promisable?[i], wmb[i]);
                 ex.Spawn($"P{i}", i, () => Body(thread, stop));
             }
 
@@ -198,7 +205,7 @@ public static class OperationalEngine
         var options = new ExploreOptions { Strategy = "dfs", PreemptionBound = -1, MaxSteps = MaxSteps, Memory = MemoryModels.Factory(model) };
         var dfs = new SleepSetDfs(task => (threads[task].Pending, threads[task].Seq), reduce);
         var decisions = new List<int>();
-        long executions = 0, completed = 0, infeasible = 0, hangs = 0, cut = 0, loopCut = 0, redundant = 0;
+        long executions = 0, completed = 0, infeasible = 0, hangs = 0, cut = 0, loopCut = 0, redundant = 0, unfulfilled = 0;
         var timedOut = false;
         string? error = null;
         string? unsupported = null;
@@ -253,6 +260,8 @@ public static class OperationalEngine
 
                 if (stop.Infeasible)
                     infeasible++;
+                else if (stop.PromiseBroken)
+                    unfulfilled++;
                 else if (stop.LoopBound)
                     loopCut++;
                 else if (ex.StepBoundHit)
@@ -277,8 +286,29 @@ public static class OperationalEngine
         return (new OperationalObservation
         {
             Model = model, Space = space, Outcomes = outcomes, Executions = executions, Completed = completed, Infeasible = infeasible,
-            Hangs = hangs, Cut = cut, LoopCut = loopCut, Redundant = redundant, TimedOut = timedOut, Unsupported = unsupported, Error = error,
+            Hangs = hangs, Cut = cut, LoopCut = loopCut, Redundant = redundant, Unfulfilled = unfulfilled, TimedOut = timedOut, Unsupported = unsupported, Error = error,
         }, null);
+    }
+
+    /// <summary>
+    /// What each thread may promise (<see cref="OperationalThread.Promisable"/>), over the value
+    /// domains the axiomatic engine computes; for code that engine cannot run (loops), each
+    /// location's initial value and the constants the threads store.
+    /// </summary>
+    private static IReadOnlyList<(int Loc, long Value)>[] PromiseDomains(LitmusTest test, CellKind[] layout)
+    {
+        IReadOnlyList<long>[] domains;
+        try
+        {
+            domains = LitmusEngine.ValueDomains(test);
+        }
+        catch (Exception e) when (e is LitmusUnsupportedException or InfeasibleRunException)
+        {
+            var stored = test.Threads.SelectMany(t => LitmusEngine.StoredConstants(t.Body)).ToList();
+            domains = test.Locations.Select(l => (IReadOnlyList<long>)stored.Prepend(test.InitialValues.TryGetValue(l.Index, out var v) ? v : 0).Distinct().Order().ToList()).ToArray();
+        }
+
+        return test.Threads.Select(t => OperationalThread.Promisable(test, t, layout, domains)).ToArray();
     }
 
     /// <summary>
@@ -295,6 +325,11 @@ public static class OperationalEngine
         {
             stop.Infeasible = true;
             throw Ended("infeasible");
+        }
+        catch (PromiseBrokenException)
+        {
+            stop.PromiseBroken = true;
+            throw Ended("promise broken");
         }
         catch (LoopBoundException)
         {

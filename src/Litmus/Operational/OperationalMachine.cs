@@ -28,6 +28,9 @@ internal sealed class OperationalMachine
     /// <summary>Under lkmm a load may be deferred past later stores (load buffering, see OperationalThread).</summary>
     public bool LoadBuffering { get; }
 
+    /// <summary>Promises the threads may still make in this execution (see <see cref="OperationalThread.PromiseBound"/>).</summary>
+    public int PromisesLeft { get; set; } = OperationalThread.PromiseBound;
+
     public OperationalMachine(LitmusTest test, IReadOnlyDictionary<string, int> byName, IReadOnlyList<CellKind> layout, bool tso, bool loadBuffering = false)
     {
         _test = test;

@@ -10,7 +10,7 @@ namespace Kmc.Checks.Litmus.Operational;
 /// and registers follow <see cref="ThreadInterpreter"/> exactly, so both engines run the same
 /// program; only where values come from differs.
 /// </summary>
-internal sealed class OperationalThread
+internal sealed partial class OperationalThread
 {
     private readonly OperationalMachine _m;
     private readonly ThreadCode _code;
@@ -46,8 +46,12 @@ internal sealed class OperationalThread
 
     private readonly bool _mayDefer;
 
-    public OperationalThread(OperationalMachine m, ThreadCode code, bool rcuReader)
+    /// <param name="promisable">what the thread may promise (<see cref="Promisable"/>; lkmm only)</param>
+    /// <param name="hasWmb">the thread's code has smp_wmb(), so its promises carry its view (see <see cref="Promise.WmbOrdered"/>)</param>
+    public OperationalThread(OperationalMachine m, ThreadCode code, bool rcuReader, IReadOnlyList<(int Loc, long Value)>? promisable = null, bool hasWmb = false)
     {
+        _promisable = m.LoadBuffering && promisable != null ? promisable : [];
+        _wmbOrderedPromises = hasWmb;
         _m = m;
         _code = code;
         _rcuReader = rcuReader;
@@ -109,19 +113,28 @@ internal sealed class OperationalThread
         _deferred.RemoveAt(index);
         var mark = _tokens.Count;
         _tokens.AddRange(deps);
+        var dep = _dep;
+        _dep = -1;
         Registers[reg] = await LoadAt(loc, kind, mark);
         SetRegisterDeps(reg, mark);
+        _regLoad[reg] = _dep;
+        _dep = dep;
     }
 
     /// <summary>A load, ordered after the loads behind the address tokens collected since <paramref name="mark"/>; adds its own token.</summary>
     private async ValueTask<long> LoadAt(int loc, LoadKind kind, int mark)
     {
+        Touch(loc);
+        if (kind == LoadKind.Acquire)
+            OrdersLater();
+        await MaybePromise(loc);
         var mem = Execution.Current.Memory;
         if (_tokens.Count > mark)
             mem.AddressDependsOn(Current, _tokens.GetRange(mark, _tokens.Count - mark));
         var v = await _m.Load(this, loc, kind);
         if (mem.LastReadDependency(Current) is { } token)
             _tokens.Add(token);
+        Loaded();
         return v;
     }
 
@@ -160,6 +173,7 @@ internal sealed class OperationalThread
     private async ValueTask DeferrableLoad(string reg, Expr? pointer, Expr? lvalue, LoadKind kind)
     {
         _tokens.Clear();
+        _dep = -1;
         var loc = pointer != null ? await PointerArg(pointer) : await LValue(lvalue!);
         var addressDeps = _tokens.ToArray();
         await PerformRegister(reg);
@@ -175,6 +189,7 @@ internal sealed class OperationalThread
         _tokens.AddRange(addressDeps);
         Registers[reg] = await LoadAt(loc, kind, 0);
         SetRegisterDeps(reg, addressDeps.Length);
+        _regLoad[reg] = _dep;
     }
 
     /// <summary>Iterations of one loop before the execution is cut.</summary>
@@ -200,9 +215,16 @@ internal sealed class OperationalThread
         var body = _code.Body;
         for (var pc = 0; pc < body.Count; pc++)
         {
+            // As in ThreadInterpreter: a LISA branch orders what it may skip, up to its label.
+            if (body[pc] is LabelStmt lab && _branchScopes.Remove(lab.Name, out var before))
+                _ctrl = before;
             if (body[pc] is BranchStmt br)
             {
-                if (await Eval(br.Cond) != 0)
+                _dep = -1;
+                var c = await Eval(br.Cond);
+                _branchScopes.TryAdd(br.Label, _ctrl);
+                _ctrl = Math.Max(_ctrl, _dep);
+                if (c != 0)
                     pc = _code.BranchTarget(pc, br.Label);
 
                 continue;
@@ -212,6 +234,7 @@ internal sealed class OperationalThread
         }
 
         await PerformAll();
+        AllFulfilled();
     }
 
     private async ValueTask Exec(Stmt s)
@@ -223,6 +246,7 @@ internal sealed class OperationalThread
                     await Exec(x);
                 break;
             case ExprStmt e:
+                _dep = -1;
                 await Eval(e.Expr);
                 break;
             case AssignStmt { Target: NameExpr n, Value: CallExpr { Args.Count: 1 } c } when _mayDefer && IsRegister(n.Name) && s_deferrable.Contains(c.Name):
@@ -235,11 +259,14 @@ internal sealed class OperationalThread
             {
                 // Value first, then the lvalue, as ThreadInterpreter does (it matters when both load).
                 _tokens.Clear();
+                _dep = -1;
                 var v = await Eval(a.Value);
                 var deps = _tokens.ToArray();
+                var valueDep = _dep;
                 await Assign(a.Target, v);
                 if (a.Target is NameExpr n && IsRegister(n.Name))
                 {
+                    _regLoad[n.Name] = valueDep;
                     if (deps.Length > 0)
                         _registerDeps[n.Name] = deps;
                     else
@@ -250,11 +277,19 @@ internal sealed class OperationalThread
             }
 
             case IfStmt i:
-                if (await Eval(i.Cond) != 0)
+            {
+                // herd's C: the control dependency reaches the branches, not what follows the if.
+                _dep = -1;
+                var c = await Eval(i.Cond);
+                var saved = _ctrl;
+                _ctrl = Math.Max(_ctrl, _dep);
+                if (c != 0)
                     await Exec(i.Then);
                 else if (i.Else != null)
                     await Exec(i.Else);
+                _ctrl = saved;
                 break;
+            }
             case LabelStmt:
                 break;
             case DeclStmt d:
@@ -281,7 +316,12 @@ internal sealed class OperationalThread
             await Exec(l.Init);
         for (var i = 0; ; i++)
         {
-            if ((l.TestFirst || i > 0) && l.Cond != null && await Eval(l.Cond) == 0)
+            // What follows a loop runs only once its condition fails: a control dependency that
+            // stays (herd has no loops; stricter than unrolling, which only removes outcomes).
+            _dep = -1;
+            var stop = (l.TestFirst || i > 0) && l.Cond != null && await Eval(l.Cond) == 0;
+            _ctrl = Math.Max(_ctrl, _dep);
+            if (stop)
                 return;
             if (i == LoopBound)
                 throw new LoopBoundException();
@@ -305,7 +345,7 @@ internal sealed class OperationalThread
             {
                 var loc = await LValue(target);
                 await PerformLocation(loc);
-                await _m.Store(this, loc, v, StoreKind.Plain);
+                await StoreAt(loc, v, StoreKind.Plain);
                 break;
             }
             default:
@@ -334,6 +374,8 @@ internal sealed class OperationalThread
                     await PerformRegister(n.Name);
                 if (Registers.TryGetValue(n.Name, out var r))
                 {
+                    if (_regLoad.TryGetValue(n.Name, out var load))
+                        Depend(load);
                     if (_registerDeps.TryGetValue(n.Name, out var deps))
                         _tokens.AddRange(deps);
                     return r;
@@ -426,6 +468,10 @@ internal sealed class OperationalThread
         switch (c.Name)
         {
             case "smp_mb" or "smp_rmb" or "smp_wmb" or "barrier" or "smp_mb__before_atomic" or "smp_mb__after_atomic":
+                if (c.Name == "smp_wmb")
+                    Wmb();
+                else if (c.Name is not ("smp_rmb" or "barrier"))
+                    OrdersLater();
                 await _m.Fence(this, c.Name);
                 return 0;
 
@@ -433,17 +479,21 @@ internal sealed class OperationalThread
             // the LKMM promises (it only orders the accesses before the lock or unlock), so it can
             // only hide outcomes, never add one.
             case "smp_mb__after_spinlock" or "smp_mb__after_unlock_lock":
+                OrdersLater();
                 await _m.Fence(this, "smp_mb");
                 return 0;
 
             // No scheduling points, as in Models: they run inside the step before (see RcuRole).
             case "rcu_read_lock":
+                OrdersLater();
                 RcuReadLock();
                 return 0;
             case "rcu_read_unlock":
+                OrdersLater();
                 RcuReadUnlock();
                 return 0;
             case "synchronize_rcu" or "synchronize_rcu_expedited":
+                OrdersLater();
                 Announce(new Footprint(-1, false, true, _m.Tso, RcuRole.GracePeriod));
                 await SynchronizeRcu();
                 return 0;
@@ -464,12 +514,15 @@ internal sealed class OperationalThread
                 var l = await LValue(Arg(c, 0, 2));
                 var v = await Eval(a[1]);
                 await PerformLocation(l);
-                await _m.Store(this, l, v, c.Name == "rcu_assign_pointer" ? StoreKind.Release : StoreKind.Once);
+                await StoreAt(l, v, c.Name == "rcu_assign_pointer" ? StoreKind.Release : StoreKind.Once);
 
                 // smp_store_mb() is WRITE_ONCE() then smp_mb(), as the kernel API spells it,
                 // called one by one so that each step announces its own footprint.
                 if (c.Name == "smp_store_mb")
+                {
+                    OrdersLater();
                     await _m.Fence(this, "smp_mb");
+                }
                 return 0;
             }
 
@@ -482,7 +535,7 @@ internal sealed class OperationalThread
             case "smp_store_release" or "atomic_set_release":
             {
                 var l = await PointerArg(Arg(c, 0, 2));
-                await _m.Store(this, l, await Eval(a[1]), StoreKind.Release);
+                await StoreAt(l, await Eval(a[1]), StoreKind.Release);
                 return 0;
             }
 
@@ -499,26 +552,36 @@ internal sealed class OperationalThread
                 var l = await PointerArg(Arg(c, 0, 2));
                 var v = await Eval(a[1]);
                 await PerformLocation(l);
-                await _m.Store(this, l, v, StoreKind.Once);
+                await StoreAt(l, v, StoreKind.Once);
                 return 0;
             }
 
             case "spin_lock" or "raw_spin_lock" or "spin_unlock" or "raw_spin_unlock" or "spin_trylock" or "raw_spin_trylock" or "spin_is_locked":
-                return await _m.LockOp(this, await PointerArg(Arg(c, 0, 1)), c.Name.Replace("raw_", ""));
+            {
+                var l = await PointerArg(Arg(c, 0, 1));
+                var lockOp = c.Name.Replace("raw_", "");
+                Rmw(l, lockOp is "spin_lock" or "spin_trylock" ? RmwOrder.Acquire : RmwOrder.Release);
+                var r = await _m.LockOp(this, l, lockOp);
+                Loaded();
+                return r;
+            }
 
             case "atomic_sub_and_test" or "atomic_dec_and_test" or "atomic_inc_and_test" or "atomic_add_negative":
             {
                 var unit = c.Name is "atomic_dec_and_test" or "atomic_inc_and_test";
                 var loc = await PointerArg(Arg(c, unit ? 0 : 1, unit ? 1 : 2));
                 var d = unit ? 1 : await Eval(a[0]);
+                Rmw(loc, RmwOrder.Full);
                 var cell = _m.Int(this, loc, c.Name, fullyOrdered: true);
-                return c.Name switch
+                var r = c.Name switch
                 {
                     "atomic_dec_and_test" => await cell.DecAndTest() ? 1 : 0,
                     "atomic_sub_and_test" => await cell.SubAndTest(d) ? 1 : 0,
                     "atomic_inc_and_test" => await cell.AddReturn(1) == 0 ? 1 : 0,
                     _ => await cell.AddReturn(d) < 0 ? 1 : 0,
                 };
+                Loaded();
+                return r;
             }
         }
 
@@ -543,7 +606,10 @@ internal sealed class OperationalThread
             {
                 var l = await PointerArg(Arg(c, 0, 2));
                 var v = await Eval(a[1]);
-                return await _m.Xchg(this, l, v, order);
+                Rmw(l, order);
+                var r = await _m.Xchg(this, l, v, order);
+                Loaded();
+                return r;
             }
 
             case "cmpxchg":
@@ -551,7 +617,10 @@ internal sealed class OperationalThread
                 var l = await PointerArg(Arg(c, 0, 3));
                 var expected = await Eval(a[1]);
                 var v = await Eval(a[2]);
-                return await _m.Cmpxchg(this, l, expected, v, order);
+                Rmw(l, order);
+                var r = await _m.Cmpxchg(this, l, expected, v, order);
+                Loaded();
+                return r;
             }
         }
 
@@ -562,7 +631,10 @@ internal sealed class OperationalThread
         var noreturn = !op.StartsWith("fetch_", StringComparison.Ordinal) && !op.EndsWith("_return", StringComparison.Ordinal);
         if (noreturn && ord != "")
             throw new LitmusUnsupportedException($"{c.Name}()");
-        return await _m.Int(this, loc, c.Name, fullyOrdered: !noreturn && order == RmwOrder.Full).Arith(op, order, d);
+        Rmw(loc, noreturn ? RmwOrder.Relaxed : order);
+        var result = await _m.Int(this, loc, c.Name, fullyOrdered: !noreturn && order == RmwOrder.Full).Arith(op, order, d);
+        Loaded();
+        return result;
     }
 
     private static Expr Arg(CallExpr c, int i, int count)

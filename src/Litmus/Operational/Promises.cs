@@ -1,0 +1,266 @@
+using Kmc.Models;
+using static Kmc.Models.Kernel;
+
+namespace Kmc.Checks.Litmus.Operational;
+
+/// <summary>
+/// A promise broke: the thread did not go on to make the promised store, or made it in a way
+/// the LKMM orders after something that ran since the promise. The execution is not one of the
+/// model's (as an uncertifiable promise in the promising semantics): it has no final state.
+/// </summary>
+internal sealed class PromiseBrokenException : Exception;
+
+/// <summary>One outstanding promise of a thread: a relaxed store that other threads may already read.</summary>
+internal sealed class Promise(int loc, long value, int mark, bool wmbOrdered)
+{
+    public int Loc { get; } = loc;
+    public long Value { get; } = value;
+
+    /// <summary>The thread's load count when the promise was made: loads numbered above it ran since.</summary>
+    public int Mark { get; } = mark;
+
+    /// <summary>The promise carries the thread's whole view, as a store after an smp_wmb() would.</summary>
+    public bool WmbOrdered { get; } = wmbOrdered;
+
+    /// <summary>The thread has stored (to another location) since the promise.</summary>
+    public bool StoredSince { get; set; }
+}
+
+/// <summary>
+/// <para>
+/// Value promises (lkmm only), after the promising semantics (Kang, Hur, Lahav, Vafeiadis,
+/// Dreyer, "A Promising Semantics for Relaxed-Memory Concurrency", POPL 2017; Lee, Cho,
+/// Podkopaev, Chakraborty, Hur, Lahav, Vafeiadis, "Promising 2.0", PLDI 2020). Right before a
+/// load, a thread may promise a relaxed store (a location it can WRITE_ONCE() or plainly
+/// assign, a value from the location's value domain): the store is made at once, so other
+/// threads' loads can read it before the thread reaches it. The choice is a recorded weak
+/// choice, so an execution with promises replays like any other, and at most
+/// <see cref="OperationalThread.PromiseBound"/> promises are made per execution.
+/// </para>
+/// <para>
+/// Certification. The promising semantics certifies a promise by running the thread alone;
+/// here the thread's own run is the certificate, checked as it goes, against the LKMM's
+/// orderings rather than against values alone: the LKMM forbids load buffering through a
+/// dependency even where a run alone would store the same value (LB+ctrl with equal values in
+/// both branches), so value certification alone would be unsound for it. The promise is kept
+/// only if the thread reaches a relaxed store of the same value to the same location (else the
+/// execution breaks off, <see cref="PromiseBrokenException"/>) and nothing that ran since the
+/// promise is ordered before that store by the LKMM:
+/// <list type="bullet">
+/// <item>no address, data or control dependency (herd's syntactic ones, as ThreadInterpreter
+/// computes them: register data flow, and the branches of an if or up to a LISA label) from a
+/// load that ran since the promise (so LB+datas cannot make 42 out of thin air: the store's
+/// value always comes from a load that ran after the promise);</item>
+/// <item>no access to the promised location (coherence), no acquire (smp_load_acquire, _acquire
+/// and fully ordered RMWs, spin_lock), no smp_mb() or RCU call since the promise;</item>
+/// <item>smp_wmb() only if the thread stored nothing since the promise, and only for a promise
+/// that carries the thread's view (a thread with smp_wmb() in its code always promises that
+/// way: its stores before the promise then reach every reader of the promise first, as the
+/// wmb would make them; smp_wmb() orders no load, so the loads since the promise are free).</item>
+/// </list>
+/// Each rule is at least as strict as the LKMM's ppo, so a promise only ever adds outcomes the
+/// LKMM allows; where a rule is stricter (a load of the promised location reading an older
+/// store, a full barrier before any access since the promise) an outcome may be missed, and
+/// --compare-operational shows it.
+/// </para>
+/// </summary>
+internal sealed partial class OperationalThread
+{
+    /// <summary>Most promises in one execution (all threads together).</summary>
+    public const int PromiseBound = 3;
+
+    private readonly List<Promise> _promises = [];
+    private readonly IReadOnlyList<(int Loc, long Value)> _promisable;
+    private readonly bool _wmbOrderedPromises;
+
+    /// <summary>Loads this thread has performed so far; each load's number is its dependency token for promises.</summary>
+    private int _loads;
+
+    /// <summary>The newest load (by number) the values evaluated in the current statement depend on; -1 for none.</summary>
+    private int _dep = -1;
+
+    /// <summary>The newest load each register's value depends on.</summary>
+    private readonly Dictionary<string, int> _regLoad = new(StringComparer.Ordinal);
+
+    /// <summary>The newest load the branches around the current statement depend on.</summary>
+    private int _ctrl = -1;
+
+    /// <summary>For a LISA branch: the control dependency to restore at its label.</summary>
+    private readonly Dictionary<string, int> _branchScopes = new(StringComparer.Ordinal);
+
+    private void Depend(int load) => _dep = Math.Max(_dep, load);
+
+    /// <summary>A load (or an RMW's read) was performed: later values computed from it depend on it.</summary>
+    private void Loaded() => Depend(++_loads);
+
+    /// <summary>Offers the promises this thread can make, right before a load of <paramref name="loc"/>.</summary>
+    private async ValueTask MaybePromise(int loc)
+    {
+        if (_promisable.Count == 0 || _m.PromisesLeft == 0)
+            return;
+        var options = _promisable.Where(p => p.Loc != loc && _promises.All(q => q.Loc != p.Loc)).ToList();
+        if (options.Count == 0)
+            return;
+        var ex = Execution.Current;
+        var k = ex.Driver.ChooseWeak(ex, Current, options.Count + 1, sc: 0);
+        if (k == 0)
+            return;
+        var (ploc, v) = options[k - 1];
+        _m.PromisesLeft--;
+        var p = new Promise(ploc, v, _loads, _wmbOrderedPromises);
+        await _m.Store(this, ploc, v, _wmbOrderedPromises ? StoreKind.Release : StoreKind.Once);
+        _promises.Add(p);
+    }
+
+    /// <summary>A store by this thread: fulfils the promise of its location, or is made now.</summary>
+    private async ValueTask StoreAt(int loc, long v, StoreKind kind)
+    {
+        if (_promises.Count > 0)
+        {
+            var p = _promises.Find(q => q.Loc == loc);
+            if (p != null)
+            {
+                if (kind is not (StoreKind.Once or StoreKind.Plain) || v != p.Value || Math.Max(_dep, _ctrl) > p.Mark)
+                    throw new PromiseBrokenException();
+
+                // The promises made before this one do not carry its store in their view: for
+                // them, it is a store since the promise (a later smp_wmb() must break them).
+                var i = _promises.IndexOf(p);
+                for (var j = 0; j < i; j++)
+                    _promises[j].StoredSince = true;
+                _promises.RemoveAt(i);
+                return;
+            }
+        }
+
+        await _m.Store(this, loc, v, kind);
+        foreach (var q in _promises)
+            q.StoredSince = true;
+    }
+
+    /// <summary>An access to <paramref name="loc"/> other than a relaxed store (which may fulfil a promise).</summary>
+    private void Touch(int loc)
+    {
+        if (_promises.Count > 0 && _promises.Exists(p => p.Loc == loc))
+            throw new PromiseBrokenException();
+    }
+
+    /// <summary>Something that orders every later access (acquire, full barrier, RCU): no promise may be outstanding.</summary>
+    private void OrdersLater()
+    {
+        if (_promises.Count > 0)
+            throw new PromiseBrokenException();
+    }
+
+    /// <summary>An RMW: a read of its location (plus whatever its ordering orders), then a store.</summary>
+    private void Rmw(int loc, RmwOrder order)
+    {
+        Touch(loc);
+        if (order is RmwOrder.Acquire or RmwOrder.Full)
+            OrdersLater();
+        foreach (var q in _promises)
+            q.StoredSince = true;
+    }
+
+    private void Wmb()
+    {
+        if (_promises.Exists(p => p.StoredSince || !p.WmbOrdered))
+            throw new PromiseBrokenException();
+    }
+
+    /// <summary>The thread ended: every promise must have been fulfilled.</summary>
+    private void AllFulfilled()
+    {
+        if (_promises.Count > 0)
+            throw new PromiseBrokenException();
+    }
+
+    /// <summary>
+    /// The (location, value) pairs a thread may promise: the locations its relaxed stores name
+    /// (every data location when a store goes through a computed pointer), each with the values
+    /// of its domain (<see cref="LitmusEngine.ValueDomains"/>, the values the axiomatic engine
+    /// lets a load of it return; for code that engine cannot run, the initial value and the
+    /// constants the threads store).
+    /// </summary>
+    public static IReadOnlyList<(int Loc, long Value)> Promisable(LitmusTest test, ThreadCode code, IReadOnlyList<CellKind> layout, IReadOnlyList<long>[] domains)
+    {
+        var registers = new HashSet<string>(code.InitialRegisters.Keys, StringComparer.Ordinal);
+        Declared(code.Body, registers);
+        var locs = new SortedSet<int>();
+        var all = false;
+        foreach (var target in RelaxedStoreTargets(code.Body))
+        {
+            // A shared variable assigned by name, or *p with p a location's name (not a register
+            // holding a pointer); any other target could be any location.
+            var (name, named) = target switch
+            {
+                DerefExpr { Pointer: NameExpr n } => (n.Name, false),
+                NameExpr n => (n.Name, true),
+                _ => (null, false),
+            };
+            var loc = name == null || registers.Contains(name) ? null : test.Locations.FirstOrDefault(l => l.Name == name);
+            if (loc != null)
+                locs.Add(loc.Index);
+            else if (!named)
+                all = true;
+        }
+
+        if (all)
+            locs.UnionWith(Enumerable.Range(0, test.Locations.Count));
+        return locs.Where(l => layout[l] != CellKind.Lock).SelectMany(l => domains[l].Select(v => (l, v))).ToList();
+    }
+
+    private static void Declared(IEnumerable<Stmt> body, HashSet<string> registers)
+    {
+        foreach (var s in body)
+        {
+            switch (s)
+            {
+                case DeclStmt d:
+                    registers.Add(d.Name);
+                    break;
+                case BlockStmt b:
+                    Declared(b.Body, registers);
+                    break;
+                case IfStmt i:
+                    Declared([i.Then, .. i.Else is null ? Array.Empty<Stmt>() : [i.Else]], registers);
+                    break;
+                case LoopStmt l:
+                    Declared(new[] { l.Init, l.Body, l.Step }.OfType<Stmt>(), registers);
+                    break;
+            }
+        }
+    }
+
+    /// <summary>The lvalues (or atomic_set() pointers, as lvalues) of the stores that can fulfil a promise.</summary>
+    private static IEnumerable<Expr> RelaxedStoreTargets(IEnumerable<Stmt> body)
+    {
+        foreach (var s in body)
+        {
+            switch (s)
+            {
+                case BlockStmt b:
+                    foreach (var t in RelaxedStoreTargets(b.Body))
+                        yield return t;
+                    break;
+                case IfStmt i:
+                    foreach (var t in RelaxedStoreTargets([i.Then, .. i.Else is null ? Array.Empty<Stmt>() : [i.Else]]))
+                        yield return t;
+                    break;
+                case LoopStmt l:
+                    foreach (var t in RelaxedStoreTargets(new[] { l.Init, l.Body, l.Step }.OfType<Stmt>()))
+                        yield return t;
+                    break;
+                case AssignStmt { Target: DerefExpr or NameExpr } a:
+                    yield return a.Target;
+                    break;
+                case ExprStmt { Expr: CallExpr { Name: "WRITE_ONCE", Args.Count: 2 } c }:
+                    yield return c.Args[0];
+                    break;
+                case ExprStmt { Expr: CallExpr { Name: "atomic_set", Args.Count: 2 } c }:
+                    yield return c.Args[0] is AddrOfExpr addr ? addr.Target : new DerefExpr(c.Args[0]);
+                    break;
+            }
+        }
+    }
+}
