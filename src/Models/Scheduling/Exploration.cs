@@ -190,7 +190,12 @@ public sealed class Rng
 
     public Rng(ulong seed) => _state = seed;
 
-    public static Rng ForExecution(ulong seed, int execution) => new(Mix(seed ^ Mix((ulong)execution + 0x9E3779B97F4A7C15UL)));
+    public static Rng ForExecution(ulong seed, int execution) => new(ExecutionSeed(seed, execution));
+
+    /// <summary>Makes this generator the one <see cref="ForExecution"/> would return, without allocating one.</summary>
+    public void ReseedForExecution(ulong seed, int execution) => _state = ExecutionSeed(seed, execution);
+
+    private static ulong ExecutionSeed(ulong seed, int execution) => Mix(seed ^ Mix((ulong)execution + 0x9E3779B97F4A7C15UL));
 
     /// <summary>
     /// The 32-bit seed Coyote gets for part <paramref name="part"/> of a search with a 64-bit

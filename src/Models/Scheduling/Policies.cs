@@ -15,6 +15,8 @@ public interface ISchedulePolicy
 /// <summary>Uniform random scheduling and choices.</summary>
 public sealed class RandomPolicy(Rng rng) : ISchedulePolicy
 {
+    internal Rng Rng => rng;
+
     public SimTask PickTask(List<SimTask> enabled, SimTask? last) => enabled[rng.Next(enabled.Count)];
 
     public int PickChoice(int n) => rng.Next(n);
