@@ -134,6 +134,9 @@ public sealed class Commands(ILogger log)
                 (run, header) = RunOnWorkers(c, v, settings, workers.Value);
             else if (workers == null && settings is { Driver: "native", Strategy: not "dfs" })
                 (run, header) = RunHereThenOnWorkers(c, v, settings);
+            else if (settings.Strategy == "dfs")
+                // An exhaustive search has no iteration count to show a bar against: it says how far it is on stderr.
+                run = CheckRunner.Run(c, v, settings, searchProgress: s => Console.Error.WriteLine(s));
             else
                 run = WithProgress($"{c.Name}/{v.Name}", settings.Iterations, progress => CheckRunner.Run(c, v, settings, progress));
             if (p.GetValue(summary) is { } path)

@@ -119,12 +119,14 @@ internal sealed class AccessStep<TAccess, T> : IValueTaskSource<T>, IValueTaskSo
 
     void IValueTaskSource.GetResult(short token) => GetResult(token);
 
+    /// <summary>
+    /// Back to the pool. The access's arguments stay until the next use overwrites them (clearing
+    /// a struct of references costs more than the step itself); the execution does not.
+    /// </summary>
     private void Release()
     {
         _ex = null;
         _task = null;
-        _access = default;
-        _result = default!;
         _error = null;
         _completed = false;
         _state = null;

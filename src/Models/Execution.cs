@@ -181,6 +181,9 @@ public sealed class Execution
         t_task = task;
     }
 
+    /// <summary>Switches the running task within the execution already entered (the step loop's hot path).</summary>
+    internal static void EnterTask(SimTask? task) => t_task = task;
+
     internal static void Leave()
     {
         t_current = null;

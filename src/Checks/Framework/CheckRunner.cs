@@ -38,10 +38,11 @@ public static class CheckRunner
         typeof(CheckRunner).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0";
 
     /// <summary>Explores the check; on a failure, replays it with recording on to get the interleaving.</summary>
-    public static CheckRun Run(Check check, Variant variant, RunSettings settings, Action<int>? progress = null, Func<bool>? cancelled = null)
+    public static CheckRun Run(Check check, Variant variant, RunSettings settings, Action<int>? progress = null, Func<bool>? cancelled = null,
+        Action<SearchProgress>? searchProgress = null)
     {
         var explorer = settings.Explorer();
-        var options = settings.ToExploreOptions(progress, cancelled);
+        var options = settings.ToExploreOptions(progress, cancelled) with { SearchProgress = searchProgress };
         var result = explorer.Explore(FaultQueries.Build(check, variant, settings), options);
         TraceFile? trace = null;
         if (result.Failure != null)

@@ -70,6 +70,46 @@ public sealed record ExploreOptions
 
     /// <summary>Checked between executions; true stops the search early.</summary>
     public Func<bool>? Cancelled { get; init; }
+
+    /// <summary>
+    /// Exhaustive search: called about every <see cref="SearchProgressEvery"/> of wall-clock time
+    /// with how far the search is. Only when it is called depends on the clock; the search does not.
+    /// </summary>
+    public Action<SearchProgress>? SearchProgress { get; init; }
+
+    public TimeSpan SearchProgressEvery { get; init; } = TimeSpan.FromSeconds(5);
+}
+
+/// <summary>
+/// How far an exhaustive search is: executions so far, and the share of its tree it has finished
+/// as read from the current path (see <see cref="DfsPolicy.FractionDone"/>). The estimated total
+/// is executions / fraction; a fraction that underflows to 0 has no estimate.
+/// </summary>
+public sealed record SearchProgress(long Executions, TimeSpan Elapsed, double FractionDone)
+{
+    /// <summary>Executions the whole search will take, or null when the estimate overflows a double.</summary>
+    public double? EstimatedTotal => FractionDone > 0 && double.IsFinite(Executions / FractionDone) ? Executions / FractionDone : null;
+
+    /// <summary>One line for a terminal or a log.</summary>
+    public override string ToString()
+    {
+        var rate = Executions / Math.Max(Elapsed.TotalSeconds, 1e-3);
+        var head = $"dfs: {Executions:N0} executions in {Elapsed.TotalSeconds:F0} s ({rate:N0}/s)";
+        if (EstimatedTotal is not { } total)
+            return head + "; estimate overflows (the explored share of the tree is below double precision): the tree is far too large to finish";
+        var left = Math.Max(0, total - Executions) / Math.Max(rate, 1e-9);
+        return head + $"; the search path says {FractionDone:P1} done, about {total:G3} executions in all, {Duration(left)} left " +
+               "(a low estimate while later subtrees turn out larger)";
+    }
+
+    private static string Duration(double seconds) => seconds switch
+    {
+        < 120 => $"{seconds:F0} s",
+        < 7200 => $"{seconds / 60:F0} min",
+        < 172800 => $"{seconds / 3600:F0} h",
+        < 3.2e9 => $"{seconds / 86400:G3} days",
+        _ => $"{seconds / 3.15e7:G3} years",
+    };
 }
 
 /// <summary>What a search found, and how to get back to it.</summary>

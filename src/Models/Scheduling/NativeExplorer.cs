@@ -36,6 +36,7 @@ public sealed class NativeExplorer : IExplorer
         using var _ = new NoSynchronizationContext();
         var expectedSteps = options.Strategy == "pct" ? ProbeSteps(scenario, options) : 50;
         var scratch = new Scratch();
+        var nextProgress = options.SearchProgressEvery;
         var random = new RandomPolicy(new Rng(0));
         while (exhaustive || executions < options.Iterations)
         {
@@ -116,6 +117,12 @@ public sealed class NativeExplorer : IExplorer
             {
                 exhausted = true;
                 break;
+            }
+
+            if (exhaustive && options.SearchProgress != null && (executions & 255) == 0 && watch.Elapsed >= nextProgress)
+            {
+                nextProgress = watch.Elapsed + options.SearchProgressEvery;
+                options.SearchProgress(new SearchProgress(executions, watch.Elapsed, dpor?.FractionDone ?? dfs!.FractionDone));
             }
         }
 
@@ -315,7 +322,7 @@ public sealed class NativeExplorer : IExplorer
 
                 var resume = pick.Continuation!;
                 pick.Continuation = null;
-                Execution.Enter(ex, pick);
+                Execution.EnterTask(pick);
                 if (reducing == null)
                 {
                     resume();
@@ -333,7 +340,7 @@ public sealed class NativeExplorer : IExplorer
                     }
                 }
 
-                Execution.Enter(ex, null);
+                Execution.EnterTask(null);
             }
 
             ex.RunFinalChecks();
