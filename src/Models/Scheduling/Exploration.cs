@@ -78,6 +78,11 @@ public sealed record ExploreOptions
     public Action<SearchProgress>? SearchProgress { get; init; }
 
     public TimeSpan SearchProgressEvery { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>A plain exhaustive search split into <see cref="DfsParts"/> parts: the one this search explores (see <see cref="DfsPolicy.SplitDepth"/>).</summary>
+    public int DfsPart { get; init; }
+
+    public int DfsParts { get; init; } = 1;
 }
 
 /// <summary>

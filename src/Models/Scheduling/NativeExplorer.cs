@@ -21,7 +21,9 @@ public sealed class NativeExplorer : IExplorer
         var watch = Stopwatch.StartNew();
         var exhaustive = options.Strategy == "dfs";
         var dpor = exhaustive && ReducesSearch(options) ? new DporPolicy(options.StaleBound) : null;
-        var dfs = exhaustive && dpor == null ? new DfsPolicy(options.PreemptionBound, options.StaleBound) : null;
+        if (options.DfsParts > 1 && (!exhaustive || dpor != null))
+            throw new ArgumentException("a search split into parts must be a plain dfs (no reduction, or a preemption bound)");
+        var dfs = exhaustive && dpor == null ? new DfsPolicy(options.PreemptionBound, options.StaleBound, part: options.DfsPart, parts: options.DfsParts) : null;
         var decisions = new List<int>();
         long totalDecisions = 0;
         long totalSteps = 0;
@@ -75,6 +77,18 @@ public sealed class NativeExplorer : IExplorer
 
             decisions.Clear();
             var ex = RunOnce(scenario, options, policy, decisions, record: false, scratch);
+            if (dfs is { Owned: false })
+            {
+                // Another part's unit (cut at the split depth, or ended above it): that part counts it.
+                if (!dfs.Advance())
+                {
+                    exhausted = true;
+                    break;
+                }
+
+                continue;
+            }
+
             executions++;
             totalDecisions += decisions.Count;
             totalSteps += ex.StepCount;
@@ -272,8 +286,15 @@ public sealed class NativeExplorer : IExplorer
             var enabled = scratch.Enabled;
             var tasks = ex.TaskList;
             var reducing = policy as DporPolicy;
+            var split = policy as DfsPolicy;
             while (!ex.Aborted)
             {
+                if (split is { Cut: true })
+                {
+                    ex.AbortRedundant();
+                    break;
+                }
+
                 enabled.Clear();
                 var allDone = true;
                 for (var i = 0; i < tasks.Count; i++)

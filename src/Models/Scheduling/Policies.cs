@@ -93,12 +93,37 @@ public sealed class DfsPolicy : ISchedulePolicy
     /// ("Estimating the efficiency of backtrack programs", Math. Comp. 1975), whose mean over
     /// probes is an unbiased estimate of the number of executions the search would run
     /// </param>
-    public DfsPolicy(int preemptionBound, int staleBound = -1, Rng? probe = null)
+    /// <param name="part">with <paramref name="parts"/> &gt; 1: which share of the tree this search explores (see <see cref="Owned"/>)</param>
+    public DfsPolicy(int preemptionBound, int staleBound = -1, Rng? probe = null, int part = 0, int parts = 1)
     {
+        if (parts < 1 || part < 0 || part >= parts)
+            throw new ArgumentOutOfRangeException(nameof(part), $"part {part} of {parts} does not exist");
         _bound = preemptionBound;
         _budget = new StaleBudget(staleBound);
         _probe = probe;
+        _part = part;
+        _parts = parts;
     }
+
+    /// <summary>
+    /// A split search divides the tree into units: the subtrees below the first
+    /// <see cref="SplitDepth"/> decisions, and the executions that end above that depth. Every
+    /// part walks the same top of the tree in the same order, so all number the units alike; part
+    /// k explores the units whose number is k modulo the number of parts, and cuts the others at
+    /// the split depth. Each execution of the whole search belongs to exactly one unit, so the
+    /// parts together run exactly the executions of one search.
+    /// </summary>
+    public const int SplitDepth = 6;
+
+    private readonly int _part;
+    private readonly int _parts;
+    private long _unit;
+
+    /// <summary>The current execution is in this part's share (always, unless split); read it before <see cref="Advance"/>.</summary>
+    public bool Owned => _parts == 1 || _unit % _parts == _part;
+
+    /// <summary>The current execution left this part's share at the split depth: the explorer abandons it.</summary>
+    public bool Cut { get; private set; }
 
     private readonly Rng? _probe;
 
@@ -114,6 +139,7 @@ public sealed class DfsPolicy : ISchedulePolicy
     {
         _pos = 0;
         _preemptions = 0;
+        Cut = false;
         _budget.Reset();
         ProbeProduct = 1;
     }
@@ -152,6 +178,13 @@ public sealed class DfsPolicy : ISchedulePolicy
         {
             ProbeProduct *= count;
             return _probe.Next(count);
+        }
+
+        if (_pos >= SplitDepth && !Owned)
+        {
+            // Below the split depth in another part's unit: that part explores it.
+            Cut = true;
+            return 0;
         }
 
         if (_pos < _stack.Count)
@@ -204,6 +237,8 @@ public sealed class DfsPolicy : ISchedulePolicy
             return false;
         var top = _stack[^1];
         _stack[^1] = (top.Chosen + 1, top.Count);
+        if (_stack.Count <= SplitDepth)
+            _unit++;
         return true;
     }
 }
