@@ -139,10 +139,23 @@ public sealed class Commands(ILogger log)
             var watch = Stopwatch.StartNew();
             CheckRun run;
             string? header = null;
-            if (workers is > 1 && settings.Strategy != "dfs" && settings.Iterations >= workers)
+            if (workers is > 1 && settings is { Driver: "native", Strategy: "dfs", Reduction: false } or { Driver: "native", Strategy: "dfs", PreemptionBound: >= 0 })
+            {
+                run = CheckRunner.RunSplit(c, v, settings, workers.Value);
+            }
+            else if (workers is > 1 && settings.Strategy == "dfs")
+            {
+                Console.Error.WriteLine($"kmc: note: --workers {workers}: the reduced exhaustive search (source-DPOR) runs on one thread: its backtrack points come from races anywhere in the tree, " +
+                                        "so it cannot be divided up front (--no-reduction or a preemption bound gives a plain dfs, which splits)");
+                run = CheckRunner.Run(c, v, settings, searchProgress: s => Console.Error.WriteLine(s));
+            }
+            else if (workers is > 1 && settings.Strategy != "dfs" && settings.Iterations >= workers)
                 (run, header) = RunOnWorkers(c, v, settings, workers.Value);
             else if (workers == null && settings is { Driver: "native", Strategy: not "dfs" })
                 (run, header) = RunHereThenOnWorkers(c, v, settings);
+            else if (settings.Strategy == "dfs")
+                // An exhaustive search has no iteration count to show a bar against: it says how far it is on stderr.
+                run = CheckRunner.Run(c, v, settings, searchProgress: s => Console.Error.WriteLine(s));
             else
                 run = WithProgress($"{c.Name}/{v.Name}", settings.Iterations, progress => CheckRunner.Run(c, v, settings, progress));
             if (p.GetValue(summary) is { } path)

@@ -58,14 +58,18 @@ public sealed class Execution
     [ThreadStatic] private static SimTask? t_task;
 
     private readonly List<SimTask> _tasks = new();
-    private readonly List<(string Name, Action Check)> _finalChecks = new();
-    private readonly Dictionary<SimTask, Func<ValueTask>> _pending = new();
+    private List<(string Name, Action Check)>? _finalChecks;
 
     public Execution(ExecutionOptions options, IExecutionDriver driver)
     {
         Options = options;
         Driver = driver;
-        Cpus = Enumerable.Range(0, options.Cpus).Select(i => new Cpu(i)).ToArray();
+        SynchronousDriver = driver.Synchronous;
+        _maxSteps = options.MaxSteps;
+        var cpus = new Cpu[options.Cpus];
+        for (var i = 0; i < cpus.Length; i++)
+            cpus[i] = new Cpu(i);
+        Cpus = cpus;
         Memory = options.Memory ?? ScMemory.Instance;
         IsSc = Memory is ScMemory;
         Recorder = options.Record ? new Recorder() : null;
@@ -109,7 +113,15 @@ public sealed class Execution
     public IExecutionDriver Driver { get; }
     public IReadOnlyList<Cpu> Cpus { get; }
     public IReadOnlyList<SimTask> Tasks => _tasks;
+
+    /// <summary>The tasks as their list, for loops that run every step (no interface enumerator).</summary>
+    internal List<SimTask> TaskList => _tasks;
     public MemoryModel Memory { get; }
+
+    /// <summary>The driver's <see cref="IExecutionDriver.Synchronous"/>, read at every scheduling point.</summary>
+    internal readonly bool SynchronousDriver;
+
+    private readonly int _maxSteps;
 
     /// <summary>Sequential consistency: accesses skip the (generic virtual) memory-model calls.</summary>
     internal readonly bool IsSc;
@@ -143,7 +155,10 @@ public sealed class Execution
         else
             Memory.Store(t, x, v, order, rmw);
     }
-    public Allocator Allocator { get; } = new();
+    /// <summary>Created on first use: most executions of a lock allocate nothing.</summary>
+    public Allocator Allocator => _allocator ??= new();
+
+    private Allocator? _allocator;
 
     /// <summary>With <see cref="ExecutionOptions.TrackLocations"/>: every location created in this execution.</summary>
     public List<Loc>? Locations { get; private set; }
@@ -157,7 +172,9 @@ public sealed class Execution
     public IOrderingHook? Orderings { get; set; }
 
     /// <summary>Grace periods in progress and call_rcu() callbacks.</summary>
-    internal RcuState Rcu { get; } = new();
+    internal RcuState Rcu => _rcu ??= new();
+
+    private RcuState? _rcu;
 
     public Recorder? Recorder { get; }
     public Failure? Failure { get; private set; }
@@ -171,11 +188,25 @@ public sealed class Execution
     /// <summary>The task whose step ran last; the explorers count a switch away from it as a preemption.</summary>
     public SimTask? LastRun { get; internal set; }
 
-    internal IEnumerable<(SimTask Task, Func<ValueTask> Body)> TakePendingStarts()
+    /// <summary>The tasks the setup spawned, in id order, each with its body (handed over once).</summary>
+    internal List<(SimTask Task, Func<ValueTask> Body)> TakePendingStarts()
     {
-        var list = _pending.Select(kv => (kv.Key, kv.Value)).OrderBy(p => p.Key.Id).ToList();
-        _pending.Clear();
-        return list;
+        var starts = new List<(SimTask, Func<ValueTask>)>();
+        foreach (var t in _tasks)
+        {
+            if (TakePendingBody(t) is { } body)
+                starts.Add((t, body));
+        }
+
+        return starts;
+    }
+
+    /// <summary>The body of a task the setup spawned and no driver has started yet (then null).</summary>
+    internal static Func<ValueTask>? TakePendingBody(SimTask t)
+    {
+        var body = t.PendingBody;
+        t.PendingBody = null;
+        return body;
     }
 
     internal static void Enter(Execution ex, SimTask? task)
@@ -183,6 +214,9 @@ public sealed class Execution
         t_current = ex;
         t_task = task;
     }
+
+    /// <summary>Switches the running task within the execution already entered (the step loop's hot path).</summary>
+    internal static void EnterTask(SimTask? task) => t_task = task;
 
     internal static void Leave()
     {
@@ -210,16 +244,20 @@ public sealed class Execution
         }
         else
         {
-            _pending[task] = body;
+            task.PendingBody = body;
         }
 
         return task;
     }
 
     /// <summary>An invariant checked once every task has finished (before the leak check).</summary>
-    public void AtEnd(string name, Action check) => _finalChecks.Add((name, check));
+    public void AtEnd(string name, Action check) => (_finalChecks ??= new()).Add((name, check));
 
-    /// <summary>The body every driver runs for a task: a start point, the task, and failure capture.</summary>
+    /// <summary>
+    /// The body every driver runs for a task: a start point, the task, and failure capture.
+    /// Pooled: the native explorer hands a finished task's state machine back for the next execution.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     internal async ValueTask RunTask(SimTask task, Func<ValueTask> body)
     {
         try
@@ -313,7 +351,7 @@ public sealed class Execution
             Memory.OnAllDone();
         try
         {
-            foreach (var (name, check) in _finalChecks)
+            foreach (var (name, check) in _finalChecks ?? [])
                 check();
         }
         catch (KernelFailureException e)
@@ -322,7 +360,9 @@ public sealed class Execution
             return;
         }
 
-        var leaked = Allocator.Live().ToList();
+        if (_allocator == null)
+            return;
+        var leaked = _allocator.Live().ToList();
         if (leaked.Count > 0)
         {
             var first = leaked[0];
@@ -346,6 +386,14 @@ public sealed class Execution
         task.BlockedAt = at;
         task.BlockedFor = blockedFor;
         return new SchedAwaitable(this, task);
+    }
+
+    /// <summary>A scheduling point of a synchronous driver: returns once the task may take its step.</summary>
+    internal void PointNow(SimTask task)
+    {
+        Point(task, null, null);
+        Driver.SchedulingPoint(this, task);
+        Resumed(task);
     }
 
     /// <summary>May this task take its next step now?</summary>
@@ -414,7 +462,7 @@ public sealed class Execution
         if (!task.Sleeping)
             task.Cpu.Occupant = task;
         LastRun = task;
-        if (++StepCount > Options.MaxSteps)
+        if (++StepCount > _maxSteps)
         {
             AbortForStepBound();
             throw ExecutionAbortedException.Instance;
@@ -503,7 +551,7 @@ public readonly struct SchedAwaitable : ICriticalNotifyCompletion
     {
         get
         {
-            if (!_ex.Driver.Synchronous)
+            if (!_ex.SynchronousDriver)
                 return false;
             _ex.Driver.SchedulingPoint(_ex, _task);
             return true;

@@ -45,31 +45,45 @@ public static partial class Kernel
         await Fence(FenceKind.Mb, "smp_mb", fn, file, line);
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    internal static async ValueTask<T> Load<T>(Loc<T> x, MemOrder order, string op, string fn, string file, int line)
+    internal static ValueTask<T> Load<T>(Loc<T> x, MemOrder order, string op, string fn, string file, int line)
     {
         var (ex, t) = Ctx();
         if (ex.Orderings != null && order >= MemOrder.Acquire)
             (order, op) = Hooked(ex, order, rmw: false, op, fn, file, line);
-        await ex.Point(t, null, null);
-        Allocator.CheckLive(x, op, file, line, t);
-        var v = ex.Load(t, x, order, rmw: false);
-        if (ex.Recording)
-            ex.Record(t, op, x.Name, x.FormatValue(v), fn, file, line, memory: ex.MemoryNote);
-        return v;
+        return AccessStep<LoadAccess<T>, T>.At(ex, t, new LoadAccess<T>(x, order, op, fn, file, line));
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    internal static async ValueTask Store<T>(Loc<T> x, T v, MemOrder order, string op, string fn, string file, int line)
+    /// <summary>The step of a load, run once its task is scheduled (see <see cref="AccessStep{TAccess, T}"/>).</summary>
+    private readonly record struct LoadAccess<T>(Loc<T> X, MemOrder Order, string Op, string Fn, string File, int Line) : IAccess<T>
+    {
+        public T Run(Execution ex, SimTask t)
+        {
+            Allocator.CheckLive(X, Op, File, Line, t);
+            var v = ex.Load(t, X, Order, rmw: false);
+            if (ex.Recording)
+                ex.Record(t, Op, X.Name, X.FormatValue(v), Fn, File, Line, memory: ex.MemoryNote);
+            return v;
+        }
+    }
+
+    internal static ValueTask Store<T>(Loc<T> x, T v, MemOrder order, string op, string fn, string file, int line)
     {
         var (ex, t) = Ctx();
         if (ex.Orderings != null && order >= MemOrder.Acquire)
             (order, op) = Hooked(ex, order, rmw: false, op, fn, file, line);
-        await ex.Point(t, null, null);
-        Allocator.CheckLive(x, op, file, line, t);
-        ex.Store(t, x, v, order, rmw: false);
-        if (ex.Recording)
-            ex.Record(t, op, x.Name, x.FormatValue(v), fn, file, line, memory: ex.MemoryNote);
+        return AccessStep<StoreAccess<T>, bool>.AtVoid(ex, t, new StoreAccess<T>(x, v, order, op, fn, file, line));
+    }
+
+    private readonly record struct StoreAccess<T>(Loc<T> X, T V, MemOrder Order, string Op, string Fn, string File, int Line) : IAccess<bool>
+    {
+        public bool Run(Execution ex, SimTask t)
+        {
+            Allocator.CheckLive(X, Op, File, Line, t);
+            ex.Store(t, X, V, Order, rmw: false);
+            if (ex.Recording)
+                ex.Record(t, Op, X.Name, X.FormatValue(V), Fn, File, Line, memory: ex.MemoryNote);
+            return true;
+        }
     }
 
     // ---- exchange and compare-exchange -----------------------------------------------------
@@ -124,42 +138,54 @@ public static partial class Kernel
         return (EqualityComparer<T>.Default.Equals(found, old), found);
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    internal static async ValueTask<T> XchgCore<T>(Loc<T> x, T v, MemOrder order, string op, string fn, string file, int line)
+    internal static ValueTask<T> XchgCore<T>(Loc<T> x, T v, MemOrder order, string op, string fn, string file, int line)
     {
         var (ex, t) = Ctx();
         if (ex.Orderings != null && order >= MemOrder.Acquire)
             (order, op) = Hooked(ex, order, rmw: true, op, fn, file, line);
-        await ex.Point(t, null, null);
-        Allocator.CheckLive(x, op, file, line, t);
-        var old = ex.Load(t, x, order, rmw: true);
-        ex.Store(t, x, v, order, rmw: true);
-        if (ex.Recording)
-            ex.Record(t, op, x.Name, $"{x.FormatValue(old)} -> {x.FormatValue(v)}", fn, file, line, memory: ex.MemoryNote);
-        return old;
+        return AccessStep<XchgAccess<T>, T>.At(ex, t, new XchgAccess<T>(x, v, order, op, fn, file, line));
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    internal static async ValueTask<T> CmpxchgCore<T>(Loc<T> x, T old, T @new, MemOrder order, string op, string fn, string file, int line)
+    private readonly record struct XchgAccess<T>(Loc<T> X, T V, MemOrder Order, string Op, string Fn, string File, int Line) : IAccess<T>
+    {
+        public T Run(Execution ex, SimTask t)
+        {
+            Allocator.CheckLive(X, Op, File, Line, t);
+            var old = ex.Load(t, X, Order, rmw: true);
+            ex.Store(t, X, V, Order, rmw: true);
+            if (ex.Recording)
+                ex.Record(t, Op, X.Name, $"{X.FormatValue(old)} -> {X.FormatValue(V)}", Fn, File, Line, memory: ex.MemoryNote);
+            return old;
+        }
+    }
+
+    internal static ValueTask<T> CmpxchgCore<T>(Loc<T> x, T old, T @new, MemOrder order, string op, string fn, string file, int line)
     {
         var (ex, t) = Ctx();
         if (ex.Orderings != null && order >= MemOrder.Acquire)
             (order, op) = Hooked(ex, order, rmw: true, op, fn, file, line);
-        await ex.Point(t, null, null);
-        Allocator.CheckLive(x, op, file, line, t);
-        var found = ex.Load(t, x, order, rmw: true);
-        var ok = EqualityComparer<T>.Default.Equals(found, old);
-        if (ok)
-            ex.Store(t, x, @new, order, rmw: true);
-        if (ex.Recording)
-        {
-            var value = ok
-                ? $"{x.FormatValue(found)} -> {x.FormatValue(@new)}"
-                : $"{x.FormatValue(found)} (expected {x.FormatValue(old)}, failed)";
-            ex.Record(t, op, x.Name, value, fn, file, line, memory: ex.MemoryNote);
-        }
+        return AccessStep<CmpxchgAccess<T>, T>.At(ex, t, new CmpxchgAccess<T>(x, old, @new, order, op, fn, file, line));
+    }
 
-        return found;
+    private readonly record struct CmpxchgAccess<T>(Loc<T> X, T Old, T New, MemOrder Order, string Op, string Fn, string File, int Line) : IAccess<T>
+    {
+        public T Run(Execution ex, SimTask t)
+        {
+            Allocator.CheckLive(X, Op, File, Line, t);
+            var found = ex.Load(t, X, Order, rmw: true);
+            var ok = EqualityComparer<T>.Default.Equals(found, Old);
+            if (ok)
+                ex.Store(t, X, New, Order, rmw: true);
+            if (ex.Recording)
+            {
+                var value = ok
+                    ? $"{X.FormatValue(found)} -> {X.FormatValue(New)}"
+                    : $"{X.FormatValue(found)} (expected {X.FormatValue(Old)}, failed)";
+                ex.Record(t, Op, X.Name, value, Fn, File, Line, memory: ex.MemoryNote);
+            }
+
+            return found;
+        }
     }
 
     // ---- atomic_t / atomic_long_t ----------------------------------------------------------
@@ -287,21 +313,28 @@ public static partial class Kernel
     public static async ValueTask AtomicAndnot(int i, Loc<int> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
         => await SubwordCore(v, null, i, 0, MemOrder.Relaxed, "atomic_andnot", fn, file, line);
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    internal static async ValueTask<T> AddCore<T>(Loc<T> x, T delta, MemOrder order, bool returnNew, string op, string fn, string file, int line)
+    internal static ValueTask<T> AddCore<T>(Loc<T> x, T delta, MemOrder order, bool returnNew, string op, string fn, string file, int line)
         where T : IBinaryInteger<T>
     {
         var (ex, t) = Ctx();
         if (ex.Orderings != null && order >= MemOrder.Acquire)
             (order, op) = Hooked(ex, order, rmw: true, op, fn, file, line);
-        await ex.Point(t, null, null);
-        Allocator.CheckLive(x, op, file, line, t);
-        var old = ex.Load(t, x, order, rmw: true);
-        var @new = old + delta;
-        ex.Store(t, x, @new, order, rmw: true);
-        if (ex.Recording)
-            ex.Record(t, op, x.Name, x.Layout is null ? $"{old} -> {@new}" : $"{x.FormatValue(old)} -> {x.FormatValue(@new)}", fn, file, line, memory: ex.MemoryNote);
-        return returnNew ? @new : old;
+        return AccessStep<AddAccess<T>, T>.At(ex, t, new AddAccess<T>(x, delta, order, returnNew, op, fn, file, line));
+    }
+
+    private readonly record struct AddAccess<T>(Loc<T> X, T Delta, MemOrder Order, bool ReturnNew, string Op, string Fn, string File, int Line) : IAccess<T>
+        where T : IBinaryInteger<T>
+    {
+        public T Run(Execution ex, SimTask t)
+        {
+            Allocator.CheckLive(X, Op, File, Line, t);
+            var old = ex.Load(t, X, Order, rmw: true);
+            var @new = old + Delta;
+            ex.Store(t, X, @new, Order, rmw: true);
+            if (ex.Recording)
+                ex.Record(t, Op, X.Name, X.Layout is null ? $"{old} -> {@new}" : $"{X.FormatValue(old)} -> {X.FormatValue(@new)}", Fn, File, Line, memory: ex.MemoryNote);
+            return ReturnNew ? @new : old;
+        }
     }
 
     // ---- barriers --------------------------------------------------------------------------
@@ -388,19 +421,25 @@ public static partial class Kernel
         [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
         => SubwordCore(word, part, mask, value, order, op, fn, file, line);
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private static async ValueTask<int> SubwordCore(Loc<int> x, string? part, int mask, int value, MemOrder order, string op, string fn, string file, int line)
+    private static ValueTask<int> SubwordCore(Loc<int> x, string? part, int mask, int value, MemOrder order, string op, string fn, string file, int line)
     {
         var (ex, t) = Ctx();
         if (ex.Orderings != null && order >= MemOrder.Acquire)
             (order, op) = Hooked(ex, order, rmw: true, op, fn, file, line);
-        await ex.Point(t, null, null);
-        Allocator.CheckLive(x, op, file, line, t);
-        var old = ex.Load(t, x, order, rmw: true);
-        var @new = (old & ~mask) | (value & mask);
-        ex.Store(t, x, @new, order, rmw: true);
-        if (ex.Recording)
-            ex.Record(t, op, part is null ? x.Name : $"{x.Name}.{part}", x.Layout is null ? $"0x{old:x} -> 0x{@new:x}" : $"{x.FormatValue(old)} -> {x.FormatValue(@new)}", fn, file, line, memory: ex.MemoryNote);
-        return old;
+        return AccessStep<SubwordAccess, int>.At(ex, t, new SubwordAccess(x, part, mask, value, order, op, fn, file, line));
+    }
+
+    private readonly record struct SubwordAccess(Loc<int> X, string? Part, int Mask, int Value, MemOrder Order, string Op, string Fn, string File, int Line) : IAccess<int>
+    {
+        public int Run(Execution ex, SimTask t)
+        {
+            Allocator.CheckLive(X, Op, File, Line, t);
+            var old = ex.Load(t, X, Order, rmw: true);
+            var @new = (old & ~Mask) | (Value & Mask);
+            ex.Store(t, X, @new, Order, rmw: true);
+            if (ex.Recording)
+                ex.Record(t, Op, Part is null ? X.Name : $"{X.Name}.{Part}", X.Layout is null ? $"0x{old:x} -> 0x{@new:x}" : $"{X.FormatValue(old)} -> {X.FormatValue(@new)}", Fn, File, Line, memory: ex.MemoryNote);
+            return old;
+        }
     }
 }

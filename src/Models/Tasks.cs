@@ -52,7 +52,12 @@ public sealed class SimTask : INamed
     public SchedClass SchedClass { get; internal set; } = SchedClass.Normal;
 
     /// <summary>Progress properties the task is inside (innermost last), named in liveness reports.</summary>
-    internal List<string> OpenProgress { get; } = [];
+    internal List<string> OpenProgress => _openProgress ??= [];
+
+    private List<string>? _openProgress;
+
+    /// <summary>A task the setup spawned: its body, until the driver starts it.</summary>
+    internal Func<ValueTask>? PendingBody;
     public TaskState State { get; internal set; } = TaskState.Running;
     public bool Done { get; internal set; }
 

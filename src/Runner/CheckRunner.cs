@@ -41,11 +41,69 @@ public static class CheckRunner
         typeof(CheckRunner).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0";
 
     /// <summary>Explores the check; on a failure, replays it with recording on to get the interleaving.</summary>
-    public static CheckRun Run(Check check, Variant variant, RunSettings settings, Action<int>? progress = null, Func<bool>? cancelled = null)
+    public static CheckRun Run(Check check, Variant variant, RunSettings settings, Action<int>? progress = null, Func<bool>? cancelled = null,
+        Action<SearchProgress>? searchProgress = null)
     {
         var explorer = settings.Explorer();
-        var options = settings.ToExploreOptions(progress, cancelled);
+        var options = settings.ToExploreOptions(progress, cancelled) with { SearchProgress = searchProgress };
         var result = explorer.Explore(FaultQueries.Build(check, variant, settings), options);
+        return Finish(check, variant, settings, explorer, options, result);
+    }
+
+    /// <summary>
+    /// A plain exhaustive search (no reduction, or a preemption bound) split over
+    /// <paramref name="parts"/> threads, each exploring its share of the tree (see
+    /// <see cref="DfsPolicy.SplitDepth"/>) with its own copy of the scenario. The result is the one
+    /// search's: the executions of all parts, complete only if every part is. On a failure, the
+    /// failing part with the lowest number wins, parts after it stop, and the executions counted
+    /// are those of the parts up to it, so the result does not depend on which thread ran faster.
+    /// </summary>
+    public static CheckRun RunSplit(Check check, Variant variant, RunSettings settings, int parts)
+    {
+        if (settings.Driver != "native" || settings.Strategy != "dfs" || (settings.Reduction && settings.PreemptionBound < 0))
+            throw new ArgumentException("only a plain native dfs splits into parts");
+        var explorer = new NativeExplorer();
+        var options = settings.ToExploreOptions();
+        var results = new ExplorationResult[parts];
+        var firstFailed = parts;
+        var threads = Enumerable.Range(0, parts).Select(k => new Thread(() =>
+        {
+            var part = options with { DfsPart = k, DfsParts = parts, Cancelled = () => Volatile.Read(ref firstFailed) < k };
+            results[k] = explorer.Explore(FaultQueries.Build(check, variant, settings), part);
+            if (results[k].Failure != null)
+            {
+                int seen;
+                while (k < (seen = Volatile.Read(ref firstFailed)) && Interlocked.CompareExchange(ref firstFailed, k, seen) != seen)
+                {
+                }
+            }
+        }, maxStackSize: 16 << 20)).ToList();
+        foreach (var t in threads)
+            t.Start();
+        foreach (var t in threads)
+            t.Join();
+
+        var counted = results.Take(Math.Min(firstFailed + 1, parts)).ToList();
+        var merged = (firstFailed < parts ? results[firstFailed] : results[0]) with
+        {
+            Executions = counted.Sum(r => r.Executions),
+            Decisions = counted.Sum(r => r.Decisions),
+            Steps = counted.Sum(r => r.Steps),
+            StepBoundHits = counted.Sum(r => r.StepBoundHits),
+            FailingExecution = firstFailed < parts ? counted.Sum(r => r.Executions) : 0,
+            Exhausted = counted.All(r => r.Exhausted),
+            TimedOut = counted.Any(r => r.TimedOut),
+            Complete = counted.All(r => r.Complete),
+            Bounds = (counted.Select(r => r.Bounds).FirstOrDefault(b => b != null && !b.EndsWith("(never reached)", StringComparison.Ordinal)) ?? results[0].Bounds)
+                     + $", split over {parts} threads",
+            Elapsed = TimeSpan.FromTicks(results.Max(r => r.Elapsed.Ticks)),
+            EstimatedPlainExecutions = counted.All(r => r.Exhausted) ? null : counted.Select(r => r.EstimatedPlainExecutions).FirstOrDefault(e => e != null),
+        };
+        return Finish(check, variant, settings, explorer, options, merged);
+    }
+
+    private static CheckRun Finish(Check check, Variant variant, RunSettings settings, IExplorer explorer, ExploreOptions options, ExplorationResult result)
+    {
         TraceFile? trace = null;
         if (result.Failure != null)
         {

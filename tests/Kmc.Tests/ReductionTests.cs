@@ -130,6 +130,32 @@ public class ReductionTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void The_live_estimate_is_exact_on_a_uniform_tree_and_says_so_when_it_overflows()
+    {
+        // One task, ten binary choices: 1024 executions, every subtree the same size.
+        var uniform = new Scenario(1, ex => ex.Spawn("T", 0, async () =>
+        {
+            for (var i = 0; i < 10; i++)
+            {
+                Kernel.Choose(2, "bit");
+                await Kernel.Barrier();
+            }
+        }));
+        foreach (var reduction in new[] { false, true })
+        {
+            var seen = new List<SearchProgress>();
+            var r = new NativeExplorer().Explore(uniform, Dfs(reduction) with { SearchProgress = seen.Add, SearchProgressEvery = TimeSpan.Zero });
+            Xunit.Assert.Equal(1024, r.Executions);
+            Xunit.Assert.Equal([256L, 512, 768], seen.Select(p => p.Executions));
+            Xunit.Assert.All(seen, p => Xunit.Assert.Equal(1024.0, p.EstimatedTotal!.Value, 6));
+        }
+
+        var tiny = new SearchProgress(100, TimeSpan.FromSeconds(1), 1e-320);
+        Xunit.Assert.Null(tiny.EstimatedTotal);
+        Xunit.Assert.Contains("estimate overflows", tiny.ToString());
+    }
+
+    [Fact]
     public void Knuths_estimate_is_near_the_size_of_the_plain_tree_and_an_unfinished_search_is_unknown()
     {
         var check = CheckRegistry.Get("lglock");

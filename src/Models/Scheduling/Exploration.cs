@@ -70,6 +70,51 @@ public sealed record ExploreOptions
 
     /// <summary>Checked between executions; true stops the search early.</summary>
     public Func<bool>? Cancelled { get; init; }
+
+    /// <summary>
+    /// Exhaustive search: called about every <see cref="SearchProgressEvery"/> of wall-clock time
+    /// with how far the search is. Only when it is called depends on the clock; the search does not.
+    /// </summary>
+    public Action<SearchProgress>? SearchProgress { get; init; }
+
+    public TimeSpan SearchProgressEvery { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>A plain exhaustive search split into <see cref="DfsParts"/> parts: the one this search explores (see <see cref="DfsPolicy.SplitDepth"/>).</summary>
+    public int DfsPart { get; init; }
+
+    public int DfsParts { get; init; } = 1;
+}
+
+/// <summary>
+/// How far an exhaustive search is: executions so far, and the share of its tree it has finished
+/// as read from the current path (see <see cref="DfsPolicy.FractionDone"/>). The estimated total
+/// is executions / fraction; a fraction that underflows to 0 has no estimate.
+/// </summary>
+public sealed record SearchProgress(long Executions, TimeSpan Elapsed, double FractionDone)
+{
+    /// <summary>Executions the whole search will take, or null when the estimate overflows a double.</summary>
+    public double? EstimatedTotal => FractionDone > 0 && double.IsFinite(Executions / FractionDone) ? Executions / FractionDone : null;
+
+    /// <summary>One line for a terminal or a log.</summary>
+    public override string ToString()
+    {
+        var rate = Executions / Math.Max(Elapsed.TotalSeconds, 1e-3);
+        var head = $"dfs: {Executions:N0} executions in {Elapsed.TotalSeconds:F0} s ({rate:N0}/s)";
+        if (EstimatedTotal is not { } total)
+            return head + "; estimate overflows (the explored share of the tree is below double precision): the tree is far too large to finish";
+        var left = Math.Max(0, total - Executions) / Math.Max(rate, 1e-9);
+        return head + $"; the search path says {FractionDone:P1} done, about {total:G3} executions in all, {Duration(left)} left " +
+               "(a low estimate while later subtrees turn out larger)";
+    }
+
+    private static string Duration(double seconds) => seconds switch
+    {
+        < 120 => $"{seconds:F0} s",
+        < 7200 => $"{seconds / 60:F0} min",
+        < 172800 => $"{seconds / 3600:F0} h",
+        < 3.2e9 => $"{seconds / 86400:G3} days",
+        _ => $"{seconds / 3.15e7:G3} years",
+    };
 }
 
 /// <summary>What a search found, and how to get back to it.</summary>
@@ -190,7 +235,12 @@ public sealed class Rng
 
     public Rng(ulong seed) => _state = seed;
 
-    public static Rng ForExecution(ulong seed, int execution) => new(Mix(seed ^ Mix((ulong)execution + 0x9E3779B97F4A7C15UL)));
+    public static Rng ForExecution(ulong seed, int execution) => new(ExecutionSeed(seed, execution));
+
+    /// <summary>Makes this generator the one <see cref="ForExecution"/> would return, without allocating one.</summary>
+    public void ReseedForExecution(ulong seed, int execution) => _state = ExecutionSeed(seed, execution);
+
+    private static ulong ExecutionSeed(ulong seed, int execution) => Mix(seed ^ Mix((ulong)execution + 0x9E3779B97F4A7C15UL));
 
     /// <summary>
     /// The 32-bit seed Coyote gets for part <paramref name="part"/> of a search with a 64-bit

@@ -21,7 +21,9 @@ public sealed class NativeExplorer : IExplorer
         var watch = Stopwatch.StartNew();
         var exhaustive = options.Strategy == "dfs";
         var dpor = exhaustive && ReducesSearch(options) ? new DporPolicy(options.StaleBound) : null;
-        var dfs = exhaustive && dpor == null ? new DfsPolicy(options.PreemptionBound, options.StaleBound) : null;
+        if (options.DfsParts > 1 && (!exhaustive || dpor != null))
+            throw new ArgumentException("a search split into parts must be a plain dfs (no reduction, or a preemption bound)");
+        var dfs = exhaustive && dpor == null ? new DfsPolicy(options.PreemptionBound, options.StaleBound, part: options.DfsPart, parts: options.DfsParts) : null;
         var decisions = new List<int>();
         long totalDecisions = 0;
         long totalSteps = 0;
@@ -35,6 +37,9 @@ public sealed class NativeExplorer : IExplorer
         // The sync context is cleared so awaits in model code resume inline on this thread.
         using var _ = new NoSynchronizationContext();
         var expectedSteps = options.Strategy == "pct" ? ProbeSteps(scenario, options) : 50;
+        var scratch = new Scratch();
+        var nextProgress = options.SearchProgressEvery;
+        var random = new RandomPolicy(new Rng(0));
         while (exhaustive || executions < options.Iterations)
         {
             if (options.TimeoutSeconds is { } limit && watch.Elapsed.TotalSeconds > limit)
@@ -59,12 +64,31 @@ public sealed class NativeExplorer : IExplorer
             }
             else
             {
-                var rng = Rng.ForExecution(options.Seed, options.FirstExecution + executions);
-                policy = options.Strategy == "pct" ? new PctPolicy(rng, options.PctDepth, expectedSteps) : new RandomPolicy(rng);
+                if (options.Strategy == "pct")
+                {
+                    policy = new PctPolicy(Rng.ForExecution(options.Seed, options.FirstExecution + executions), options.PctDepth, expectedSteps);
+                }
+                else
+                {
+                    random.Rng.ReseedForExecution(options.Seed, options.FirstExecution + executions);
+                    policy = random;
+                }
             }
 
             decisions.Clear();
-            var ex = RunOnce(scenario, options, policy, decisions, record: false);
+            var ex = RunOnce(scenario, options, policy, decisions, record: false, scratch);
+            if (dfs is { Owned: false })
+            {
+                // Another part's unit (cut at the split depth, or ended above it): that part counts it.
+                if (!dfs.Advance())
+                {
+                    exhausted = true;
+                    break;
+                }
+
+                continue;
+            }
+
             executions++;
             totalDecisions += decisions.Count;
             totalSteps += ex.StepCount;
@@ -107,6 +131,12 @@ public sealed class NativeExplorer : IExplorer
             {
                 exhausted = true;
                 break;
+            }
+
+            if (exhaustive && options.SearchProgress != null && (executions & 255) == 0 && watch.Elapsed >= nextProgress)
+            {
+                nextProgress = watch.Elapsed + options.SearchProgressEvery;
+                options.SearchProgress(new SearchProgress(executions, watch.Elapsed, dpor?.FractionDone ?? dfs!.FractionDone));
             }
         }
 
@@ -209,20 +239,33 @@ public sealed class NativeExplorer : IExplorer
     }
 
     /// <summary>Runs one execution to its end: all tasks done, a failure, a hang or the step bound.</summary>
-    public static Execution RunOnce(Scenario scenario, ExploreOptions options, ISchedulePolicy policy, List<int> decisions, bool record)
+    public static Execution RunOnce(Scenario scenario, ExploreOptions options, ISchedulePolicy policy, List<int> decisions, bool record) =>
+        RunOnce(scenario, options, policy, decisions, record, new Scratch());
+
+    /// <summary>What one search reuses from execution to execution instead of allocating it per run.</summary>
+    private sealed class Scratch
     {
-        var driver = new NativeDriver(policy, decisions);
+        public readonly List<SimTask> Enabled = new();
+        public readonly List<ValueTask> Started = new();
+
+        /// <summary>The settings every execution of the search shares (a weak model adds its own memory to a copy).</summary>
+        public ExecutionOptions? Settings;
+    }
+
+    private static Execution RunOnce(Scenario scenario, ExploreOptions options, ISchedulePolicy policy, List<int> decisions, bool record, Scratch scratch)
+    {
+        var driver = new NativeDriver(policy, decisions, scratch.Started);
         Footprints.ResetKeys();
         Footprints.Created = null;
-        var ex = new Execution(new ExecutionOptions
+        var settings = scratch.Settings ??= new ExecutionOptions
         {
             TrackLocations = options.AllOutcomes,
             Cpus = scenario.Cpus,
             Preemptive = scenario.Preemptive,
             MaxSteps = options.MaxSteps,
             Record = record,
-            Memory = options.Memory?.Invoke(),
-        }, driver);
+        };
+        var ex = new Execution(options.Memory == null ? settings : settings with { Memory = options.Memory() }, driver);
 
         if (options.AllOutcomes)
         {
@@ -234,17 +277,29 @@ public sealed class NativeExplorer : IExplorer
         try
         {
             scenario.Setup(ex);
-            foreach (var (task, body) in ex.TakePendingStarts())
-                driver.Start(ex, task, body);
+            for (var i = 0; i < ex.TaskList.Count; i++)
+            {
+                if (Execution.TakePendingBody(ex.TaskList[i]) is { } body)
+                    driver.Start(ex, ex.TaskList[i], body);
+            }
 
-            var enabled = new List<SimTask>(ex.Tasks.Count);
+            var enabled = scratch.Enabled;
+            var tasks = ex.TaskList;
             var reducing = policy as DporPolicy;
+            var split = policy as DfsPolicy;
             while (!ex.Aborted)
             {
+                if (split is { Cut: true })
+                {
+                    ex.AbortRedundant();
+                    break;
+                }
+
                 enabled.Clear();
                 var allDone = true;
-                foreach (var t in ex.Tasks)
+                for (var i = 0; i < tasks.Count; i++)
                 {
+                    var t = tasks[i];
                     if (t.Done)
                         continue;
                     allDone = false;
@@ -290,18 +345,25 @@ public sealed class NativeExplorer : IExplorer
                 pick.Continuation = null;
                 if (ex.Recording)
                     pick.ResumedChain = CallChain.OfContinuation(resume);
-                Execution.Enter(ex, pick);
-                try
+                Execution.EnterTask(pick);
+                if (reducing == null)
                 {
                     resume();
                 }
-                finally
+                else
                 {
-                    Footprints.Current = null;
-                    ex.StepFootprint = null;
+                    try
+                    {
+                        resume();
+                    }
+                    finally
+                    {
+                        Footprints.Current = null;
+                        ex.StepFootprint = null;
+                    }
                 }
 
-                Execution.Enter(ex, null);
+                Execution.EnterTask(null);
             }
 
             ex.RunFinalChecks();
@@ -311,6 +373,7 @@ public sealed class NativeExplorer : IExplorer
         {
             Footprints.Created = null;
             Execution.Leave();
+            driver.ReleaseFinished();
         }
     }
 
@@ -336,7 +399,7 @@ public sealed class NativeExplorer : IExplorer
             fp.Write(Footprints.CpuKey(pick.Cpu.Id));
     }
 
-    private sealed class NativeDriver(ISchedulePolicy policy, List<int> decisions) : IExecutionDriver
+    private sealed class NativeDriver(ISchedulePolicy policy, List<int> decisions, List<ValueTask> started) : IExecutionDriver
     {
         public bool Synchronous => false;
 
@@ -367,8 +430,23 @@ public sealed class NativeExplorer : IExplorer
         public void Start(Execution ex, SimTask task, Func<ValueTask> body)
         {
             Execution.Enter(ex, task);
-            _ = ex.RunTask(task, body);
+            started.Add(ex.RunTask(task, body));
             Execution.Enter(ex, null);
+        }
+
+        /// <summary>
+        /// Consumes the finished tasks' results, which hands their (pooled) state machines back
+        /// for the next execution; a task an abort left parked is simply dropped.
+        /// </summary>
+        public void ReleaseFinished()
+        {
+            foreach (var run in started)
+            {
+                if (run.IsCompleted)
+                    run.GetAwaiter().GetResult();
+            }
+
+            started.Clear();
         }
     }
 }

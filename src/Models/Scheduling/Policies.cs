@@ -15,6 +15,8 @@ public interface ISchedulePolicy
 /// <summary>Uniform random scheduling and choices.</summary>
 public sealed class RandomPolicy(Rng rng) : ISchedulePolicy
 {
+    internal Rng Rng => rng;
+
     public SimTask PickTask(List<SimTask> enabled, SimTask? last) => enabled[rng.Next(enabled.Count)];
 
     public int PickChoice(int n) => rng.Next(n);
@@ -91,12 +93,37 @@ public sealed class DfsPolicy : ISchedulePolicy
     /// ("Estimating the efficiency of backtrack programs", Math. Comp. 1975), whose mean over
     /// probes is an unbiased estimate of the number of executions the search would run
     /// </param>
-    public DfsPolicy(int preemptionBound, int staleBound = -1, Rng? probe = null)
+    /// <param name="part">with <paramref name="parts"/> &gt; 1: which share of the tree this search explores (see <see cref="Owned"/>)</param>
+    public DfsPolicy(int preemptionBound, int staleBound = -1, Rng? probe = null, int part = 0, int parts = 1)
     {
+        if (parts < 1 || part < 0 || part >= parts)
+            throw new ArgumentOutOfRangeException(nameof(part), $"part {part} of {parts} does not exist");
         _bound = preemptionBound;
         _budget = new StaleBudget(staleBound);
         _probe = probe;
+        _part = part;
+        _parts = parts;
     }
+
+    /// <summary>
+    /// A split search divides the tree into units: the subtrees below the first
+    /// <see cref="SplitDepth"/> decisions, and the executions that end above that depth. Every
+    /// part walks the same top of the tree in the same order, so all number the units alike; part
+    /// k explores the units whose number is k modulo the number of parts, and cuts the others at
+    /// the split depth. Each execution of the whole search belongs to exactly one unit, so the
+    /// parts together run exactly the executions of one search.
+    /// </summary>
+    public const int SplitDepth = 6;
+
+    private readonly int _part;
+    private readonly int _parts;
+    private long _unit;
+
+    /// <summary>The current execution is in this part's share (always, unless split); read it before <see cref="Advance"/>.</summary>
+    public bool Owned => _parts == 1 || _unit % _parts == _part;
+
+    /// <summary>The current execution left this part's share at the split depth: the explorer abandons it.</summary>
+    public bool Cut { get; private set; }
 
     private readonly Rng? _probe;
 
@@ -112,6 +139,7 @@ public sealed class DfsPolicy : ISchedulePolicy
     {
         _pos = 0;
         _preemptions = 0;
+        Cut = false;
         _budget.Reset();
         ProbeProduct = 1;
     }
@@ -152,6 +180,13 @@ public sealed class DfsPolicy : ISchedulePolicy
             return _probe.Next(count);
         }
 
+        if (_pos >= SplitDepth && !Owned)
+        {
+            // Below the split depth in another part's unit: that part explores it.
+            Cut = true;
+            return 0;
+        }
+
         if (_pos < _stack.Count)
         {
             var node = _stack[_pos++];
@@ -170,6 +205,29 @@ public sealed class DfsPolicy : ISchedulePolicy
         return 0;
     }
 
+    /// <summary>
+    /// The share of the tree finished, read from the decision stack between executions: at each
+    /// node every alternative left of the current one is done, and is taken to be as large as its
+    /// siblings, so a node weighs 1/count of its parent. That is Knuth's (1975) assumption for a
+    /// random probe, applied to the search's own path; it needs no extra executions and settles as
+    /// the search moves right. Exact for a uniform tree.
+    /// </summary>
+    public double FractionDone
+    {
+        get
+        {
+            var done = 0.0;
+            var weight = 1.0;
+            foreach (var (chosen, count) in _stack)
+            {
+                done += weight * chosen / count;
+                weight /= count;
+            }
+
+            return done;
+        }
+    }
+
     /// <summary>Moves to the next unexplored execution; false when the tree is exhausted.</summary>
     public bool Advance()
     {
@@ -179,6 +237,8 @@ public sealed class DfsPolicy : ISchedulePolicy
             return false;
         var top = _stack[^1];
         _stack[^1] = (top.Chosen + 1, top.Count);
+        if (_stack.Count <= SplitDepth)
+            _unit++;
         return true;
     }
 }

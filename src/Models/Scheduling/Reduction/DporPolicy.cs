@@ -203,6 +203,41 @@ public sealed class DporPolicy : ISchedulePolicy
         return Advance();
     }
 
+    /// <summary>
+    /// The share of the reduced tree finished, as <see cref="DfsPolicy.FractionDone"/> reads it:
+    /// a scheduling node's alternatives are the tasks done there, the one being explored and the
+    /// backtrack points still to take. Races found later add backtrack points, so early on this
+    /// runs ahead of the truth and the estimated total grows as the search learns the tree.
+    /// </summary>
+    public double FractionDone
+    {
+        get
+        {
+            var done = 0.0;
+            var weight = 1.0;
+            foreach (var node in _stack)
+            {
+                int chosen, count;
+                if (node.IsChoice)
+                {
+                    (chosen, count) = (node.Chosen, node.Count);
+                }
+                else
+                {
+                    var current = 1UL << node.Task;
+                    var todo = node.Backtrack & node.Enabled & ~node.Done & ~node.SleepMask & ~current;
+                    chosen = BitOperations.PopCount(node.Done & ~current);
+                    count = chosen + 1 + BitOperations.PopCount(todo);
+                }
+
+                done += weight * chosen / count;
+                weight /= count;
+            }
+
+            return done;
+        }
+    }
+
     private bool Advance()
     {
         // The stack beyond the last replayed position belongs to an execution cut short (a failure
