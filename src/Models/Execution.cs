@@ -44,6 +44,12 @@ public sealed record ExecutionOptions
 
     public MemoryModel? Memory { get; init; }
 
+    /// <summary>
+    /// Report data races (<see cref="FailureKind.DataRace"/>), a property every check has. Off only
+    /// for runs that measure what it costs, and for the litmus engine, which flags races itself.
+    /// </summary>
+    public bool DetectRaces { get; init; } = true;
+
     /// <summary>Keep every location created (for final-state comparisons).</summary>
     public bool TrackLocations { get; init; }
 }
@@ -68,6 +74,7 @@ public sealed class Execution
         Cpus = Enumerable.Range(0, options.Cpus).Select(i => new Cpu(i)).ToArray();
         Memory = options.Memory ?? ScMemory.Instance;
         IsSc = Memory is ScMemory;
+        Races = options.DetectRaces ? new RaceDetector() : null;
         Recorder = options.Record ? new Recorder() : null;
     }
 
@@ -93,21 +100,86 @@ public sealed class Execution
     /// </summary>
     internal Scheduling.Reduction.Footprint? StepFootprint;
 
+    /// <summary>The data-race detector (null when <see cref="ExecutionOptions.DetectRaces"/> is off).</summary>
+    internal readonly RaceDetector? Races;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal T Load<T>(SimTask t, Loc<T> x, MemOrder order, bool rmw)
     {
         StepFootprint?.Read(x.Key);
-        return IsSc ? x.Value : Memory.Load(t, x, order, rmw);
+        if (Races is null)
+            return IsSc ? x.Value : Memory.Load(t, x, order, rmw);
+        T v;
+        RaceStamp read;
+        if (IsSc)
+        {
+            v = x.Value;
+            read = x.Race?.Current ?? default;
+        }
+        else
+        {
+            Memory.RaceRead = default;
+            v = Memory.Load(t, x, order, rmw);
+            read = Memory.RaceRead;
+        }
+
+        Races.OnLoad(t, x, order, rmw, IsPointer<T>(), read);
+        return v;
     }
+
+    /// <summary>The load that ends a spin-wait (smp_cond_load_*): the newest value.</summary>
+    internal T LoadLatest<T>(SimTask t, Loc<T> x, MemOrder order)
+    {
+        StepFootprint?.Read(x.Key);
+        if (IsSc)
+        {
+            Races?.OnLoad(t, x, order, rmw: false, IsPointer<T>(), x.Race?.Current ?? default);
+            return x.Value;
+        }
+
+        Memory.RaceRead = default;
+        var v = Memory.LoadLatest(t, x, order);
+        Races?.OnLoad(t, x, order, rmw: false, IsPointer<T>(), Memory.RaceRead);
+        return v;
+    }
+
+    /// <summary>A load of an object reference: later accesses through it are dependency-ordered (as in the weak models).</summary>
+    private static bool IsPointer<T>() =>
+        typeof(T) != typeof(string) && RuntimeHelpers.IsReferenceOrContainsReferences<T>();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void Store<T>(SimTask t, Loc<T> x, T v, MemOrder order, bool rmw)
     {
         StepFootprint?.Write(x.Key);
+        if (Races != null)
+        {
+            var stamp = Races.OnStore(t, order, rmw);
+            if (IsSc)
+                (x.Race ??= new RaceCell()).Current = stamp;
+            else
+                Memory.RaceStore = stamp;
+        }
+
         if (IsSc)
             x.Value = v;
         else
             Memory.Store(t, x, v, order, rmw);
+    }
+
+    /// <summary>A barrier took effect (under sc only the race detector needs it).</summary>
+    internal void Fence(SimTask t, FenceKind kind)
+    {
+        if (!IsSc)
+            Memory.Fence(t, kind);
+        Races?.OnFence(t, kind);
+    }
+
+    /// <summary>Checks an access for a data race (after the memory model made it and the trace recorded it).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void RaceCheck<T>(SimTask t, Loc x, bool write, MemOrder order, string op, string fn, string file, int line, T value)
+    {
+        if (Races?.Access(this, t, x, write, order != MemOrder.Plain, op, fn, file, line, Recording ? Format.Value(value) : null) is { } race)
+            throw new KernelFailureException(race);
     }
     public Allocator Allocator { get; } = new();
 
@@ -169,6 +241,7 @@ public sealed class Execution
         Cpus[cpu].TaskCount++;
         _anyRt |= schedClass != SchedClass.Normal;
         _tasks.Add(task);
+        Races?.OnSpawn(t_task, task);
         if (t_task != null)
         {
             Memory.OnSpawn(t_task, task);

@@ -38,6 +38,32 @@ public static partial class Kernel
     public static ValueTask PlainWrite<T>(Loc<T> x, T v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
         => Store(x, v, MemOrder.Plain, "store", fn, file, line);
 
+    /// <summary>
+    /// data_race(x): a plain load the kernel marks as an intentional race (a statistic, a
+    /// diagnostic, a racy check whose result is rechecked): exempt from data-race detection, as
+    /// KCSAN exempts it. Ordered like a plain load.
+    /// </summary>
+    public static ValueTask<T> DataRace<T>(Loc<T> x, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+        => Load(x, MemOrder.Plain, "data_race", fn, file, line, tracked: false);
+
+    /// <summary>data_race(x = v): a plain store marked as an intentional race (see <see cref="DataRace{T}"/>).</summary>
+    public static ValueTask DataRaceWrite<T>(Loc<T> x, T v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+        => Store(x, v, MemOrder.Plain, "data_race store", fn, file, line, tracked: false);
+
+    /// <summary>
+    /// Marks <paramref name="p"/> as computed from the value of the task's last load (decode_tail(),
+    /// decode_cpu(), per_cpu_ptr(..., cpu) with cpu just read): an address dependency, so
+    /// accesses through it come after the store that load read. The race detector needs to be
+    /// told (a port's C# does not show which value a pointer came from); as with pointer-valued
+    /// loads it then orders all of the task's later accesses, not only those through p.
+    /// </summary>
+    public static T DependentPointer<T>(T p)
+    {
+        var ex = Execution.Current;
+        ex.Races?.OnAddressDependency(Execution.CurrentTask);
+        return p;
+    }
+
     /// <summary>smp_store_mb(): a store followed by a full barrier.</summary>
     public static async ValueTask SmpStoreMb<T>(Loc<T> x, T v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
     {
@@ -46,7 +72,7 @@ public static partial class Kernel
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    internal static async ValueTask<T> Load<T>(Loc<T> x, MemOrder order, string op, string fn, string file, int line)
+    internal static async ValueTask<T> Load<T>(Loc<T> x, MemOrder order, string op, string fn, string file, int line, bool tracked = true)
     {
         var (ex, t) = Ctx();
         if (ex.Orderings != null && order >= MemOrder.Acquire)
@@ -56,11 +82,13 @@ public static partial class Kernel
         var v = ex.Load(t, x, order, rmw: false);
         if (ex.Recording)
             ex.Record(t, op, x.Name, Format.Value(v), fn, file, line, memory: ex.MemoryNote);
+        if (tracked)
+            ex.RaceCheck(t, x, write: false, order, op, fn, file, line, v);
         return v;
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    internal static async ValueTask Store<T>(Loc<T> x, T v, MemOrder order, string op, string fn, string file, int line)
+    internal static async ValueTask Store<T>(Loc<T> x, T v, MemOrder order, string op, string fn, string file, int line, bool tracked = true)
     {
         var (ex, t) = Ctx();
         if (ex.Orderings != null && order >= MemOrder.Acquire)
@@ -70,6 +98,8 @@ public static partial class Kernel
         ex.Store(t, x, v, order, rmw: false);
         if (ex.Recording)
             ex.Record(t, op, x.Name, Format.Value(v), fn, file, line, memory: ex.MemoryNote);
+        if (tracked)
+            ex.RaceCheck(t, x, write: true, order, op, fn, file, line, v);
     }
 
     // ---- exchange and compare-exchange -----------------------------------------------------
@@ -136,6 +166,7 @@ public static partial class Kernel
         ex.Store(t, x, v, order, rmw: true);
         if (ex.Recording)
             ex.Record(t, op, x.Name, $"{Format.Value(old)} -> {Format.Value(v)}", fn, file, line, memory: ex.MemoryNote);
+        ex.RaceCheck(t, x, write: true, MemOrder.Relaxed, op, fn, file, line, v);
         return old;
     }
 
@@ -159,6 +190,7 @@ public static partial class Kernel
             ex.Record(t, op, x.Name, value, fn, file, line, memory: ex.MemoryNote);
         }
 
+        ex.RaceCheck(t, x, write: ok, MemOrder.Relaxed, op, fn, file, line, ok ? @new : found);
         return found;
     }
 
@@ -301,6 +333,7 @@ public static partial class Kernel
         ex.Store(t, x, @new, order, rmw: true);
         if (ex.Recording)
             ex.Record(t, op, x.Name, $"{old} -> {@new}", fn, file, line, memory: ex.MemoryNote);
+        ex.RaceCheck(t, x, write: true, MemOrder.Relaxed, op, fn, file, line, @new);
         return returnNew ? @new : old;
     }
 
@@ -342,6 +375,8 @@ public static partial class Kernel
             op += " (weakened: removed)";
         if (ex.Memory is ScMemory)
         {
+            if (!removed)
+                ex.Races?.OnFence(t, kind);
             ex.Record(t, op, null, null, fn, file, line);
             return ValueTask.CompletedTask;
         }
@@ -354,7 +389,7 @@ public static partial class Kernel
     {
         await ex.Point(t, null, null);
         if (kind is { } k)
-            ex.Memory.Fence(t, k);
+            ex.Fence(t, k);
         ex.Record(t, op, null, null, fn, file, line, memory: ex.MemoryNote);
     }
 
@@ -401,6 +436,7 @@ public static partial class Kernel
         ex.Store(t, x, @new, order, rmw: true);
         if (ex.Recording)
             ex.Record(t, op, part is null ? x.Name : $"{x.Name}.{part}", $"0x{old:x} -> 0x{@new:x}", fn, file, line, memory: ex.MemoryNote);
+        ex.RaceCheck(t, x, write: true, MemOrder.Relaxed, op, fn, file, line, @new);
         return old;
     }
 }

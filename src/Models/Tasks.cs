@@ -72,6 +72,9 @@ public sealed class SimTask : INamed
     /// <summary>Native explorer: where the coroutine resumes.</summary>
     internal Action? Continuation;
 
+    /// <summary>The data-race detector's vector clocks for this task.</summary>
+    internal RaceClocks? Race;
+
     /// <summary>Per-task fields that ports add to task_struct (e.g. the pagecache lock's recursion mark).</summary>
     private Dictionary<object, object?>? _fields;
 
