@@ -293,6 +293,10 @@ public sealed class Execution
             // state as it was, so the hang report can say what it was waiting for.
             return;
         }
+        catch (NullReferenceException e) when (PortFrame(e) is { } frame)
+        {
+            Fail(NullDereference(task, frame));
+        }
         catch (Exception e)
         {
             Fail(new Failure(FailureKind.ModelCrash, $"{e.GetType().Name}: {e.Message}", FirstModelFrame(e)));
@@ -310,6 +314,55 @@ public sealed class Execution
     private bool IsDriverInterrupt(Exception e) =>
         e is ThreadInterruptedException or OperationCanceledException
         || (e.GetType().Namespace?.StartsWith("Microsoft.Coyote", StringComparison.Ordinal) ?? false);
+
+    /// <summary>
+    /// The innermost frame of a port (a class marked [KernelPort], or a method of one) that the
+    /// exception went through: a NULL dereference there is the kernel's oops, while one in kmc's
+    /// own scenario code stays a ModelCrash.
+    /// </summary>
+    private static System.Diagnostics.StackFrame? PortFrame(Exception e)
+    {
+        var frames = new System.Diagnostics.StackTrace(e, true).GetFrames();
+        foreach (var f in frames)
+        {
+            for (var type = f.GetMethod()?.DeclaringType; type != null; type = type.DeclaringType)
+            {
+                if (type.IsDefined(typeof(KernelPortAttribute), inherit: false))
+                    return f;
+            }
+
+            if (f.GetFileName() != null)
+                return null;
+        }
+
+        return null;
+    }
+
+    /// <summary>BUG: kernel NULL pointer dereference, with the load that gave the task its NULL.</summary>
+    private Failure NullDereference(SimTask task, System.Diagnostics.StackFrame frame)
+    {
+        var where = frame.GetFileName() is { } file ? $"{file}:{frame.GetFileLineNumber()}" : null;
+        var sb = new StringBuilder("BUG: kernel NULL pointer dereference in ").Append(task.Name);
+        if (frame.GetFileName() != null)
+            sb.Append(" at ").Append(Path.GetFileName(frame.GetFileName())).Append(':').Append(frame.GetFileLineNumber());
+        if (task.LastNullLoad is { } n)
+        {
+            sb.Append("; the pointer came from ").Append(n.Op).Append('(').Append(n.Target).Append(") = NULL in ").Append(n.Function)
+                .Append(" (").Append(Path.GetFileName(n.File)).Append(':').Append(n.Line).Append(')');
+            if (n.Step > 0 && Recorder is { } rec && n.Step <= rec.Steps.Count)
+            {
+                sb.Append(", step ").Append(n.Step);
+                if (rec.Steps[n.Step - 1].Memory is { } memory)
+                    sb.Append(": ").Append(memory);
+            }
+        }
+        else
+        {
+            sb.Append("; no load of this task returned NULL: the pointer was never set");
+        }
+
+        return new Failure(FailureKind.NullDereference, sb.ToString(), where);
+    }
 
     private static string? FirstModelFrame(Exception e)
     {

@@ -150,6 +150,8 @@ public static partial class Kernel
         Allocator.CheckLive(x, op, file, line, t);
         var v = ex.LoadLatest(t, x, order);
         ex.Record(t, op, x.Name, Format.Value(v), fn, file, line, memory: ex.MemoryNote);
+        if (v is null)
+            NoteNull(ex, t, x, op, fn, file, line);
         ex.RaceCheck(t, x, write: false, order, op, fn, file, line, v);
         return v;
     }

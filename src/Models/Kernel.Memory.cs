@@ -82,6 +82,8 @@ public static partial class Kernel
         var v = ex.Load(t, x, order, rmw: false);
         if (ex.Recording)
             ex.Record(t, op, x.Name, Format.Value(v), fn, file, line, memory: ex.MemoryNote);
+        if (v is null)
+            NoteNull(ex, t, x, op, fn, file, line);
         if (tracked)
             ex.RaceCheck(t, x, write: false, order, op, fn, file, line, v);
         return v;
@@ -101,6 +103,10 @@ public static partial class Kernel
         if (tracked)
             ex.RaceCheck(t, x, write: true, order, op, fn, file, line, v);
     }
+
+    /// <summary>Remembers the task's last load of NULL, for the NULL-dereference report.</summary>
+    private static void NoteNull(Execution ex, SimTask t, Loc x, string op, string fn, string file, int line) =>
+        t.LastNullLoad = new NullLoad(op, x.Name, fn, file, line, ex.Recorder?.Steps.Count ?? 0);
 
     // ---- exchange and compare-exchange -----------------------------------------------------
 
@@ -166,6 +172,8 @@ public static partial class Kernel
         ex.Store(t, x, v, order, rmw: true);
         if (ex.Recording)
             ex.Record(t, op, x.Name, $"{Format.Value(old)} -> {Format.Value(v)}", fn, file, line, memory: ex.MemoryNote);
+        if (old is null)
+            NoteNull(ex, t, x, op, fn, file, line);
         ex.RaceCheck(t, x, write: true, MemOrder.Relaxed, op, fn, file, line, v);
         return old;
     }
@@ -190,6 +198,8 @@ public static partial class Kernel
             ex.Record(t, op, x.Name, value, fn, file, line, memory: ex.MemoryNote);
         }
 
+        if (found is null)
+            NoteNull(ex, t, x, op, fn, file, line);
         ex.RaceCheck(t, x, write: ok, MemOrder.Relaxed, op, fn, file, line, ok ? @new : found);
         return found;
     }

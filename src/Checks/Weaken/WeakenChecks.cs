@@ -172,7 +172,7 @@ public sealed class WeakenClosures : WeakenedCheck
             + "(refcount_inc() is relaxed for the same reason); only the BUG_ON on its result uses the value"),
         LkmmBug("ClosurePutAfterSub.smp_acquire__after_ctrl_dep",
             "the last put's control dependency no longer orders its reads of cl->fn and cl->s after the count hit zero: it reads cl->s stale "
-            + "(NULL) and dereferences it (a NULL-pointer oops; kmc reports the C# NullReferenceException as ModelCrash)"),
+            + "(NULL) and dereferences it (a NULL-pointer oops, reported as NullDereference with the stale load behind it)"),
         RaceBug("ClosureSub.atomic_sub_return_release",
             "closure_sync()'s own put no longer publishes cl->s and cl->fn set just before it: the last putter reads them stale and "
             + "dereferences NULL"),
