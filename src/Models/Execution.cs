@@ -44,6 +44,12 @@ public sealed record ExecutionOptions
 
     public MemoryModel? Memory { get; init; }
 
+    /// <summary>
+    /// Report data races (<see cref="FailureKind.DataRace"/>), a property every check has. Off only
+    /// for runs that measure what it costs, and for the litmus engine, which flags races itself.
+    /// </summary>
+    public bool DetectRaces { get; init; } = true;
+
     /// <summary>Keep every location created (for final-state comparisons).</summary>
     public bool TrackLocations { get; init; }
 }
@@ -72,6 +78,7 @@ public sealed class Execution
         Cpus = cpus;
         Memory = options.Memory ?? ScMemory.Instance;
         IsSc = Memory is ScMemory;
+        Races = options.DetectRaces ? new RaceDetector() : null;
         Recorder = options.Record ? new Recorder() : null;
         Hotplug = new Hotplug(options.Cpus);
     }
@@ -133,12 +140,52 @@ public sealed class Execution
     /// </summary>
     internal Scheduling.Reduction.Footprint? StepFootprint;
 
+    /// <summary>The data-race detector (null when <see cref="ExecutionOptions.DetectRaces"/> is off).</summary>
+    internal readonly RaceDetector? Races;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal T Load<T>(SimTask t, Loc<T> x, MemOrder order, bool rmw)
     {
         StepFootprint?.Read(x.Key);
-        return IsSc ? x.Value : Memory.Load(t, x, order, rmw);
+        if (Races is null)
+            return IsSc ? x.Value : Memory.Load(t, x, order, rmw);
+        T v;
+        RaceStamp read;
+        if (IsSc)
+        {
+            v = x.Value;
+            read = x.Race?.Current ?? default;
+        }
+        else
+        {
+            Memory.RaceRead = default;
+            v = Memory.Load(t, x, order, rmw);
+            read = Memory.RaceRead;
+        }
+
+        Races.OnLoad(t, x, order, rmw, IsPointer<T>(), read);
+        return v;
     }
+
+    /// <summary>The load that ends a spin-wait (smp_cond_load_*): the newest value.</summary>
+    internal T LoadLatest<T>(SimTask t, Loc<T> x, MemOrder order)
+    {
+        StepFootprint?.Read(x.Key);
+        if (IsSc)
+        {
+            Races?.OnLoad(t, x, order, rmw: false, IsPointer<T>(), x.Race?.Current ?? default);
+            return x.Value;
+        }
+
+        Memory.RaceRead = default;
+        var v = Memory.LoadLatest(t, x, order);
+        Races?.OnLoad(t, x, order, rmw: false, IsPointer<T>(), Memory.RaceRead);
+        return v;
+    }
+
+    /// <summary>A load of an object reference: later accesses through it are dependency-ordered (as in the weak models).</summary>
+    private static bool IsPointer<T>() =>
+        typeof(T) != typeof(string) && RuntimeHelpers.IsReferenceOrContainsReferences<T>();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void Store<T>(SimTask t, Loc<T> x, T v, MemOrder order, bool rmw)
@@ -150,11 +197,37 @@ public sealed class Execution
             x.LastWriterStep = Recorder.Steps.Count + 1;
         }
 
+        if (Races != null)
+        {
+            var stamp = Races.OnStore(t, order, rmw);
+            if (IsSc)
+                (x.Race ??= new RaceCell()).Current = stamp;
+            else
+                Memory.RaceStore = stamp;
+        }
+
         if (IsSc)
             x.Value = v;
         else
             Memory.Store(t, x, v, order, rmw);
     }
+
+    /// <summary>A barrier took effect (under sc only the race detector needs it).</summary>
+    internal void Fence(SimTask t, FenceKind kind)
+    {
+        if (!IsSc)
+            Memory.Fence(t, kind);
+        Races?.OnFence(t, kind);
+    }
+
+    /// <summary>Checks an access for a data race (after the memory model made it and the trace recorded it).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void RaceCheck<T>(SimTask t, Loc x, bool write, MemOrder order, string op, string fn, string file, int line, T value)
+    {
+        if (Races?.Access(this, t, x, write, order != MemOrder.Plain, op, fn, file, line, Recording ? Format.Value(value) : null) is { } race)
+            throw new KernelFailureException(race);
+    }
+
     /// <summary>Created on first use: most executions of a lock allocate nothing.</summary>
     public Allocator Allocator => _allocator ??= new();
 
@@ -237,6 +310,7 @@ public sealed class Execution
         Cpus[cpu].TaskCount++;
         _anyRt |= schedClass != SchedClass.Normal;
         _tasks.Add(task);
+        Races?.OnSpawn(t_task, task);
         if (t_task != null)
         {
             Memory.OnSpawn(t_task, task);
@@ -292,6 +366,10 @@ public sealed class Execution
             // state as it was, so the hang report can say what it was waiting for.
             return;
         }
+        catch (NullReferenceException e) when (PortFrame(e) is { } frame)
+        {
+            Fail(NullDereference(task, frame));
+        }
         catch (Exception e)
         {
             Fail(new Failure(FailureKind.ModelCrash, $"{e.GetType().Name}: {e.Message}", FirstModelFrame(e)));
@@ -309,6 +387,55 @@ public sealed class Execution
     private bool IsDriverInterrupt(Exception e) =>
         e is ThreadInterruptedException or OperationCanceledException
         || (e.GetType().Namespace?.StartsWith("Microsoft.Coyote", StringComparison.Ordinal) ?? false);
+
+    /// <summary>
+    /// The innermost frame of a port (a class marked [KernelPort], or a method of one) that the
+    /// exception went through: a NULL dereference there is the kernel's oops, while one in kmc's
+    /// own scenario code stays a ModelCrash.
+    /// </summary>
+    private static System.Diagnostics.StackFrame? PortFrame(Exception e)
+    {
+        var frames = new System.Diagnostics.StackTrace(e, true).GetFrames();
+        foreach (var f in frames)
+        {
+            for (var type = f.GetMethod()?.DeclaringType; type != null; type = type.DeclaringType)
+            {
+                if (type.IsDefined(typeof(KernelPortAttribute), inherit: false))
+                    return f;
+            }
+
+            if (f.GetFileName() != null)
+                return null;
+        }
+
+        return null;
+    }
+
+    /// <summary>BUG: kernel NULL pointer dereference, with the load that gave the task its NULL.</summary>
+    private Failure NullDereference(SimTask task, System.Diagnostics.StackFrame frame)
+    {
+        var where = frame.GetFileName() is { } file ? $"{file}:{frame.GetFileLineNumber()}" : null;
+        var sb = new StringBuilder("BUG: kernel NULL pointer dereference in ").Append(task.Name);
+        if (frame.GetFileName() != null)
+            sb.Append(" at ").Append(Path.GetFileName(frame.GetFileName())).Append(':').Append(frame.GetFileLineNumber());
+        if (task.LastNullLoad is { } n)
+        {
+            sb.Append("; the pointer came from ").Append(n.Op).Append('(').Append(n.Target).Append(") = NULL in ").Append(n.Function)
+                .Append(" (").Append(Path.GetFileName(n.File)).Append(':').Append(n.Line).Append(')');
+            if (n.Step > 0 && Recorder is { } rec && n.Step <= rec.Steps.Count)
+            {
+                sb.Append(", step ").Append(n.Step);
+                if (rec.Steps[n.Step - 1].Memory is { } memory)
+                    sb.Append(": ").Append(memory);
+            }
+        }
+        else
+        {
+            sb.Append("; no load of this task returned NULL: the pointer was never set");
+        }
+
+        return new Failure(FailureKind.NullDereference, sb.ToString(), where);
+    }
 
     private static string? FirstModelFrame(Exception e)
     {

@@ -13,9 +13,19 @@ public enum FailureKind
     /// </summary>
     Livelock,
     UseAfterFree,
+    /// <summary>
+    /// A NULL pointer dereference (an oops in the kernel) in port code: typically a pointer read
+    /// stale or before it was published. The message names the last load that returned NULL.
+    /// </summary>
+    NullDereference,
+    /// <summary>
+    /// A data race as the LKMM defines it (KCSAN's report): two conflicting accesses from different
+    /// tasks, at least one plain, not ordered by happens-before.
+    /// </summary>
+    DataRace,
     DoubleFree,
     Leak,
-    /// <summary>Model code threw something that is not a kernel failure: a bug in the port itself.</summary>
+    /// <summary>Model code threw something that is not a kernel failure: a bug in kmc's own scenario code or in the port's C#.</summary>
     ModelCrash,
 }
 

@@ -148,9 +148,11 @@ public static partial class Kernel
             : (MemOrder.Acquire, "smp_cond_load_acquire");
         await ex.Point(t, () => cond(x.Peek()), $"{x.Name} ({op})", $"{fn} ({Path.GetFileName(file)}:{line})", x);
         Allocator.CheckLive(x, op, file, line, t);
-        Scheduling.Reduction.Footprints.Read(x.Key);
-        var v = ex.IsSc ? x.Value : ex.Memory.LoadLatest(t, x, order);
+        var v = ex.LoadLatest(t, x, order);
         ex.Record(t, op, x.Name, x.FormatValue(v), fn, file, line, memory: ex.MemoryNote);
+        if (v is null)
+            NoteNull(ex, t, x, op, fn, file, line);
+        ex.RaceCheck(t, x, write: false, order, op, fn, file, line, v);
         return v;
     }
 
@@ -160,9 +162,9 @@ public static partial class Kernel
         var (ex, t) = Ctx();
         await ex.Point(t, () => cond(x.Peek()), $"{x.Name} (smp_cond_load_relaxed)", $"{fn} ({Path.GetFileName(file)}:{line})", x);
         Allocator.CheckLive(x, "smp_cond_load_relaxed", file, line, t);
-        Scheduling.Reduction.Footprints.Read(x.Key);
-        var v = ex.IsSc ? x.Value : ex.Memory.LoadLatest(t, x, MemOrder.Once);
+        var v = ex.LoadLatest(t, x, MemOrder.Once);
         ex.Record(t, "smp_cond_load_relaxed", x.Name, x.FormatValue(v), fn, file, line, memory: ex.MemoryNote);
+        ex.RaceCheck(t, x, write: false, MemOrder.Once, "smp_cond_load_relaxed", fn, file, line, v);
         return v;
     }
 

@@ -38,6 +38,32 @@ public static partial class Kernel
     public static ValueTask PlainWrite<T>(Loc<T> x, T v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
         => Store(x, v, MemOrder.Plain, "store", fn, file, line);
 
+    /// <summary>
+    /// data_race(x): a plain load the kernel marks as an intentional race (a statistic, a
+    /// diagnostic, a racy check whose result is rechecked): exempt from data-race detection, as
+    /// KCSAN exempts it. Ordered like a plain load.
+    /// </summary>
+    public static ValueTask<T> DataRace<T>(Loc<T> x, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+        => Load(x, MemOrder.Plain, "data_race", fn, file, line, tracked: false);
+
+    /// <summary>data_race(x = v): a plain store marked as an intentional race (see <see cref="DataRace{T}"/>).</summary>
+    public static ValueTask DataRaceWrite<T>(Loc<T> x, T v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+        => Store(x, v, MemOrder.Plain, "data_race store", fn, file, line, tracked: false);
+
+    /// <summary>
+    /// Marks <paramref name="p"/> as computed from the value of the task's last load (decode_tail(),
+    /// decode_cpu(), per_cpu_ptr(..., cpu) with cpu just read): an address dependency, so
+    /// accesses through it come after the store that load read. The race detector needs to be
+    /// told (a port's C# does not show which value a pointer came from); as with pointer-valued
+    /// loads it then orders all of the task's later accesses, not only those through p.
+    /// </summary>
+    public static T DependentPointer<T>(T p)
+    {
+        var ex = Execution.Current;
+        ex.Races?.OnAddressDependency(Execution.CurrentTask);
+        return p;
+    }
+
     /// <summary>smp_store_mb(): a store followed by a full barrier.</summary>
     public static async ValueTask SmpStoreMb<T>(Loc<T> x, T v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
     {
@@ -45,16 +71,16 @@ public static partial class Kernel
         await Fence(FenceKind.Mb, "smp_mb", fn, file, line);
     }
 
-    internal static ValueTask<T> Load<T>(Loc<T> x, MemOrder order, string op, string fn, string file, int line)
+    internal static ValueTask<T> Load<T>(Loc<T> x, MemOrder order, string op, string fn, string file, int line, bool tracked = true)
     {
         var (ex, t) = Ctx();
         if (ex.Orderings != null && order >= MemOrder.Acquire)
             (order, op) = Hooked(ex, order, rmw: false, op, fn, file, line);
-        return AccessStep<LoadAccess<T>, T>.At(ex, t, new LoadAccess<T>(x, order, op, fn, file, line));
+        return AccessStep<LoadAccess<T>, T>.At(ex, t, new LoadAccess<T>(x, order, op, fn, file, line, tracked));
     }
 
     /// <summary>The step of a load, run once its task is scheduled (see <see cref="AccessStep{TAccess, T}"/>).</summary>
-    private readonly record struct LoadAccess<T>(Loc<T> X, MemOrder Order, string Op, string Fn, string File, int Line) : IAccess<T>
+    private readonly record struct LoadAccess<T>(Loc<T> X, MemOrder Order, string Op, string Fn, string File, int Line, bool Tracked) : IAccess<T>
     {
         public T Run(Execution ex, SimTask t)
         {
@@ -62,19 +88,23 @@ public static partial class Kernel
             var v = ex.Load(t, X, Order, rmw: false);
             if (ex.Recording)
                 ex.Record(t, Op, X.Name, X.FormatValue(v), Fn, File, Line, memory: ex.MemoryNote);
+            if (v is null)
+                NoteNull(ex, t, X, Op, Fn, File, Line);
+            if (Tracked)
+                ex.RaceCheck(t, X, write: false, Order, Op, Fn, File, Line, v);
             return v;
         }
     }
 
-    internal static ValueTask Store<T>(Loc<T> x, T v, MemOrder order, string op, string fn, string file, int line)
+    internal static ValueTask Store<T>(Loc<T> x, T v, MemOrder order, string op, string fn, string file, int line, bool tracked = true)
     {
         var (ex, t) = Ctx();
         if (ex.Orderings != null && order >= MemOrder.Acquire)
             (order, op) = Hooked(ex, order, rmw: false, op, fn, file, line);
-        return AccessStep<StoreAccess<T>, bool>.AtVoid(ex, t, new StoreAccess<T>(x, v, order, op, fn, file, line));
+        return AccessStep<StoreAccess<T>, bool>.AtVoid(ex, t, new StoreAccess<T>(x, v, order, op, fn, file, line, tracked));
     }
 
-    private readonly record struct StoreAccess<T>(Loc<T> X, T V, MemOrder Order, string Op, string Fn, string File, int Line) : IAccess<bool>
+    private readonly record struct StoreAccess<T>(Loc<T> X, T V, MemOrder Order, string Op, string Fn, string File, int Line, bool Tracked) : IAccess<bool>
     {
         public bool Run(Execution ex, SimTask t)
         {
@@ -82,9 +112,15 @@ public static partial class Kernel
             ex.Store(t, X, V, Order, rmw: false);
             if (ex.Recording)
                 ex.Record(t, Op, X.Name, X.FormatValue(V), Fn, File, Line, memory: ex.MemoryNote);
+            if (Tracked)
+                ex.RaceCheck(t, X, write: true, Order, Op, Fn, File, Line, V);
             return true;
         }
     }
+
+    /// <summary>Remembers the task's last load of NULL, for the NULL-dereference report.</summary>
+    private static void NoteNull(Execution ex, SimTask t, Loc x, string op, string fn, string file, int line) =>
+        t.LastNullLoad = new NullLoad(op, x.Name, fn, file, line, ex.Recorder?.Steps.Count ?? 0);
 
     // ---- exchange and compare-exchange -----------------------------------------------------
 
@@ -155,6 +191,9 @@ public static partial class Kernel
             ex.Store(t, X, V, Order, rmw: true);
             if (ex.Recording)
                 ex.Record(t, Op, X.Name, $"{X.FormatValue(old)} -> {X.FormatValue(V)}", Fn, File, Line, memory: ex.MemoryNote);
+            if (old is null)
+                NoteNull(ex, t, X, Op, Fn, File, Line);
+            ex.RaceCheck(t, X, write: true, MemOrder.Relaxed, Op, Fn, File, Line, V);
             return old;
         }
     }
@@ -184,6 +223,9 @@ public static partial class Kernel
                 ex.Record(t, Op, X.Name, value, Fn, File, Line, memory: ex.MemoryNote);
             }
 
+            if (found is null)
+                NoteNull(ex, t, X, Op, Fn, File, Line);
+            ex.RaceCheck(t, X, write: ok, MemOrder.Relaxed, Op, Fn, File, Line, ok ? New : found);
             return found;
         }
     }
@@ -333,6 +375,7 @@ public static partial class Kernel
             ex.Store(t, X, @new, Order, rmw: true);
             if (ex.Recording)
                 ex.Record(t, Op, X.Name, X.Layout is null ? $"{old} -> {@new}" : $"{X.FormatValue(old)} -> {X.FormatValue(@new)}", Fn, File, Line, memory: ex.MemoryNote);
+            ex.RaceCheck(t, X, write: true, MemOrder.Relaxed, Op, Fn, File, Line, @new);
             return ReturnNew ? @new : old;
         }
     }
@@ -375,6 +418,8 @@ public static partial class Kernel
             op += " (weakened: removed)";
         if (ex.Memory is ScMemory)
         {
+            if (!removed)
+                ex.Races?.OnFence(t, kind);
             ex.Record(t, op, null, null, fn, file, line);
             return ValueTask.CompletedTask;
         }
@@ -387,7 +432,7 @@ public static partial class Kernel
     {
         await ex.Point(t, null, null);
         if (kind is { } k)
-            ex.Memory.Fence(t, k);
+            ex.Fence(t, k);
         ex.Record(t, op, null, null, fn, file, line, memory: ex.MemoryNote);
     }
 
@@ -439,6 +484,7 @@ public static partial class Kernel
             ex.Store(t, X, @new, Order, rmw: true);
             if (ex.Recording)
                 ex.Record(t, Op, Part is null ? X.Name : $"{X.Name}.{Part}", X.Layout is null ? $"0x{old:x} -> 0x{@new:x}" : $"{X.FormatValue(old)} -> {X.FormatValue(@new)}", Fn, File, Line, memory: ex.MemoryNote);
+            ex.RaceCheck(t, X, write: true, MemOrder.Relaxed, Op, Fn, File, Line, @new);
             return old;
         }
     }

@@ -20,6 +20,7 @@ public static partial class Kernel
             t.RcuLockedAt = $"{file}:{line}";
             if (!ex.IsSc)
                 ex.Memory.OnRcuReadLock(t);
+            ex.Races?.OnRcuReadLock(t);
         }
 
         if (ex.Recording)
@@ -41,7 +42,7 @@ public static partial class Kernel
         {
             var token = ex.IsSc ? null : ex.Memory.OnRcuReadUnlock(t);
             t.RcuLockedAt = null;
-            ex.Rcu.SectionEnded(t, token);
+            ex.Rcu.SectionEnded(t, token, ex.Races?.OnRcuReadUnlock(t));
         }
 
         if (ex.Recording)

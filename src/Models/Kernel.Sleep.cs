@@ -52,7 +52,7 @@ public static partial class Kernel
         await ex.Point(t, null, null);
         Scheduling.Reduction.Footprints.Untracked();
         t.State = state;
-        ex.Memory.Fence(t, FenceKind.Mb);
+        ex.Fence(t, FenceKind.Mb);
         if (ex.Recording)
             ex.Record(t, "set_current_state", t.Name + "->__state", state.ToString().ToUpperInvariant(), fn, file, line);
     }
@@ -89,6 +89,7 @@ public static partial class Kernel
         Scheduling.Reduction.Footprints.Untracked();
         if (t.State == TaskState.Running)
         {
+            ex.Races?.OnScheduled(t);
             if (ex.Recording)
                 ex.Record(t, "schedule", null, "TASK_RUNNING: returns at once", fn, file, line);
             return;
@@ -104,6 +105,7 @@ public static partial class Kernel
         Scheduling.Reduction.Footprints.Untracked();
         t.Sleeping = false;
         t.Cpu.Occupant = t;
+        ex.Races?.OnScheduled(t);
         if (ex.Recording)
             ex.Record(t, "schedule", null, "woken", fn, file, line);
     }
@@ -121,10 +123,13 @@ public static partial class Kernel
     private static bool TryToWakeUp(Execution ex, SimTask waker, SimTask p, string fn, string file, int line)
     {
         // try_to_wake_up() orders the wakeup after the waker's prior accesses (smp_mb__after_spinlock).
-        ex.Memory.Fence(waker, FenceKind.Mb);
+        ex.Fence(waker, FenceKind.Mb);
         var woke = p.State != TaskState.Running && !p.Done;
         if (woke)
+        {
             p.State = TaskState.Running;
+            ex.Races?.OnWake(waker, p);
+        }
         if (ex.Recording)
             ex.Record(waker, "wake_up_process", p.Name, woke ? "woken" : "already running", fn, file, line, wakes: woke ? p.Name : null);
         return woke;
@@ -152,7 +157,7 @@ public static partial class Kernel
         }
 
         t.State = state;
-        ex.Memory.Fence(t, FenceKind.Mb);
+        ex.Fence(t, FenceKind.Mb);
         if (ex.Recording)
             ex.Record(t, "set_current_state", t.Name + "->__state", state.ToString().ToUpperInvariant(), fn, file, line);
         await SpinUnlockIrqrestore(wq.Lock, flags, fn, file, line);

@@ -60,6 +60,9 @@ public abstract class Loc
     /// <summary>The bit layout of a flags word, for reports (null: the value prints as it is).</summary>
     public BitLayout? Layout { get; set; }
 
+    /// <summary>What the data-race detector knows of this location (null until a task accesses it).</summary>
+    internal RaceCell? Race;
+
     /// <summary>Per-location state a weak memory model keeps (store history, views).</summary>
     public object? ModelState { get; set; }
 
@@ -127,6 +130,15 @@ public interface INamed
 public abstract class MemoryModel
 {
     public abstract string Name { get; }
+
+    /// <summary>
+    /// What the store the last load read carries for the data-race detector: a model sets it in
+    /// <see cref="Load{T}"/>/<see cref="LoadLatest{T}"/> from what it kept with that store.
+    /// </summary>
+    internal RaceStamp RaceRead;
+
+    /// <summary>What the store being made carries for the data-race detector: a model keeps it with the store.</summary>
+    internal RaceStamp RaceStore;
 
     public abstract T Load<T>(SimTask task, Loc<T> loc, MemOrder order, bool rmw);
 

@@ -32,6 +32,9 @@ internal sealed class GracePeriod
 
     /// <summary>What the memory model returned at each waited-for section's end, in the order they ended.</summary>
     public readonly List<object?> Ended = new();
+
+    /// <summary>The race detector's clocks of the sections that ended before the start and of those waited for.</summary>
+    public readonly List<int[]?> RaceEnded = new();
 }
 
 /// <summary>
@@ -52,20 +55,31 @@ internal sealed class RcuState
         var readers = ex.Tasks.Where(r => r != updater && !r.Done && r.RcuReadLockNesting > 0).ToList();
         var gp = new GracePeriod(updater, readers);
         gp.Start = ex.IsSc ? null : ex.Memory.OnGracePeriodStart(updater);
+        if (ex.Races != null)
+        {
+            ex.Races.OnGracePeriodStart(updater);
+            gp.RaceEnded.Add(_raceEnded);
+        }
+
         if (readers.Count > 0)
             _active.Add(gp);
         return gp;
     }
 
     /// <summary>A reader's outermost rcu_read_unlock(): the section every grace period still waiting on it waited for.</summary>
-    public void SectionEnded(SimTask reader, object? token)
+    /// <summary>The race detector's clocks of every section ended so far, joined.</summary>
+    private int[]? _raceEnded;
+
+    public void SectionEnded(SimTask reader, object? token, int[]? raceClock)
     {
+        _raceEnded = RaceDetector.JoinOf(_raceEnded, raceClock);
         for (var i = _active.Count - 1; i >= 0; i--)
         {
             var gp = _active[i];
             if (!gp.Waiting.Remove(reader))
                 continue;
             gp.Ended.Add(token);
+            gp.RaceEnded.Add(raceClock);
             if (gp.Waiting.Count == 0)
                 _active.RemoveAt(i);
         }
@@ -75,5 +89,6 @@ internal sealed class RcuState
     {
         if (!ex.IsSc)
             ex.Memory.OnGracePeriodEnd(gp.Updater, gp.Start, gp.Ended);
+        ex.Races?.OnGracePeriodEnd(gp.Updater, gp.RaceEnded);
     }
 }

@@ -92,6 +92,12 @@ public sealed class SimTask : INamed
     /// <summary>Native explorer: where the coroutine resumes.</summary>
     internal Action? Continuation;
 
+    /// <summary>The task's last load that returned NULL (what a NULL dereference report names).</summary>
+    internal NullLoad? LastNullLoad;
+
+    /// <summary>The data-race detector's vector clocks for this task.</summary>
+    internal RaceClocks? Race;
+
     /// <summary>Per-task fields that ports add to task_struct (e.g. the pagecache lock's recursion mark).</summary>
     private Dictionary<object, object?>? _fields;
 
@@ -109,3 +115,6 @@ public sealed class TaskField<T>(string name, T initial = default!)
     public string Name { get; } = name;
     public T Initial { get; } = initial;
 }
+
+/// <summary>A load that returned NULL: the likely source of a later NULL dereference.</summary>
+internal sealed record NullLoad(string Op, string Target, string Function, string File, int Line, int Step);

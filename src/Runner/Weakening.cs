@@ -37,6 +37,14 @@ public sealed record DeclaredWeakening(string Site, WeakeningClass Class, string
     public static DeclaredWeakening LkmmBug(string site, string why, FailureKind? kind = null) =>
         new(site, WeakeningClass.Detected, why, Expectation.Pass, Expectation.Pass, kind is { } k ? Expectation.Bug(k) : Expectation.AnyBug);
 
+    /// <summary>
+    /// Detected under every model: the data-race property sees the weakening under sc and tso (a
+    /// plain access no longer ordered by happens-before), lkmm may also show its stale read first.
+    /// </summary>
+    public static DeclaredWeakening RaceBug(string site, string why, bool tso = true) =>
+        new(site, WeakeningClass.Detected, why, Expectation.Bug(FailureKind.DataRace),
+            tso ? Expectation.Bug(FailureKind.DataRace) : Expectation.Pass, Expectation.AnyBug);
+
     public static DeclaredWeakening Harmless(string site, string why) =>
         new(site, WeakeningClass.Harmless, why, Expectation.Pass, Expectation.Pass, Expectation.Pass);
 

@@ -62,7 +62,7 @@ public abstract class ClosureSyncCheckBase : Check
                 await io.Cl.ClosureGet();
                 ex.Spawn($"putter{idx}", idx + 1, async () =>
                 {
-                    await WriteOnce(io.Data[idx], 1);
+                    await PlainWrite(io.Data[idx], 1);
                     await io.Cl.ClosurePut();
                 });
             }
@@ -72,7 +72,7 @@ public abstract class ClosureSyncCheckBase : Check
             Assert(r == 1, $"closure_sync() returned with {r} refs remaining (expected only ours)");
             for (var i = 0; i < n; i++)
             {
-                var d = await ReadOnce(io.Data[i]);
+                var d = await PlainRead(io.Data[i]);
                 Assert(d == 1, $"after closure_sync() io.data[{i}] is {d}: the put's prior write is not visible");
             }
 

@@ -24,9 +24,9 @@ public sealed class ClosureSyncTimeoutUpstreamCheck : Check
 
     public override IReadOnlyList<Variant> Variants { get; } =
     [
-        ClosureVariants.UpstreamFixedSync,
+        ClosureVariants.SleeperRace(ClosureVariants.UpstreamFixedSync),
         ClosureVariants.UpstreamSyncerTimeoutRace,
-        ClosureVariants.UpstreamAcquireFixes,
+        ClosureVariants.SleeperRace(ClosureVariants.UpstreamAcquireFixes),
     ];
 
     private sealed class Io : KObject

@@ -14,6 +14,13 @@ public static class ClosureVariants
             PerMemoryModel = new Dictionary<string, Expectation> { ["lkmm"] = Expectation.AnyBug },
         };
 
+    /// <summary>A weak-memory bug of a closure_sync() caller: under sc and tso the s->done data race (see <see cref="FixedSync"/>) still shows.</summary>
+    public static Variant WeakMemorySync(string name, string description) =>
+        new(name, description, Expectation.Bug(FailureKind.DataRace))
+        {
+            PerMemoryModel = new Dictionary<string, Expectation> { ["lkmm"] = Expectation.AnyBug },
+        };
+
     public static readonly Variant Fixed =
         Variant.Fixed("lib/closure.c 2018 series with the C1 (rcu + READ_ONCE(s->task)), C3 (closure_get_happened) and C4 (release put + acquire at zero) fixes");
 
@@ -25,15 +32,33 @@ public static class ClosureVariants
     /// later loads). Sleeping is safe (the wakeup orders); the no-sleep path is not. Every check
     /// whose scenario reads shared state after closure_sync() returns declares it (closure-sync,
     /// closure-sync-zeroed, closure-wait-event, whose final refcount read is stale the same way).
+    /// The same hole is a data race under every model: closure_sync_fn()'s plain s->done = 1 and
+    /// __closure_sync()'s plain test of s.done are not ordered by happens-before when the waiter
+    /// does not sleep (herd7 flags closure-sync-nosleep-2018 with a data race); under lkmm either
+    /// the race or the stale read is found first.
     /// </summary>
     public static readonly Variant FixedSync = Fixed with
     {
-        PerMemoryModel = new Dictionary<string, Expectation> { ["lkmm"] = Expectation.Bug(FailureKind.Assertion) },
+        Expected = Expectation.Bug(FailureKind.DataRace),
+        PerMemoryModel = new Dictionary<string, Expectation> { ["lkmm"] = Expectation.AnyBug },
     };
 
-    /// <summary>Under lkmm the stale-data hole of the fixed code (see <see cref="FixedSync"/>) may be found first.</summary>
+    /// <summary>
+    /// <see cref="FixedSync"/> in closure-wait-event's one-waiter scenario: the s->done race is in
+    /// the code, but the sc and tso searches (200 random schedules) never have the put land between
+    /// the waiter's set_current_state() and its test, so they pass; the two-waiter check and lkmm find it.
+    /// </summary>
+    public static readonly Variant FixedSyncOneWaiter = FixedSync with
+    {
+        PerMemoryModel = new Dictionary<string, Expectation> { ["sc"] = Expectation.Pass, ["tso"] = Expectation.Pass, ["lkmm"] = Expectation.AnyBug },
+    };
+
+    /// <summary>
+    /// The s->done data race of the fixed code (see <see cref="FixedSync"/>) is in these variants
+    /// too and may be found before their own bug, under every model (and under lkmm the stale read).
+    /// </summary>
     private static readonly IReadOnlyDictionary<string, Expectation> AnyBugUnderLkmm =
-        new Dictionary<string, Expectation> { ["lkmm"] = Expectation.AnyBug };
+        new Dictionary<string, Expectation> { ["sc"] = Expectation.AnyBug, ["tso"] = Expectation.AnyBug, ["lkmm"] = Expectation.AnyBug };
 
     public static readonly Variant SyncWakeupRace = new("sync-wakeup-race",
         "C1 before a22a9602: closure_sync_fn sets s->done, then reads cl->s->task: the waiter may already have returned",
@@ -43,7 +68,7 @@ public static class ClosureVariants
         "C2: GCC 9.1 hoists the plain s->done = 1 above READ_ONCE(s->task) in closure_sync_fn (the reordered code, modelled as written)",
         Expectation.Bug(FailureKind.UseAfterFree)) { PerMemoryModel = AnyBugUnderLkmm };
 
-    public static readonly Variant SyncRelaxedFastpath = WeakMemory("sync-relaxed-fastpath",
+    public static readonly Variant SyncRelaxedFastpath = WeakMemorySync("sync-relaxed-fastpath",
         "C3 before \"closures: Fix race in closure_sync()\": the fast path skips __closure_sync on a relaxed count read of 1, so nothing orders the other task's put before the caller's reads");
 
     public static readonly Variant BarriersRelaxed = WeakMemory("barriers-relaxed",
@@ -55,7 +80,7 @@ public static class ClosureVariants
 
     public static readonly Variant WaitEventCondBeforeWait = new("wait-event-cond-before-wait",
         "own mutation: closure_wait_event() tests the condition before closure_wait(): a wake_up in between is lost",
-        Expectation.Bug(FailureKind.Hang));
+        Expectation.Bug(FailureKind.Hang)) { PerMemoryModel = AnyBugUnderLkmm };
 
     public static readonly Variant SyncDoneAcquire = new("sync-done-acquire",
         "kmc's proposed fix, not upstream code: closure_sync_fn() sets s->done with smp_store_release() and __closure_sync() tests it with smp_load_acquire(); closes the lkmm hole of the fixed code (tests/Kmc.Tests/ClosureLitmus: herd7 7.58 finds the hole, closure-sync-nosleep-2018 Sometimes with a data race; the same acquire on the upstream form is Never)",
@@ -90,9 +115,12 @@ public static class ClosureVariants
     /// is Sometimes, its -acquire version (kmc's proposed fix) Never
     /// (tests/Kmc.Tests/Litmus/herd7-verdicts.tsv).
     /// </summary>
+    /// The same hole is a data race under every model: the caller's plain reads of the putters'
+    /// data are not ordered after their plain writes by anything but that relaxed read.
     public static readonly Variant UpstreamFixedSync = UpstreamFixed with
     {
-        PerMemoryModel = new Dictionary<string, Expectation> { ["lkmm"] = Expectation.Bug(FailureKind.Assertion) },
+        Expected = Expectation.Bug(FailureKind.DataRace),
+        PerMemoryModel = new Dictionary<string, Expectation> { ["lkmm"] = Expectation.AnyBug },
     };
 
     /// <summary>
@@ -102,10 +130,27 @@ public static class ClosureVariants
     /// then put with a stale decision that trips the guard-bit WARN. A kmc finding, confirmed by
     /// herd7 7.58 with the mainline linux-kernel.cat: closure-sub-retry-fn.litmus is Sometimes (with
     /// a data race on cl->fn), its -acquire version Never (tests/Kmc.Tests/Litmus/herd7-verdicts.tsv).
+    /// That data race is found under every model: the retry loop's plain read of cl->fn is not
+    /// ordered after the owner's plain set_closure_fn() (under lkmm the stale decision may come first).
     /// </summary>
     public static readonly Variant UpstreamFixedRefcount = UpstreamFixed with
     {
-        PerMemoryModel = new Dictionary<string, Expectation> { ["lkmm"] = Expectation.Bug(FailureKind.Assertion) },
+        Expected = Expectation.Bug(FailureKind.DataRace),
+        PerMemoryModel = new Dictionary<string, Expectation> { ["lkmm"] = Expectation.AnyBug },
+    };
+
+    /// <summary>
+    /// The upstream code (and kmc's acquire-fixes) under closure-sync-timeout: closure_sub()'s retry
+    /// loop reads cl->sleeper plainly on a decision taken from a value of remaining that a
+    /// timed-out closure_sync_timeout() has since replaced, while the waiter, in its next
+    /// closure_sync(), stores cl->sleeper again: a data race (benign: the failing try_cmpxchg
+    /// discards what was read), found by kmc under every model, the same shape as the cl->fn race
+    /// herd7 confirms (<see cref="UpstreamFixedRefcount"/>); not confirmed with herd7 itself.
+    /// </summary>
+    public static Variant SleeperRace(Variant v) => v with
+    {
+        Expected = Expectation.Bug(FailureKind.DataRace),
+        PerMemoryModel = new Dictionary<string, Expectation> { ["lkmm"] = Expectation.AnyBug },
     };
 
     public static readonly Variant UpstreamSyncZeroedFastpath = new("sync-zeroed-fastpath",
@@ -118,7 +163,7 @@ public static class ClosureVariants
 
     public static readonly Variant UpstreamSyncerTimeoutRace = new("syncer-timeout-race",
         "before the 2025-10 CLOSURE_SLEEPING series: __closure_sync_timeout() times out, sees the count at 0 and returns while the final putter is still in closure_put_after_sub()/closure_sync_fn on the caller's stack closure",
-        Expectation.Bug(FailureKind.UseAfterFree));
+        Expectation.Bug(FailureKind.UseAfterFree)) { PerMemoryModel = AnyBugUnderLkmm };
 
     public static readonly Variant UpstreamAcquireFixes = new("acquire-fixes",
         "kmc's proposed fix, not upstream code: closure_sync() and its loops decide on atomic_read_acquire() of remaining, and closure_sub() re-reads remaining with acquire after a failed try_cmpxchg; closes both lkmm holes of the upstream code (tests/Kmc.Tests/ClosureLitmus; herd7 7.58 confirms: the holes Sometimes, the acquire versions Never)",

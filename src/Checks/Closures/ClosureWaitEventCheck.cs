@@ -23,7 +23,7 @@ public abstract class ClosureWaitEventCheckBase : Check
 
     private static readonly IReadOnlyList<Variant> s_variants =
     [
-        ClosureVariants.FixedSync,
+        ClosureVariants.FixedSyncOneWaiter,
         ClosureVariants.WaitEventCondBeforeWait,
         ClosureVariants.SyncDoneAcquire,
     ];

@@ -22,7 +22,33 @@ public abstract class OsqCheckBase : Check
 
     public override IReadOnlyList<Type> Primitives => [typeof(OsqLockPort)];
 
-    public override IReadOnlyList<Variant> Variants { get; } =
+    private IReadOnlyList<Variant>? _variants;
+
+    public override IReadOnlyList<Variant> Variants => _variants ??= Cpus >= 3 ? WithThirdCpuRace(AllVariants) : AllVariants;
+
+    /// <summary>
+    /// A kernel finding on three CPUs: a waiter that unqueues (Step A) still holds a prev pointer
+    /// to a node whose owner has been handed past and has left; its cmpxchg(&amp;prev->next, node,
+    /// NULL) (or Step C's WRITE_ONCE(next->prev, prev) on a neighbour) then runs concurrently with
+    /// that owner's next osq_lock(), which reinitialises its per-CPU node with plain stores
+    /// (node->next = NULL, node->prev = prev): a data race by the LKMM's definition, one KCSAN can
+    /// report. Benign in effect (the cmpxchg fails either way, as the code expects), but not ordered.
+    /// Not confirmed with herd7. With one round nobody re-enters, so only the two-round checks
+    /// declare it for the fixed code; the careless ports show it first too.
+    /// </summary>
+    private IReadOnlyList<Variant> WithThirdCpuRace(IReadOnlyList<Variant> all) => all.Select(v => v.Name switch
+    {
+        "fixed" when Rounds >= 2 => v with { Expected = Expectation.Bug(FailureKind.DataRace), PerMemoryModel = new Dictionary<string, Expectation>() },
+        "acquire-only-tail-xchg" when Rounds >= 2 => v with
+        {
+            Expected = Expectation.Bug(FailureKind.DataRace),
+            PerMemoryModel = new Dictionary<string, Expectation> { ["lkmm"] = Expectation.AnyBug },
+        },
+        "wait-next-nonatomic-next" => v with { Expected = Expectation.AnyBug, PerMemoryModel = new Dictionary<string, Expectation>() },
+        _ => v,
+    }).ToList();
+
+    private static readonly IReadOnlyList<Variant> AllVariants =
     [
         Variant.Fixed("mainline osq_lock.c: full atomic_xchg() on the tail, cmpxchg() in Step A, xchg() in osq_wait_next()"),
         new("acquire-only-tail-xchg",

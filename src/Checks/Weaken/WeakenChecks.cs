@@ -9,9 +9,10 @@ namespace Kmc.Checks.Weaken;
 // scenario whose fixed code passes under sc, tso and lkmm, and one generated variant per
 // ordered call that code makes. The declarations below say what each weakening does and why;
 // a site the probe finds that is not declared here fails ci as "undeclared".
-// Under sc and tso no weakening shows: sc ignores orderings, and the tso model's RMWs are full
-// barriers and its loads and stores are never reordered with each other except store->load,
-// which none of these primitives' weakened calls relies on.
+// Under sc and tso a weakening shows only through the data-race property (RaceBug): sc ignores
+// orderings, and the tso model's RMWs are full barriers and its loads and stores are never
+// reordered with each other except store->load, but happens-before is the LKMM's under every
+// model, so a plain access the weakened call no longer orders is a data race everywhere.
 
 /// <summary>
 /// qspinlock in qspinlock-4cpu: an owner, a pending waiter, a queue head and a successor
@@ -25,24 +26,22 @@ public sealed class WeakenQspinlock : WeakenedCheck
 
     public override IReadOnlyList<DeclaredWeakening> Declared { get; } =
     [
-        LkmmBug("QueuedFetchSetPendingAcquire.atomic_fetch_or_acquire",
-            "a waiter that finds the lock free when it sets pending (0,0,0 -> 0,1,0) takes it with no acquire of the last unlock: it reads the protected data stale",
-            FailureKind.Assertion),
-        LkmmBug("QueuedSpinTrylock.atomic_try_cmpxchg_acquire",
-            "the queueing path's second trylock takes a just-released lock with no acquire: stale read of the protected data", FailureKind.Assertion),
-        LkmmBug("QueuedSpinLock.atomic_try_cmpxchg_acquire",
-            "the uncontended fast path takes the lock with no acquire: stale read of the previous holder's data", FailureKind.Assertion),
-        LkmmBug("QueuedSpinUnlock.smp_store_release",
-            "the unlock no longer orders the critical section before the locked byte's clear: the next holder reads the data stale", FailureKind.Assertion),
-        LkmmBug("TryPending.smp_cond_load_acquire",
-            "the pending waiter's wait for the owner to go away is no longer an acquire (the comment's 'lock sequentiality'): stale read", FailureKind.Assertion),
-        LkmmBug("Queue.smp_cond_load_acquire",
-            "the queue head's atomic_cond_read_acquire() for owner and pending to go away is relaxed; the claim (try_cmpxchg_relaxed or set_locked) orders nothing: stale read",
-            FailureKind.Assertion),
-        LkmmBug("Queue.smp_wmb",
+        RaceBug("QueuedFetchSetPendingAcquire.atomic_fetch_or_acquire",
+            "a waiter that finds the lock free when it sets pending (0,0,0 -> 0,1,0) takes it with no acquire of the last unlock: it reads the protected data stale"),
+        RaceBug("QueuedSpinTrylock.atomic_try_cmpxchg_acquire",
+            "the queueing path's second trylock takes a just-released lock with no acquire: stale read of the protected data"),
+        RaceBug("QueuedSpinLock.atomic_try_cmpxchg_acquire",
+            "the uncontended fast path takes the lock with no acquire: stale read of the previous holder's data"),
+        RaceBug("QueuedSpinUnlock.smp_store_release",
+            "the unlock no longer orders the critical section before the locked byte's clear: the next holder reads the data stale"),
+        RaceBug("TryPending.smp_cond_load_acquire",
+            "the pending waiter's wait for the owner to go away is no longer an acquire (the comment's 'lock sequentiality'): stale read"),
+        RaceBug("Queue.smp_cond_load_acquire",
+            "the queue head's atomic_cond_read_acquire() for owner and pending to go away is relaxed; the claim (try_cmpxchg_relaxed or set_locked) orders nothing: stale read"),
+        RaceBug("Queue.smp_wmb",
             "the node's initialisation is no longer ordered before xchg_tail() and WRITE_ONCE(prev->next, node): the predecessor's hand-off "
             + "node->locked = 1 can land before the late node->locked = 0, which erases it, and the successor spins forever. This is the "
-            + "arm64 bug fixed in v4.16 by \"locking/qspinlock: Ensure node is initialised before updating prev->next\"", FailureKind.Hang),
+            + "arm64 bug fixed in v4.16 by \"locking/qspinlock: Ensure node is initialised before updating prev->next\""),
         Undetected("ArchMcsSpinLockContended.smp_cond_load_acquire",
             "the MCS hand-off's acquire orders the new queue head's wait on the lock word after the old head's set_locked(); without it "
             + "the LKMM lets the new head read the locked byte before set_locked() (message passing without acquire) and take the lock "
@@ -64,15 +63,15 @@ public sealed class WeakenMcs : WeakenedCheck
 
     public override IReadOnlyList<DeclaredWeakening> Declared { get; } =
     [
-        LkmmBug("ArchMcsSpinLockContended.smp_cond_load_acquire",
-            "the waiter handed the lock (node->locked == 1) does not acquire the holder's release: it reads the protected data stale", FailureKind.Assertion),
-        LkmmBug("ArchMcsSpinUnlockContended.smp_store_release",
-            "the hand-off store node->locked = 1 no longer orders the critical section before it: the next holder reads the data stale", FailureKind.Assertion),
-        LkmmBug("McsSpinLock.xchg",
+        RaceBug("ArchMcsSpinLockContended.smp_cond_load_acquire",
+            "the waiter handed the lock (node->locked == 1) does not acquire the holder's release: it reads the protected data stale"),
+        RaceBug("ArchMcsSpinUnlockContended.smp_store_release",
+            "the hand-off store node->locked = 1 no longer orders the critical section before it: the next holder reads the data stale"),
+        RaceBug("McsSpinLock.xchg",
             "the tail xchg() is both the lock's acquire (no predecessor: stale read of the data) and what publishes the node's init stores "
             + "(a late node->locked = 0 erases the hand-off: the waiter spins forever)"),
-        LkmmBug("McsSpinUnlock.cmpxchg_release",
-            "the uncontended unlock (tail back to NULL) no longer orders the critical section: the next locker reads the data stale", FailureKind.Assertion),
+        RaceBug("McsSpinUnlock.cmpxchg_release",
+            "the uncontended unlock (tail back to NULL) no longer orders the critical section: the next locker reads the data stale"),
     ];
 }
 
@@ -89,10 +88,10 @@ public sealed class WeakenTicket : WeakenedCheck
             "the port keeps next and owner in two locations, so the C fast path (the fetched owner already equals the ticket) is the owner "
             + "spin's first iteration, which has its own acquire. In the C that fetch_add is the fast path's only acquire: relaxing it lets "
             + "an uncontended lock read the data stale under the LKMM"),
-        LkmmBug("ArchSpinLock.smp_cond_load_acquire",
-            "atomic_cond_read_acquire() on the owner is the lock's acquire: relaxed, the next ticket holder reads the data stale", FailureKind.Assertion),
-        LkmmBug("ArchSpinUnlock.smp_store_release",
-            "the owner increment no longer orders the critical section: the next ticket holder reads the data stale", FailureKind.Assertion),
+        RaceBug("ArchSpinLock.smp_cond_load_acquire",
+            "atomic_cond_read_acquire() on the owner is the lock's acquire: relaxed, the next ticket holder reads the data stale"),
+        RaceBug("ArchSpinUnlock.smp_store_release",
+            "the owner increment no longer orders the critical section: the next ticket holder reads the data stale"),
     ];
 }
 
@@ -105,10 +104,10 @@ public sealed class WeakenTwoState : WeakenedCheck
 
     public override IReadOnlyList<DeclaredWeakening> Declared { get; } =
     [
-        LkmmBug("Bch2TwoStateUnlock.atomic_sub_return_release",
-            "the put that lets the other state in no longer orders this state's writes: the other side reads the data stale", FailureKind.Assertion),
-        LkmmBug("Bch2TwoStateTrylock.atomic_cmpxchg_acquire",
-            "taking the lock in the other state no longer acquires the last put: stale read of the data", FailureKind.Assertion),
+        RaceBug("Bch2TwoStateUnlock.atomic_sub_return_release",
+            "the put that lets the other state in no longer orders this state's writes: the other side reads the data stale"),
+        RaceBug("Bch2TwoStateTrylock.atomic_cmpxchg_acquire",
+            "taking the lock in the other state no longer acquires the last put: stale read of the data"),
     ];
 }
 
@@ -125,9 +124,9 @@ public sealed class WeakenOsq : WeakenedCheck
 
     public override IReadOnlyList<DeclaredWeakening> Declared { get; } =
     [
-        LkmmBug("OsqLock.atomic_xchg",
+        RaceBug("OsqLock.atomic_xchg",
             "the tail xchg() publishes the node's init stores: relaxed (weaker still than the historical acquire-only-tail-xchg bug), a late "
-            + "node->next = NULL erases the successor's link and both spin forever", FailureKind.Hang),
+            + "node->next = NULL erases the successor's link and both spin forever"),
         Harmless("OsqLock.smp_load_acquire",
             "the unqueue path's check of node->locked after a failed Step-A cmpxchg returns true to a caller that cannot rely on acquire "
             + "ordering from osq_lock() anyway: the normal hand-off is WRITE_ONCE(next->locked, 1) against a relaxed spin, and the "
@@ -147,9 +146,10 @@ public sealed class WeakenOsq : WeakenedCheck
         Undetected("OsqUnlock.atomic_cmpxchg_release",
             "the uncontended unlock's release orders the owner's node accesses before the tail reset; the next osq_lock() here only "
             + "reinitialises its own node, so one round cannot show a reordering (not on 3 CPUs either: 13482 executions exhausted)"),
-        Undetected("OsqUnlock.xchg",
-            "the unlock's xchg(&node->next, NULL) ordering matters against a successor unqueueing at the same time; not shown on "
-            + "3 CPUs either (13590 executions exhausted)"),
+        RaceBug("OsqUnlock.xchg",
+            "the unlock's xchg(&node->next, NULL) relaxed no longer orders the hand-off WRITE_ONCE(next->locked, 1) after what the "
+            + "successor published: the successor's next osq_lock() reinitialises node->locked with a plain store racing with it "
+            + "(found by the data-race property under sc and lkmm; the tso run's 200 random schedules do not reach it)", tso: false),
     ];
 }
 
@@ -172,15 +172,15 @@ public sealed class WeakenClosures : WeakenedCheck
             + "(refcount_inc() is relaxed for the same reason); only the BUG_ON on its result uses the value"),
         LkmmBug("ClosurePutAfterSub.smp_acquire__after_ctrl_dep",
             "the last put's control dependency no longer orders its reads of cl->fn and cl->s after the count hit zero: it reads cl->s stale "
-            + "(NULL) and dereferences it (a NULL-pointer oops; kmc reports the C# NullReferenceException as ModelCrash)"),
-        LkmmBug("ClosureSub.atomic_sub_return_release",
+            + "(NULL) and dereferences it (a NULL-pointer oops, reported as NullDereference with the stale load behind it)"),
+        RaceBug("ClosureSub.atomic_sub_return_release",
             "closure_sync()'s own put no longer publishes cl->s and cl->fn set just before it: the last putter reads them stale and "
             + "dereferences NULL"),
-        LkmmBug("ClosurePut.atomic_sub_return_release",
+        RaceBug("ClosurePut.atomic_sub_return_release",
             "the I/O's put no longer orders its data write before the count drop: after closure_sync() the data is not visible"),
-        LkmmBug("ClosureSyncFn.smp_store_release",
-            "the fix's release of s->done is relaxed: the waiter sees done but not the I/O's data (the very hole the fix closes)"),
-        LkmmBug("__ClosureSync.smp_load_acquire",
-            "the fix's acquire of s->done is relaxed: the waiter sees done but reads the I/O's data stale (the hole the fix closes)"),
+        RaceBug("ClosureSyncFn.smp_store_release",
+            "the fix's release of s->done is relaxed: the waiter sees done but not the I/O's data (the very hole the fix closes)", tso: false),
+        RaceBug("__ClosureSync.smp_load_acquire",
+            "the fix's acquire of s->done is relaxed: the waiter sees done but reads the I/O's data stale (the hole the fix closes)", tso: false),
     ];
 }

@@ -250,6 +250,7 @@ public sealed class LkmmMemory(bool rmwSequences = true) : MemoryModel
             // An RMW reads the newest store; its ordering is applied when (if) it stores.
             var last = h.Last;
             _rmwRead = last;
+            RaceRead = last.Race;
             Read(ts, loc, last, acquire: CarriesAddressDependency<T>());
             note?.Append("reads ").Append(last.Describe());
             return last.Value;
@@ -266,6 +267,7 @@ public sealed class LkmmMemory(bool rmwSequences = true) : MemoryModel
 
         var pick = Choose(task, h.Entries.Count - lo);
         var e = h.Entries[h.Entries.Count - 1 - pick];
+        RaceRead = e.Race;
         Read(ts, loc, e, acquire: order is MemOrder.Acquire or MemOrder.Full || CarriesAddressDependency<T>());
         if (note != null)
         {
@@ -281,6 +283,7 @@ public sealed class LkmmMemory(bool rmwSequences = true) : MemoryModel
     {
         var h = HistoryOf(loc);
         var e = h.Last;
+        RaceRead = e.Race;
         Read(State(task), loc, e, acquire: order is MemOrder.Acquire or MemOrder.Full);
         Note(reset: true)?.Append("reads ").Append(e.Describe());
         return e.Value;
@@ -335,7 +338,8 @@ public sealed class LkmmMemory(bool rmwSequences = true) : MemoryModel
         var ex = Execution.Current;
         var h = HistoryOf(loc);
         var ts = State(task);
-        var entry = new StoreEntry<T>(value) { Writer = task, Step = ex.NextStepIndex, Rmw = rmw };
+        var entry = new StoreEntry<T>(value) { Writer = task, Step = ex.NextStepIndex, Rmw = rmw, Race = RaceStore };
+        RaceStore = default;
         if (rmw)
         {
             var read = _rmwRead;

@@ -41,6 +41,9 @@ public sealed class TsoMemory : MemoryModel
         /// <summary>Global store order, to tell which buffered store SC would already have written.</summary>
         public long Seq;
 
+        /// <summary>What the store carries for the data-race detector; memory gets it when the store drains.</summary>
+        public RaceStamp Race;
+
         public abstract void Apply();
 
         public abstract string ShowValue();
@@ -50,9 +53,20 @@ public sealed class TsoMemory : MemoryModel
     {
         public required T Value;
 
-        public override void Apply() => ((Loc<T>)Loc).Value = Value;
+        public override void Apply()
+        {
+            ((Loc<T>)Loc).Value = Value;
+            SetRace(Loc, Race);
+        }
 
         public override string ShowValue() => Format.Value(Value);
+    }
+
+    /// <summary>The store now in memory carries <paramref name="stamp"/> for the data-race detector.</summary>
+    private static void SetRace(Loc loc, RaceStamp stamp)
+    {
+        if (stamp.Writer != 0 || loc.Race != null)
+            (loc.Race ??= new RaceCell()).Current = stamp;
     }
 
     private List<Buffered> BufferOf(SimTask t)
@@ -150,6 +164,7 @@ public sealed class TsoMemory : MemoryModel
         if (rmw)
         {
             Drain(task.Cpu, b, b.Count, note);
+            RaceRead = loc.Race?.Current ?? default;
             return loc.Value;
         }
 
@@ -157,8 +172,10 @@ public sealed class TsoMemory : MemoryModel
         return ReadOwnOrMemory(b, loc, note);
     }
 
-    private static T ReadOwnOrMemory<T>(List<Buffered> b, Loc<T> loc, StringBuilder? note)
+    private T ReadOwnOrMemory<T>(List<Buffered> b, Loc<T> loc, StringBuilder? note)
     {
+        // Its own buffered store orders nothing from others; memory's store carries its writer's clock.
+        RaceRead = default;
         for (var i = b.Count - 1; i >= 0; i--)
         {
             if (b[i] is Buffered<T> s && ReferenceEquals(s.Loc, loc))
@@ -168,6 +185,7 @@ public sealed class TsoMemory : MemoryModel
             }
         }
 
+        RaceRead = loc.Race?.Current ?? default;
         return loc.Value;
     }
 
@@ -191,6 +209,8 @@ public sealed class TsoMemory : MemoryModel
         {
             // The load half drained the buffer: a locked instruction writes memory directly.
             loc.Value = value;
+            SetRace(loc, RaceStore);
+            RaceStore = default;
             return;
         }
 
@@ -198,7 +218,8 @@ public sealed class TsoMemory : MemoryModel
         MaybeDrain(task, note);
         if (b.Count >= Capacity)
             Drain(task.Cpu, b, 1, note);
-        b.Add(new Buffered<T> { Loc = loc, Value = value, Step = Execution.Current.NextStepIndex, Seq = ++_stores });
+        b.Add(new Buffered<T> { Loc = loc, Value = value, Step = Execution.Current.NextStepIndex, Seq = ++_stores, Race = RaceStore });
+        RaceStore = default;
         note?.Append(note.Length > 0 ? "; " : "").Append("buffered on CPU").Append(task.Cpu.Id).Append(": not yet visible to other CPUs");
     }
 

@@ -24,6 +24,9 @@ internal abstract class StoreEntry
     /// <summary>Written by an RMW: it sits right after the store it read, and nothing may be put between them.</summary>
     public bool Rmw;
 
+    /// <summary>What this store carries for the data-race detector.</summary>
+    public RaceStamp Race;
+
     public abstract string ShowValue();
 
     public string Describe() =>

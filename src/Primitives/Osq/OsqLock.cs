@@ -168,7 +168,7 @@ public sealed class OsqLockPort
         if (old == OsqUnlockedVal)
             return true;
 
-        var prev = DecodeCpu(old);
+        var prev = DependentPointer(DecodeCpu(old));
         await PlainWrite(node.Prev, prev);   // node->prev = prev
         await SmpWmb();
         await WriteOnce(prev.Next, node);
@@ -213,7 +213,7 @@ public sealed class OsqLockPort
                     break;
                 }
             }
-            else if (await ReadOnce(prev.Next) == node &&     // data_race(prev->next) == node (no data_race() in the model)
+            else if (await DataRace(prev.Next) == node &&     // data_race(prev->next) == node
                      await Cmpxchg(prev.Next, node, null) == node)
             {
                 break;

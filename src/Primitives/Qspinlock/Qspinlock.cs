@@ -283,7 +283,7 @@ public sealed class QspinlockPort
             // If there was a previous node, link it and wait until reaching the head of the waitqueue.
             if ((old & QTailMask) != 0)
             {
-                var prev = DecodeTail(old);
+                var prev = DependentPointer(DecodeTail(old));
 
                 // Link @node into the waitqueue.
                 await WriteOnce(prev.Next, node);
