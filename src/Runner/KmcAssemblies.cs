@@ -5,8 +5,9 @@ namespace Kmc.Checks.Framework;
 /// <summary>
 /// The assemblies kmc looks in for checks and for the embedded sources of the model hash: those
 /// loaded, the entry assembly, kmc's own next to the program, those a user named with
-/// <c>--assembly</c>, and every Kmc.* assembly they reference. References are loaded eagerly because the runtime loads an assembly
-/// only when a type of it is first touched, and a check is found before any of its types is.
+/// <c>--assembly</c>, and every Kmc.* assembly they reference. References are loaded eagerly:
+/// the runtime loads an assembly only when one of its types is first touched, and a check is
+/// looked for before any of its types is.
 /// </summary>
 public static class KmcAssemblies
 {
