@@ -108,9 +108,11 @@ public sealed class Execution
     internal static Execution? CurrentOrNull => t_current;
 
     /// <summary>Every lock created in this execution, for the held-locks list of hang reports.</summary>
-    internal List<IHoldable> Locks { get; } = [];
+    internal IReadOnlyList<IHoldable> Locks => _locks ?? [];
 
-    internal void RegisterLock(IHoldable l) => Locks.Add(l);
+    private List<IHoldable>? _locks;
+
+    internal void RegisterLock(IHoldable l) => (_locks ??= []).Add(l);
 
     public static SimTask CurrentTask => t_task ?? throw new InvalidOperationException("kernel API used outside a task");
 
