@@ -423,9 +423,11 @@ public sealed class Execution
         task.Blocker = null;
         task.BlockedOn = null;
         task.BlockedAt = null;
-        if (!task.Sleeping)
+        // Compared first: a task going on with its CPU (most steps) then stores no reference.
+        if (!task.Sleeping && task.Cpu.Occupant != task)
             task.Cpu.Occupant = task;
-        LastRun = task;
+        if (LastRun != task)
+            LastRun = task;
         if (++StepCount > _maxSteps)
         {
             AbortForStepBound();
