@@ -588,9 +588,11 @@ public sealed class Execution
         task.BlockedOn = null;
         task.BlockedAt = null;
         task.BlockedFor = null;
-        if (!task.Sleeping)
+        // Compared first: a task going on with its CPU (most steps) then stores no reference.
+        if (!task.Sleeping && task.Cpu.Occupant != task)
             task.Cpu.Occupant = task;
-        LastRun = task;
+        if (LastRun != task)
+            LastRun = task;
         if (++StepCount > _maxSteps)
         {
             AbortForStepBound();
