@@ -77,6 +77,8 @@ public sealed class Commands(ILogger log)
 
             AnsiConsole.Write(table);
             Console.WriteLine($"expected outcomes under {model}, the memory model kmc run and kmc ci use here (--memory-model for another)");
+            if (MemoryModels.PortLimitation(model) is { } limit)
+                Console.WriteLine($"note: {limit}");
             return 0;
         });
         return cmd;
@@ -342,6 +344,8 @@ public sealed class Commands(ILogger log)
         var s = run.Settings;
         Console.WriteLine($"{run.Check.Name}/{run.Variant.Name}: {verdict ?? r.Verdict()} ({s.Driver}/{s.Strategy}, seed {s.Seed}, memory model {s.MemoryModel}, {r.Elapsed.TotalSeconds:F2} s)");
         Console.WriteLine($"  expected: {run.Expected}; {(run.MatchesExpectation ? "as expected" : "NOT as expected")}");
+        if (MemoryModels.PortLimitation(s.MemoryModel) is { } limit)
+            Console.WriteLine($"  note: {limit}");
         if (r.Inconclusive != null)
         {
             // Not a pass: the options left nothing checked.

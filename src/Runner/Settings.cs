@@ -147,6 +147,10 @@ public static class MemoryModels
             throw new KmcInputException($"{source}: unknown memory model '{name}' (available: {string.Join(", ", s_models.Keys)})");
     }
 
+    /// <summary>What the model leaves out for ports, said wherever a port is checked under it (kmc run, kmc list).</summary>
+    public static string? PortLimitation(string name) =>
+        name.StartsWith("lkmm", StringComparison.Ordinal) ? Kmc.Models.WeakMemory.LkmmMemory.NoLoadBufferingForPorts : null;
+
     public static Func<MemoryModel>? Factory(string name) =>
         s_models.TryGetValue(name, out var f) ? f : throw new KmcInputException($"unknown memory model '{name}'");
 }

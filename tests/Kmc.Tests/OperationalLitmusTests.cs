@@ -123,6 +123,68 @@ public class OperationalLitmusTests
     }
 
     /// <summary>
+    /// Shapes only a value promise reaches (the load's value is needed before the store, or a
+    /// barrier a deferred load cannot pass lies between them), and shapes where a promise that
+    /// running the thread alone would certify must still break because the LKMM orders the
+    /// store (a control dependency with equal stores in both branches, smp_mb()): the
+    /// operational lkmm has exactly the axiomatic outcomes, the file's Result, and without
+    /// promises the load-buffering outcome is missed where the LKMM allows it.
+    /// </summary>
+    [Theory]
+    [InlineData("LB+ctrl-postif.litmus", "Sometimes")]
+    [InlineData("LB+rmbs.litmus", "Sometimes")]
+    [InlineData("OOTA-hidden-ctrl.litmus", "Sometimes")]
+    [InlineData("LB+ctrls-same-value.litmus", "Never")]
+    [InlineData("LB+mb+rmb.litmus", "Sometimes")]
+    [InlineData("LB+mbs.litmus", "Never")]
+    public void PromisesReachLoadBufferingTheLkmmAllowsAndNoMore(string file, string verdict)
+    {
+        var path = Path.Combine(OwnCorpus(), "load-buffering", file);
+        var r = OperationalRunner.Compare(path, "lkmm", Timeout);
+        Assert.True(r.Class == Soundness.SoundComplete, $"{file}: {r.Class}, extra {string.Join("; ", r.Extra)}, missed {string.Join("; ", r.Missed)}");
+        Assert.Equal(verdict, r.OperationalVerdict);
+        Assert.Equal(LitmusVerdict.Match, OperationalRunner.RunFile(path, "lkmm", Timeout).Verdict);
+
+        var test = LitmusParser.ParseFile(path);
+        var space = OutcomeSpace.Of(test);
+        var withPromises = OperationalEngine.Run(test, space, "lkmm", Timeout);
+        var without = OperationalEngine.Run(test, space, "lkmm", Timeout, promises: false);
+        Assert.Equal("Never", without.Verdict);
+        if (verdict == "Sometimes")
+            Assert.True(withPromises.Outcomes.IsProperSupersetOf(without.Outcomes));
+        else
+            Assert.True(withPromises.Unfulfilled > 0, $"{file}: no promise was tried and broken");
+    }
+
+    /// <summary>
+    /// Out of thin air stays forbidden with promises: 42 is in the value domain (the test asks
+    /// for it), the threads do promise it, and every such promise breaks, since each store's
+    /// value comes from a load made after the promise.
+    /// </summary>
+    [Fact]
+    public void OutOfThinAirPromisesBreak()
+    {
+        var path = Path.Combine(OwnCorpus(), "load-buffering", "OOTA-datas.litmus");
+        var test = LitmusParser.ParseFile(path);
+        var o = OperationalEngine.Run(test, OutcomeSpace.Of(test), "lkmm", Timeout);
+        Assert.Equal("Never", o.Verdict);
+        Assert.True(o.Unfulfilled > 0);
+        Assert.DoesNotContain(o.Outcomes, x => OutcomeSpace.Of(test).Show([x]).Single().Contains("=42"));
+    }
+
+    /// <summary>Promises are recorded weak choices: the same search twice gives the same executions and outcomes.</summary>
+    [Fact]
+    public void PromisesAreDeterministic()
+    {
+        var test = LitmusParser.ParseFile(Path.Combine(OwnCorpus(), "load-buffering", "LB+ctrl-postif.litmus"));
+        var a = OperationalEngine.Run(test, OutcomeSpace.Of(test), "lkmm", Timeout);
+        var b = OperationalEngine.Run(test, OutcomeSpace.Of(test), "lkmm", Timeout);
+        Assert.Equal(a.Executions, b.Executions);
+        Assert.Equal(a.Unfulfilled, b.Unfulfilled);
+        Assert.True(a.Outcomes.SetEquals(b.Outcomes));
+    }
+
+    /// <summary>
     /// An address dependency through an integer (an array index) orders the dependent load after
     /// the index load, as the LKMM has it; without the dependency the stale read stays allowed.
     /// </summary>

@@ -63,7 +63,8 @@ public static class OperationalEngine
     public static readonly IReadOnlyList<string> ModelNames = ["sc", "tso", "lkmm"];
 
     /// <param name="reduce">sleep-set reduction (off: every interleaving, for checking the reduction itself)</param>
-    public static OperationalObservation Run(LitmusTest test, OutcomeSpace space, string model, TimeSpan? timeout, bool reduce = true)
+    /// <param name="promises">lkmm's value promises (off: load buffering by deferred loads only, to show what promises add)</param>
+    public static OperationalObservation Run(LitmusTest test, OutcomeSpace space, string model, TimeSpan? timeout, bool reduce = true, bool promises = true)
     {
         if (!ModelNames.Contains(model))
             throw new KmcInputException($"unknown memory model '{model}' (use sc, tso or lkmm)");
@@ -74,7 +75,7 @@ public static class OperationalEngine
         var layout = InitialLayout(test);
         while (true)
         {
-            var (obs, relayout) = Explore(test, space, model, layout, watch, timeout, reduce);
+            var (obs, relayout) = Explore(test, space, model, layout, watch, timeout, reduce, promises);
             if (relayout is not { } r)
                 return obs;
             layout[r.Loc] = r.Kind;
@@ -176,7 +177,7 @@ public static class OperationalEngine
     }
 
     private static (OperationalObservation, RelayoutException?) Explore(LitmusTest test, OutcomeSpace space, string model, CellKind[] layout,
-        Stopwatch watch, TimeSpan? timeout, bool reduce)
+        Stopwatch watch, TimeSpan? timeout, bool reduce, bool promises)
     {
         var byName = test.Locations.ToDictionary(l => l.Name, l => l.Index, StringComparer.Ordinal);
         var stop = new Stop();
@@ -184,7 +185,7 @@ public static class OperationalEngine
         var threads = new OperationalThread[test.Threads.Count];
         var readers = test.Threads.Select(t => Calls(t.Body).Any(c => c.Name is "rcu_read_lock" or "rcu_read_unlock")).ToArray();
         var wmb = test.Threads.Select(t => Calls(t.Body).Any(c => c.Name == "smp_wmb")).ToArray();
-        var promisable = model == "lkmm" ? PromiseDomains(test, layout) : null;
+        var promisable = model == "lkmm" && promises ? PromiseDomains(test, layout) : null;
         var scenario = new Scenario(test.Threads.Count, ex =>
         {
             var machine = new OperationalMachine(test, byName, layout, tso: model == "tso", loadBuffering: model == "lkmm");
@@ -308,8 +309,21 @@ public static class OperationalEngine
             domains = test.Locations.Select(l => (IReadOnlyList<long>)stored.Prepend(test.InitialValues.TryGetValue(l.Index, out var v) ? v : 0).Distinct().Order().ToList()).ToArray();
         }
 
+        // The constants the final condition asks about join every domain: a value out of thin
+        // air (LB+datas with 42) is then promised and must break, not just never tried.
+        var asked = Constants(test.Condition).Where(v => !Values.IsAddress(v)).ToList();
+        domains = domains.Select(d => (IReadOnlyList<long>)d.Concat(asked).Distinct().Order().ToList()).ToArray();
         return test.Threads.Select(t => OperationalThread.Promisable(test, t, layout, domains)).ToArray();
     }
+
+    private static IEnumerable<long> Constants(Prop p) => p switch
+    {
+        EqProp { Other: null } e => [e.Value],
+        NotProp n => Constants(n.Inner),
+        AndProp a => Constants(a.Left).Concat(Constants(a.Right)),
+        OrProp o => Constants(o.Left).Concat(Constants(o.Right)),
+        _ => [],
+    };
 
     /// <summary>
     /// A task's body: the thread's code, with the interpreter's ways of giving up turned into a

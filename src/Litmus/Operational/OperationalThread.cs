@@ -46,6 +46,9 @@ internal sealed partial class OperationalThread
 
     private readonly bool _mayDefer;
 
+    /// <summary>A deferred load is being performed (no promise is offered before it).</summary>
+    private bool _performing;
+
     /// <param name="promisable">what the thread may promise (<see cref="Promisable"/>; lkmm only)</param>
     /// <param name="hasWmb">the thread's code has smp_wmb(), so its promises carry its view (see <see cref="Promise.WmbOrdered"/>)</param>
     public OperationalThread(OperationalMachine m, ThreadCode code, bool rcuReader, IReadOnlyList<(int Loc, long Value)>? promisable = null, bool hasWmb = false)
@@ -115,7 +118,10 @@ internal sealed partial class OperationalThread
         _tokens.AddRange(deps);
         var dep = _dep;
         _dep = -1;
+        // A promise here would only repeat one made before the load was deferred.
+        _performing = true;
         Registers[reg] = await LoadAt(loc, kind, mark);
+        _performing = false;
         SetRegisterDeps(reg, mark);
         _regLoad[reg] = _dep;
         _dep = dep;
@@ -124,10 +130,12 @@ internal sealed partial class OperationalThread
     /// <summary>A load, ordered after the loads behind the address tokens collected since <paramref name="mark"/>; adds its own token.</summary>
     private async ValueTask<long> LoadAt(int loc, LoadKind kind, int mark)
     {
+        // An acquire orders everything after it, a promise made before it would break at once.
+        if (kind != LoadKind.Acquire && !_performing)
+            await MaybePromise(loc);
         Touch(loc);
         if (kind == LoadKind.Acquire)
             OrdersLater();
-        await MaybePromise(loc);
         var mem = Execution.Current.Memory;
         if (_tokens.Count > mark)
             mem.AddressDependsOn(Current, _tokens.GetRange(mark, _tokens.Count - mark));

@@ -67,7 +67,7 @@ internal sealed class Promise(int loc, long value, int mark, bool wmbOrdered)
 internal sealed partial class OperationalThread
 {
     /// <summary>Most promises in one execution (all threads together).</summary>
-    public const int PromiseBound = 3;
+    public const int PromiseBound = 2;
 
     private readonly List<Promise> _promises = [];
     private readonly IReadOnlyList<(int Loc, long Value)> _promisable;
@@ -186,9 +186,11 @@ internal sealed partial class OperationalThread
     {
         var registers = new HashSet<string>(code.InitialRegisters.Keys, StringComparer.Ordinal);
         Declared(code.Body, registers);
-        var locs = new SortedSet<int>();
+        // Per location, the constants its stores write, or null when one writes a computed value
+        // (any value of the domain then); a promise of anything else would only ever break.
+        var locs = new SortedDictionary<int, HashSet<long>?>();
         var all = false;
-        foreach (var target in RelaxedStoreTargets(code.Body))
+        foreach (var (target, value) in RelaxedStores(code.Body))
         {
             // A shared variable assigned by name, or *p with p a location's name (not a register
             // holding a pointer); any other target could be any location.
@@ -200,14 +202,26 @@ internal sealed partial class OperationalThread
             };
             var loc = name == null || registers.Contains(name) ? null : test.Locations.FirstOrDefault(l => l.Name == name);
             if (loc != null)
-                locs.Add(loc.Index);
+            {
+                var known = locs.TryGetValue(loc.Index, out var set) ? set : [];
+                if (known != null && value is ConstExpr c)
+                    known.Add(c.Value);
+                else
+                    known = null;
+                locs[loc.Index] = known;
+            }
             else if (!named)
                 all = true;
         }
 
         if (all)
-            locs.UnionWith(Enumerable.Range(0, test.Locations.Count));
-        return locs.Where(l => layout[l] != CellKind.Lock).SelectMany(l => domains[l].Select(v => (l, v))).ToList();
+        {
+            for (var l = 0; l < test.Locations.Count; l++)
+                locs[l] = null;
+        }
+
+        return locs.Where(kv => layout[kv.Key] != CellKind.Lock)
+            .SelectMany(kv => domains[kv.Key].Where(v => kv.Value == null || kv.Value.Contains(v)).Select(v => (kv.Key, v))).ToList();
     }
 
     private static void Declared(IEnumerable<Stmt> body, HashSet<string> registers)
@@ -232,33 +246,33 @@ internal sealed partial class OperationalThread
         }
     }
 
-    /// <summary>The lvalues (or atomic_set() pointers, as lvalues) of the stores that can fulfil a promise.</summary>
-    private static IEnumerable<Expr> RelaxedStoreTargets(IEnumerable<Stmt> body)
+    /// <summary>The lvalues (atomic_set()'s pointer as an lvalue) and values of the stores that can fulfil a promise.</summary>
+    private static IEnumerable<(Expr Target, Expr Value)> RelaxedStores(IEnumerable<Stmt> body)
     {
         foreach (var s in body)
         {
             switch (s)
             {
                 case BlockStmt b:
-                    foreach (var t in RelaxedStoreTargets(b.Body))
+                    foreach (var t in RelaxedStores(b.Body))
                         yield return t;
                     break;
                 case IfStmt i:
-                    foreach (var t in RelaxedStoreTargets([i.Then, .. i.Else is null ? Array.Empty<Stmt>() : [i.Else]]))
+                    foreach (var t in RelaxedStores([i.Then, .. i.Else is null ? Array.Empty<Stmt>() : [i.Else]]))
                         yield return t;
                     break;
                 case LoopStmt l:
-                    foreach (var t in RelaxedStoreTargets(new[] { l.Init, l.Body, l.Step }.OfType<Stmt>()))
+                    foreach (var t in RelaxedStores(new[] { l.Init, l.Body, l.Step }.OfType<Stmt>()))
                         yield return t;
                     break;
                 case AssignStmt { Target: DerefExpr or NameExpr } a:
-                    yield return a.Target;
+                    yield return (a.Target, a.Value);
                     break;
                 case ExprStmt { Expr: CallExpr { Name: "WRITE_ONCE", Args.Count: 2 } c }:
-                    yield return c.Args[0];
+                    yield return (c.Args[0], c.Args[1]);
                     break;
                 case ExprStmt { Expr: CallExpr { Name: "atomic_set", Args.Count: 2 } c }:
-                    yield return c.Args[0] is AddrOfExpr addr ? addr.Target : new DerefExpr(c.Args[0]);
+                    yield return (c.Args[0] is AddrOfExpr addr ? addr.Target : new DerefExpr(c.Args[0]), c.Args[1]);
                     break;
             }
         }

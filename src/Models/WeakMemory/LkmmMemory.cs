@@ -7,7 +7,7 @@ namespace Kmc.Models.WeakMemory;
 /// "lkmm": an operational approximation of the Linux kernel memory model
 /// (tools/memory-model), in the style of the view-based C11 models behind Loom and CDSChecker
 /// and of the Promising semantics (Kang et al., POPL'17) without promises (the litmus engine
-/// adds them as deferred loads, see Limits).
+/// adds deferred loads and value promises on top, see Limits).
 /// </para>
 /// <para>
 /// State. Each location keeps its coherence order: the list of every store to it, oldest
@@ -92,9 +92,13 @@ namespace Kmc.Models.WeakMemory;
 /// <para>
 /// Limits. No load buffering here (a load reads a store that already executed), hence no LB and no
 /// out-of-thin-air for ports: their loads return at once, so load-&gt;store order is always kept
-/// and address/control dependencies to stores are honoured for free. The litmus engine's
-/// operational threads add LB on top of this model by deferring loads (OperationalThread in
-/// src/Checks/Litmus/Operational), which needs the program text a port's C# does not expose.
+/// and address/control dependencies to stores are honoured for free, which also means a port
+/// that drops such a dependency is not caught (<see cref="NoLoadBufferingForPorts"/>, printed by
+/// kmc run and kmc list). The litmus engine's operational threads add LB on top of this model by
+/// deferring loads and by value promises certified against the LKMM's dependencies
+/// (OperationalThread and Promises.cs in src/Checks/Litmus/Operational), which need the program
+/// text; a port's C# cannot be re-run to certify a promise and its values' dependencies are not
+/// tracked, so no sound scheme fits ports.
 /// An address dependency through an integer is honoured when the caller names it
 /// (<see cref="AddressDependsOn"/>: the dependent load reads nothing older than what the stores
 /// behind the index carried); the litmus engine does, from the registers' syntactic
@@ -122,6 +126,17 @@ namespace Kmc.Models.WeakMemory;
 /// </summary>
 public sealed class LkmmMemory(bool rmwSequences = true) : MemoryModel
 {
+    /// <summary>
+    /// The Limits paragraph's first point, for the command line: a port's loads return at once,
+    /// so no load buffering is explored, and no scheme fits (a promise must be certified by
+    /// running the thread on alone, and a port's C# cannot be re-run from the middle of an
+    /// execution; the dependencies of its C# values are not tracked).
+    /// </summary>
+    public const string NoLoadBufferingForPorts =
+        "lkmm for ports omits load buffering: a load only reads stores that have already executed, so no outcome that needs "
+        + "a load to read a store not yet made (LB) is explored, and a port that drops a control, address or data dependency "
+        + "the kernel relies on to forbid LB still passes; check such a pattern as a litmus test (kmc litmus), whose threads have LB";
+
     private readonly List<TaskState> _tasks = new();
     private readonly View _global = new();
     private StoreEntry? _rmwRead;
