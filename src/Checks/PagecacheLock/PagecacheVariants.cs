@@ -17,6 +17,7 @@ public static class PagecacheVariants
         ["no-recursion-handling"] = PagecacheVariant.NoRecursionHandling,
         ["abba-no-trylock"] = PagecacheVariant.AbbaNoTrylock,
         ["truncate-isize-only"] = PagecacheVariant.TruncateIsizeOnly,
+        ["readahead-blocking-get"] = PagecacheVariant.ReadaheadBlockingGet,
     };
 
     /// <summary>The port's variant: the Variant's <see cref="Variant.Port"/>, else by name.</summary>
