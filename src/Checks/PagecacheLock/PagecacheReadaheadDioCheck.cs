@@ -40,7 +40,6 @@ public sealed class PagecacheReadaheadDioCheck : Check
         var a = new AddressSpace(1, "A", [1], disk, PagecacheVariants.Of(variant));
         ex.Spawn("dio", 0, async () => await a.DioWrite(0, 2));
         ex.Spawn("readahead", 1, async () => await a.Readahead(0, 1));
-        ex.AtEnd("page cache consistent with disk", () => a.AssertConsistent());
-        ex.AtEnd("reservations", () => PagecacheVariants.AssertReservations(disk, a));
+        PagecacheVariants.AtEndConsistent(ex, disk, a);
     });
 }
