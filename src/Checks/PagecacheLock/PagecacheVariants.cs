@@ -17,10 +17,18 @@ public static class PagecacheVariants
         ["no-recursion-handling"] = PagecacheVariant.NoRecursionHandling,
         ["abba-no-trylock"] = PagecacheVariant.AbbaNoTrylock,
         ["truncate-isize-only"] = PagecacheVariant.TruncateIsizeOnly,
+        ["readahead-blocking-get"] = PagecacheVariant.ReadaheadBlockingGet,
     };
 
     /// <summary>The port's variant: the Variant's <see cref="Variant.Port"/>, else by name.</summary>
     public static PagecacheVariant Of(Variant v) => v.PortVariant(s_byName, "pagecache");
+
+    /// <summary>The end-of-execution properties most scenarios state: the cache agrees with the disk, and the reservations add up.</summary>
+    public static void AtEndConsistent(Kmc.Models.Execution ex, Disk disk, AddressSpace a)
+    {
+        ex.AtEnd("page cache consistent with disk", () => a.AssertConsistent());
+        ex.AtEnd("reservations", () => AssertReservations(disk, a));
+    }
 
     /// <summary>Disk-reservation accounting at the end: the count equals the reservations the cached pages hold.</summary>
     public static void AssertReservations(Disk disk, params AddressSpace[] files)

@@ -2,6 +2,11 @@
 // (mm/filemap.c: __add_to_page_cache_locked, filemap_fault, readahead, invalidation,
 // truncate_pagecache) and the bcachefs users of the lock (fs/bcachefs/fs-io.c of the 2018 series,
 // and bch2_page_fault's "Deadlock prevention for ei_pagecache_lock" protocol, bcachefs 2020-11).
+// Readahead follows the later readahead_control form (mm/readahead.c read_pages() calling
+// ->readahead() with the pages already added and locked, bch2_readahead()), where the add lock
+// has to be a tryget: the 2018 blocking get is the ReadaheadBlockingGet variant. The commit that
+// turned the get into a tryget is not identified here. fpunch is bch2_fpunch() of the per-inode
+// version (block side, truncate_pagecache_range(), the extents punched to a hole).
 // Written from a reading of those sources; no code copied. One page slot stands for one page index.
 using Kmc.Models;
 using static Kmc.Models.Kernel;
@@ -141,7 +146,7 @@ public sealed class AddressSpace
     }
 
     /// <summary>->readpage(): fills a locked page from disk, marks it uptodate and unlocks it.</summary>
-    private async ValueTask ReadPage(int idx)
+    public async ValueTask ReadPage(int idx)
     {
         var p = Pages[idx];
         var d = await ReadOnce(Blocks[idx]);
@@ -178,21 +183,65 @@ public sealed class AddressSpace
         return d;
     }
 
-    /// <summary>bch2_readpages()/bch2_readahead(): add_tryget, read every missing page in range below i_size.</summary>
+    /// <summary>
+    /// Readahead of [start, start + nr) below i_size, in the readahead_control form:
+    /// page_cache_ra_unbounded() reads i_size and adds the missing pages, locked and !uptodate,
+    /// then read_pages() calls ->readahead() = bch2_readahead() with them still locked.
+    /// bch2_readahead() takes the add side with a tryget and, when a block holder has it, hands the
+    /// pages back (read_pages() removes them from the cache and unlocks them) instead of waiting:
+    /// the block holder may be waiting for one of those page locks.
+    /// <see cref="PagecacheVariant.ReadaheadBlockingGet"/> waits.
+    /// </summary>
+    /// <remarks>
+    /// The adding runs under the add side, as mainline's page_cache_ra_unbounded() runs under
+    /// invalidate_lock since 5.15: otherwise an i_size read before a truncate or fcollapse would
+    /// add pages past the new end of file after the shoot-down. The lock is dropped before
+    /// ->readahead(), as there, which is where the deadlock of the blocking get lives.
+    /// </remarks>
     public async ValueTask Readahead(int start, int nr)
     {
         var recursive = AddLock.HeldForBlockByCurrent();
-        if (!recursive && !await AddLock.PagecacheAddTryget())
-            return; // hand the pages back to the readahead control
+        if (!recursive)
+            await AddLock.PagecacheAddGet();
         var isize = await ReadOnce(ISize);
+        var pages = new List<int>();
         for (var idx = start; idx < start + nr && idx < isize; idx++)
         {
             if (await AddToPageCacheLocked(idx))
-                await ReadPage(idx);
+                pages.Add(idx);
         }
 
         if (!recursive)
             await AddLock.PagecacheAddPut();
+        if (pages.Count == 0)
+            return; // nothing added: read_pages() is not called
+        if (!recursive)
+        {
+            if (Variant == PagecacheVariant.ReadaheadBlockingGet)
+            {
+                await AddLock.PagecacheAddGet();
+            }
+            else if (!await AddLock.PagecacheAddTryget())
+            {
+                foreach (var idx in pages)
+                    await RemoveLockedPage(idx);
+                return;
+            }
+        }
+
+        foreach (var idx in pages)
+            await ReadPage(idx);
+        if (!recursive)
+            await AddLock.PagecacheAddPut();
+    }
+
+    /// <summary>filemap_remove_folio() + folio_unlock() of a locked page nobody read (read_pages()' clean-up).</summary>
+    public async ValueTask RemoveLockedPage(int idx)
+    {
+        var p = Pages[idx];
+        await WriteOnce(p.Present, 0);
+        await WriteOnce(p.Uptodate, 0);
+        await UnlockPage(p);
     }
 
     /// <summary>Buffered write of one page: dirties it, taking a disk reservation for a clean page.</summary>
@@ -410,6 +459,20 @@ public sealed class AddressSpace
 
         if (block)
             await AddLock.PagecacheBlockPut();
+    }
+
+    /// <summary>
+    /// bch2_fpunch() of pages [from, to): block side, truncate_pagecache_range() (cached pages in
+    /// the hole are dropped, dirty ones too: their data is being punched), then the extents are
+    /// punched, so the blocks read back as holes.
+    /// </summary>
+    public async ValueTask FallocatePunchHole(int from, int to)
+    {
+        await AddLock.PagecacheBlockGet();
+        await InvalidateRange(from, to, writeback: false);
+        for (var i = from; i < to; i++)
+            await WriteOnce(Blocks[i], 0);
+        await AddLock.PagecacheBlockPut();
     }
 
     /// <summary>bch2_fcollapse() of one page at offset: flush + drop from offset on, shift the blocks down.</summary>

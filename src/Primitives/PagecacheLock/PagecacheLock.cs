@@ -22,6 +22,12 @@ public enum PagecacheVariant
     AbbaNoTrylock,
     /// <summary>Truncate does not take the block side and relies on the i_size checks of the add paths.</summary>
     TruncateIsizeOnly,
+    /// <summary>
+    /// Readahead takes the add side with a blocking get (the 2018 bch2_readpages()) while it holds
+    /// the locked pages the readahead code added, instead of the tryget and hand-back of the
+    /// current bch2_readahead(): it waits for a block holder that waits for one of those pages.
+    /// </summary>
+    ReadaheadBlockingGet,
 }
 
 /// <summary>struct pagecache_lock: a count (&gt;0 add holders, &lt;0 block holders) and a wait queue.</summary>
