@@ -702,10 +702,17 @@ public sealed class Commands(ILogger log)
         var exhaustive = new Option<bool>("--exhaustive") { Description = "instead: the exhaustive search with partial-order reduction against the plain search (executions, time, verdicts)" };
         var benchTimeout = new Option<double>("--timeout") { Description = "with --exhaustive: seconds each search may take (default 60)", DefaultValueFactory = _ => 60 };
         var workers = new Option<bool>("--workers") { Description = "instead: a worker process's fixed cost, and the default worker choice against 1 worker and every core" };
-        var cmd = new Command("bench", "schedules/s and decisions/s of each driver on fixed 2-task and 4-task workloads") { models, checks, exhaustive, benchTimeout, workers };
+        var races = new Option<bool>("--races") { Description = "instead: what the data-race property costs per execution (random schedules with it on and off, per model) on passing checks" };
+        var cmd = new Command("bench", "schedules/s and decisions/s of each driver on fixed 2-task and 4-task workloads") { models, checks, exhaustive, benchTimeout, workers, races };
         cmd.SetAction(p =>
         {
-            if (p.GetValue(workers))
+            if (p.GetValue(races))
+            {
+                if (p.GetValue(models) || p.GetValue(exhaustive) || p.GetValue(workers))
+                    throw new KmcInputException("--races is a bench of its own: drop --memory-models, --exhaustive and --workers");
+                RaceBench.Run(p.GetValue(checks) is { Length: > 0 } named ? named : RaceBench.DefaultChecks);
+            }
+            else if (p.GetValue(workers))
             {
                 if (p.GetValue(models) || p.GetValue(exhaustive) || p.GetValue(checks) is { Length: > 0 })
                     throw new KmcInputException("--workers is a bench of its own: drop --memory-models, --exhaustive and --check");
@@ -723,7 +730,7 @@ public sealed class Commands(ILogger log)
             else if (p.GetValue(models))
                 ModelBench.Run(p.GetValue(checks) is { Length: > 0 } named ? named : ModelBench.DefaultChecks, new RunSettings());
             else if (p.GetValue(checks) is { Length: > 0 })
-                throw new KmcInputException("--check only applies with --memory-models or --exhaustive");
+                throw new KmcInputException("--check only applies with --memory-models, --exhaustive or --races");
             else
                 Bench.Run(Console.Out);
             return 0;

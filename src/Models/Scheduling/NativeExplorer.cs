@@ -222,6 +222,7 @@ public sealed class NativeExplorer : IExplorer
             MaxSteps = options.MaxSteps,
             Record = record,
             Memory = options.Memory?.Invoke(),
+            DetectRaces = options.DetectRaces,
         }, driver);
 
         if (options.AllOutcomes)
