@@ -75,7 +75,7 @@ public static partial class Kernel
     internal static async ValueTask<T> Load<T>(Loc<T> x, MemOrder order, string op, string fn, string file, int line, bool tracked = true)
     {
         var (ex, t) = Ctx();
-        if (ex.Orderings != null && order >= MemOrder.Acquire)
+        if (ex.Orderings != null && (order >= MemOrder.Acquire || (order == MemOrder.Once && ex.Orderings.SeesOnceSites)))
             (order, op) = Hooked(ex, order, rmw: false, op, fn, file, line);
         await ex.Point(t, null, null);
         Allocator.CheckLive(x, op, file, line, t);
@@ -93,7 +93,7 @@ public static partial class Kernel
     internal static async ValueTask Store<T>(Loc<T> x, T v, MemOrder order, string op, string fn, string file, int line, bool tracked = true)
     {
         var (ex, t) = Ctx();
-        if (ex.Orderings != null && order >= MemOrder.Acquire)
+        if (ex.Orderings != null && (order >= MemOrder.Acquire || (order == MemOrder.Once && ex.Orderings.SeesOnceSites)))
             (order, op) = Hooked(ex, order, rmw: false, op, fn, file, line);
         await ex.Point(t, null, null);
         Allocator.CheckLive(x, op, file, line, t);
@@ -412,9 +412,11 @@ public static partial class Kernel
     internal static (MemOrder Order, string Op) Hooked(Execution ex, MemOrder order, bool rmw, string op, string fn, string file, int line)
     {
         var site = new OrderingSite(file, line, fn, op, order.ToString().ToLowerInvariant());
-        return ex.Orderings!.At(site) == SiteAction.Relax
-            ? (rmw ? MemOrder.Relaxed : MemOrder.Once, op + " (weakened: relaxed)")
-            : (order, op);
+        if (ex.Orderings!.At(site) != SiteAction.Relax)
+            return (order, op);
+        return order == MemOrder.Once
+            ? (MemOrder.Plain, op + " (weakened: plain)")
+            : (rmw ? MemOrder.Relaxed : MemOrder.Once, op + " (weakened: relaxed)");
     }
 
     // ---- sub-word accesses ----------------------------------------------------------------
