@@ -45,6 +45,7 @@ public sealed class Commands(ILogger log)
         root.Subcommands.Add(ReplayCommand());
         root.Subcommands.Add(CiCommand());
         root.Subcommands.Add(WeakenCommand());
+        root.Subcommands.Add(MutateCommand());
         root.Subcommands.Add(BenchCommand());
         root.Subcommands.Add(RegressCommand());
         root.Subcommands.Add(MergeCommand());
@@ -552,6 +553,56 @@ public sealed class Commands(ILogger log)
         return cmd;
     }
 
+    /// <summary>
+    /// kmc mutate: a mutation score per primitive, built on kmc weaken's site discovery (see
+    /// <see cref="MutationScore"/>). kmc weaken stays the declared benchmark ci runs; mutate is the
+    /// undeclared sweep that also makes READ_ONCE()/WRITE_ONCE() plain.
+    /// </summary>
+    private Command MutateCommand()
+    {
+        var names = new Argument<string[]>("check") { Description = "benchmarks to mutate (weaken.ticket-spinlock, or just ticket-spinlock; default: every one)", Arity = ArgumentArity.ZeroOrMore };
+        var summary = new Option<bool>("--summary") { Description = "print only the score per primitive" };
+        var cmd = new Command("mutate", "weaken each ordering site and each READ_ONCE/WRITE_ONCE of a primitive's fixed code in turn (from the port's own calls), run the check under sc, tso and lkmm, and print killed/survived per site")
+            { names, summary, _config };
+        cmd.SetAction(p =>
+        {
+            var config = KmcConfig.Load(p.GetValue(_config));
+            var only = p.GetValue(names) ?? [];
+            var checks = only.Length == 0 ? WeakenReport.Checks() : only.SelectMany(n => WeakenReport.Checks(n.StartsWith("weaken.", StringComparison.Ordinal) ? n : "weaken." + n)).Distinct().ToList();
+            var results = new List<MutantResult>();
+            foreach (var check in checks)
+            {
+                foreach (var m in MutationScore.Mutants(check))
+                {
+                    var r = MutationScore.Run(check, m, model => config.For(check.Name, model));
+                    results.Add(r);
+                    if (!p.GetValue(summary))
+                        Console.WriteLine($"{check.Primitive,-16} {m.Site.Name,-56} {m.Weakening,-40} {r.Outcome,-11} {r.Detail}");
+                }
+            }
+
+            var table = new Table().AddColumns("primitive", "mutants", "killed", "survived", "harmless", "intentional", "score (killed / scored)");
+            foreach (var g in results.GroupBy(r => r.Mutant.Primitive))
+            {
+                int Count(MutantOutcome o) => g.Count(r => r.Outcome == o);
+                var scored = Count(MutantOutcome.Killed) + Count(MutantOutcome.Survived);
+                table.AddRow(Markup.Escape(g.Key), g.Count().ToString(), Count(MutantOutcome.Killed).ToString(), Count(MutantOutcome.Survived).ToString(),
+                    Count(MutantOutcome.Harmless).ToString(), Count(MutantOutcome.Intentional).ToString(),
+                    scored == 0 ? "-" : $"{Count(MutantOutcome.Killed)}/{scored} ({100.0 * Count(MutantOutcome.Killed) / scored:F0}%)");
+            }
+
+            AnsiConsole.Write(table);
+            if (!p.GetValue(summary))
+            {
+                foreach (var r in results.Where(r => r.Outcome == MutantOutcome.Survived))
+                    Console.WriteLine($"SURVIVED {r.Mutant.Primitive}: {r.Mutant.Site.Name} ({r.Mutant.Weakening} at {r.Mutant.Site.Site.FileName}:{r.Mutant.Site.Site.Line})");
+            }
+
+            return 0;
+        });
+        return cmd;
+    }
+
     private static string ReportReady(string dir)
     {
         Directory.CreateDirectory(dir);
@@ -750,10 +801,17 @@ public sealed class Commands(ILogger log)
         var exhaustive = new Option<bool>("--exhaustive") { Description = "instead: the exhaustive search with partial-order reduction against the plain search (executions, time, verdicts)" };
         var benchTimeout = new Option<double>("--timeout") { Description = "with --exhaustive: seconds each search may take (default 60)", DefaultValueFactory = _ => 60 };
         var workers = new Option<bool>("--workers") { Description = "instead: a worker process's fixed cost, and the default worker choice against 1 worker and every core" };
-        var cmd = new Command("bench", "schedules/s and decisions/s of each driver on fixed 2-task and 4-task workloads") { models, checks, exhaustive, benchTimeout, workers };
+        var races = new Option<bool>("--races") { Description = "instead: what the data-race property costs per execution (random schedules with it on and off, per model) on passing checks" };
+        var cmd = new Command("bench", "schedules/s and decisions/s of each driver on fixed 2-task and 4-task workloads") { models, checks, exhaustive, benchTimeout, workers, races };
         cmd.SetAction(p =>
         {
-            if (p.GetValue(workers))
+            if (p.GetValue(races))
+            {
+                if (p.GetValue(models) || p.GetValue(exhaustive) || p.GetValue(workers))
+                    throw new KmcInputException("--races is a bench of its own: drop --memory-models, --exhaustive and --workers");
+                RaceBench.Run(p.GetValue(checks) is { Length: > 0 } named ? named : RaceBench.DefaultChecks);
+            }
+            else if (p.GetValue(workers))
             {
                 if (p.GetValue(models) || p.GetValue(exhaustive) || p.GetValue(checks) is { Length: > 0 })
                     throw new KmcInputException("--workers is a bench of its own: drop --memory-models, --exhaustive and --check");
@@ -771,7 +829,7 @@ public sealed class Commands(ILogger log)
             else if (p.GetValue(models))
                 ModelBench.Run(p.GetValue(checks) is { Length: > 0 } named ? named : ModelBench.DefaultChecks, new RunSettings());
             else if (p.GetValue(checks) is { Length: > 0 })
-                throw new KmcInputException("--check only applies with --memory-models or --exhaustive");
+                throw new KmcInputException("--check only applies with --memory-models, --exhaustive or --races");
             else
                 Bench.Run(Console.Out);
             return 0;

@@ -74,7 +74,7 @@ public static partial class Kernel
     internal static ValueTask<T> Load<T>(Loc<T> x, MemOrder order, string op, string fn, string file, int line, bool tracked = true)
     {
         var (ex, t) = Ctx();
-        if (ex.Orderings != null && order >= MemOrder.Acquire)
+        if (ex.Orderings != null && (order >= MemOrder.Acquire || (order == MemOrder.Once && ex.Orderings.SeesOnceSites)))
             (order, op) = Hooked(ex, order, rmw: false, op, fn, file, line);
         return AccessStep<LoadAccess<T>, T>.At(ex, t, new LoadAccess<T>(x, order, op, fn, file, line, tracked));
     }
@@ -99,7 +99,7 @@ public static partial class Kernel
     internal static ValueTask Store<T>(Loc<T> x, T v, MemOrder order, string op, string fn, string file, int line, bool tracked = true)
     {
         var (ex, t) = Ctx();
-        if (ex.Orderings != null && order >= MemOrder.Acquire)
+        if (ex.Orderings != null && (order >= MemOrder.Acquire || (order == MemOrder.Once && ex.Orderings.SeesOnceSites)))
             (order, op) = Hooked(ex, order, rmw: false, op, fn, file, line);
         return AccessStep<StoreAccess<T>, bool>.AtVoid(ex, t, new StoreAccess<T>(x, v, order, op, fn, file, line, tracked));
     }
@@ -445,9 +445,11 @@ public static partial class Kernel
     internal static (MemOrder Order, string Op) Hooked(Execution ex, MemOrder order, bool rmw, string op, string fn, string file, int line)
     {
         var site = new OrderingSite(file, line, fn, op, order.ToString().ToLowerInvariant());
-        return ex.Orderings!.At(site) == SiteAction.Relax
-            ? (rmw ? MemOrder.Relaxed : MemOrder.Once, op + " (weakened: relaxed)")
-            : (order, op);
+        if (ex.Orderings!.At(site) != SiteAction.Relax)
+            return (order, op);
+        return order == MemOrder.Once
+            ? (MemOrder.Plain, op + " (weakened: plain)")
+            : (rmw ? MemOrder.Relaxed : MemOrder.Once, op + " (weakened: relaxed)");
     }
 
     // ---- sub-word accesses ----------------------------------------------------------------

@@ -21,7 +21,8 @@ public enum SiteAction
 
     /// <summary>
     /// Its ordering taken away: an acquire load or release store becomes READ_ONCE/WRITE_ONCE,
-    /// an ordered RMW its _relaxed form, a barrier is removed.
+    /// an ordered RMW its _relaxed form, a barrier is removed; a READ_ONCE/WRITE_ONCE (a "once"
+    /// site, offered only to hooks that ask for them) becomes a plain access.
     /// </summary>
     Relax,
 }
@@ -38,12 +39,17 @@ public enum SiteAction
 public interface IOrderingHook
 {
     SiteAction At(OrderingSite site);
+
+    /// <summary>Whether READ_ONCE()/WRITE_ONCE() and atomic_read()/atomic_set() are offered too (as "once" sites).</summary>
+    bool SeesOnceSites => false;
 }
 
 /// <summary>Collects the ordered sites an execution passes, in the files it is asked about.</summary>
-public sealed class OrderingProbe(Func<string, bool> fileFilter) : IOrderingHook
+public sealed class OrderingProbe(Func<string, bool> fileFilter, bool onceSites = false) : IOrderingHook
 {
     private readonly HashSet<OrderingSite> _sites = new();
+
+    public bool SeesOnceSites => onceSites;
 
     public IReadOnlyCollection<OrderingSite> Sites => _sites;
 
@@ -58,10 +64,25 @@ public sealed class OrderingProbe(Func<string, bool> fileFilter) : IOrderingHook
 /// <summary>Relaxes the one ordered call at a given file and line (and operation).</summary>
 public sealed class SiteWeakening(string fileName, int line, string op) : IOrderingHook
 {
+    /// <summary>A "once" site is only ever weakened by a hook that asks to see them.</summary>
+    public bool SeesOnceSites => true;
+
     public string FileName { get; } = fileName;
     public int Line { get; } = line;
     public string Op { get; } = op;
 
     public SiteAction At(OrderingSite site) =>
         site.Line == Line && site.Op == Op && site.FileName == FileName ? SiteAction.Relax : SiteAction.Keep;
+}
+
+/// <summary>
+/// On a port class: the site (<c>Function.op</c>, as kmc mutate names it) is weaker than its
+/// callers could need, on purpose, for the reason given (the kernel code is that way and says
+/// why). kmc mutate lists it as intentional and leaves it out of the score.
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = true, Inherited = false)]
+public sealed class IntentionallyWeakAttribute(string site, string reason) : Attribute
+{
+    public string Site { get; } = site;
+    public string Reason { get; } = reason;
 }

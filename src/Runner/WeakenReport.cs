@@ -28,7 +28,7 @@ public static class WeakenReport
         var all = CheckRegistry.All.OfType<WeakenedCheck>().ToList();
         if (only == null)
             return all;
-        var c = CheckRegistry.All.FirstOrDefault(x => x.Name == only) ?? CheckRegistry.Get("weaken." + only);
+        var c = CheckRegistry.All.FirstOrDefault(x => x.Name == only) ?? CheckRegistry.All.FirstOrDefault(x => x.Name == "weaken." + only);
         return c is WeakenedCheck w
             ? [w]
             : throw new KmcInputException($"'{only}' is not a weakened-barrier benchmark (those are: {string.Join(", ", all.Select(a => a.Name))})");

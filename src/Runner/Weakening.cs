@@ -61,10 +61,11 @@ public static class SiteDiscovery
 {
     public const int Executions = 150;
 
-    public static IReadOnlyList<WeakenSite> Discover(Scenario scenario, IReadOnlyCollection<string> portFiles)
+    /// <param name="onceSites">also READ_ONCE()/WRITE_ONCE()/atomic_read()/atomic_set() (kmc mutate makes them plain)</param>
+    public static IReadOnlyList<WeakenSite> Discover(Scenario scenario, IReadOnlyCollection<string> portFiles, bool onceSites = false)
     {
         var names = portFiles.Select(Path.GetFileName).ToHashSet(StringComparer.Ordinal);
-        var probe = new OrderingProbe(f => names.Contains(Path.GetFileName(f)));
+        var probe = new OrderingProbe(f => names.Contains(Path.GetFileName(f)), onceSites);
         var probed = new Scenario(scenario.Cpus, ex =>
         {
             scenario.Setup(ex);
@@ -155,7 +156,7 @@ public abstract class WeakenedCheck : Check
         return (found.Where(f => !declared.Contains(f)).Order().ToList(), declared.Where(d => !found.Contains(d)).Order().ToList());
     }
 
-    private IReadOnlyList<string> PortFiles() =>
+    internal IReadOnlyList<string> PortFiles() =>
         Base.Primitives.Select(t => t.GetCustomAttribute<KernelPortAttribute>()?.File).OfType<string>().ToList();
 
     private IReadOnlyList<Variant> MakeVariants()

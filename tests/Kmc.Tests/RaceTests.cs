@@ -265,3 +265,32 @@ public class RaceTests
         Assert.Equal(FailureKind.ModelCrash, r.Failure?.Kind);
     }
 }
+
+public class MutateTests
+{
+    /// <summary>kmc mutate on the ticket spinlock: its acquire and its release weakenings are killed (by the data-race property, already under sc).</summary>
+    [Fact]
+    public void MutateKillsTheTicketSpinlocksAcquireAndReleaseWeakenings()
+    {
+        var check = (WeakenedCheck)CheckRegistry.Get("weaken.ticket-spinlock");
+        var mutants = MutationScore.Mutants(check);
+        Assert.Contains(mutants, m => m.Site.Site.Ordering == "once");
+        foreach (var site in new[] { "ArchSpinLock.smp_cond_load_acquire", "ArchSpinUnlock.smp_store_release" })
+        {
+            var m = Assert.Single(mutants, x => x.Site.Name == site);
+            var r = MutationScore.Run(check, m, model => new RunSettings { Strategy = "dfs", Iterations = 100_000, MemoryModel = model });
+            Assert.Equal(MutantOutcome.Killed, r.Outcome);
+            Assert.StartsWith("sc: DataRace", r.Detail);
+        }
+    }
+
+    /// <summary>A site kmc weaken declares harmless is listed, not scored.</summary>
+    [Fact]
+    public void HarmlessSitesAreNotScored()
+    {
+        var check = (WeakenedCheck)CheckRegistry.Get("weaken.closures");
+        var m = Assert.Single(MutationScore.Mutants(check), x => x.Site.Name == "ClosureGet.atomic_inc_return");
+        var r = MutationScore.Run(check, m, model => new RunSettings { Strategy = "random", Iterations = 10, MemoryModel = model });
+        Assert.Equal(MutantOutcome.Harmless, r.Outcome);
+    }
+}

@@ -122,6 +122,7 @@ public sealed class CoyoteExplorer : IExplorer
                 MaxSteps = int.MaxValue, // Coyote enforces its own step bound
                 Record = record,
                 Memory = options.Memory?.Invoke(),
+                DetectRaces = options.DetectRaces,
             }, driver);
             Last = ex;
             Execution.Enter(ex, null);

@@ -19,6 +19,9 @@ public sealed class Scenario
 public sealed record ExploreOptions
 {
     public string Strategy { get; init; } = "random";
+
+    /// <summary>The data-race property (on unless a bench measures what it costs).</summary>
+    public bool DetectRaces { get; init; } = true;
     public int Iterations { get; init; } = 1000;
     public ulong Seed { get; init; }
 

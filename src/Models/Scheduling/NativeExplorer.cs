@@ -264,6 +264,7 @@ public sealed class NativeExplorer : IExplorer
             Preemptive = scenario.Preemptive,
             MaxSteps = options.MaxSteps,
             Record = record,
+            DetectRaces = options.DetectRaces,
         };
         var ex = new Execution(options.Memory == null ? settings : settings with { Memory = options.Memory() }, driver);
 

@@ -174,12 +174,14 @@ public sealed class TsoMemory : MemoryModel
 
     private T ReadOwnOrMemory<T>(List<Buffered> b, Loc<T> loc, StringBuilder? note)
     {
-        // Its own buffered store orders nothing from others; memory's store carries its writer's clock.
+        // A buffered store carries its writer's clock as a drained one does.
         RaceRead = default;
         for (var i = b.Count - 1; i >= 0; i--)
         {
             if (b[i] is Buffered<T> s && ReferenceEquals(s.Loc, loc))
             {
+                // The CPU's buffer holds the stores of every task that ran on it, not only this one's.
+                RaceRead = s.Race;
                 note?.Append(note.Length > 0 ? "; " : "").Append("reads #").Append(s.Step).Append(" from its own store buffer (not yet visible to other CPUs)");
                 return s.Value;
             }
