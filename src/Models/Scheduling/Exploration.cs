@@ -107,7 +107,7 @@ public sealed record SearchProgress(long Executions, TimeSpan Elapsed, double Fr
             return head + "; estimate overflows (the explored share of the tree is below double precision): the tree is far too large to finish";
         var left = Math.Max(0, total - Executions) / Math.Max(rate, 1e-9);
         return head + $"; the search path says {FractionDone:P1} done, about {total:G3} executions in all, {Duration(left)} left " +
-               "(a low estimate while later subtrees turn out larger)";
+               "(rough: it assumes the subtrees still to come are as large as those behind, and moves as they turn out otherwise)";
     }
 
     private static string Duration(double seconds) => seconds switch
