@@ -113,13 +113,17 @@ public class OperationalLitmusTests
     [InlineData("LB+release+po.litmus", "Sometimes")]
     [InlineData("OOTA-datas.litmus", "Never")]
     [InlineData("OOTA-ctrls.litmus", "Never")]
-    public void LoadBufferingShapesAgreeWithTheAxiomaticModel(string file, string verdict)
+    public void LoadBufferingShapesAgreeWithTheAxiomaticModel(string file, string verdict) => AgreesWithTheAxiomaticModel(file, verdict);
+
+    /// <summary>A load-buffering file: the same outcomes as the axiomatic lkmm, the given verdict, and its Result line matched.</summary>
+    private static string AgreesWithTheAxiomaticModel(string file, string verdict)
     {
         var path = Path.Combine(OwnCorpus(), "load-buffering", file);
         var r = OperationalRunner.Compare(path, "lkmm", Timeout);
         Assert.True(r.Class == Soundness.SoundComplete, $"{file}: {r.Class}, extra {string.Join("; ", r.Extra)}, missed {string.Join("; ", r.Missed)}");
         Assert.Equal(verdict, r.OperationalVerdict);
         Assert.Equal(LitmusVerdict.Match, OperationalRunner.RunFile(path, "lkmm", Timeout).Verdict);
+        return path;
     }
 
     /// <summary>
@@ -139,13 +143,7 @@ public class OperationalLitmusTests
     [InlineData("LB+mbs.litmus", "Never")]
     public void PromisesReachLoadBufferingTheLkmmAllowsAndNoMore(string file, string verdict)
     {
-        var path = Path.Combine(OwnCorpus(), "load-buffering", file);
-        var r = OperationalRunner.Compare(path, "lkmm", Timeout);
-        Assert.True(r.Class == Soundness.SoundComplete, $"{file}: {r.Class}, extra {string.Join("; ", r.Extra)}, missed {string.Join("; ", r.Missed)}");
-        Assert.Equal(verdict, r.OperationalVerdict);
-        Assert.Equal(LitmusVerdict.Match, OperationalRunner.RunFile(path, "lkmm", Timeout).Verdict);
-
-        var test = LitmusParser.ParseFile(path);
+        var test = LitmusParser.ParseFile(AgreesWithTheAxiomaticModel(file, verdict));
         var space = OutcomeSpace.Of(test);
         var withPromises = OperationalEngine.Run(test, space, "lkmm", Timeout);
         var without = OperationalEngine.Run(test, space, "lkmm", Timeout, promises: false);
