@@ -38,6 +38,13 @@ public sealed record RunSettings
     /// <summary>Shorten a failing native schedule (fewer preemptions, fewer steps) before it is reported.</summary>
     public bool Minimize { get; init; } = true;
 
+    /// <summary>
+    /// The data-race property every check has. Off only in tests that look behind a race at the
+    /// stale read the same schedule goes on to make (not a command-line option: a run without it
+    /// would miss every race).
+    /// </summary>
+    public bool DetectRaces { get; init; } = true;
+
     /// <summary>Native sampling: where this part of a split search starts (see <see cref="Shard"/>).</summary>
     public int FirstExecution { get; init; }
 
@@ -111,6 +118,7 @@ public sealed record RunSettings
         PreemptionBound = PreemptionBound,
         StaleBound = StaleBound,
         Reduction = Reduction,
+        DetectRaces = DetectRaces,
         Memory = MemoryModels.Factory(MemoryModel),
         Progress = progress,
         Cancelled = cancelled,

@@ -195,7 +195,9 @@ public class FoundationTests
         Assert.NotEmpty(CheckRegistry.All);
         foreach (var c in CheckRegistry.All)
         {
-            Assert.False(c.Variants[0].Expected.BugExpected, $"{c.Name}: the first variant should be the fixed code");
+            // The fixed code may carry a data race found in the kernel code itself, declared with its reason.
+            var first = c.Variants[0].Expected;
+            Assert.True(!first.BugExpected || first.Kind == FailureKind.DataRace, $"{c.Name}: the first variant should be the fixed code");
             Assert.Equal(c.Variants.Count, c.Variants.Select(v => v.Name).Distinct().Count());
         }
     }

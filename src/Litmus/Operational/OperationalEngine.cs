@@ -203,7 +203,8 @@ public static class OperationalEngine
                     outcomes.Add(o);
             });
         });
-        var options = new ExploreOptions { Strategy = "dfs", PreemptionBound = -1, MaxSteps = MaxSteps, Memory = MemoryModels.Factory(model) };
+        // Outcome sets only: a litmus test's data race is a verdict flag (the axiomatic engine's), not the end of an execution.
+        var options = new ExploreOptions { Strategy = "dfs", PreemptionBound = -1, MaxSteps = MaxSteps, Memory = MemoryModels.Factory(model), DetectRaces = false };
         var dfs = new SleepSetDfs(task => (threads[task].Pending, threads[task].Seq), reduce);
         var decisions = new List<int>();
         long executions = 0, completed = 0, infeasible = 0, hangs = 0, cut = 0, loopCut = 0, redundant = 0, unfulfilled = 0;
