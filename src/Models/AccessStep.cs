@@ -18,9 +18,12 @@ internal interface IAccess<out T>
 /// Exceptions (a failure, an abort, the step bound) are rethrown at the port's await, as an async
 /// method would. A step an aborted execution leaves parked is dropped, not returned to the pool.
 /// </summary>
-internal sealed class AccessStep<TAccess, T> : IValueTaskSource<T>, IValueTaskSource
+internal sealed class AccessStep<TAccess, T> : IValueTaskSource<T>, IValueTaskSource, IParkedAccess
     where TAccess : struct, IAccess<T>
 {
+    /// <summary>The async state machine box awaiting this access (the port's method), for call chains.</summary>
+    object? IParkedAccess.Awaiter => _state;
+
     [ThreadStatic] private static AccessStep<TAccess, T>? t_free;
 
     private readonly Action _run;
@@ -134,4 +137,10 @@ internal sealed class AccessStep<TAccess, T> : IValueTaskSource<T>, IValueTaskSo
         _nextFree = t_free;
         t_free = this;
     }
+}
+
+/// <summary>An access parked as a task's continuation: the port method awaiting it is behind it.</summary>
+internal interface IParkedAccess
+{
+    object? Awaiter { get; }
 }

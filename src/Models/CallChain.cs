@@ -35,6 +35,9 @@ internal static class CallChain
     {
         var frames = new List<Frame>();
         object? box = resume.Target;
+        // A parked memory access resumes the port's method after it runs: the chain starts there.
+        if (box is IParkedAccess parked)
+            box = parked.Awaiter;
         // A chain longer than this is a cycle, which a well-formed await chain never has.
         for (var depth = 0; box != null && depth < 256; depth++)
         {
