@@ -89,7 +89,9 @@ public class ReusableHelpersTests
     public void IClosure_waits_and_wakes_on_both_ports(bool upstream)
     {
         var flavor = new ClosureFlavor(upstream, Variant.Fixed());
-        var options = new ExploreOptions { Strategy = "dfs", PreemptionBound = -1, MaxSteps = 2000 };
+        // The 2018 closure_sync()'s plain s->done is a data race (declared and tested in the
+        // closure checks); here only the waitlist's behaviour is under test.
+        var options = new ExploreOptions { Strategy = "dfs", PreemptionBound = -1, MaxSteps = 2000, DetectRaces = false };
         var woken = new NativeExplorer().Explore(WaitAndWake(flavor, wake: true), options);
         Xunit.Assert.Null(woken.Failure);
         Xunit.Assert.True(woken.Exhausted);
@@ -114,7 +116,8 @@ public class ReusableHelpersTests
                 await mutated.WakeUp(list);
             });
         });
-        var result = new NativeExplorer().Explore(scenario, new ExploreOptions { Strategy = "dfs", PreemptionBound = -1, MaxSteps = 2000 });
+        // races off, as above: the lost wakeup is what the user's port is checked for
+        var result = new NativeExplorer().Explore(scenario, new ExploreOptions { Strategy = "dfs", PreemptionBound = -1, MaxSteps = 2000, DetectRaces = false });
         Xunit.Assert.Equal(FailureKind.Hang, result.Failure?.Kind);
     }
 }
