@@ -44,16 +44,6 @@ public static class ClosureVariants
     };
 
     /// <summary>
-    /// <see cref="FixedSync"/> in closure-wait-event's one-waiter scenario: the s->done race is in
-    /// the code, but the sc and tso searches (200 random schedules) never have the put land between
-    /// the waiter's set_current_state() and its test, so they pass; the two-waiter check and lkmm find it.
-    /// </summary>
-    public static readonly Variant FixedSyncOneWaiter = FixedSync with
-    {
-        PerMemoryModel = new Dictionary<string, Expectation> { ["sc"] = Expectation.Pass, ["tso"] = Expectation.Pass, ["lkmm"] = Expectation.AnyBug },
-    };
-
-    /// <summary>
     /// The s->done data race of the fixed code (see <see cref="FixedSync"/>) is in these variants
     /// too and may be found before their own bug, under every model (and under lkmm the stale read).
     /// </summary>

@@ -23,7 +23,7 @@ public abstract class ClosureWaitEventCheckBase : Check
 
     private static readonly IReadOnlyList<Variant> s_variants =
     [
-        ClosureVariants.FixedSyncOneWaiter,
+        ClosureVariants.FixedSync,
         ClosureVariants.WaitEventCondBeforeWait,
         ClosureVariants.SyncDoneAcquire,
     ];
