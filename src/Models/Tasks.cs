@@ -117,4 +117,4 @@ public sealed class TaskField<T>(string name, T initial = default!)
 }
 
 /// <summary>A load that returned NULL: the likely source of a later NULL dereference.</summary>
-internal sealed record NullLoad(string Op, string Target, string Function, string File, int Line, int Step);
+internal readonly record struct NullLoad(string Op, string Target, string Function, string File, int Line, int Step);
