@@ -36,42 +36,60 @@ public sealed class TicketSpinlockDataCheck : Check
 }
 
 /// <summary>
-/// bcachefs's two-state shared lock with one adder and one blocker, each writing the protected
-/// data in its state: the two states exclude each other, so each must see the other's writes.
+/// bcachefs's two-state shared lock with two adders and one blocker. The blocker writes its data
+/// under the block state and reads each adder's; each adder writes its own data under the add
+/// state and reads the blocker's. The states exclude each other, so every read must see the other
+/// state's last write; the two adders hold the add state together, so an adder's put races with
+/// the other's take unless both are marked.
 /// </summary>
 [Check]
 public sealed class TwoStateLockDataCheck : Check
 {
     public override string Name => "two-state-lock-data";
 
-    public override string Description => "two_state_lock_t, an adder and a blocker x 2 rounds around plain protected data: no stale read, no lost wakeup";
+    public override string Description => "two_state_lock_t, two adders and a blocker, 1 round each, around plain protected data: no stale read, no lost wakeup";
 
     public override IReadOnlyList<Type> Primitives => [typeof(TwoStateLock)];
 
     public override IReadOnlyList<Variant> Variants { get; } = [Variant.Fixed("bch2_two_state_lock/unlock: cmpxchg_acquire() to take, atomic_long_sub_return_release() to put")];
 
-    public override Scenario Build(Variant variant) => new(2, ex =>
+    private const int Adders = 2;
+    private const int BlockerRounds = 1;
+
+    public override Scenario Build(Variant variant) => new(Adders + 1, ex =>
     {
         var l = new TwoStateLock("lock");
-        var data = new ProtectedData("lock");
-        for (var t = 0; t < 2; t++)
+        var blocked = new ProtectedData("blocker");
+        var added = Enumerable.Range(0, Adders).Select(a => new ProtectedData($"adder{a}")).ToArray();
+        ex.Spawn("blocker", 0, async () =>
         {
-            var s = 1 - t;
-            ex.Spawn(s == 1 ? "adder" : "blocker", t, async () =>
+            for (var round = 0; round < BlockerRounds; round++)
             {
-                for (var round = 0; round < 2; round++)
-                {
-                    await l.Bch2TwoStateLock(s);
-                    await data.CriticalSection();
-                    await l.Bch2TwoStateUnlock(s);
-                }
+                await l.Bch2TwoStateLock(0);
+                await blocked.CriticalSection();
+                foreach (var a in added)
+                    await a.Observe();
+                await l.Bch2TwoStateUnlock(0);
+            }
+        });
+        for (var a = 0; a < Adders; a++)
+        {
+            var mine = added[a];
+            ex.Spawn($"adder{a}", a + 1, async () =>
+            {
+                await l.Bch2TwoStateLock(1);
+                await mine.CriticalSection();
+                await blocked.Observe();
+                await l.Bch2TwoStateUnlock(1);
             });
         }
 
         ex.AtEnd("lock free", () =>
         {
             Assert(l.V.Peek() == 0, $"lock count {l.V.Peek()} at the end");
-            data.CheckTotal(4);
+            blocked.CheckTotal(BlockerRounds);
+            foreach (var a in added)
+                a.CheckTotal(1);
         });
     });
 }

@@ -33,6 +33,17 @@ public sealed class ProtectedData(string name)
         _holders.Value--;
     }
 
+    /// <summary>
+    /// A read of the data by a task that does not write it (a holder of a shared state, while
+    /// the writers are excluded): it must see the last value written under the lock.
+    /// </summary>
+    public async ValueTask Observe()
+    {
+        var v = await PlainRead(Data);
+        Assert(v == _lastWritten.Value,
+            $"{Current.Name} read {Data.Name} == {v} under the lock, but its last writer wrote {_lastWritten.Value}: a stale read (the lock's acquire did not see that writer's release)");
+    }
+
     /// <summary>The end-of-run invariant: every critical section's increment is there.</summary>
     public void CheckTotal(int expected) =>
         Assert(Data.Peek() == expected && _lastWritten.Value == expected,

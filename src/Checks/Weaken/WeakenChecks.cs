@@ -84,12 +84,17 @@ public sealed class WeakenTicket : WeakenedCheck
 
     public override IReadOnlyList<DeclaredWeakening> Declared { get; } =
     [
-        Undetected("ArchSpinLock.atomic_fetch_add",
-            "the port keeps next and owner in two locations, so the C fast path (the fetched owner already equals the ticket) is the owner "
-            + "spin's first iteration, which has its own acquire. In the C that fetch_add is the fast path's only acquire: relaxing it lets "
-            + "an uncontended lock read the data stale under the LKMM"),
-        RaceBug("ArchSpinLock.smp_cond_load_acquire",
-            "atomic_cond_read_acquire() on the owner is the lock's acquire: relaxed, the next ticket holder reads the data stale"),
+        RaceBug("ArchSpinLock.atomic_fetch_add",
+            "the fast path (the fetched owner already equals the ticket) returns with the fetch_add as its only ordering: relaxed, an "
+            + "uncontended lock reads the previous holder's data stale"),
+        Harmless("ArchSpinLock.smp_mb",
+            "it upgrades the RCpc atomic_cond_read_acquire() to RCsc, but the fully ordered atomic_fetch_add() just before the spin already "
+            + "orders everything before the lock (a previous unlock included) with everything after it; the only accesses the fence adds "
+            + "are the spin's own reads, which the acquire orders (the kernel comment: \"the extra orderings are free\")"),
+        Harmless("ArchSpinLock.smp_cond_load_acquire",
+            "the smp_mb() right after the spin orders the spin's last read before everything after it (a relaxed read followed by a "
+            + "full fence is at least an acquire), so v6.6's slow path does not need the acquire; the two are redundant with each "
+            + "other, one at a time (from v6.11 the lock is atomic_fetch_add_acquire() and the spin's acquire alone)"),
         RaceBug("ArchSpinUnlock.smp_store_release",
             "the owner increment no longer orders the critical section: the next ticket holder reads the data stale"),
     ];
