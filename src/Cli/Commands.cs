@@ -572,7 +572,10 @@ public sealed class Commands(ILogger log)
             var results = new List<MutantResult>();
             foreach (var check in checks)
             {
-                foreach (var m in MutationScore.Mutants(check))
+                var mutants = MutationScore.Mutants(check);
+                foreach (var stale in check.HarmlessPlain.Select(d => d.Site).Except(mutants.Select(m => m.Site.Name)))
+                    Console.WriteLine($"STALE {check.Name}: {stale} is declared harmless when plain but is not a READ_ONCE/WRITE_ONCE site of the fixed code");
+                foreach (var m in mutants)
                 {
                     var r = MutationScore.Run(check, m, model => config.For(check.Name, model));
                     results.Add(r);

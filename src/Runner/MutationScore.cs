@@ -13,7 +13,7 @@ public enum MutantOutcome
     /// <summary>Every model's run passed.</summary>
     Survived,
 
-    /// <summary>Declared harmless by the weakened-barrier benchmark (kmc weaken), with its reason: not scored.</summary>
+    /// <summary>Declared harmless by the weakened-barrier benchmark (kmc weaken; for a READ_ONCE/WRITE_ONCE made plain, its HarmlessPlain list), with its reason: not scored.</summary>
     Harmless,
 
     /// <summary>The port marks the site [IntentionallyWeak] with a reason: not scored.</summary>
@@ -57,7 +57,8 @@ public static class MutationScore
     /// <summary>Why a site is not scored (harmless or intentional), or null.</summary>
     public static (MutantOutcome Outcome, string Why)? Exempt(WeakenedCheck check, Mutant m)
     {
-        if (check.Declared.FirstOrDefault(d => d.Site == m.Site.Name && d.Class == WeakeningClass.Harmless) is { } h)
+        var declared = m.Site.Site.Ordering == "once" ? check.HarmlessPlain : check.Declared;
+        if (declared.FirstOrDefault(d => d.Site == m.Site.Name && d.Class == WeakeningClass.Harmless) is { } h)
             return (MutantOutcome.Harmless, h.Why);
         foreach (var type in check.Base.Primitives)
         {

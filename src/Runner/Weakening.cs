@@ -135,6 +135,13 @@ public abstract class WeakenedCheck : Check
     /// <summary>Every site's expectation. Sites the probe finds must all be here, and only those.</summary>
     public abstract IReadOnlyList<DeclaredWeakening> Declared { get; }
 
+    /// <summary>
+    /// READ_ONCE()/WRITE_ONCE()/atomic_read()/atomic_set() sites (which only kmc mutate makes
+    /// plain, kmc weaken leaves them) whose plain form is harmless in this scenario's fixed code,
+    /// each with the reason (what orders every conflicting access). kmc mutate does not score them.
+    /// </summary>
+    public virtual IReadOnlyList<DeclaredWeakening> HarmlessPlain => [];
+
     public override string Name => "weaken." + Primitive;
 
     public override string Description => $"weakened-barrier benchmark: {Base.Name}'s scenario with one ordered call of {Primitive}'s fixed code relaxed per variant";

@@ -19,6 +19,9 @@ public abstract class ClosureSyncCheckBase : Check
 
     protected virtual bool Upstream => false;
 
+    /// <summary>Each putter also reads closure_nr_remaining() while it holds its ref (concurrently with the other puts).</summary>
+    protected virtual bool PutterReadsRemaining => false;
+
     public override IReadOnlyList<Type> Primitives => Upstream ? [typeof(ClosureUpstream)] : [typeof(Closure)];
 
     public override IReadOnlyList<Variant> Variants => Upstream ? s_upstreamVariants : s_variants;
@@ -63,6 +66,12 @@ public abstract class ClosureSyncCheckBase : Check
                 ex.Spawn($"putter{idx}", idx + 1, async () =>
                 {
                     await PlainWrite(io.Data[idx], 1);
+                    if (PutterReadsRemaining)
+                    {
+                        var r = await io.Cl.ClosureNrRemaining();
+                        Assert(r >= 1, $"putter{idx} holds a ref but closure_nr_remaining() is {r}");
+                    }
+
                     await io.Cl.ClosurePut();
                 });
             }
@@ -94,6 +103,27 @@ public sealed class ClosureSyncCheck : ClosureSyncCheckBase
 
     public override string Description =>
         "waiter + 1 putter: closure_sync() returns after the put, sees its data, never touches the on-stack syncer after returning";
+}
+
+/// <summary>
+/// closure-sync with the putter reading closure_nr_remaining() (a relaxed atomic_read() of a
+/// count other tasks change: how bcachefs uses it, in debug checks and progress reports) while
+/// it holds its ref, concurrently with the waiter's own put in closure_sync(). The read must be
+/// marked: made plain, it races with that put.
+/// </summary>
+[Check]
+public sealed class ClosureSyncNrRemainingCheck : ClosureSyncCheckBase
+{
+    protected override int Putters => 1;
+
+    protected override bool PutterReadsRemaining => true;
+
+    public override string Name => "closure-sync.nr-remaining";
+
+    public override string Description =>
+        "closure-sync, the putter also reading closure_nr_remaining() while it holds its ref: at least its own ref, no race with the waiter's put";
+
+    public override IReadOnlyList<Variant> Variants { get; } = [ClosureVariants.FixedSync, ClosureVariants.SyncDoneAcquire];
 }
 
 [Check]
@@ -142,6 +172,9 @@ public sealed class ClosureSync2PuttersUpstreamCheck : ClosureSyncCheckBase
 public class ClosureSyncZeroedCheck : Check
 {
     protected virtual bool Upstream => false;
+
+    /// <summary>Each putter also reads closure_nr_remaining() while it holds its ref (concurrently with the other puts).</summary>
+    protected virtual bool PutterReadsRemaining => false;
 
     public override string Name => "closure-sync-zeroed";
 

@@ -1,5 +1,6 @@
 using Kmc.Models.Scheduling.Reduction;
 using Kmc.Checks.Framework;
+using Kmc.Checks.Locks;
 using Kmc.Models;
 using Kmc.Models.Scheduling;
 using Kmc.Primitives.Lglock;
@@ -16,6 +17,30 @@ namespace Kmc.Checks.Lglock;
 public sealed class LgGhost(int cpus)
 {
     private readonly int[] _local = new int[cpus];
+
+    /// <summary>
+    /// Each CPU's protected data (plain accesses), written by whoever holds that CPU's lock: a
+    /// local, cpu-targeted or double holder, or the global holder for every CPU. A lost acquire or
+    /// release of a per-CPU lock shows as a stale read or a data race.
+    /// </summary>
+    private readonly ProtectedData[] _data = Enumerable.Range(0, cpus).Select(c => new ProtectedData($"lg.cpu{c}")).ToArray();
+
+    /// <summary>The critical section on the given CPUs' data.</summary>
+    public async ValueTask Section(params int[] cpus)
+    {
+        foreach (var c in cpus)
+            await _data[c].CriticalSection();
+    }
+
+    /// <summary>The global holder's critical section: every CPU's data.</summary>
+    public ValueTask SectionAll() => Section([.. Enumerable.Range(0, _data.Length)]);
+
+    /// <summary>The end check: each CPU's data holds every increment made under its lock.</summary>
+    public void CheckData()
+    {
+        foreach (var d in _data)
+            d.CheckTotal(d.CriticalSections);
+    }
     private bool _global;
     private readonly long _key = Footprints.NewKey();
 
@@ -74,7 +99,9 @@ public static class LgOps
             for (var c = 0; c < cpus; c++)
                 Assert(!lg.Lock.PerCpuPtr(c).IsLocked, $"all tasks done but {lg.Lock.PerCpuPtr(c).Name} is locked");
         });
-        return (lg, new LgGhost(cpus));
+        var g = new LgGhost(cpus);
+        ex.AtEnd("lglock data", g.CheckData);
+        return (lg, g);
     }
 
     public static async ValueTask Local(Kmc.Primitives.Lglock.Lglock lg, LgGhost g)
@@ -82,7 +109,7 @@ public static class LgOps
         await lg.LgLocalLock();
         var cpu = SmpProcessorId();
         g.EnterLocal(cpu);
-        await CpuRelax();
+        await g.Section(cpu);
         g.ExitLocal(cpu);
         await lg.LgLocalUnlock();
     }
@@ -91,7 +118,7 @@ public static class LgOps
     {
         await lg.LgLocalLockCpu(cpu);
         g.EnterLocal(cpu);
-        await CpuRelax();
+        await g.Section(cpu);
         g.ExitLocal(cpu);
         await lg.LgLocalUnlockCpu(cpu);
     }
@@ -100,7 +127,7 @@ public static class LgOps
     {
         await lg.LgDoubleLock(cpu1, cpu2);
         g.EnterLocal(cpu1, cpu2);
-        await CpuRelax();
+        await g.Section(cpu1, cpu2);
         g.ExitLocal(cpu1, cpu2);
         await lg.LgDoubleUnlock(cpu1, cpu2);
     }
@@ -109,7 +136,7 @@ public static class LgOps
     {
         await lg.LgGlobalLock();
         g.EnterGlobal();
-        await CpuRelax();
+        await g.SectionAll();
         g.ExitGlobal();
         await lg.LgGlobalUnlock();
     }

@@ -53,12 +53,14 @@ public sealed class TwoStateLockDataCheck : Check
 
     public override IReadOnlyList<Variant> Variants { get; } = [Variant.Fixed("bch2_two_state_lock/unlock: cmpxchg_acquire() to take, atomic_long_sub_return_release() to put")];
 
-    private const int Adders = 2;
+    public const int Adders = 2;
     private const int BlockerRounds = 1;
 
-    public override Scenario Build(Variant variant) => new(Adders + 1, ex =>
+    public override Scenario Build(Variant variant) => new(Adders + 1, ex => Spawn(ex, new TwoStateLock("lock")));
+
+    /// <summary>The scenario on a given lock (pagecache-lock runs it on its variants): the tasks and the end checks.</summary>
+    public static void Spawn(Execution ex, TwoStateLock l)
     {
-        var l = new TwoStateLock("lock");
         var blocked = new ProtectedData("blocker");
         var added = Enumerable.Range(0, Adders).Select(a => new ProtectedData($"adder{a}")).ToArray();
         ex.Spawn("blocker", 0, async () =>
@@ -91,5 +93,5 @@ public sealed class TwoStateLockDataCheck : Check
             foreach (var a in added)
                 a.CheckTotal(1);
         });
-    });
+    }
 }

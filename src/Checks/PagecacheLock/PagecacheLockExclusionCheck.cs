@@ -1,4 +1,5 @@
 using Kmc.Checks.Framework;
+using Kmc.Checks.Locks;
 using Kmc.Models;
 using Kmc.Models.Scheduling;
 using Kmc.Primitives.PagecacheLock;
@@ -7,16 +8,17 @@ using static Kmc.Models.Kernel;
 namespace Kmc.Checks.PagecacheLock;
 
 /// <summary>
-/// The lock alone, in its later bcachefs form two_state_lock_t: two adders and a blocker. Add and
-/// block are never held at once (checked on every acquisition), nobody sleeps forever, the
-/// count returns to 0.
+/// The lock alone, in its later bcachefs form two_state_lock_t: two adders and a blocker around
+/// plain protected data (the scenario of two-state-lock-data, on this check's variants). Add and
+/// block are never held at once (checked on every acquisition), each state reads the other's
+/// last writes, nobody sleeps forever, the count returns to 0.
 /// </summary>
 [Check]
 public sealed class PagecacheLockExclusionCheck : Check
 {
     public override string Name => "pagecache-lock";
 
-    public override string Description => "two_state_lock_t: 2 adders + 1 blocker, exclusion and no lost wakeup";
+    public override string Description => "two_state_lock_t: 2 adders + 1 blocker around plain protected data: exclusion, no stale read, no lost wakeup";
 
     public override IReadOnlyList<Type> Primitives => [typeof(TwoStateLock)];
 
@@ -28,20 +30,7 @@ public sealed class PagecacheLockExclusionCheck : Check
             Expectation.Bug(FailureKind.Assertion)),
     ];
 
-    public override Scenario Build(Variant variant) => new(3, ex =>
-    {
-        var l = new TwoStateLock("lock", variant.Name == "fixed" ? TwoStateVariant.Fixed : TwoStateVariant.TrylockNoCmpxchg);
-        for (var t = 0; t < 3; t++)
-        {
-            var s = t < 2 ? 1 : 0;
-            ex.Spawn(s == 1 ? $"add{t}" : "block", t, async () =>
-            {
-                await l.Bch2TwoStateLock(s);
-                Note(s == 1 ? "in add state" : "in block state"); // the lock's own get asserts exclusion
-                await l.Bch2TwoStateUnlock(s);
-            });
-        }
-
-        ex.AtEnd("lock free", () => Assert(l.V.Peek() == 0, $"lock count {l.V.Peek()} at the end"));
-    });
+    public override Scenario Build(Variant variant) =>
+        new(TwoStateLockDataCheck.Adders + 1, ex => TwoStateLockDataCheck.Spawn(ex,
+            new TwoStateLock("lock", variant.Name == "fixed" ? TwoStateVariant.Fixed : TwoStateVariant.TrylockNoCmpxchg)));
 }

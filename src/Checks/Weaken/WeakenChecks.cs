@@ -159,7 +159,8 @@ public sealed class WeakenOsq : WeakenedCheck
 }
 
 /// <summary>
-/// Closures in closure-sync, on its sync-done-acquire variant: the upstream fixed code has the
+/// Closures in closure-sync.nr-remaining (closure-sync with the putter also reading
+/// closure_nr_remaining()), on its sync-done-acquire variant: the upstream fixed code has the
 /// closure_sync() read-side hole under lkmm (see ClosureSyncCheck), so the baseline is the fix
 /// kmc proposes, which passes under every model.
 /// </summary>
@@ -167,7 +168,24 @@ public sealed class WeakenOsq : WeakenedCheck
 public sealed class WeakenClosures : WeakenedCheck
 {
     public override string Primitive => "closures";
-    public override Check Base => CheckRegistry.Get("closure-sync");
+    public override Check Base => CheckRegistry.Get("closure-sync.nr-remaining");
+
+    public override IReadOnlyList<DeclaredWeakening> HarmlessPlain { get; } =
+    [
+        Harmless("ClosureInitStack.atomic_set",
+            "closure_init_stack() sets remaining before the closure is published: every other task's access comes after the owner's "
+            + "closure_get() and the hand-off of the closure to the I/O (task creation here), so a plain store there races with "
+            + "nothing, like the memset() just before it"),
+        Harmless("ClosurePutAfterSub.atomic_set",
+            "the last put re-arms a closure whose count reached zero: nobody else holds a ref, and the next access by another task "
+            + "(closure_sync()'s caller reading remaining) is ordered after it by the hand-off that follows (closure_sync_fn()'s "
+            + "release of s->done, acquired by __closure_sync())"),
+        Harmless("ClosureSyncFn.READ_ONCE",
+            "s->task is written only when s is initialised, before cl->s = &s and continue_at()'s release put publish it: no store "
+            + "races with the load. The READ_ONCE() keeps the compiler from sinking the load below the s->done store (the GCC 9.1 "
+            + "miscompile, variant sync-fn-done-hoisted); in this baseline that store is an smp_store_release(), which orders the "
+            + "load before it anyway"),
+    ];
     public override string BaseVariant => "sync-done-acquire";
 
     public override IReadOnlyList<DeclaredWeakening> Declared { get; } =
