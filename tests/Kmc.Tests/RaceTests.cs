@@ -223,12 +223,34 @@ public class RaceTests
         Assert.Null(Run(check, "fixed", model).Result.Failure);
     }
 
+    /// <summary>
+    /// Behind the data race, the protected-data property itself: with race detection off, a lost
+    /// release of the ticket spinlock or the two-state lock is a stale read of the data the next
+    /// holder checks, under lkmm (where the data can really be seen stale).
+    /// </summary>
+    [Theory]
+    [InlineData("weaken.ticket-spinlock", "ArchSpinUnlock.smp_store_release")]
+    [InlineData("weaken.two-state-lock", "Bch2TwoStateUnlock.atomic_sub_return_release")]
+    [InlineData("weaken.mcs-spinlock", "ArchMcsSpinUnlockContended.smp_store_release")]
+    public void LostReleaseIsAStaleReadOfTheProtectedData(string check, string site)
+    {
+        var c = CheckRegistry.Get(check);
+        var settings = new RunSettings { Strategy = "dfs", Iterations = 1_000_000, MemoryModel = "lkmm", DetectRaces = false };
+        var run = CheckRunner.Run(c, c.GetVariant(site), settings);
+        Assert.Equal(FailureKind.Assertion, run.Result.Failure?.Kind);
+        Assert.Contains("a stale read", run.Result.Failure!.Message);
+        Assert.Null(CheckRunner.Run(c, c.GetVariant("fixed"), settings).Result.Failure);
+    }
+
     /// <summary>The fixed lock ports are race-free, exhaustively, under every model.</summary>
     [Theory]
     [InlineData("ticket-spinlock-data", "sc")]
     [InlineData("ticket-spinlock-data", "tso")]
     [InlineData("ticket-spinlock-data", "lkmm")]
     [InlineData("two-state-lock-data", "sc")]
+    [InlineData("lglock", "sc")]
+    [InlineData("lglock", "lkmm")]
+    [InlineData("lglock-hotplug", "sc")]
     [InlineData("osq", "sc")]
     [InlineData("osq", "lkmm")]
     public void FixedLocksHaveNoRace(string check, string model)
@@ -292,6 +314,30 @@ public class MutateTests
 
         foreach (var site in new[] { "ArchSpinLock.smp_cond_load_acquire", "ArchSpinLock.smp_mb" })
             Assert.Equal(MutantOutcome.Harmless, MutationScore.Exempt(check, Assert.Single(mutants, x => x.Site.Name == site))?.Outcome);
+    }
+
+    /// <summary>
+    /// The closures' READ_ONCE/WRITE_ONCE sites declared harmless when plain are all sites of the
+    /// fixed code, and closure_nr_remaining()'s atomic_read() made plain is killed: the putter's
+    /// read races with the waiter's put.
+    /// </summary>
+    [Fact]
+    public void MutateScoresTheClosuresPlainSites()
+    {
+        var check = (WeakenedCheck)CheckRegistry.Get("weaken.closures");
+        var mutants = MutationScore.Mutants(check);
+        Assert.NotEmpty(check.HarmlessPlain);
+        foreach (var d in check.HarmlessPlain)
+        {
+            var m = Assert.Single(mutants, x => x.Site.Name == d.Site);
+            Assert.Equal("once", m.Site.Site.Ordering);
+            Assert.Equal(MutantOutcome.Harmless, MutationScore.Exempt(check, m)?.Outcome);
+        }
+
+        var peek = Assert.Single(mutants, x => x.Site.Name == "ClosureNrRemaining.atomic_read");
+        var r = MutationScore.Run(check, peek, model => new RunSettings { Strategy = "dfs", Iterations = 100_000, MemoryModel = model });
+        Assert.Equal(MutantOutcome.Killed, r.Outcome);
+        Assert.StartsWith("sc: DataRace", r.Detail);
     }
 
     /// <summary>A site kmc weaken declares harmless is listed, not scored.</summary>
