@@ -43,7 +43,7 @@ namespace Kmc.Models;
 /// pointer (an address dependency), at the task's next read barrier for a relaxed load (a
 /// failed cmpxchg too). A READ_ONCE() of another CPU's WRITE_ONCE() followed by a plain store to
 /// the same location with nothing between is a race (coherence orders no plain access;
-/// tests/Kmc.Tests/Litmus/races, which kmc's axiomatic LKMM judges the same way). A relaxed
+/// tests/Kmc.Tests/RaceLitmus, which kmc's axiomatic LKMM judges the same way). A relaxed
 /// store of a pointer that a marked load of the same task returned carries what that load's
 /// store carried (a data dependency, so ppo and hb).
 /// </para>

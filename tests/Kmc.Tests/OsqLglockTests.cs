@@ -21,7 +21,7 @@ public class OsqLglockTests
     /// Once a CPU re-enters osq_lock(), its plain "node->locked = 0; node->next = NULL;" races with
     /// the previous round's hand-off WRITE_ONCE(next->locked, 1) (read by a relaxed spin, followed by
     /// the release-only unlock fast path) or with a successor's failing Step-A cmpxchg: the kernel's
-    /// own LKMM data race (tests/Kmc.Tests/Litmus/races/osq-reinit-*.litmus), declared for the fixed
+    /// own LKMM data race (tests/Kmc.Tests/RaceLitmus/osq-reinit-*.litmus), declared for the fixed
     /// code and found under every model by the configured search, which a detector that took a
     /// relaxed read of a store as ordering the reader's later plain stores after it missed under sc
     /// and lkmm. Without the race property the same search passes.

@@ -36,7 +36,7 @@ public abstract class OsqCheckBase : Check
     /// osq_unlock() is read by this CPU's relaxed smp_cond_load_relaxed(&amp;node->locked, ...);
     /// if its own osq_unlock() then takes the fast path (atomic_try_cmpxchg_release(), which
     /// orders only what precedes it), no barrier, acquire or address dependency follows that
-    /// relaxed load before the next "node->locked = 0" (tests/Kmc.Tests/Litmus/races/
+    /// relaxed load before the next "node->locked = 0" (tests/Kmc.Tests/RaceLitmus/
     /// osq-reinit-locked.litmus; with the slow path's fully ordered xchg(&amp;node->next, NULL) in
     /// between there is no race: osq-reinit-locked-mb.litmus);</item>
     /// <item>node->next: a successor unqueueing in Step A whose cmpxchg(&amp;prev->next, node, NULL)

@@ -149,7 +149,7 @@ public sealed class WeakenOsq : WeakenedCheck
         Undetected("OsqUnlock.xchg",
             "relaxed, the unlock's xchg(&node->next, NULL) still orders the hand-off WRITE_ONCE(next->locked, 1) after the successor's "
             + "node init: the hand-off goes through the pointer the xchg returned (an address dependency; the LKMM agrees, "
-            + "tests/Kmc.Tests/Litmus/races/relaxed-xchg-addr.litmus: no race). What the full barrier adds is ordering the successor's "
+            + "tests/Kmc.Tests/RaceLitmus/relaxed-xchg-addr.litmus: no race). What the full barrier adds is ordering the successor's "
             + "link store before this CPU's next osq_lock() reinitialising node->next, and with one round no node is reused"),
     ];
 }
