@@ -86,6 +86,14 @@ public static class OperationalLitmusCommands
         return string.IsNullOrEmpty(r.Note) ? text : $"{text}: {Markup.Escape(Printable.Of(r.Note, 120))}";
     }
 
+    /// <summary>The detector's race verdict against the LKMM flag: yes/no each, a mismatch in red.</summary>
+    private static string Race(ComparisonResult r)
+    {
+        static string Of(bool? b) => b switch { true => "yes", false => "no", null => "-" };
+        var text = $"{Of(r.OperationalRace)}/{Of(r.AxiomaticRace)}";
+        return r.RaceMismatch ? $"[red]{text}[/]" : text;
+    }
+
     private static string Class(Soundness s) => s switch
     {
         Soundness.SoundComplete => "[green]sound, complete[/]",
@@ -100,7 +108,7 @@ public static class OperationalLitmusCommands
     private static int PrintComparison(IReadOnlyList<ComparisonResult> rows, string root, IReadOnlyList<string> models,
         IReadOnlyDictionary<string, TimeSpan> times, TimeSpan elapsed)
     {
-        var table = new Table().AddColumns("file", "model", "operational", "axiomatic", "class", "outcomes op/ax", "executions", "time op/ax (s)");
+        var table = new Table().AddColumns("file", "model", "operational", "axiomatic", "class", "race op/ax", "outcomes op/ax", "executions", "time op/ax (s)");
         foreach (var r in rows)
         {
             var cls = Class(r.Class);
@@ -110,7 +118,7 @@ public static class OperationalLitmusCommands
                 cls += $"{(r.Extra.Count > 0 ? "," : ":")} {r.Missed.Count} missed";
             if (r.Note != null)
                 cls += $" ({Markup.Escape(Printable.Of(r.Note, 120))})";
-            table.AddRow(Name(root, r.File), r.Model, Markup.Escape(r.OperationalVerdict), Markup.Escape(r.AxiomaticVerdict), cls,
+            table.AddRow(Name(root, r.File), r.Model, Markup.Escape(r.OperationalVerdict), Markup.Escape(r.AxiomaticVerdict), cls, Race(r),
                 r.Class is Soundness.Unsupported or Soundness.Error ? "-" : $"{r.OperationalOutcomes}/{r.AxiomaticOutcomes}",
                 r.Executions == 0 ? "-" : r.Executions.ToString(),
                 $"{r.OperationalTime.TotalSeconds:F2}/{r.AxiomaticTime.TotalSeconds:F2}");
@@ -129,6 +137,14 @@ public static class OperationalLitmusCommands
             }
         }
 
+        foreach (var r in rows.Where(r => r.RaceMismatch))
+        {
+            var name = Path.GetRelativePath(root, Path.GetFullPath(r.File));
+            Console.WriteLine(r.OperationalRace == true
+                ? $"race mismatch {r.Model} {name}: the detector reports a race the LKMM does not flag: {Printable.Of(r.RaceWitness ?? "", 400)}"
+                : $"race mismatch {r.Model} {name}: the LKMM flags a data race the detector did not report");
+        }
+
         foreach (var m in models)
         {
             var mine = rows.Where(r => r.Model == m).ToList();
@@ -139,7 +155,11 @@ public static class OperationalLitmusCommands
                 $"{Count(Soundness.SoundIncomplete)} sound but incomplete ({lbOnly} only by load buffering), " +
                 $"{Count(Soundness.Unsound)} UNSOUND, {Count(Soundness.ExtraButRacy)} extra outcomes in racy tests, " +
                 $"{Count(Soundness.Unsupported)} unsupported{LitmusCommands.Constructs(mine.Where(r => r.Class == Soundness.Unsupported).Select(r => r.Note))}, " +
-                $"{Count(Soundness.TimedOut)} timed out, {Count(Soundness.Error)} errors; {times[m].TotalSeconds:F1} s");
+                $"{Count(Soundness.TimedOut)} timed out, {Count(Soundness.Error)} errors; " +
+                $"data race: {mine.Count(r => r.OperationalRace == true && r.AxiomaticRace == true)} racy and {mine.Count(r => r.OperationalRace == false && r.AxiomaticRace == false)} race-free on both, " +
+                $"{mine.Count(r => r.OperationalRace == true && r.AxiomaticRace == false)} reported only by the detector, " +
+                $"{mine.Count(r => r.OperationalRace == false && r.AxiomaticRace == true)} flagged only by the LKMM, " +
+                $"{mine.Count(r => r.OperationalRace is null || r.AxiomaticRace is null)} not compared; {times[m].TotalSeconds:F1} s");
         }
 
         Console.WriteLine($"{elapsed.TotalSeconds:F1} s");

@@ -50,6 +50,13 @@ public sealed record ExecutionOptions
     /// </summary>
     public bool DetectRaces { get; init; } = true;
 
+    /// <summary>
+    /// With <see cref="DetectRaces"/>: a race is noted in <see cref="Execution.FirstRace"/> and the
+    /// execution goes on, instead of ending it as a failure (the litmus race cross-check, which
+    /// needs the execution's final state to apply the test's filter).
+    /// </summary>
+    public bool RacesOnlyNoted { get; init; }
+
     /// <summary>Keep every location created (for final-state comparisons).</summary>
     public bool TrackLocations { get; init; }
 }
@@ -165,7 +172,7 @@ public sealed class Execution
             read = Memory.RaceRead;
         }
 
-        Races.OnLoad(t, x, order, rmw, IsPointer<T>(), read);
+        Races.OnLoad(t, x, order, rmw, IsPointer<T>(), read, RefOf(v));
         return v;
     }
 
@@ -175,15 +182,19 @@ public sealed class Execution
         StepFootprint?.Read(x.Key);
         if (IsSc)
         {
-            Races?.OnLoad(t, x, order, rmw: false, IsPointer<T>(), x.Race?.Current ?? default);
+            Races?.OnLoad(t, x, order, rmw: false, IsPointer<T>(), x.Race?.Current ?? default, RefOf(x.Value));
             return x.Value;
         }
 
         Memory.RaceRead = default;
         var v = Memory.LoadLatest(t, x, order);
-        Races?.OnLoad(t, x, order, rmw: false, IsPointer<T>(), Memory.RaceRead);
+        Races?.OnLoad(t, x, order, rmw: false, IsPointer<T>(), Memory.RaceRead, RefOf(v));
         return v;
     }
+
+    /// <summary>The object a load or store of a reference type moves (no boxing: null for value types), for data dependencies.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static object? RefOf<T>(T v) => typeof(T).IsValueType ? null : v;
 
     /// <summary>A load of an object reference: later accesses through it are dependency-ordered (as in the weak models).</summary>
     private static bool IsPointer<T>() =>
@@ -201,7 +212,7 @@ public sealed class Execution
 
         if (Races != null)
         {
-            var stamp = Races.OnStore(t, order, rmw);
+            var stamp = Races.OnStore(t, order, rmw, RefOf(v));
             if (IsSc)
                 (x.Race ??= new RaceCell()).Current = stamp;
             else
@@ -227,8 +238,15 @@ public sealed class Execution
     internal void RaceCheck<T>(SimTask t, Loc x, bool write, MemOrder order, string op, string fn, string file, int line, T value)
     {
         if (Races?.Access(this, t, x, write, order != MemOrder.Plain, op, fn, file, line, Recording ? Format.Value(value) : null) is { } race)
-            throw new KernelFailureException(race);
+        {
+            if (!Options.RacesOnlyNoted)
+                throw new KernelFailureException(race);
+            FirstRace ??= race;
+        }
     }
+
+    /// <summary>With <see cref="ExecutionOptions.RacesOnlyNoted"/>: the first data race of the execution.</summary>
+    public Failure? FirstRace { get; private set; }
 
     /// <summary>Created on first use: most executions of a lock allocate nothing.</summary>
     public Allocator Allocator => _allocator ??= new();

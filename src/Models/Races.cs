@@ -35,21 +35,36 @@ namespace Kmc.Models;
 /// a grace period started comes after what preceded synchronize_rcu()) are the other edges.
 /// </para>
 /// <para>
+/// Reads-from is an hb edge only between marked accesses (the LKMM's hb has rfe on [Marked]): a
+/// plain store carries nothing to the loads that read it, and a marked load of a plain store
+/// orders nothing. A marked load of a marked store puts that store (for its location:
+/// <see cref="RaceCell.Observe"/>) before the reader's later accesses only once the load is
+/// ordered before them, as its clock: at once for an acquire, an ordered RMW that stores or a
+/// pointer (an address dependency), at the task's next read barrier for a relaxed load (a
+/// failed cmpxchg too). A READ_ONCE() of another CPU's WRITE_ONCE() followed by a plain store to
+/// the same location with nothing between is a race (coherence orders no plain access;
+/// tests/Kmc.Tests/RaceLitmus, which kmc's axiomatic LKMM judges the same way). A relaxed
+/// store of a pointer that a marked load of the same task returned carries what that load's
+/// store carried (a data dependency, so ppo and hb).
+/// </para>
+/// <para>
 /// Limits, said loudly: an RMW that stores with any ordering but relaxed (an _acquire or a
 /// _release one too) is taken as both acquiring and releasing. That is stronger than the LKMM,
-/// which orders only the side the name says; the kernel's atomics are compiler barriers and the
-/// ports' RMW hand-offs rely on what the C# cannot show (osq_wait_next() moves the tail back to
-/// prev->cpu, a value read plainly just before: a data dependency; the next osq_lock() on a CPU
-/// whose unlock's cmpxchg_release read that tail reinitialises the node the other CPU had
-/// touched). KCSAN, which reports accesses that overlap in time, does not report these either.
-/// A relaxed RMW (and so a weakened one) carries only what its task's last barrier published. An address dependency through an
-/// integer is seen only where the port says so (<see cref="Kernel.DependentPointer{T}"/>, after
-/// decode_tail() and decode_cpu()). A pointer-valued load is taken as an acquire (the memory models'
-/// approximation of address dependencies), so a plain access through an RCU- or READ_ONCE-loaded
-/// pointer is ordered after the pointer's publisher, which is the LKMM's rule for the accesses
-/// through that pointer and stronger than it for the others. Control dependencies order nothing
-/// here (nor, for plain accesses, in the LKMM). Writes outside the kernel API (initialisation,
-/// <c>Loc.Init</c>) and <c>Peek()</c> are not accesses. Interrupt handlers run as tasks.
+/// which orders only the side the name says. A relaxed RMW (and so a weakened one) carries only
+/// what its task's last barrier published. smp_wmb() publishes the task's clock for plain writes
+/// too, so a plain store, smp_wmb(), then a marked store another CPU reads before writing the
+/// first location is not reported, though the LKMM flags it (its ww-nonrace needs a strong
+/// fence, release or acquire after the plain store: rw-xbstar); smp_rmb() orders a relaxed
+/// load's store before later writes as well as reads (the LKMM: reads only). An address
+/// dependency through an integer is seen only where the port says so
+/// (<see cref="Kernel.DependentPointer{T}"/>, after decode_tail() and decode_cpu()); a data
+/// dependency only through a pointer value (the last few a task loaded). A pointer-valued load is
+/// taken as an acquire (the memory models' approximation of address dependencies), so a plain
+/// access through an RCU- or READ_ONCE-loaded pointer is ordered after the pointer's publisher,
+/// which is the LKMM's rule for the accesses through that pointer and stronger than it for the
+/// others. Control dependencies order nothing here (nor, for plain accesses, in the LKMM).
+/// Writes outside the kernel API (initialisation, <c>Loc.Init</c>) and <c>Peek()</c> are not
+/// accesses. Interrupt handlers run as tasks.
 /// </para>
 /// </summary>
 internal sealed class RaceDetector
@@ -69,45 +84,71 @@ internal sealed class RaceDetector
     }
 
     /// <summary>A load of <paramref name="loc"/> took effect; <paramref name="read"/> is what the store it read carries.</summary>
-    public void OnLoad(SimTask t, Loc loc, MemOrder order, bool rmw, bool pointer, RaceStamp read)
+    public void OnLoad(SimTask t, Loc loc, MemOrder order, bool rmw, bool pointer, RaceStamp read, object? value = null)
     {
         var c = Of(t);
         c.BeforeAccess();
-        if ((rmw || order != MemOrder.Plain) && read.Writer > 0 && loc.Race is { } cell)
-            cell.Observe(t.Id, read);
+        // Only a marked load of a marked store orders the store itself (the LKMM's hb has rfe
+        // between marked accesses only); a marked load of a plain store orders nothing.
+        var seen = (rmw || order != MemOrder.Plain) && read.Writer > 0 && read.Marked && loc.Race is { } cell
+            ? new RaceObservation(cell, read.Writer, read.Epoch)
+            : default;
         var sync = read.Sync;
         c.LastRead = sync;
+        c.LastSeen = seen;
+        if (pointer)
+        {
+            // Accesses through the pointer it returns are address-dependent on it (a failed
+            // cmpxchg's too, as genradix's losing root cmpxchg_release() uses the winner's node).
+            c.Join(sync);
+            seen.Apply(t.Id);
+            if (value != null && order != MemOrder.Plain)
+                c.NotePointer(value, sync);
+        }
+
         if (rmw)
         {
             // Its ordering applies when (if) it stores: a failed cmpxchg is a relaxed load.
             c.RmwRead = sync;
-            c.AddPending(sync);
+            c.RmwSeen = seen;
+            c.AddPending(sync, seen);
             return;
         }
 
-        if (order is MemOrder.Acquire or MemOrder.Full || pointer)
+        if (order is MemOrder.Acquire or MemOrder.Full)
+        {
             c.Join(sync);
-        else
-            c.AddPending(sync);
+            seen.Apply(t.Id);
+        }
+        else if (!pointer)
+        {
+            c.AddPending(sync, seen);
+        }
     }
 
-    /// <summary>What a store about to take effect carries (for the memory model to keep with it).</summary>
-    public RaceStamp OnStore(SimTask t, MemOrder order, bool rmw)
+    /// <summary>What a store about to take effect carries (for the memory model to keep with it); <paramref name="value"/>: the object reference it stores, if any.</summary>
+    public RaceStamp OnStore(SimTask t, MemOrder order, bool rmw, object? value = null)
     {
         var c = Of(t);
         c.BeforeAccess();
-        var stamp = new RaceStamp { Writer = t.Id + 1, Epoch = c.Clock[t.Id] };
+        var stamp = new RaceStamp { Writer = t.Id + 1, Epoch = c.Clock[t.Id], Marked = rmw || order != MemOrder.Plain };
         int[]? message;
         if (rmw)
         {
             var read = c.RmwRead;
+            var seen = c.RmwSeen;
             c.RmwRead = null;
+            c.RmwSeen = default;
             if (order == MemOrder.Full)
                 c.FullFence();
             // An ordered RMW that stores both acquires and releases (see the limits above).
             var ordered = order is not MemOrder.Relaxed and not MemOrder.Once and not MemOrder.Plain;
             if (ordered)
+            {
                 c.Join(read);
+                seen.Apply(t.Id);
+            }
+
             stamp.Epoch = c.Clock[t.Id];
             message = ordered ? c.Publish() : c.ReleaseFence;
             stamp.Sync = JoinOf(message, read);
@@ -116,7 +157,17 @@ internal sealed class RaceDetector
             return stamp;
         }
 
-        stamp.Sync = order is MemOrder.Release or MemOrder.Full ? c.Publish() : c.ReleaseFence;
+        // rfe from a plain store is no hb edge: a plain store carries nothing to its readers.
+        if (order is MemOrder.Release or MemOrder.Full)
+            stamp.Sync = c.Publish();
+        else if (order != MemOrder.Plain)
+        {
+            // A relaxed store of a pointer a marked load returned depends on that load (data
+            // dependency: ppo, so hb): it carries what the load's store carried (osq_wait_next()'s
+            // node->next handed on by Step C's WRITE_ONCE(prev->next, next)).
+            stamp.Sync = value != null && c.PointerSync(value) is { } dep ? JoinOf(c.ReleaseFence, dep) : c.ReleaseFence;
+        }
+
         return stamp;
     }
 
@@ -125,6 +176,7 @@ internal sealed class RaceDetector
     {
         var c = Of(t);
         c.Join(c.LastRead);
+        c.LastSeen.Apply(t.Id);
     }
 
     public void OnFence(SimTask t, FenceKind kind)
@@ -142,8 +194,7 @@ internal sealed class RaceDetector
                 break;
             case FenceKind.Rmb:
             case FenceKind.AcquireAfterCtrlDep:
-                c.Join(c.Pending);
-                c.Pending = null;
+                c.JoinPending();
                 break;
         }
     }
@@ -237,12 +288,6 @@ internal sealed class RaceDetector
         s.Line = line;
         s.Write = write;
         s.Marked = marked;
-        if (write)
-        {
-            cell.LastWriter = t.Id + 1;
-            cell.LastEpoch = s.Clock;
-        }
-
         return race;
     }
 
@@ -306,6 +351,9 @@ internal struct RaceStamp
 
     /// <summary>The writer's clock at the store.</summary>
     public int Epoch;
+
+    /// <summary>A marked store (WRITE_ONCE, a release, an RMW): only these order a marked load of them.</summary>
+    public bool Marked;
 }
 
 /// <summary>The race state of one location: each task's last plain/marked read and write.</summary>
@@ -316,43 +364,38 @@ internal sealed class RaceCell
     /// <summary>Under sc and tso: what the store memory holds carries.</summary>
     public RaceStamp Current;
 
-    /// <summary>The last write checked here (writer id + 1, its epoch): the newest store, in issue order.</summary>
-    public int LastWriter, LastEpoch;
-
     /// <summary>
-    /// Per task, per writer: the newest epoch of that writer's stores to this location the task
-    /// is ordered after by reading them. A task that has read a store with a marked access is
-    /// ordered after it for this location, and, when it read the newest store, after every
-    /// store to the location before it (coherence: it cannot overlap in time with what it
-    /// observed, which is what KCSAN sees), though not for other locations (that takes an
-    /// acquire). This is what lets a CPU reinitialise its per-CPU queue node with plain stores
-    /// after it read what other CPUs had linked into it. Under lkmm a store that landed early in
-    /// coherence order but was issued last counts as the newest here: a small over-approximation.
+    /// Per task, per writer: the newest epoch of that writer's marked stores to this location
+    /// the task is ordered after. A marked load of a marked store is rfe between marked accesses,
+    /// so the store is in the LKMM's happens-before of the load; the load's own ordering (an
+    /// acquire, a fully ordered RMW, a later smp_rmb()/smp_mb(), an address dependency through
+    /// its value) then orders the store before the task's later accesses to the location (the
+    /// LKMM's vis ; w-pre-bounded / r-pre-bounded). The store alone, not the writer's earlier
+    /// accesses (that takes a release or a barrier on the writer's side: the store's clock), and
+    /// not the stores coherence-before it (coherence orders no plain access). What lets a CPU
+    /// reinitialise its per-CPU queue node with plain stores after its xchg() took what another
+    /// CPU had linked into it.
     /// </summary>
     private int[]?[]? _observed;
 
     public int[]? ObservedBy(int task) => _observed != null && task < _observed.Length ? _observed[task] : null;
 
-    public void Observe(int task, RaceStamp read)
+    public void Observe(int task, int writer, int epoch)
     {
         if (_observed is null || task >= _observed.Length)
             Array.Resize(ref _observed, task + 1);
         ref var row = ref _observed[task];
-        var newest = read.Writer == LastWriter && read.Epoch == LastEpoch;
-        var width = newest ? Math.Max(Slots.Length >> 2, read.Writer) : read.Writer;
-        if (row is null || width > row.Length)
-            Array.Resize(ref row, width);
-        if (read.Epoch > row[read.Writer - 1])
-            row[read.Writer - 1] = read.Epoch;
-        if (!newest)
-            return;
-        for (var u = 0; u < Slots.Length >> 2; u++)
-        {
-            var w = Math.Max(Slots[u << 2].Clock, Slots[(u << 2) + 1].Clock);
-            if (w > row[u])
-                row[u] = w;
-        }
+        if (row is null || writer > row.Length)
+            Array.Resize(ref row, Math.Max(writer, Slots.Length >> 2));
+        if (epoch > row[writer - 1])
+            row[writer - 1] = epoch;
     }
+}
+
+/// <summary>A marked store a task's marked load read: ordered before the task's later accesses once the load is (<see cref="RaceCell.Observe"/>).</summary>
+internal readonly record struct RaceObservation(RaceCell? Cell, int Writer, int Epoch)
+{
+    public void Apply(int task) => Cell?.Observe(task, Writer, Epoch);
 }
 
 /// <summary>One task's vector clock and the clocks its fences and relaxed reads gather.</summary>
@@ -378,11 +421,53 @@ internal sealed class RaceClocks
     /// <summary>What the stores read by relaxed loads carried, for the next read barrier.</summary>
     public int[]? Pending;
 
+    /// <summary>The marked stores relaxed marked loads read, ordered before what follows the next read barrier.</summary>
+    private List<RaceObservation>? _pendingSeen;
+
+    /// <summary>The marked store the task's last load read (for an address dependency through its value).</summary>
+    public RaceObservation LastSeen;
+
+    /// <summary>The marked store an RMW read (ordered before what follows if the RMW stores with ordering).</summary>
+    public RaceObservation RmwSeen;
+
     /// <summary>What the store the task's last load read carries (for an address dependency through its value).</summary>
     public int[]? LastRead;
 
     /// <summary>The store an RMW read (its ordering applies if it stores).</summary>
     public int[]? RmwRead;
+
+    /// <summary>The last pointers marked loads returned and what their stores carried (a small ring: no allocation per step).</summary>
+    private readonly object?[] _pointers = new object?[4];
+
+    private readonly int[]?[] _pointerSyncs = new int[]?[4];
+    private int _nextPointer;
+
+    public void NotePointer(object value, int[]? sync)
+    {
+        for (var i = 0; i < _pointers.Length; i++)
+        {
+            if (ReferenceEquals(_pointers[i], value))
+            {
+                _pointerSyncs[i] = sync;
+                return;
+            }
+        }
+
+        _pointers[_nextPointer] = value;
+        _pointerSyncs[_nextPointer] = sync;
+        _nextPointer = (_nextPointer + 1) % _pointers.Length;
+    }
+
+    public int[]? PointerSync(object value)
+    {
+        for (var i = 0; i < _pointers.Length; i++)
+        {
+            if (ReferenceEquals(_pointers[i], value))
+                return _pointerSyncs[i];
+        }
+
+        return null;
+    }
 
     /// <summary>What wakers published, joined when the task returns from schedule().</summary>
     public int[]? WakeSync;
@@ -422,16 +507,42 @@ internal sealed class RaceClocks
         }
     }
 
-    public void AddPending(int[]? sync)
+    public void AddPending(int[]? sync, RaceObservation seen)
     {
         if (sync is { Length: > 0 })
             Pending = RaceDetector.JoinOf(Pending, sync);
+        if (seen.Cell is null)
+            return;
+        var list = _pendingSeen ??= [];
+        for (var i = 0; i < list.Count; i++)
+        {
+            // One entry per location and writer: a spin of relaxed loads does not grow the list.
+            if (ReferenceEquals(list[i].Cell, seen.Cell) && list[i].Writer == seen.Writer)
+            {
+                if (seen.Epoch > list[i].Epoch)
+                    list[i] = seen;
+                return;
+            }
+        }
+
+        list.Add(seen);
+    }
+
+    /// <summary>A read barrier: what the relaxed loads since the last one read is ordered before what follows.</summary>
+    public void JoinPending()
+    {
+        Join(Pending);
+        Pending = null;
+        if (_pendingSeen is not { Count: > 0 } list)
+            return;
+        foreach (var seen in list)
+            seen.Apply(_id);
+        list.Clear();
     }
 
     public void FullFence()
     {
-        Join(Pending);
-        Pending = null;
+        JoinPending();
         ReleaseFence = Publish();
     }
 }

@@ -186,7 +186,9 @@ public class ParallelTests
     {
         var check = CheckRegistry.Get("osq");
         var buggy = check.GetVariant("wait-next-nonatomic-next");
-        var settings = new RunSettings { Seed = 3 };
+        // The functional properties: with races on, the two-round OSQ's node-reinit data race (the
+        // kernel's own, declared) is found first, in the fixed code too.
+        var settings = new RunSettings { Seed = 3, DetectRaces = false };
         var whole = CheckRunner.Run(check, buggy, settings);
         Assert.True(whole.Result.FailingExecution > 1, "the test needs a failure after the first execution");
 

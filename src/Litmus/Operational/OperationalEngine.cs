@@ -39,6 +39,15 @@ public sealed record OperationalObservation
 
     public bool TimedOut { get; init; }
 
+    /// <summary>
+    /// With race detection on: whether an execution that completed and that the filter keeps had
+    /// a data race by kmc's race detector (null: not asked).
+    /// </summary>
+    public bool? DataRace { get; init; }
+
+    /// <summary>The first such race, as the detector reports it.</summary>
+    public string? RaceWitness { get; init; }
+
     /// <summary>The construct the Models API cannot express, when the test has one.</summary>
     public string? Unsupported { get; init; }
 
@@ -64,7 +73,9 @@ public static class OperationalEngine
 
     /// <param name="reduce">sleep-set reduction (off: every interleaving, for checking the reduction itself)</param>
     /// <param name="promises">lkmm's value promises (off: load buffering by deferred loads only, to show what promises add)</param>
-    public static OperationalObservation Run(LitmusTest test, OutcomeSpace space, string model, TimeSpan? timeout, bool reduce = true, bool promises = true)
+    /// <param name="races">run kmc's data-race detector too (<see cref="OperationalObservation.DataRace"/>); a race does not end the execution</param>
+    public static OperationalObservation Run(LitmusTest test, OutcomeSpace space, string model, TimeSpan? timeout, bool reduce = true, bool promises = true,
+        bool races = false)
     {
         if (!ModelNames.Contains(model))
             throw new KmcInputException($"unknown memory model '{model}' (use sc, tso or lkmm)");
@@ -75,7 +86,7 @@ public static class OperationalEngine
         var layout = InitialLayout(test);
         while (true)
         {
-            var (obs, relayout) = Explore(test, space, model, layout, watch, timeout, reduce, promises);
+            var (obs, relayout) = Explore(test, space, model, layout, watch, timeout, reduce, promises, races);
             if (relayout is not { } r)
                 return obs;
             layout[r.Loc] = r.Kind;
@@ -177,8 +188,9 @@ public static class OperationalEngine
     }
 
     private static (OperationalObservation, RelayoutException?) Explore(LitmusTest test, OutcomeSpace space, string model, CellKind[] layout,
-        Stopwatch watch, TimeSpan? timeout, bool reduce, bool promises)
+        Stopwatch watch, TimeSpan? timeout, bool reduce, bool promises, bool races)
     {
+        string? raceWitness = null;
         var byName = test.Locations.ToDictionary(l => l.Name, l => l.Index, StringComparer.Ordinal);
         var stop = new Stop();
         var outcomes = new HashSet<Outcome>();
@@ -199,12 +211,19 @@ public static class OperationalEngine
             {
                 var o = space.Make(v => v.Thread < 0 ? machine.Final(space.Test.LocationIndex(v.Name))
                     : threads[v.Thread].Registers.TryGetValue(v.Name, out var r) ? r : 0);
-                if (space.Kept(o))
-                    outcomes.Add(o);
+                if (!space.Kept(o))
+                    return;
+                outcomes.Add(o);
+                // The axiomatic flag is over the executions the filter keeps: so is this one.
+                if (ex.FirstRace is { } race)
+                    raceWitness ??= race.Message;
             });
         });
-        // Outcome sets only: a litmus test's data race is a verdict flag (the axiomatic engine's), not the end of an execution.
-        var options = new ExploreOptions { Strategy = "dfs", PreemptionBound = -1, MaxSteps = MaxSteps, Memory = MemoryModels.Factory(model), DetectRaces = false };
+        // A litmus test's data race is a verdict flag (as the axiomatic engine's), not the end of an execution.
+        var options = new ExploreOptions
+        {
+            Strategy = "dfs", PreemptionBound = -1, MaxSteps = MaxSteps, Memory = MemoryModels.Factory(model), DetectRaces = races, RacesOnlyNoted = true,
+        };
         var dfs = new SleepSetDfs(task => (threads[task].Pending, threads[task].Seq), reduce);
         var decisions = new List<int>();
         long executions = 0, completed = 0, infeasible = 0, hangs = 0, cut = 0, loopCut = 0, redundant = 0, unfulfilled = 0;
@@ -289,6 +308,7 @@ public static class OperationalEngine
         {
             Model = model, Space = space, Outcomes = outcomes, Executions = executions, Completed = completed, Infeasible = infeasible,
             Hangs = hangs, Cut = cut, LoopCut = loopCut, Redundant = redundant, Unfulfilled = unfulfilled, TimedOut = timedOut, Unsupported = unsupported, Error = error,
+            DataRace = races ? raceWitness != null : null, RaceWitness = raceWitness,
         }, null);
     }
 

@@ -38,6 +38,18 @@ public sealed record ComparisonResult(
 {
     /// <summary>The missed outcomes that need load buffering (the model without it lacks them too): the known gap.</summary>
     public IReadOnlyList<string> MissedByLoadBuffering { get; init; } = [];
+
+    /// <summary>Whether kmc's race detector reported a data race in an operational execution the filter keeps (null: not compared).</summary>
+    public bool? OperationalRace { get; init; }
+
+    /// <summary>The LKMM's data-race flag over the executions this model allows (the axiomatic sc and tso are the LKMM intersected with the hardware model).</summary>
+    public bool? AxiomaticRace { get; init; }
+
+    /// <summary>The detector's first race, when it reported one.</summary>
+    public string? RaceWitness { get; init; }
+
+    /// <summary>The race verdicts differ (both known).</summary>
+    public bool RaceMismatch => OperationalRace is { } op && AxiomaticRace is { } ax && op != ax;
 }
 
 /// <summary>The operational litmus modes: a test's verdict on an operational model, and the comparison with the axiomatic engine.</summary>
@@ -147,7 +159,7 @@ public static class OperationalRunner
     public static ComparisonResult Compare(string path, LitmusTest test, OutcomeSpace space, string model, TimeSpan? timeout, bool reduce = true)
     {
         var opWatch = Stopwatch.StartNew();
-        var op = OperationalEngine.Run(test, space, model, timeout, reduce);
+        var op = OperationalEngine.Run(test, space, model, timeout, reduce, races: true);
         var opTime = opWatch.Elapsed;
         var row = new ComparisonResult(path, model, Soundness.Error, op.Verdict, "-", [], [], op.Outcomes.Count, 0, op.Executions, opTime, TimeSpan.Zero, null);
         if (op.Unsupported != null)
@@ -165,7 +177,13 @@ public static class OperationalRunner
             return row with { Class = Soundness.Unsupported, AxiomaticTime = axWatch.Elapsed, Note = $"axiomatic: {e.Construct}" };
         }
 
-        row = row with { AxiomaticTime = axWatch.Elapsed, AxiomaticOutcomes = ax.Outcomes.Count };
+        row = row with
+        {
+            AxiomaticTime = axWatch.Elapsed, AxiomaticOutcomes = ax.Outcomes.Count,
+            // A search cut short knows only the races it saw; the axiomatic engine's timed out, nothing.
+            OperationalRace = op.TimedOut && op.DataRace != true ? null : op.DataRace,
+            AxiomaticRace = ax.TimedOut ? null : ax.DataRace, RaceWitness = op.RaceWitness,
+        };
         if (ax.TimedOut)
             return row with { Class = Soundness.TimedOut, Note = op.TimedOut ? "both" : "axiomatic" };
         var axVerdict = ax.SelfDeadlock ? "DEADLOCK" : space.Verdict(ax.Outcomes);
