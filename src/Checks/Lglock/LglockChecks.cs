@@ -13,11 +13,26 @@ namespace Kmc.Checks.Lglock;
 /// release, with no scheduling point in between, so the assertions see the lock state exactly.
 /// </summary>
 // Every method reads and writes the whole ghost: the partial-order reduction sees it as one location.
-public sealed class LgGhost(int cpus)
+public sealed class LgGhost : IStateful
 {
-    private readonly int[] _local = new int[cpus];
+    private readonly int[] _local;
     private bool _global;
-    private readonly long _key = Footprints.NewKey();
+    private readonly long _key;
+
+    public LgGhost(int cpus)
+    {
+        _local = new int[cpus];
+        _key = Footprints.NewKey(this);
+    }
+
+    void IStateful.WriteState(StateWriter w)
+    {
+        w.Ints(_local);
+        w.Int(_global ? 1 : 0);
+    }
+
+    // Its methods only assert and count: a task keeps nothing of what it saw.
+    bool IStateful.TasksReadIt => false;
 
     public void EnterLocal(params int[] cpus)
     {
