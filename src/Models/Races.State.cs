@@ -12,7 +12,7 @@ internal sealed partial class RaceDetector
 {
     public void WriteState(StateWriter w, List<SimTask> tasks, List<(long Key, object Obj)> objects)
     {
-        w.Ints(_gpStarts);
+        w.Clock(_gpStarts);
         foreach (var t in tasks)
         {
             if (t.Race is { } c)
@@ -33,7 +33,7 @@ internal sealed partial class RaceDetector
 
     internal static void WriteStamp(StateWriter w, in RaceStamp s)
     {
-        w.Ints(s.Sync);
+        w.Clock(s.Sync);
         w.Int(s.Writer);
         w.Int(s.Epoch);
     }
@@ -43,8 +43,12 @@ internal sealed partial class RaceCell
 {
     public void WriteState(StateWriter w)
     {
-        w.Int(Slots.Length);
-        foreach (ref readonly var s in Slots.AsSpan())
+        // Slots past the last used one are empty (clock 0), however far the array grew.
+        var used = Slots.Length;
+        while (used > 0 && Slots[used - 1].Clock == 0)
+            used--;
+        w.Int(used);
+        foreach (ref readonly var s in Slots.AsSpan(0, used))
         {
             w.Int(s.Clock);
             w.Int(s.Line);
@@ -60,9 +64,12 @@ internal sealed partial class RaceCell
             return;
         }
 
-        w.Int(_observed.Length);
-        foreach (var row in _observed)
-            w.Ints(row);
+        var rows = _observed.Length;
+        while (rows > 0 && _observed[rows - 1] is null)
+            rows--;
+        w.Int(rows);
+        for (var i = 0; i < rows; i++)
+            w.Clock(_observed[i]);
     }
 }
 
@@ -71,12 +78,12 @@ internal sealed partial class RaceClocks
     public void WriteState(StateWriter w)
     {
         w.Int(_id);
-        w.Ints(Clock);
-        w.Ints(_published);
-        w.Ints(ReleaseFence);
-        w.Ints(Pending);
-        w.Ints(LastRead);
-        w.Ints(RmwRead);
-        w.Ints(WakeSync);
+        w.Clock(Clock);
+        w.Clock(_published);
+        w.Clock(ReleaseFence);
+        w.Clock(Pending);
+        w.Clock(LastRead);
+        w.Clock(RmwRead);
+        w.Clock(WakeSync);
     }
 }

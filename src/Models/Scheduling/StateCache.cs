@@ -387,6 +387,26 @@ public sealed class StateWriter
             BinaryPrimitives.WriteInt32LittleEndian(Take(4), x);
     }
 
+    /// <summary>
+    /// A vector clock (or a row of one): entries past the end are 0, so trailing zeros are left
+    /// out and clocks that grew in a different order but hold the same entries write the same.
+    /// </summary>
+    public void Clock(int[]? a)
+    {
+        if (a is null)
+        {
+            Int(-1);
+            return;
+        }
+
+        var n = a.Length;
+        while (n > 0 && a[n - 1] == 0)
+            n--;
+        Int(n);
+        for (var i = 0; i < n; i++)
+            BinaryPrimitives.WriteInt32LittleEndian(Take(4), a[i]);
+    }
+
     /// <summary>A value of a location: primitives by their bits, objects by a number stable across executions.</summary>
     public void Value<T>(T v)
     {
