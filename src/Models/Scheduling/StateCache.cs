@@ -47,6 +47,9 @@ public interface IStateful
 /// preemption bound, the task that ran last. The search is acyclic (the step count grows), so a
 /// state seen before was explored to the end: pruning it loses nothing. Under a preemption or
 /// stale bound a state is pruned only when it was seen with no more of either budget spent.
+/// Liveness stays as it was: kmc finds a livelock or hang as a state in which no task can move
+/// (spins are blocked tasks, see <see cref="Liveness"/>), not as a cycle of states, and such a
+/// state below a pruned one was reached when that state was first explored.
 ///
 /// What it cannot see, it refuses: a step the partial-order reduction calls untracked (wait
 /// queues, RCU, the allocator's kmalloc/kfree, task creation, fault injection, hotplug), a check
