@@ -20,6 +20,7 @@ public sealed class Commands(ILogger log)
     private readonly Option<int?> _pctDepth = new("--pct-depth") { Description = "PCT bug depth" };
     private readonly Option<int?> _preemptions = new("--preemption-bound") { Description = "exhaustive search: most preemptions per execution (-1: none)" };
     private readonly Option<bool> _noReduction = new("--no-reduction") { Description = "exhaustive search: explore every interleaving, without partial-order reduction (source-DPOR)" };
+    private readonly Option<string?> _stateCache = new("--state-cache") { Description = "exhaustive search: on prunes states seen before (a plain dfs with a visited set of 128-bit fingerprints, in place of source-DPOR; scenarios it cannot fingerprint run without it, with a note); off (default) does not" };
     private readonly Option<int?> _staleBound = new("--stale-bound") { Description = "exhaustive search under tso/lkmm: most weak-memory choices per execution that are not what SC would do (stale reads, late stores, undrained store buffers; -1: none)" };
     private readonly Option<string?> _memoryModel = new("--memory-model") { Description = "memory model: sc, tso or lkmm" };
     private readonly Option<bool> _noMinimize = new("--no-minimize") { Description = "report the failing schedule as found, without shortening it" };
@@ -87,7 +88,7 @@ public sealed class Commands(ILogger log)
 
     private void AddExploreOptions(Command cmd)
     {
-        foreach (var o in new Option[] { _driver, _strategy, _iterations, _seed, _maxSteps, _timeout, _pctDepth, _preemptions, _staleBound, _noReduction, _memoryModel, _noMinimize, _config, _faults })
+        foreach (var o in new Option[] { _driver, _strategy, _iterations, _seed, _maxSteps, _timeout, _pctDepth, _preemptions, _staleBound, _noReduction, _stateCache, _memoryModel, _noMinimize, _config, _faults })
             cmd.Options.Add(o);
     }
 
@@ -103,6 +104,13 @@ public sealed class Commands(ILogger log)
         PreemptionBound = p.GetValue(_preemptions),
         StaleBound = p.GetValue(_staleBound),
         Reduction = p.GetValue(_noReduction) ? false : null,
+        StateCache = p.GetValue(_stateCache) switch
+        {
+            null => null,
+            "on" => true,
+            "off" => false,
+            var other => throw new KmcInputException($"--state-cache: expected on or off (got '{other}')"),
+        },
         MemoryModel = p.GetValue(_memoryModel),
         Minimize = p.GetValue(_noMinimize) ? false : null,
         Faults = p.GetValue(_faults),
@@ -142,7 +150,12 @@ public sealed class Commands(ILogger log)
             var watch = Stopwatch.StartNew();
             CheckRun run;
             string? header = null;
-            if (workers is > 1 && settings is { Driver: "native", Strategy: "dfs", Reduction: false } or { Driver: "native", Strategy: "dfs", PreemptionBound: >= 0 })
+            if (workers is > 1 && settings is { Strategy: "dfs", StateCache: true })
+            {
+                Console.Error.WriteLine($"kmc: note: --workers {workers}: the state-cached search runs on one thread: a state one part prunes may have been explored only in another part's share");
+                run = CheckRunner.Run(c, v, settings, searchProgress: s => Console.Error.WriteLine(s));
+            }
+            else if (workers is > 1 && settings is { Driver: "native", Strategy: "dfs", Reduction: false } or { Driver: "native", Strategy: "dfs", PreemptionBound: >= 0 })
             {
                 run = CheckRunner.RunSplit(c, v, settings, workers.Value);
             }

@@ -7,8 +7,9 @@ namespace Kmc.Cli;
 /// <summary>
 /// What the partial-order reduction buys: the exhaustive search with source-DPOR (no preemption
 /// bound) against the plain search, on the configurations the reduction was built for (their
-/// targets in the header of each row) and on every variant of the suite. Executions and time of
-/// both are measured in one run, so the ratios hold on a loaded machine.
+/// targets in the header of each row) and on every variant of the suite. The headline table also
+/// runs the plain search with the state cache (a visited-state set, no DPOR), with its states.
+/// Executions and time of all are measured in one run, so the ratios hold on a loaded machine.
 /// </summary>
 public static class ExhaustiveBench
 {
@@ -31,16 +32,21 @@ public static class ExhaustiveBench
                 : R.Complete ? $"verified in {R.Executions:N0}"
                 : R.Exhausted ? $"bounded, {R.Executions:N0}"
                 : $"unknown after {R.Executions:N0}";
-            return $"{what} / {R.Elapsed.TotalSeconds:F2} s";
+            var states = R.CachedStates is { } n ? $" ({n:N0} states)" : "";
+            return $"{what}{states} / {R.Elapsed.TotalSeconds:F2} s";
         }
     }
 
     public static void Run(RunSettings defaults, double timeoutSeconds, IReadOnlyList<string>? only)
     {
-        var table = new Table().AddColumns("check", "variant", "model", "source-DPOR, no preemption bound", "plain dfs, no preemption bound", "plain dfs, preemption bound 2", "executions plain/DPOR");
+        var notes = new List<string>();
+        var table = new Table().AddColumns("check", "variant", "model", "source-DPOR, no preemption bound", "plain dfs, no preemption bound", "plain dfs, preemption bound 2",
+            "executions plain/DPOR", "plain dfs + state cache, no preemption bound", "time DPOR/cache");
         foreach (var (check, variant, model) in Targets.Where(t => only == null || only.Contains(t.Check)))
-            AddRow(table, check, variant, model, defaults, timeoutSeconds);
+            AddRow(table, check, variant, model, defaults, timeoutSeconds, notes);
         AnsiConsole.Write(table);
+        foreach (var note in notes)
+            AnsiConsole.WriteLine(note);
 
         var suite = new Table().AddColumns("check", "variant", "lkmm expected", "source-DPOR, no preemption bound", "plain dfs, preemption bound 2", "time DPOR/plain");
         var slower = new List<string>();
@@ -66,7 +72,7 @@ public static class ExhaustiveBench
             : $"slower by more than 2x or missed by source-DPOR within {timeoutSeconds} s: {string.Join(", ", slower)}");
     }
 
-    private static void AddRow(Table table, string checkName, string variantName, string model, RunSettings defaults, double timeoutSeconds)
+    private static void AddRow(Table table, string checkName, string variantName, string model, RunSettings defaults, double timeoutSeconds, List<string> notes)
     {
         var check = CheckRegistry.Get(checkName);
         var variant = check.GetVariant(variantName);
@@ -74,10 +80,20 @@ public static class ExhaustiveBench
         var reduced = CheckRunner.Run(check, variant, settings with { PreemptionBound = -1 }).Result;
         var plain = CheckRunner.Run(check, variant, settings with { PreemptionBound = -1, Reduction = false }).Result;
         var bounded = CheckRunner.Run(check, variant, settings with { PreemptionBound = 2, Reduction = false }).Result;
+        var cached = CheckRunner.Run(check, variant, settings with { PreemptionBound = -1, StateCache = true }).Result;
         var ratio = (double)plain.Executions / Math.Max(1, reduced.Executions);
         var ratioText = plain.Exhausted && reduced.Exhausted ? $"{ratio:F0}x"
             : reduced.Exhausted ? $"> {ratio:F0}x (plain unfinished in {timeoutSeconds} s)"
             : "n/a (neither finished)";
-        table.AddRow(checkName, variantName, model, new Cell(reduced).ToString(), new Cell(plain).ToString(), new Cell(bounded).ToString(), ratioText);
+        var speedup = reduced.Elapsed.TotalSeconds / Math.Max(cached.Elapsed.TotalSeconds, 1e-3);
+        var cacheText = cached.CachedStates == null ? "n/a (cache off: see the note)"
+            : cached.Exhausted && reduced.Exhausted ? $"{speedup:F1}x"
+            : cached.Exhausted ? $"> {speedup:F1}x (DPOR unfinished in {timeoutSeconds} s)"
+            : reduced.Exhausted ? $"< {speedup:F2}x (cache unfinished in {timeoutSeconds} s)"
+            : "n/a (neither finished)";
+        table.AddRow(checkName, variantName, model, new Cell(reduced).ToString(), new Cell(plain).ToString(), new Cell(bounded).ToString(), ratioText,
+            Markup.Escape(new Cell(cached).ToString()), cacheText);
+        if (cached.CachedStates == null && cached.Bounds?.IndexOf("state cache off", StringComparison.Ordinal) is >= 0 and var at)
+            notes.Add($"{checkName} {model}: {cached.Bounds[at..]}");
     }
 }

@@ -11,7 +11,7 @@ namespace Kmc.Models;
 /// an SC mask shows as well. For the partial-order reduction every mask is one location (its
 /// <see cref="Key"/>): a test or an iteration reads it, a set or clear writes it.
 /// </remarks>
-public sealed class Cpumask
+public sealed class Cpumask : Scheduling.IStateful
 {
     private readonly bool[] _bits;
 
@@ -20,6 +20,7 @@ public sealed class Cpumask
         Name = name;
         _bits = new bool[nrCpuIds];
         Key = Scheduling.Reduction.Footprints.NewKey();
+        Scheduling.StateCache.Created(Key, this);
     }
 
     internal Cpumask(string name, int nrCpuIds, long key)
@@ -27,6 +28,13 @@ public sealed class Cpumask
         Name = name;
         _bits = new bool[nrCpuIds];
         Key = key;
+        Scheduling.StateCache.Created(Key, this);
+    }
+
+    void Scheduling.IStateful.WriteState(Scheduling.StateWriter w)
+    {
+        foreach (var b in _bits)
+            w.Int(b ? 1 : 0);
     }
 
     public string Name { get; }

@@ -152,8 +152,24 @@ public sealed class Execution
     /// <summary>The data-race detector (null when <see cref="ExecutionOptions.DetectRaces"/> is off).</summary>
     internal readonly RaceDetector? Races;
 
+    /// <summary>The state cache of the search running this execution (null: none), told every value a load returns.</summary>
+    internal Scheduling.StateCache? StateCache;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal T Load<T>(SimTask t, Loc<T> x, MemOrder order, bool rmw)
+    {
+        if (StateCache is { } cache)
+        {
+            var loaded = LoadCore(t, x, order, rmw);
+            cache.Loaded(x.Key, loaded);
+            return loaded;
+        }
+
+        return LoadCore(t, x, order, rmw);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private T LoadCore<T>(SimTask t, Loc<T> x, MemOrder order, bool rmw)
     {
         StepFootprint?.Read(x.Key);
         if (Races is null)
@@ -178,6 +194,13 @@ public sealed class Execution
 
     /// <summary>The load that ends a spin-wait (smp_cond_load_*): the newest value.</summary>
     internal T LoadLatest<T>(SimTask t, Loc<T> x, MemOrder order)
+    {
+        var v = LoadLatestCore(t, x, order);
+        StateCache?.Loaded(x.Key, v);
+        return v;
+    }
+
+    private T LoadLatestCore<T>(SimTask t, Loc<T> x, MemOrder order)
     {
         StepFootprint?.Read(x.Key);
         if (IsSc)
@@ -253,6 +276,9 @@ public sealed class Execution
 
     private Allocator? _allocator;
 
+    /// <summary>The allocator if any task or the setup used it (for the state cache, which must not create it).</summary>
+    internal Allocator? AllocatorIfUsed => _allocator;
+
     /// <summary>With <see cref="ExecutionOptions.TrackLocations"/>: every location created in this execution.</summary>
     public List<Loc>? Locations { get; private set; }
 
@@ -268,6 +294,8 @@ public sealed class Execution
     internal RcuState Rcu => _rcu ??= new();
 
     private RcuState? _rcu;
+
+    internal RcuState? RcuIfUsed => _rcu;
 
     public Recorder? Recorder { get; }
     public Failure? Failure { get; private set; }

@@ -7,10 +7,18 @@ namespace Kmc.Models;
 /// explored in both orders. A plain C# variable shared by tasks is invisible to the reduction:
 /// keep such state in a <see cref="Ghost{T}"/> (or run dfs with --no-reduction).
 /// </summary>
-public sealed class Ghost<T>(T initial = default!)
+public sealed class Ghost<T> : Scheduling.IStateful
 {
-    private T _value = initial;
+    private T _value;
     private readonly long _key = Scheduling.Reduction.Footprints.NewKey();
+
+    public Ghost(T initial = default!)
+    {
+        _value = initial;
+        Scheduling.StateCache.Created(_key, this);
+    }
+
+    void Scheduling.IStateful.WriteState(Scheduling.StateWriter w) => w.Value(_value);
 
     public T Value
     {
@@ -21,7 +29,7 @@ public sealed class Ghost<T>(T initial = default!)
         }
         set
         {
-            Scheduling.Reduction.Footprints.Write(_key);
+            Scheduling.Reduction.Footprints.WriteOnly(_key);
             _value = value;
         }
     }

@@ -82,6 +82,7 @@ public static partial class Kernel
         while (head != null)
         {
             var tmp = head;
+            Scheduling.StateCache.Touch(head.Next.Key);
             head = head.Next.Value;
             tmp.Next.Value = newHead;
             newHead = tmp;
@@ -95,6 +96,7 @@ public static partial class Kernel
     {
         while (node != null)
         {
+            Scheduling.StateCache.Touch(node.Next.Key);
             var next = node.Next.Value;
             yield return node;
             node = next;

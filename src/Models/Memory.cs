@@ -39,6 +39,7 @@ public abstract class Loc
         Owner = Allocation.Constructing;
         Owner?.Locations.Add(this);
         Scheduling.Reduction.Footprints.Created?.Add(this);
+        Scheduling.StateCache.Created(Key, this);
     }
 
     public string Name { get; }
@@ -68,6 +69,9 @@ public abstract class Loc
 
     public abstract string Show();
 
+    /// <summary>The value, for the state cache's fingerprint.</summary>
+    internal abstract void WriteValue(Scheduling.StateWriter w);
+
     public override string ToString() => Name;
 }
 
@@ -88,6 +92,8 @@ public class Loc<T> : Loc
     public void Init(T value) => Value = value;
 
     public override string Show() => FormatValue(Value);
+
+    internal override void WriteValue(Scheduling.StateWriter w) => w.Value(Value);
 
     /// <summary>A value of this location as reports print it: in its bit layout when it has one.</summary>
     public string FormatValue(T v) => Layout is null ? Format.Value(v) : Layout.FormatAny(v);
@@ -196,6 +202,13 @@ public abstract class MemoryModel
     /// returned for each section it waited for, in the order they ended.
     /// </summary>
     public virtual void OnGracePeriodEnd(SimTask updater, object? start, IReadOnlyList<object?> readers) { }
+
+    /// <summary>
+    /// Writes the model's own state (store buffers, histories, views) for the state cache, given the
+    /// execution's stateful objects in creation order; false when the model cannot, which turns the
+    /// cache off.
+    /// </summary>
+    internal virtual bool WriteState(Scheduling.StateWriter w, List<(long Key, object Obj)> objects) => false;
 }
 
 /// <summary>Sequential consistency: every access acts on the one current value.</summary>

@@ -67,7 +67,7 @@ namespace Kmc.Models;
 /// accesses. Interrupt handlers run as tasks.
 /// </para>
 /// </summary>
-internal sealed class RaceDetector
+internal sealed partial class RaceDetector
 {
     /// <summary>A clock no one has published: joining it orders nothing.</summary>
     private static readonly int[] Empty = [];
@@ -357,7 +357,7 @@ internal struct RaceStamp
 }
 
 /// <summary>The race state of one location: each task's last plain/marked read and write.</summary>
-internal sealed class RaceCell
+internal sealed partial class RaceCell
 {
     public RaceAccess[] Slots = [];
 
@@ -399,7 +399,7 @@ internal readonly record struct RaceObservation(RaceCell? Cell, int Writer, int 
 }
 
 /// <summary>One task's vector clock and the clocks its fences and relaxed reads gather.</summary>
-internal sealed class RaceClocks
+internal sealed partial class RaceClocks
 {
     private readonly int _id;
 

@@ -101,6 +101,8 @@ public sealed class SimTask : INamed
     /// <summary>Per-task fields that ports add to task_struct (e.g. the pagecache lock's recursion mark).</summary>
     private Dictionary<object, object?>? _fields;
 
+    internal bool HasFields => _fields is { Count: > 0 };
+
     public T GetField<T>(TaskField<T> field) =>
         _fields != null && _fields.TryGetValue(field, out var v) ? (T)v! : field.Initial;
 

@@ -32,6 +32,9 @@ public sealed record RunSettings
     /// <summary>Exhaustive search: source-DPOR with sleep sets when no preemption bound is set (false: the plain DFS).</summary>
     public bool Reduction { get; init; } = true;
 
+    /// <summary>Exhaustive search: a plain dfs with a visited-state set in place of source-DPOR (see <see cref="Kmc.Models.Scheduling.StateCache"/>).</summary>
+    public bool StateCache { get; init; }
+
     /// <summary>The LKMM by default: the weak behaviours of arm64 and POWER, where most of these bugs live.</summary>
     public string MemoryModel { get; init; } = "lkmm";
 
@@ -99,6 +102,8 @@ public sealed record RunSettings
             throw new KmcInputException($"{source}: staleBound must be -1 (unbounded) or at least 0 (got {StaleBound})");
         if (!Reduction && Strategy != "dfs")
             throw new KmcInputException($"{source}: reduction can only be turned off for the exhaustive search (strategy dfs), not '{Strategy}'");
+        if (StateCache && (Strategy != "dfs" || Driver != "native"))
+            throw new KmcInputException($"{source}: the state cache is for the native exhaustive search (driver native, strategy dfs), not '{Driver}' '{Strategy}'");
         MemoryModels.Validate(MemoryModel, source);
         if (Faults != null)
             FaultQueries.Parse(Faults, source);
@@ -118,6 +123,7 @@ public sealed record RunSettings
         PreemptionBound = PreemptionBound,
         StaleBound = StaleBound,
         Reduction = Reduction,
+        StateCache = StateCache,
         DetectRaces = DetectRaces,
         Memory = MemoryModels.Factory(MemoryModel),
         Progress = progress,
@@ -176,6 +182,7 @@ public sealed record SettingsOverride
     public int? PreemptionBound { get; init; }
     public int? StaleBound { get; init; }
     public bool? Reduction { get; init; }
+    public bool? StateCache { get; init; }
     public string? MemoryModel { get; init; }
     public bool? Minimize { get; init; }
     public string? Faults { get; init; }
@@ -192,6 +199,7 @@ public sealed record SettingsOverride
         PreemptionBound = PreemptionBound ?? s.PreemptionBound,
         StaleBound = StaleBound ?? s.StaleBound,
         Reduction = Reduction ?? s.Reduction,
+        StateCache = StateCache ?? s.StateCache,
         MemoryModel = MemoryModel ?? s.MemoryModel,
         Minimize = Minimize ?? s.Minimize,
         Faults = Faults ?? s.Faults,
@@ -215,6 +223,7 @@ public sealed record SettingsOverride
         PreemptionBound = over.PreemptionBound ?? PreemptionBound,
         StaleBound = over.StaleBound ?? StaleBound,
         Reduction = over.Reduction ?? Reduction,
+        StateCache = over.StateCache ?? StateCache,
         MemoryModel = over.MemoryModel ?? MemoryModel,
         Minimize = over.Minimize ?? Minimize,
         Faults = over.Faults ?? Faults,
@@ -224,7 +233,7 @@ public sealed record SettingsOverride
     public IEnumerable<(string Name, object Value)> SearchFields() => new (string, object?)[]
     {
         ("driver", Driver), ("strategy", Strategy), ("iterations", Iterations), ("maxSteps", MaxSteps), ("pctDepth", PctDepth),
-        ("preemptionBound", PreemptionBound), ("staleBound", StaleBound), ("reduction", Reduction),
+        ("preemptionBound", PreemptionBound), ("staleBound", StaleBound), ("reduction", Reduction), ("stateCache", StateCache),
     }.Where(f => f.Item2 != null).Select(f => (f.Item1, f.Item2!));
 
     /// <summary>"strategy dfs, preemptionBound -1"</summary>

@@ -151,6 +151,8 @@ public class BadInputTests
         AssertRefused("timeout must be a number of seconds above 0", [], "run", "counter", "--timeout", "1e300");
         AssertRefused("pctDepth must be between 1 and 1000", [], "run", "counter", "--strategy", "pct", "--pct-depth", "2000000000");
         AssertRefused("--iterations", [], "run", "counter", "--iterations", "99999999999");
+        AssertRefused("--state-cache: expected on or off", [], "run", "counter", "--state-cache", "maybe");
+        AssertRefused("the state cache is for the native exhaustive search", [], "run", "counter", "--state-cache", "on", "--strategy", "random");
         AssertRefused($"--workers must be between 1 and {Kmc.Cli.Workers.Max}", [], "ci", "--workers", "100000");
         AssertRefused($"--workers must be between 1 and {Kmc.Cli.Workers.Max}", [], "run", "counter", "--workers", "100000");
         AssertRefused("--timeout must be a number of seconds above 0", [], "litmus", Path.GetTempPath(), "--timeout", "NaN");

@@ -71,6 +71,12 @@ public sealed record ExploreOptions
     /// <summary>Exhaustive search: partial-order reduction (source-DPOR with sleep sets) when no preemption bound is set.</summary>
     public bool Reduction { get; init; } = true;
 
+    /// <summary>
+    /// Exhaustive search: a plain dfs that prunes states it has seen (<see cref="Scheduling.StateCache"/>),
+    /// in place of source-DPOR. A scenario using state the cache cannot fingerprint runs without it.
+    /// </summary>
+    public bool StateCache { get; init; }
+
     /// <summary>Called now and then with the number of executions so far.</summary>
     public Action<int>? Progress { get; init; }
 
@@ -173,6 +179,12 @@ public sealed record ExplorationResult
     /// <summary>Reduced search: executions abandoned because their trace had been explored already.</summary>
     public long SleepBlocked { get; init; }
 
+    /// <summary>State-cached search: distinct states fingerprinted (null: no state cache ran).</summary>
+    public long? CachedStates { get; init; }
+
+    /// <summary>State-cached search: executions ended at a state seen before.</summary>
+    public long CachePruned { get; init; }
+
     /// <summary>Exhausted with no bound cutting anything (no preemption bound, stale bound never reached, no step bound hit): a verified verdict.</summary>
     public bool Complete { get; init; }
 
@@ -208,7 +220,8 @@ public sealed record ExplorationResult
         if (Exhausted)
         {
             var kind = Complete ? "verified (complete)" : "bounded";
-            var redundant = SleepBlocked > 0 ? $", {SleepBlocked} of them stopped early as already explored" : "";
+            var redundant = SleepBlocked > 0 ? $", {SleepBlocked} of them stopped early as already explored"
+                : CachePruned > 0 ? $", {CachePruned} of them stopped at a state seen before" : "";
             return $"no failure in all {Executions} executions within the bounds{(Bounds != null ? $" ({Bounds})" : "")}{bounded}{redundant}: {kind}";
         }
         var estimate = EstimateText is { } est ? $"; the unreduced tree within the bounds has an estimated {est} executions (Knuth)" : "";

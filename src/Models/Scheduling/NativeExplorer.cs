@@ -20,6 +20,11 @@ public sealed class NativeExplorer : IExplorer
 
         var watch = Stopwatch.StartNew();
         var exhaustive = options.Strategy == "dfs";
+        if (options.StateCache && !exhaustive)
+            throw new ArgumentException("the state cache is for the exhaustive search (strategy dfs)");
+        if (options.StateCache && options.DfsParts > 1)
+            throw new ArgumentException("a state-cached search cannot be split into parts: a state one part prunes may have been explored only in another part's share");
+        var cache = options.StateCache ? new StateCache(options.PreemptionBound, options.StaleBound) : null;
         var dpor = exhaustive && ReducesSearch(options) ? new DporPolicy(options.StaleBound) : null;
         if (options.DfsParts > 1 && (!exhaustive || dpor != null))
             throw new ArgumentException("a search split into parts must be a plain dfs (no reduction, or a preemption bound)");
@@ -76,7 +81,14 @@ public sealed class NativeExplorer : IExplorer
             }
 
             decisions.Clear();
-            var ex = RunOnce(scenario, options, policy, decisions, record: false, scratch);
+            var ex = RunOnce(scenario, options, policy, decisions, record: false, scratch, cache);
+            if (cache?.Off is { } off)
+            {
+                // Pruning so far may rest on states the fingerprint did not fully name: start again without it.
+                var plain = Explore(scenario, options with { StateCache = false, TimeoutSeconds = options.TimeoutSeconds - watch.Elapsed.TotalSeconds });
+                return plain with { Bounds = plain.Bounds + $"; state cache off: {off} (restarted without it after {executions + 1} executions)" };
+            }
+
             if (dfs is { Owned: false })
             {
                 // Another part's unit (cut at the split depth, or ended above it): that part counts it.
@@ -118,8 +130,10 @@ public sealed class NativeExplorer : IExplorer
                     Decisions = totalDecisions,
                     Steps = totalSteps,
                     StepBoundHits = stepBoundHits,
-                    Bounds = Bounds(options, exhaustive, dpor != null, staleBoundReached: null),
+                    Bounds = Bounds(options, exhaustive, dpor != null, staleBoundReached: null) + CacheText(cache),
                     Reduced = dpor != null,
+                    CachedStates = cache?.States,
+                    CachePruned = cache?.Pruned ?? 0,
                     SleepBlocked = dpor?.SleepBlocked ?? 0,
                     Elapsed = watch.Elapsed,
                     Schedule = decisions.ToArray(),
@@ -151,8 +165,10 @@ public sealed class NativeExplorer : IExplorer
             Exhausted = exhausted,
             TimedOut = timedOut,
             StepBoundHits = stepBoundHits,
-            Bounds = Bounds(options, exhaustive, dpor != null, staleBoundReached),
+            Bounds = Bounds(options, exhaustive, dpor != null, staleBoundReached) + CacheText(cache),
             Reduced = dpor != null,
+            CachedStates = cache?.States,
+            CachePruned = cache?.Pruned ?? 0,
             SleepBlocked = dpor?.SleepBlocked ?? 0,
             Complete = exhausted && stepBoundHits == 0 && options.PreemptionBound < 0
                        && (options.Memory == null || options.StaleBound < 0 || staleBoundReached == 0),
@@ -161,6 +177,17 @@ public sealed class NativeExplorer : IExplorer
             // Only a search that stopped before its end needs to say how much is left.
             EstimatedPlainExecutions = exhaustive && !exhausted ? EstimateTreeSize(scenario, options) : null,
         };
+    }
+
+    /// <summary>What the verdict says of a state cache: how many states, and the chance a fingerprint collision merged two.</summary>
+    private static string CacheText(StateCache? cache)
+    {
+        if (cache == null)
+            return "";
+        var n = (double)cache.States;
+        var p = n * n / Math.Pow(2, 129);
+        var full = cache.Full ? $"; the cache filled at {StateCache.MaxStates:N0} states and later ones were not remembered" : "";
+        return $", state cache ({cache.States:N0} states; 128-bit fingerprints: the chance that a collision merged two states and hid one is about n²/2^129 = {p:G2}, as with SPIN's hash-compact{full})";
     }
 
     /// <summary>Random probes per estimate: enough for the order of magnitude, a few milliseconds.</summary>
@@ -196,7 +223,7 @@ public sealed class NativeExplorer : IExplorer
     /// preemptions: bounded partial-order reduction needs more than a sleep set to stay complete
     /// for the bound (Coons et al., OOPSLA 2013), so a preemption-bounded search stays plain.
     /// </summary>
-    public static bool ReducesSearch(ExploreOptions options) => options.Reduction && options.PreemptionBound < 0;
+    public static bool ReducesSearch(ExploreOptions options) => options.Reduction && options.PreemptionBound < 0 && !options.StateCache;
 
     /// <summary>
     /// What "within the bounds" means for an exhaustive search. The stale bound is named only under
@@ -208,7 +235,7 @@ public sealed class NativeExplorer : IExplorer
         if (!exhaustive)
             return null;
         var text = options.PreemptionBound < 0 ? "no preemption bound" : $"preemption bound {options.PreemptionBound}";
-        text += reduced ? ", source-DPOR" : options.Reduction ? ", no reduction with a preemption bound" : ", no reduction";
+        text += reduced ? ", source-DPOR" : options.StateCache ? ", no partial-order reduction" : options.Reduction ? ", no reduction with a preemption bound" : ", no reduction";
         if (options.Memory == null)
             return text;
         if (options.StaleBound < 0)
@@ -252,10 +279,12 @@ public sealed class NativeExplorer : IExplorer
         public ExecutionOptions? Settings;
     }
 
-    private static Execution RunOnce(Scenario scenario, ExploreOptions options, ISchedulePolicy policy, List<int> decisions, bool record, Scratch scratch)
+    private static Execution RunOnce(Scenario scenario, ExploreOptions options, ISchedulePolicy policy, List<int> decisions, bool record, Scratch scratch,
+        StateCache? cache = null)
     {
-        var driver = new NativeDriver(policy, decisions, scratch.Started);
+        var driver = new NativeDriver(policy, decisions, scratch.Started, cache);
         Footprints.ResetKeys();
+        cache?.BeginExecution();
         Footprints.Created = null;
         var settings = scratch.Settings ??= new ExecutionOptions
         {
@@ -268,6 +297,7 @@ public sealed class NativeExplorer : IExplorer
             RacesOnlyNoted = options.RacesOnlyNoted,
         };
         var ex = new Execution(options.Memory == null ? settings : settings with { Memory = options.Memory() }, driver);
+        cache?.Attach(ex);
 
         if (options.AllOutcomes)
         {
@@ -317,6 +347,13 @@ public sealed class NativeExplorer : IExplorer
                     break;
                 }
 
+                if (cache != null && split is { Replaying: false } && (cache.Off != null || cache.SeenBefore(ex, split.Preemptions, split.StaleSpent)))
+                {
+                    // A state explored before (or a cache that just turned itself off): nothing new below.
+                    ex.AbortRedundant();
+                    break;
+                }
+
                 SimTask pick;
                 if (reducing != null)
                 {
@@ -348,7 +385,13 @@ public sealed class NativeExplorer : IExplorer
                 if (ex.Recording)
                     pick.ResumedChain = CallChain.OfContinuation(resume);
                 Execution.EnterTask(pick);
-                if (reducing == null)
+                if (cache != null)
+                {
+                    cache.BeginStep(pick);
+                    resume();
+                    cache.EndStep();
+                }
+                else if (reducing == null)
                 {
                     resume();
                 }
@@ -374,6 +417,8 @@ public sealed class NativeExplorer : IExplorer
         finally
         {
             Footprints.Created = null;
+            if (cache != null)
+                StateCache.EndExecution();
             Execution.Leave();
             driver.ReleaseFinished();
         }
@@ -401,7 +446,7 @@ public sealed class NativeExplorer : IExplorer
             fp.Write(Footprints.CpuKey(pick.Cpu.Id));
     }
 
-    private sealed class NativeDriver(ISchedulePolicy policy, List<int> decisions, List<ValueTask> started) : IExecutionDriver
+    private sealed class NativeDriver(ISchedulePolicy policy, List<int> decisions, List<ValueTask> started, StateCache? cache) : IExecutionDriver
     {
         public bool Synchronous => false;
 
@@ -411,6 +456,7 @@ public sealed class NativeExplorer : IExplorer
         {
             var v = policy.PickChoice(n);
             decisions.Add(v);
+            cache?.Chose(v);
             return v;
         }
 
@@ -418,6 +464,7 @@ public sealed class NativeExplorer : IExplorer
         {
             var v = policy.PickWeakChoice(n, sc);
             decisions.Add(v);
+            cache?.Chose(v);
             return v;
         }
 

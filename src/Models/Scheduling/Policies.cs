@@ -135,6 +135,14 @@ public sealed class DfsPolicy : ISchedulePolicy
     /// <summary>The current execution met a weak-memory choice the stale bound left with only its SC alternative.</summary>
     public bool StaleBoundReached => _budget.Reached;
 
+    /// <summary>The execution is still on the prefix an earlier execution took (every state on it was seen then).</summary>
+    internal bool Replaying => _pos < _stack.Count;
+
+    /// <summary>Preemptions and non-SC weak-memory choices the current execution has spent so far.</summary>
+    internal int Preemptions => _preemptions;
+
+    internal int StaleSpent => _budget.Spent;
+
     public void BeginExecution()
     {
         _pos = 0;
@@ -290,6 +298,9 @@ public sealed class ReplayDivergedException(string message) : Exception(message)
 public sealed class StaleBudget(int bound)
 {
     private int _spent;
+
+    /// <summary>Non-SC alternatives taken so far in the current execution.</summary>
+    public int Spent => _spent;
 
     /// <summary>The current execution met a weak-memory choice the bound left with only its SC alternative.</summary>
     public bool Reached { get; private set; }

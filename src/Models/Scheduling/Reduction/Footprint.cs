@@ -133,13 +133,43 @@ public static class Footprints
     /// <summary>Each execution numbers its objects from the start.</summary>
     internal static void ResetKeys() => t_serial = 0;
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Read(long key) => t_current?.Read(key);
+    /// <summary>
+    /// A key for shared state a check keeps itself (see <see cref="IStateful"/>): the state cache
+    /// fingerprints it, where a bare <see cref="NewKey()"/> would turn the cache off when touched.
+    /// </summary>
+    public static long NewKey(IStateful owner)
+    {
+        var key = NewKey();
+        StateCache.Created(key, owner);
+        return key;
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Write(long key) => t_current?.Write(key);
+    public static void Read(long key)
+    {
+        t_current?.Read(key);
+        StateCache.Touch(key);
+    }
 
-    /// <summary>The step touched state the reduction cannot name: it is dependent with every other step.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Untracked() => t_current?.MarkUntracked();
+    public static void Write(long key)
+    {
+        t_current?.Write(key);
+        StateCache.Touch(key);
+    }
+
+    /// <summary>A write that reads nothing (a ghost's setter): the state cache records no value in the task's history.</summary>
+    internal static void WriteOnly(long key)
+    {
+        t_current?.Write(key);
+        StateCache.Touch(key, read: false);
+    }
+
+    /// <summary>The step touched state the reduction cannot name: it is dependent with every other step (and the state cache turns off).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Untracked([CallerFilePath] string file = "", [CallerMemberName] string member = "")
+    {
+        t_current?.MarkUntracked();
+        StateCache.Untracked(file, member);
+    }
 }
