@@ -13,10 +13,18 @@ internal sealed partial class RaceDetector
     public void WriteState(StateWriter w, List<SimTask> tasks, List<(long Key, object Obj)> objects)
     {
         w.Clock(_gpStarts);
+        // A pending observation names its location by the location's key.
+        Dictionary<RaceCell, long>? cells = null;
+        foreach (var (key, obj) in objects)
+        {
+            if (obj is Loc { Race: { } cell })
+                (cells ??= new(ReferenceEqualityComparer.Instance!))[cell] = key;
+        }
+
         foreach (var t in tasks)
         {
             if (t.Race is { } c)
-                c.WriteState(w);
+                c.WriteState(w, cells);
             else
                 w.Int(-2);
         }
@@ -36,6 +44,26 @@ internal sealed partial class RaceDetector
         w.Clock(s.Sync);
         w.Int(s.Writer);
         w.Int(s.Epoch);
+        w.Int(s.Marked ? 1 : 0);
+    }
+
+    internal static void WriteObservation(StateWriter w, in RaceObservation o, Dictionary<RaceCell, long>? cells)
+    {
+        if (o.Cell is null)
+        {
+            w.Int(-1);
+            return;
+        }
+
+        if (cells is null || !cells.TryGetValue(o.Cell, out var key))
+        {
+            w.Unsupported ??= "a race observation of a location the cache does not know";
+            return;
+        }
+
+        w.Int(key);
+        w.Int(o.Writer);
+        w.Int(o.Epoch);
     }
 }
 
@@ -56,8 +84,6 @@ internal sealed partial class RaceCell
         }
 
         RaceDetector.WriteStamp(w, Current);
-        w.Int(LastWriter);
-        w.Int(LastEpoch);
         if (_observed is null)
         {
             w.Int(-1);
@@ -75,7 +101,7 @@ internal sealed partial class RaceCell
 
 internal sealed partial class RaceClocks
 {
-    public void WriteState(StateWriter w)
+    public void WriteState(StateWriter w, Dictionary<RaceCell, long>? cells)
     {
         w.Int(_id);
         w.Clock(Clock);
@@ -85,5 +111,17 @@ internal sealed partial class RaceClocks
         w.Clock(LastRead);
         w.Clock(RmwRead);
         w.Clock(WakeSync);
+        RaceDetector.WriteObservation(w, LastSeen, cells);
+        RaceDetector.WriteObservation(w, RmwSeen, cells);
+        w.Int(_pendingSeen?.Count ?? -1);
+        foreach (var o in _pendingSeen ?? [])
+            RaceDetector.WriteObservation(w, o, cells);
+        // The pointer ring in its replacement order: which pointers a data dependency can still use.
+        w.Int(_nextPointer);
+        for (var i = 0; i < _pointers.Length; i++)
+        {
+            w.Object(_pointers[i]);
+            w.Clock(_pointerSyncs[i]);
+        }
     }
 }

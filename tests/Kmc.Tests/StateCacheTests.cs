@@ -105,7 +105,8 @@ public class StateCacheTests(ITestOutputHelper output)
                 run = 0;
                 var cached = new NativeExplorer().Explore(scenario, (settings with { StateCache = true }).ToExploreOptions(cancelled: () => ++run > BugSearchExecutions));
                 output.WriteLine($"{check.Name}/{variant.Name}: plain {plain.Verdict()}; cached {cached.Verdict()}");
-                if (cached.Failure?.Kind != plain.Failure.Kind || !expected.Matches(cached.Failure) || cached.Executions > plain.Executions)
+                // The plain search may meet another of the variant's bugs first (a data race before the assertion): the cache must find the same one.
+                if (cached.Failure?.Kind != plain.Failure.Kind || (expected.Matches(plain.Failure) && !expected.Matches(cached.Failure)) || cached.Executions > plain.Executions)
                     missed.Add($"{check.Name}/{variant.Name}: expected {expected}, plain: {plain.Verdict()}, cached: {cached.Verdict()}");
                 else
                     found++;
@@ -232,9 +233,9 @@ public class StateCacheTests(ITestOutputHelper output)
         var covered = new Dictionary<string, string[]>
         {
             ["RaceDetector"] = ["_gpStarts"],
-            ["RaceCell"] = ["Slots", "Current", "LastWriter", "LastEpoch", "_observed"],
-            ["RaceClocks"] = ["_id", "Clock", "_published", "ReleaseFence", "Pending", "LastRead", "RmwRead", "WakeSync"],
-            ["RaceStamp"] = ["Sync", "Writer", "Epoch"],
+            ["RaceCell"] = ["Slots", "Current", "_observed"],
+            ["RaceClocks"] = ["_id", "Clock", "_published", "ReleaseFence", "Pending", "LastRead", "RmwRead", "WakeSync", "LastSeen", "RmwSeen", "_pendingSeen", "_pointers", "_pointerSyncs", "_nextPointer"],
+            ["RaceStamp"] = ["Sync", "Writer", "Epoch", "Marked"],
             // Step, Op, Fn and File only word a report.
             ["RaceAccess"] = ["Clock", "Line", "Write", "Marked", "Step", "Op", "Fn", "File"],
         };
