@@ -186,12 +186,13 @@ public static class OperationalEngine
         var readers = test.Threads.Select(t => Calls(t.Body).Any(c => c.Name is "rcu_read_lock" or "rcu_read_unlock")).ToArray();
         var wmb = test.Threads.Select(t => Calls(t.Body).Any(c => c.Name == "smp_wmb")).ToArray();
         var promisable = model == "lkmm" && promises ? PromiseDomains(test, layout) : null;
+        var sites = promisable != null ? test.Threads.Select(t => new PromiseSites(test, t)).ToArray() : null;
         var scenario = new Scenario(test.Threads.Count, ex =>
         {
             var machine = new OperationalMachine(test, byName, layout, tso: model == "tso", loadBuffering: model == "lkmm");
             for (var i = 0; i < threads.Length; i++)
             {
-                var thread = threads[i] = new OperationalThread(machine, test.Threads[i], readers[i], promisable?[i], wmb[i]);
+                var thread = threads[i] = new OperationalThread(machine, test.Threads[i], readers[i], promisable?[i], wmb[i], sites?[i]);
                 ex.Spawn($"P{i}", i, () => Body(thread, stop));
             }
 

@@ -51,9 +51,12 @@ internal sealed partial class OperationalThread
 
     /// <param name="promisable">what the thread may promise (<see cref="Promisable"/>; lkmm only)</param>
     /// <param name="hasWmb">the thread's code has smp_wmb(), so its promises carry its view (see <see cref="Promise.WmbOrdered"/>)</param>
-    public OperationalThread(OperationalMachine m, ThreadCode code, bool rcuReader, IReadOnlyList<(int Loc, long Value)>? promisable = null, bool hasWmb = false)
+    /// <param name="sites">where the thread's code can fulfil a promise (with <paramref name="promisable"/>)</param>
+    public OperationalThread(OperationalMachine m, ThreadCode code, bool rcuReader, IReadOnlyList<(int Loc, long Value)>? promisable = null, bool hasWmb = false,
+        PromiseSites? sites = null)
     {
-        _promisable = m.LoadBuffering && promisable != null ? promisable : [];
+        _promisable = m.LoadBuffering && promisable != null && sites != null ? promisable : [];
+        _sites = sites;
         _wmbOrderedPromises = hasWmb;
         _m = m;
         _code = code;
@@ -221,8 +224,10 @@ internal sealed partial class OperationalThread
     public async ValueTask Run()
     {
         var body = _code.Body;
+        _frames.Add((body, 0));
         for (var pc = 0; pc < body.Count; pc++)
         {
+            At(pc);
             // As in ThreadInterpreter: a LISA branch orders what it may skip, up to its label.
             if (body[pc] is LabelStmt lab && _branchScopes.Remove(lab.Name, out var before))
                 _ctrl = before;
@@ -250,8 +255,14 @@ internal sealed partial class OperationalThread
         switch (s)
         {
             case BlockStmt b:
-                foreach (var x in b.Body)
-                    await Exec(x);
+                _frames.Add((b.Body, 0));
+                for (var i = 0; i < b.Body.Count; i++)
+                {
+                    At(i);
+                    await Exec(b.Body[i]);
+                }
+
+                _frames.RemoveAt(_frames.Count - 1);
                 break;
             case ExprStmt e:
                 _dep = -1;
