@@ -64,7 +64,12 @@ public static class OperationalEngine
 
     /// <param name="reduce">sleep-set reduction (off: every interleaving, for checking the reduction itself)</param>
     /// <param name="promises">lkmm's value promises (off: load buffering by deferred loads only, to show what promises add)</param>
-    public static OperationalObservation Run(LitmusTest test, OutcomeSpace space, string model, TimeSpan? timeout, bool reduce = true, bool promises = true)
+    /// <param name="prunePromises">
+    /// drop the promises no store the thread can still reach would fulfil (<see cref="PromiseSites"/>;
+    /// off: every promise is made and breaks on its own, for checking the pruning itself)
+    /// </param>
+    public static OperationalObservation Run(LitmusTest test, OutcomeSpace space, string model, TimeSpan? timeout, bool reduce = true, bool promises = true,
+        bool prunePromises = true)
     {
         if (!ModelNames.Contains(model))
             throw new KmcInputException($"unknown memory model '{model}' (use sc, tso or lkmm)");
@@ -75,7 +80,7 @@ public static class OperationalEngine
         var layout = InitialLayout(test);
         while (true)
         {
-            var (obs, relayout) = Explore(test, space, model, layout, watch, timeout, reduce, promises);
+            var (obs, relayout) = Explore(test, space, model, layout, watch, timeout, reduce, promises, prunePromises);
             if (relayout is not { } r)
                 return obs;
             layout[r.Loc] = r.Kind;
@@ -177,7 +182,7 @@ public static class OperationalEngine
     }
 
     private static (OperationalObservation, RelayoutException?) Explore(LitmusTest test, OutcomeSpace space, string model, CellKind[] layout,
-        Stopwatch watch, TimeSpan? timeout, bool reduce, bool promises)
+        Stopwatch watch, TimeSpan? timeout, bool reduce, bool promises, bool prune)
     {
         var byName = test.Locations.ToDictionary(l => l.Name, l => l.Index, StringComparer.Ordinal);
         var stop = new Stop();
@@ -186,7 +191,7 @@ public static class OperationalEngine
         var readers = test.Threads.Select(t => Calls(t.Body).Any(c => c.Name is "rcu_read_lock" or "rcu_read_unlock")).ToArray();
         var wmb = test.Threads.Select(t => Calls(t.Body).Any(c => c.Name == "smp_wmb")).ToArray();
         var promisable = model == "lkmm" && promises ? PromiseDomains(test, layout) : null;
-        var sites = promisable != null ? test.Threads.Select(t => new PromiseSites(test, t)).ToArray() : null;
+        var sites = promisable != null && prune ? test.Threads.Select(t => new PromiseSites(test, t)).ToArray() : null;
         var scenario = new Scenario(test.Threads.Count, ex =>
         {
             var machine = new OperationalMachine(test, byName, layout, tso: model == "tso", loadBuffering: model == "lkmm");

@@ -51,11 +51,11 @@ internal sealed partial class OperationalThread
 
     /// <param name="promisable">what the thread may promise (<see cref="Promisable"/>; lkmm only)</param>
     /// <param name="hasWmb">the thread's code has smp_wmb(), so its promises carry its view (see <see cref="Promise.WmbOrdered"/>)</param>
-    /// <param name="sites">where the thread's code can fulfil a promise (with <paramref name="promisable"/>)</param>
+    /// <param name="sites">where the thread's code can fulfil a promise, to prune promises that must break (null: no pruning)</param>
     public OperationalThread(OperationalMachine m, ThreadCode code, bool rcuReader, IReadOnlyList<(int Loc, long Value)>? promisable = null, bool hasWmb = false,
         PromiseSites? sites = null)
     {
-        _promisable = m.LoadBuffering && promisable != null && sites != null ? promisable : [];
+        _promisable = m.LoadBuffering && promisable != null ? promisable : [];
         _sites = sites;
         _wmbOrderedPromises = hasWmb;
         _m = m;

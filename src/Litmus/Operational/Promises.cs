@@ -83,7 +83,7 @@ internal sealed partial class OperationalThread
     private void At(int index)
     {
         _frames[^1] = (_frames[^1].List, index);
-        if (_promises.Count > 0 && _promises.Exists(p => !_sites!.Reachable(_frames, p.Loc, p.Value, begun: false, LoadedSince(p.Mark))))
+        if (_sites != null && _promises.Count > 0 && _promises.Exists(p => !_sites.Reachable(_frames, p.Loc, p.Value, begun: false, LoadedSince(p.Mark))))
             throw new PromiseBrokenException();
     }
 
@@ -117,7 +117,7 @@ internal sealed partial class OperationalThread
     {
         if (_promisable.Count == 0 || _m.PromisesLeft == 0)
             return;
-        var options = _promisable.Where(p => p.Loc != loc && _promises.All(q => q.Loc != p.Loc) && _sites!.Reachable(_frames, p.Loc, p.Value, begun: true, new HashSet<string>(StringComparer.Ordinal))).ToList();
+        var options = _promisable.Where(p => p.Loc != loc && _promises.All(q => q.Loc != p.Loc) && (_sites == null || _sites.Reachable(_frames, p.Loc, p.Value, begun: true, new HashSet<string>(StringComparer.Ordinal)))).ToList();
         if (options.Count == 0)
             return;
         var ex = Execution.Current;
