@@ -181,9 +181,10 @@ public class OperationalLitmusTests
     }
 
     /// <summary>
-    /// The promise pruning (PromiseSites) drops only promises that would break: on every own
-    /// file (load buffering, dependencies, the rest) the outcomes are the same with and without
-    /// it, never with more executions, and on the load-buffering shapes with fewer.
+    /// The pruning drops only promises that would break (PromiseSites) and deferrals the next
+    /// statement performs at once: on every own file (load buffering, dependencies, the rest)
+    /// the outcomes are the same with and without it, never with more executions, and on the
+    /// load-buffering shapes with fewer.
     /// </summary>
     [Fact]
     public void PromisePruningLosesNoOutcome()

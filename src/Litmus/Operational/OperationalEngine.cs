@@ -65,8 +65,9 @@ public static class OperationalEngine
     /// <param name="reduce">sleep-set reduction (off: every interleaving, for checking the reduction itself)</param>
     /// <param name="promises">lkmm's value promises (off: load buffering by deferred loads only, to show what promises add)</param>
     /// <param name="prunePromises">
-    /// drop the promises no store the thread can still reach would fulfil (<see cref="PromiseSites"/>;
-    /// off: every promise is made and breaks on its own, for checking the pruning itself)
+    /// drop the promises no store the thread can still reach would fulfil (<see cref="PromiseSites"/>)
+    /// and the deferrals the next statement performs at once (OperationalThread.PerformedAtOnce);
+    /// off: every such choice is offered, for checking the pruning itself
     /// </param>
     public static OperationalObservation Run(LitmusTest test, OutcomeSpace space, string model, TimeSpan? timeout, bool reduce = true, bool promises = true,
         bool prunePromises = true)
@@ -194,7 +195,7 @@ public static class OperationalEngine
         var sites = promisable != null && prune ? test.Threads.Select(t => new PromiseSites(test, t)).ToArray() : null;
         var scenario = new Scenario(test.Threads.Count, ex =>
         {
-            var machine = new OperationalMachine(test, byName, layout, tso: model == "tso", loadBuffering: model == "lkmm");
+            var machine = new OperationalMachine(test, byName, layout, tso: model == "tso", loadBuffering: model == "lkmm", prune: prune);
             for (var i = 0; i < threads.Length; i++)
             {
                 var thread = threads[i] = new OperationalThread(machine, test.Threads[i], readers[i], promisable?[i], wmb[i], sites?[i]);
