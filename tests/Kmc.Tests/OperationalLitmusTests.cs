@@ -139,6 +139,7 @@ public class OperationalLitmusTests
     [InlineData("LB+rmbs.litmus", "Sometimes")]
     [InlineData("OOTA-hidden-ctrl.litmus", "Sometimes")]
     [InlineData("LB+ctrls-same-value.litmus", "Never")]
+    [InlineData("LB+plainstore-wmb.litmus", "Never")]
     [InlineData("LB+mb+rmb.litmus", "Sometimes")]
     [InlineData("LB+mbs.litmus", "Never")]
     public void PromisesReachLoadBufferingTheLkmmAllowsAndNoMore(string file, string verdict)

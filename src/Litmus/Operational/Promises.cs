@@ -61,7 +61,18 @@ internal sealed class Promise(int loc, long value, int mark, bool wmbOrdered)
 /// Each rule is at least as strict as the LKMM's ppo, so a promise only ever adds outcomes the
 /// LKMM allows; where a rule is stricter (a load of the promised location reading an older
 /// store, a full barrier before any access since the promise) an outcome may be missed, and
-/// --compare-operational shows it.
+/// --compare-operational shows it. A plain store since the promise counts for smp_wmb() like
+/// a marked one although the LKMM keeps plain accesses out of happens-before: a reader of the
+/// promise that then reads the plain store's location must see it (plain coherence), and the
+/// promise, made before it, does not carry it (LB+plainstore-wmb, C-JO-OOTA-5).
+/// </para>
+/// <para>
+/// Pruning. A promise that must break is not made, and one made breaks as soon as it must
+/// (<see cref="PromiseSites"/>: no store the thread can still reach, before a barrier, acquire,
+/// lock or load of the location that would break it, can fulfil it without depending on a load
+/// made since); the promising semantics' certification (the thread alone can fulfil it), read
+/// off the code instead of run. Without it most executions of a test with promises ended in a
+/// broken promise after every interleaving of the other threads had been tried.
 /// </para>
 /// </summary>
 internal sealed partial class OperationalThread
