@@ -208,7 +208,7 @@ internal sealed partial class OperationalThread
     /// thread's next shared access: no other load is deferred, and the next statement first
     /// needs the register (a condition or a store or assignment whose value reads it, with no
     /// load of its own) or first performs every deferred load (a call no deferred load may
-    /// pass). The deferral then reaches the state the load made at once reaches, by the same
+    /// pass, or the thread's end). The deferral then reaches the state the load made at once reaches, by the same
     /// steps, so the choice is not offered (a duplicate of executions, not a new behaviour).
     /// </summary>
     private bool PerformedAtOnce(string reg)
@@ -216,8 +216,12 @@ internal sealed partial class OperationalThread
         if (!_m.Prune || _deferred.Count > 0 || _frames.Count == 0)
             return false;
         var (list, index) = _frames[^1];
-        if (index + 1 >= list.Count || list[index] is not AssignStmt)
+        if (list[index] is not AssignStmt)
             return false;
+
+        // The thread's last statement: the end performs every deferred load before anything else.
+        if (index + 1 >= list.Count)
+            return _frames.Count == 1;
         return list[index + 1] switch
         {
             ExprStmt { Expr: CallExpr c } when !Passable(c.Name) => true,
