@@ -74,8 +74,13 @@ public static class OperationalEngine
     /// <param name="reduce">sleep-set reduction (off: every interleaving, for checking the reduction itself)</param>
     /// <param name="promises">lkmm's value promises (off: load buffering by deferred loads only, to show what promises add)</param>
     /// <param name="races">run kmc's data-race detector too (<see cref="OperationalObservation.DataRace"/>); a race does not end the execution</param>
+    /// <param name="prunePromises">
+    /// drop the promises no store the thread can still reach would fulfil (<see cref="PromiseSites"/>)
+    /// and the deferrals the next statement performs at once (OperationalThread.PerformedAtOnce);
+    /// off: every such choice is offered, for checking the pruning itself
+    /// </param>
     public static OperationalObservation Run(LitmusTest test, OutcomeSpace space, string model, TimeSpan? timeout, bool reduce = true, bool promises = true,
-        bool races = false)
+        bool races = false, bool prunePromises = true)
     {
         if (!ModelNames.Contains(model))
             throw new KmcInputException($"unknown memory model '{model}' (use sc, tso or lkmm)");
@@ -86,7 +91,7 @@ public static class OperationalEngine
         var layout = InitialLayout(test);
         while (true)
         {
-            var (obs, relayout) = Explore(test, space, model, layout, watch, timeout, reduce, promises, races);
+            var (obs, relayout) = Explore(test, space, model, layout, watch, timeout, reduce, promises, races, prunePromises);
             if (relayout is not { } r)
                 return obs;
             layout[r.Loc] = r.Kind;
@@ -188,7 +193,7 @@ public static class OperationalEngine
     }
 
     private static (OperationalObservation, RelayoutException?) Explore(LitmusTest test, OutcomeSpace space, string model, CellKind[] layout,
-        Stopwatch watch, TimeSpan? timeout, bool reduce, bool promises, bool races)
+        Stopwatch watch, TimeSpan? timeout, bool reduce, bool promises, bool races, bool prune)
     {
         string? raceWitness = null;
         var byName = test.Locations.ToDictionary(l => l.Name, l => l.Index, StringComparer.Ordinal);
@@ -198,12 +203,13 @@ public static class OperationalEngine
         var readers = test.Threads.Select(t => Calls(t.Body).Any(c => c.Name is "rcu_read_lock" or "rcu_read_unlock")).ToArray();
         var wmb = test.Threads.Select(t => Calls(t.Body).Any(c => c.Name == "smp_wmb")).ToArray();
         var promisable = model == "lkmm" && promises ? PromiseDomains(test, layout) : null;
+        var sites = promisable != null && prune ? test.Threads.Select(t => new PromiseSites(test, t)).ToArray() : null;
         var scenario = new Scenario(test.Threads.Count, ex =>
         {
-            var machine = new OperationalMachine(test, byName, layout, tso: model == "tso", loadBuffering: model == "lkmm");
+            var machine = new OperationalMachine(test, byName, layout, tso: model == "tso", loadBuffering: model == "lkmm", prune: prune);
             for (var i = 0; i < threads.Length; i++)
             {
-                var thread = threads[i] = new OperationalThread(machine, test.Threads[i], readers[i], promisable?[i], wmb[i]);
+                var thread = threads[i] = new OperationalThread(machine, test.Threads[i], readers[i], promisable?[i], wmb[i], sites?[i]);
                 ex.Spawn($"P{i}", i, () => Body(thread, stop));
             }
 

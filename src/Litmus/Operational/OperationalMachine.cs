@@ -31,8 +31,13 @@ internal sealed class OperationalMachine
     /// <summary>Promises the threads may still make in this execution (see <see cref="OperationalThread.PromiseBound"/>).</summary>
     public int PromisesLeft { get; set; } = OperationalThread.PromiseBound;
 
-    public OperationalMachine(LitmusTest test, IReadOnlyDictionary<string, int> byName, IReadOnlyList<CellKind> layout, bool tso, bool loadBuffering = false)
+    /// <summary>Choices that can only repeat or break an execution are not offered (promise pruning, deferrals performed at once).</summary>
+    public bool Prune { get; }
+
+    public OperationalMachine(LitmusTest test, IReadOnlyDictionary<string, int> byName, IReadOnlyList<CellKind> layout, bool tso, bool loadBuffering = false,
+        bool prune = true)
     {
+        Prune = prune;
         _test = test;
         _tso = tso;
         LoadBuffering = loadBuffering;

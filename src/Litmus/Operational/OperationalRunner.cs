@@ -107,6 +107,8 @@ public static class OperationalRunner
             parts.Add($"{o.Cut} cut at {OperationalEngine.MaxSteps} steps");
         if (o.LoopCut > 0)
             parts.Add($"{o.LoopCut} cut at {OperationalThread.LoopBound} loop iterations");
+        if (o.Unfulfilled > 0)
+            parts.Add($"{o.Unfulfilled} with a broken promise");
         return parts.Count == 0 ? "" : string.Join(", ", parts);
     }
 
@@ -199,7 +201,7 @@ public static class OperationalRunner
                     Class = ax.DataRace && model == "lkmm" ? Soundness.ExtraButRacy : Soundness.Unsound, AxiomaticVerdict = axVerdict, Extra = extra,
                     Note = $"operational search cut after {op.Executions} executions",
                 }
-                : row with { Class = Soundness.TimedOut, AxiomaticVerdict = axVerdict, Note = $"operational: {op.Executions} executions, {op.Outcomes.Count} outcomes so far, all allowed" };
+                : row with { Class = Soundness.TimedOut, AxiomaticVerdict = axVerdict, Note = $"operational: {op.Executions} executions{(op.Unfulfilled > 0 ? $" ({op.Unfulfilled} with a broken promise)" : "")}, {op.Outcomes.Count} outcomes so far, all allowed" };
         }
 
         var missed = space.Show(ax.Outcomes.Where(o => !op.Outcomes.Contains(o))).ToList();

@@ -51,9 +51,12 @@ internal sealed partial class OperationalThread
 
     /// <param name="promisable">what the thread may promise (<see cref="Promisable"/>; lkmm only)</param>
     /// <param name="hasWmb">the thread's code has smp_wmb(), so its promises carry its view (see <see cref="Promise.WmbOrdered"/>)</param>
-    public OperationalThread(OperationalMachine m, ThreadCode code, bool rcuReader, IReadOnlyList<(int Loc, long Value)>? promisable = null, bool hasWmb = false)
+    /// <param name="sites">where the thread's code can fulfil a promise, to prune promises that must break (null: no pruning)</param>
+    public OperationalThread(OperationalMachine m, ThreadCode code, bool rcuReader, IReadOnlyList<(int Loc, long Value)>? promisable = null, bool hasWmb = false,
+        PromiseSites? sites = null)
     {
         _promisable = m.LoadBuffering && promisable != null ? promisable : [];
+        _sites = sites;
         _wmbOrderedPromises = hasWmb;
         _m = m;
         _code = code;
@@ -187,7 +190,7 @@ internal sealed partial class OperationalThread
         await PerformRegister(reg);
         await PerformLocation(loc);
         var ex = Execution.Current;
-        if (ex.Driver.ChooseWeak(ex, Current, 2, sc: 0) == 1)
+        if (!PerformedAtOnce(reg) && ex.Driver.ChooseWeak(ex, Current, 2, sc: 0) == 1)
         {
             _deferred.Add((reg, loc, kind, addressDeps));
             return;
@@ -199,6 +202,60 @@ internal sealed partial class OperationalThread
         SetRegisterDeps(reg, addressDeps.Length);
         _regLoad[reg] = _dep;
     }
+
+    /// <summary>
+    /// Whether deferring the load into <paramref name="reg"/> would perform it again before the
+    /// thread's next shared access: no other load is deferred, and the next statement first
+    /// needs the register (a condition or a store or assignment whose value reads it, with no
+    /// load of its own) or first performs every deferred load (a call no deferred load may
+    /// pass, or the thread's end). The deferral then reaches the state the load made at once reaches, by the same
+    /// steps, so the choice is not offered (a duplicate of executions, not a new behaviour).
+    /// </summary>
+    private bool PerformedAtOnce(string reg)
+    {
+        if (!_m.Prune || _deferred.Count > 0 || _frames.Count == 0)
+            return false;
+        var (list, index) = _frames[^1];
+        if (list[index] is not AssignStmt)
+            return false;
+
+        // The thread's last statement: the end performs every deferred load before anything else.
+        if (index + 1 >= list.Count)
+            return _frames.Count == 1;
+        return list[index + 1] switch
+        {
+            ExprStmt { Expr: CallExpr c } when !Passable(c.Name) => true,
+            AssignStmt { Target: NameExpr n, Value: CallExpr c } when IsRegister(n.Name) && !Passable(c.Name) => true,
+            IfStmt i => FirstNeeds(i.Cond, reg),
+            AssignStmt { Target: NameExpr n } a when IsRegister(n.Name) => FirstNeeds(a.Value, reg),
+            AssignStmt { Target: DerefExpr { Pointer: NameExpr p } } a when !IsRegister(p.Name) => FirstNeeds(a.Value, reg),
+            ExprStmt { Expr: CallExpr { Name: "WRITE_ONCE", Args: [DerefExpr { Pointer: NameExpr p }, var v] } } when !IsRegister(p.Name) => FirstNeeds(v, reg),
+            _ => false,
+        };
+    }
+
+    /// <summary>An expression with no load of its own that reads the register: its first shared access is the register's deferred load.</summary>
+    private bool FirstNeeds(Expr e, string reg) => Pure(e) && Mentions(e, reg);
+
+    private static bool Pure(Expr e) => e switch
+    {
+        ConstExpr or NameExpr => true,
+        UnaryExpr u => Pure(u.Operand),
+        BinaryExpr b => Pure(b.Left) && Pure(b.Right),
+        CondExpr c => Pure(c.Cond) && Pure(c.Then) && Pure(c.Else),
+        _ => false,
+    };
+
+    /// <summary>Whether evaluating the expression surely reads the register (the right of &amp;&amp; and ||, and a ?: branch, may be skipped).</summary>
+    private static bool Mentions(Expr e, string reg) => e switch
+    {
+        NameExpr n => n.Name == reg,
+        UnaryExpr u => Mentions(u.Operand, reg),
+        BinaryExpr { Op: "&&" or "||" } b => Mentions(b.Left, reg),
+        BinaryExpr b => Mentions(b.Left, reg) || Mentions(b.Right, reg),
+        CondExpr c => Mentions(c.Cond, reg),
+        _ => false,
+    };
 
     /// <summary>Iterations of one loop before the execution is cut.</summary>
     public const int LoopBound = 4;
@@ -221,8 +278,10 @@ internal sealed partial class OperationalThread
     public async ValueTask Run()
     {
         var body = _code.Body;
+        _frames.Add((body, 0));
         for (var pc = 0; pc < body.Count; pc++)
         {
+            At(pc);
             // As in ThreadInterpreter: a LISA branch orders what it may skip, up to its label.
             if (body[pc] is LabelStmt lab && _branchScopes.Remove(lab.Name, out var before))
                 _ctrl = before;
@@ -250,8 +309,14 @@ internal sealed partial class OperationalThread
         switch (s)
         {
             case BlockStmt b:
-                foreach (var x in b.Body)
-                    await Exec(x);
+                _frames.Add((b.Body, 0));
+                for (var i = 0; i < b.Body.Count; i++)
+                {
+                    At(i);
+                    await Exec(b.Body[i]);
+                }
+
+                _frames.RemoveAt(_frames.Count - 1);
                 break;
             case ExprStmt e:
                 _dep = -1;
