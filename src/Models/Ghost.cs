@@ -22,9 +22,13 @@ public sealed class Ghost<T>(T initial = default!)
         set
         {
             Scheduling.Reduction.Footprints.Write(_key);
+            Execution.CurrentOrNull?.Invariants?.Wrote(_key, Scheduling.Reduction.Footprints.Current);
             _value = value;
         }
     }
+
+    /// <summary>This ghost in step footprints and invariant watch lists.</summary>
+    internal long Key => _key;
 
     public override string ToString() => $"ghost {Format.Value(_value)}";
 }
