@@ -99,6 +99,7 @@ public abstract class OsqCheckBase : Check
     {
         var osq = new OsqLockPort(Cpus, ToPortVariant(variant.Name));
         var lk = new OptimisticSpinQueue("osq");
+        OsqQueueInvariant.Declare(ex, osq, lk, Cpus);
         // Ghost state (not kernel memory): who returned true from osq_lock() and has not unlocked yet.
         var owners = new Ghost<int>();
         // Ghost: which CPUs are inside osq_lock() .. osq_unlock() (or a cancelled osq_lock()).
