@@ -227,6 +227,7 @@ public sealed class Execution
     internal void Store<T>(SimTask t, Loc<T> x, T v, MemOrder order, bool rmw)
     {
         StepFootprint?.Write(x.Key);
+        Invariants?.Wrote(x.Key, StepFootprint);
         if (Recorder != null)
         {
             x.LastWriterTask = t;
@@ -375,6 +376,27 @@ public sealed class Execution
     /// <summary>An invariant checked once every task has finished (before the leak check).</summary>
     public void AtEnd(string name, Action check) => (_finalChecks ??= new()).Add((name, check));
 
+    /// <summary>The step invariants (null while none is declared, so that stores pay one null test).</summary>
+    internal InvariantSet? Invariants;
+
+    /// <summary>
+    /// A structural invariant checked after every step that writes what it watches (see
+    /// <see cref="StepInvariant"/>): <paramref name="check"/> returns what is wrong, or null.
+    /// </summary>
+    public StepInvariant Invariant(string name, Func<string?> check, [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+        => (Invariants ??= new InvariantSet()).Add(name, check, file, line);
+
+    /// <summary>
+    /// The end of the running task's step: the invariants its writes made due are checked. Under a
+    /// weak model a store may reach memory in a later step (a store buffer draining), so every
+    /// invariant is checked after every step there.
+    /// </summary>
+    private void CheckInvariants(SimTask task)
+    {
+        if (Invariants is { } set && (set.Due || !IsSc))
+            set.CheckDue(this, task, all: !IsSc);
+    }
+
     /// <summary>
     /// The body every driver runs for a task: a start point, the task, and failure capture.
     /// Pooled: the native explorer hands a finished task's state machine back for the next execution.
@@ -386,6 +408,7 @@ public sealed class Execution
         {
             await Point(task, null, null);
             await body();
+            CheckInvariants(task);
             if (task.RcuReadLockNesting > 0)
             {
                 // Every later grace period would wait for this task forever.
@@ -554,6 +577,7 @@ public sealed class Execution
     {
         if (Aborted)
             throw ExecutionAbortedException.Instance;
+        CheckInvariants(task);
         if (blocker != null && !IsSc)
             Memory.OnWait(task);
         task.Blocker = blocker;

@@ -30,9 +30,13 @@ public sealed class Ghost<T> : Scheduling.IStateful
         set
         {
             Scheduling.Reduction.Footprints.WriteOnly(_key);
+            Execution.CurrentOrNull?.Invariants?.Wrote(_key, Scheduling.Reduction.Footprints.Current);
             _value = value;
         }
     }
+
+    /// <summary>This ghost in step footprints and invariant watch lists.</summary>
+    internal long Key => _key;
 
     public override string ToString() => $"ghost {Format.Value(_value)}";
 }

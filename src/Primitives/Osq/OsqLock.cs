@@ -75,6 +75,15 @@ public sealed class OsqNode : INamed
     /// <summary>Encoded CPU number (cpu + 1); 0 means "no CPU".</summary>
     public Loc<int> Cpu { get; }
 
+    /// <summary>
+    /// Ghost (not a kernel field, no behaviour): the node is in the queue, from the tail xchg that
+    /// queues it until osq_lock() gives up or osq_unlock() returns. For the structural invariant.
+    /// </summary>
+    public Ghost<bool> Queued { get; } = new();
+
+    /// <summary>Ghost: the owner waits in osq_lock() with node->prev set for this round (so prev means something).</summary>
+    public Ghost<bool> Waiting { get; } = new();
+
     public string DisplayName => $"osq_node[{Id}]";
 }
 
@@ -165,11 +174,13 @@ public sealed class OsqLockPort
         var old = _variant == OsqVariant.AcquireOnlyTailXchg
             ? await AtomicXchgAcquire(lk.Tail, curr)
             : await AtomicXchg(lk.Tail, curr);
+        node.Queued.Value = true;
         if (old == OsqUnlockedVal)
             return true;
 
         var prev = DependentPointer(DecodeCpu(old));
         await PlainWrite(node.Prev, prev);   // node->prev = prev
+        node.Waiting.Value = true;
         await SmpWmb();
         await WriteOnce(prev.Next, node);
 
@@ -178,7 +189,7 @@ public sealed class OsqLockPort
         if (_variant == OsqVariant.Arm64MonitorWait)
         {
             await SmpCondLoadRelaxed(node.Locked, v => v != 0);
-            return true;
+            return Acquired(node);
         }
 
         var me = Current;
@@ -187,7 +198,7 @@ public sealed class OsqLockPort
                 _variant == OsqVariant.RtTaskBailout ? () => me.SchedClass == SchedClass.Rt : null))
         {
             await SmpCondLoadRelaxed(node.Locked, v => v != 0);
-            return true;
+            return Acquired(node);
         }
 
         // ---- unqueue ----
@@ -222,19 +233,34 @@ public sealed class OsqLockPort
             // We can only fail the cmpxchg() racing with an unlock(), in which case we
             // should observe node->locked becoming true.
             if (await SmpLoadAcquire(node.Locked) != 0)
-                return true;
+                return Acquired(node);
         }
 
         // Step B -- stabilize next: wait for node->next or move the tail from us back to prev.
         var prevCpu = await PlainRead(prev.Cpu);  // prev->cpu
         var nextNode = await OsqWaitNext(lk, node, prevCpu);
         if (nextNode == null)
-            return false;
+            return Unqueued(node);
 
         // Step C -- unlink: prev is stable (it waits for a new prev->next), next is stable
         // (our node->next is NULL, so it waits in Step A).
         await WriteOnce(nextNode.Prev, prev);
         await WriteOnce(prev.Next, nextNode);
+        return Unqueued(node);
+    }
+
+    /// <summary>Ghosts only: osq_lock() returns true; the node stays queued until osq_unlock().</summary>
+    private static bool Acquired(OsqNode node)
+    {
+        node.Waiting.Value = false;
+        return true;
+    }
+
+    /// <summary>Ghosts only: osq_lock() gave up and the node has left the queue.</summary>
+    private static bool Unqueued(OsqNode node)
+    {
+        node.Waiting.Value = false;
+        node.Queued.Value = false;
         return false;
     }
 
@@ -243,21 +269,27 @@ public sealed class OsqLockPort
     {
         var curr = EncodeCpu(SmpProcessorId());
 
+        var node = OsqNodes.ThisCpuPtr();
+
         // Fast path for the uncontended case.
         if (await AtomicCmpxchgRelease(lk.Tail, curr, OsqUnlockedVal) == curr)
+        {
+            node.Queued.Value = false;   // ghost
             return;
+        }
 
         // Second most likely case.
-        var node = OsqNodes.ThisCpuPtr();
         var next = await Xchg(node.Next, null);
         if (next != null)
         {
             await WriteOnce(next.Locked, 1);
+            node.Queued.Value = false;   // ghost
             return;
         }
 
         next = await OsqWaitNext(lk, node, OsqUnlockedVal);
         if (next != null)
             await WriteOnce(next.Locked, 1);
+        node.Queued.Value = false;   // ghost
     }
 }
