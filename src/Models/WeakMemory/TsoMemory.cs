@@ -163,6 +163,10 @@ public sealed class TsoMemory : MemoryModel
         var note = Note(reset: true);
         if (rmw)
         {
+            // Another CPU's store may reach memory before the locked instruction, as before any
+            // access: without this choice an RMW could never read a store still buffered on a CPU
+            // that makes no further access (WRITE_ONCE(p, 1) || xchg(p, 2) reading 1).
+            MaybeDrain(task, note);
             Drain(task.Cpu, b, b.Count, note);
             RaceRead = loc.Race?.Current ?? default;
             return loc.Value;
