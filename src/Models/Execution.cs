@@ -158,14 +158,9 @@ public sealed class Execution
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal T Load<T>(SimTask t, Loc<T> x, MemOrder order, bool rmw)
     {
-        if (StateCache is { } cache)
-        {
-            var loaded = LoadCore(t, x, order, rmw);
-            cache.Loaded(x.Key, loaded);
-            return loaded;
-        }
-
-        return LoadCore(t, x, order, rmw);
+        var v = LoadCore(t, x, order, rmw);
+        StateCache?.Loaded(x.Key, v);
+        return v;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
