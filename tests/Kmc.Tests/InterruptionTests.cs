@@ -126,7 +126,7 @@ public class InterruptionTests
 
         if (signal != SigKill)
         {
-            Assert.Equal(128 + signal, p.ExitCode);
+            Assert.True(128 + signal == p.ExitCode, $"exit {p.ExitCode}, expected {128 + signal}; stderr: {stderr.Result}");
             var lines = stderr.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries);
             if (moment < 0 && lines.Length == 0)
                 Assert.False(Directory.Exists(Path.Combine(dir, "reports")), "stopped before its handlers were in place, yet it had written"); // the default action: nothing written yet, nothing to say
