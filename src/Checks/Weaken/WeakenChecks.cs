@@ -151,7 +151,8 @@ public sealed class WeakenOsq : WeakenedCheck
             + "(a node's cpu never changes), and unordered in the LKMM with the acquire too (the plain read is not r-post-bounded "
             + "before the successor's acquire-only cmpxchg, and a release RMW's read acquires nothing): kmc orders that pair in the "
             + "fixed code only because it takes an _acquire/_release RMW as both (Races.cs, limits). With it set aside too, nothing "
-            + "fails. Every other field the next round rewrites was either last written by this CPU or read by it (coherence)"),
+            + "fails: the next round's other plain stores race only store-only, like the fixed code's (a successor's Step-A undo "
+            + "wrote node->next = NULL, the same value)"),
         Undetected("OsqWaitNext.xchg",
             "its full barrier orders Step B's plain read of prev->cpu before Step C's WRITE_ONCE(prev->next, next), which prev reads "
             + "with xchg() before it re-enters osq_lock() and rewrites prev->cpu plainly. Relaxed, that pair is an LKMM data race (same "
