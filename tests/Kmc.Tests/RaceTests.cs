@@ -418,6 +418,55 @@ public class MutateTests
         Assert.StartsWith("sc: DataRace", r.Detail);
     }
 
+    /// <summary>weaken.osq's configured search: dfs under sc and lkmm, a random sample under tso (coyote.runtimeconfig.json).</summary>
+    private static RunSettings OsqSearch(string model) => model == "tso"
+        ? new RunSettings { Strategy = "random", Iterations = 200, MemoryModel = model }
+        : new RunSettings { Strategy = "dfs", Iterations = 20_000, MemoryModel = model };
+
+    /// <summary>
+    /// kmc mutate on the OSQ, whose benchmark runs on 3 CPUs (osq-3cpu-1round): the orderings that
+    /// only a middle node's unqueue shows are killed. smp_wmb() removed: the successor's plain
+    /// node->prev store races with its unqueueing prev's Step-C WRITE_ONCE(next->prev); Step A's
+    /// cmpxchg() relaxed: its late NULL erases a third CPU's link (a hang, lkmm only); Step A's
+    /// READ_ONCE(node->prev) and Step C's two WRITE_ONCE()s made plain race with each other.
+    /// </summary>
+    [Theory]
+    [InlineData("OsqLock.smp_wmb", "sc: DataRace", "osq_node[2].prev")]
+    [InlineData("OsqLock.cmpxchg", "lkmm: Hang", null)]
+    [InlineData("OsqLock.READ_ONCE", "tso: DataRace", null)]
+    [InlineData("OsqLock.WRITE_ONCE-2", "tso: DataRace", null)]
+    [InlineData("OsqLock.WRITE_ONCE-3", "sc: DataRace", null)]
+    public void MutateKillsTheOsqsUnqueueWeakenings(string site, string killedBy, string? raceOn)
+    {
+        var check = (WeakenedCheck)CheckRegistry.Get("weaken.osq");
+        var m = Assert.Single(MutationScore.Mutants(check), x => x.Site.Name == site);
+        Assert.Null(MutationScore.Exempt(check, m));
+        var r = MutationScore.Run(check, m, OsqSearch);
+        Assert.Equal(MutantOutcome.Killed, r.Outcome);
+        Assert.StartsWith(killedBy, r.Detail);
+        if (raceOn != null)
+        {
+            var mutant = check.GetVariant(site);
+            var run = CheckRunner.Run(check, mutant, OsqSearch("sc"));
+            Assert.Equal(FailureKind.DataRace, run.Result.Failure?.Kind);
+            Assert.Contains(raceOn, run.Result.Failure!.Message);
+        }
+    }
+
+    /// <summary>The OSQ benchmark's fixed code passes its configured search under every model (dfs exhausts it under sc and lkmm).</summary>
+    [Theory]
+    [InlineData("sc")]
+    [InlineData("tso")]
+    [InlineData("lkmm")]
+    public void TheOsqBenchmarksFixedCodePasses(string model)
+    {
+        var check = (WeakenedCheck)CheckRegistry.Get("weaken.osq");
+        var run = CheckRunner.Run(check, check.GetVariant("fixed"), OsqSearch(model));
+        Assert.Null(run.Result.Failure);
+        if (model != "tso")
+            Assert.True(run.Result.Exhausted, $"dfs did not exhaust the fixed code in {run.Result.Executions} executions");
+    }
+
     /// <summary>A site kmc weaken declares harmless is listed, not scored.</summary>
     [Fact]
     public void HarmlessSitesAreNotScored()
