@@ -52,7 +52,7 @@ internal sealed partial class OperationalThread
     /// <param name="promisable">what the thread may promise (<see cref="Promisable"/>; lkmm only)</param>
     /// <param name="hasWmb">the thread's code has smp_wmb(), so its promises carry its view (see <see cref="Promise.WmbOrdered"/>)</param>
     /// <param name="sites">where the thread's code can fulfil a promise, to prune promises that must break (null: no pruning)</param>
-    public OperationalThread(OperationalMachine m, ThreadCode code, bool rcuReader, IReadOnlyList<(int Loc, long Value)>? promisable = null, bool hasWmb = false,
+    public OperationalThread(OperationalMachine m, ThreadCode code, bool rcuReader, IReadOnlyList<(int Loc, long Value, bool Grounded)>? promisable = null, bool hasWmb = false,
         PromiseSites? sites = null)
     {
         _promisable = m.LoadBuffering && promisable != null ? promisable : [];
@@ -120,7 +120,7 @@ internal sealed partial class OperationalThread
         var mark = _tokens.Count;
         _tokens.AddRange(deps);
         var dep = _dep;
-        _dep = -1;
+        _dep = Dep.None;
         // A promise here would only repeat one made before the load was deferred.
         _performing = true;
         Registers[reg] = await LoadAt(loc, kind, mark);
@@ -145,7 +145,7 @@ internal sealed partial class OperationalThread
         var v = await _m.Load(this, loc, kind);
         if (mem.LastReadDependency(Current) is { } token)
             _tokens.Add(token);
-        Loaded();
+        Loaded(strict: kind != LoadKind.Plain || _storedLocs.Contains(loc));
         return v;
     }
 
@@ -184,7 +184,7 @@ internal sealed partial class OperationalThread
     private async ValueTask DeferrableLoad(string reg, Expr? pointer, Expr? lvalue, LoadKind kind)
     {
         _tokens.Clear();
-        _dep = -1;
+        _dep = Dep.None;
         var loc = pointer != null ? await PointerArg(pointer) : await LValue(lvalue!);
         var addressDeps = _tokens.ToArray();
         await PerformRegister(reg);
@@ -287,10 +287,10 @@ internal sealed partial class OperationalThread
                 _ctrl = before;
             if (body[pc] is BranchStmt br)
             {
-                _dep = -1;
+                _dep = Dep.None;
                 var c = await Eval(br.Cond);
                 _branchScopes.TryAdd(br.Label, _ctrl);
-                _ctrl = Math.Max(_ctrl, _dep);
+                _ctrl = _ctrl.Max(_dep);
                 if (c != 0)
                     pc = _code.BranchTarget(pc, br.Label);
 
@@ -319,7 +319,7 @@ internal sealed partial class OperationalThread
                 _frames.RemoveAt(_frames.Count - 1);
                 break;
             case ExprStmt e:
-                _dep = -1;
+                _dep = Dep.None;
                 await Eval(e.Expr);
                 break;
             case AssignStmt { Target: NameExpr n, Value: CallExpr { Args.Count: 1 } c } when _mayDefer && IsRegister(n.Name) && s_deferrable.Contains(c.Name):
@@ -332,7 +332,7 @@ internal sealed partial class OperationalThread
             {
                 // Value first, then the lvalue, as ThreadInterpreter does (it matters when both load).
                 _tokens.Clear();
-                _dep = -1;
+                _dep = Dep.None;
                 var v = await Eval(a.Value);
                 var deps = _tokens.ToArray();
                 var valueDep = _dep;
@@ -352,10 +352,10 @@ internal sealed partial class OperationalThread
             case IfStmt i:
             {
                 // herd's C: the control dependency reaches the branches, not what follows the if.
-                _dep = -1;
+                _dep = Dep.None;
                 var c = await Eval(i.Cond);
                 var saved = _ctrl;
-                _ctrl = Math.Max(_ctrl, _dep);
+                _ctrl = _ctrl.Max(_dep);
                 if (c != 0)
                     await Exec(i.Then);
                 else if (i.Else != null)
@@ -391,9 +391,9 @@ internal sealed partial class OperationalThread
         {
             // What follows a loop runs only once its condition fails: a control dependency that
             // stays (herd has no loops; stricter than unrolling, which only removes outcomes).
-            _dep = -1;
+            _dep = Dep.None;
             var stop = (l.TestFirst || i > 0) && l.Cond != null && await Eval(l.Cond) == 0;
-            _ctrl = Math.Max(_ctrl, _dep);
+            _ctrl = _ctrl.Max(_dep);
             if (stop)
                 return;
             if (i == LoopBound)
@@ -416,9 +416,9 @@ internal sealed partial class OperationalThread
                 break;
             case DerefExpr:
             {
-                var loc = await LValue(target);
+                var (loc, address) = await Addressed(target, pointer: false);
                 await PerformLocation(loc);
-                await StoreAt(loc, v, StoreKind.Plain);
+                await StoreAt(loc, v, StoreKind.Plain, address);
                 break;
             }
             default:
@@ -435,6 +435,17 @@ internal sealed partial class OperationalThread
     };
 
     private async ValueTask<int> PointerArg(Expr e) => _m.Pointer(await Eval(e));
+
+    /// <summary>A store's location (an lvalue, or a pointer argument) and the loads its address depends on.</summary>
+    private async ValueTask<(int Loc, Dep Address)> Addressed(Expr e, bool pointer)
+    {
+        var outer = _dep;
+        _dep = Dep.None;
+        var loc = pointer ? await PointerArg(e) : await LValue(e);
+        var address = _dep;
+        _dep = outer.Max(address);
+        return (loc, address);
+    }
 
     private async ValueTask<long> Eval(Expr e)
     {
@@ -584,10 +595,10 @@ internal sealed partial class OperationalThread
 
             case "WRITE_ONCE" or "rcu_assign_pointer" or "smp_store_mb":
             {
-                var l = await LValue(Arg(c, 0, 2));
+                var (l, address) = await Addressed(Arg(c, 0, 2), pointer: false);
                 var v = await Eval(a[1]);
                 await PerformLocation(l);
-                await StoreAt(l, v, c.Name == "rcu_assign_pointer" ? StoreKind.Release : StoreKind.Once);
+                await StoreAt(l, v, c.Name == "rcu_assign_pointer" ? StoreKind.Release : StoreKind.Once, address);
 
                 // smp_store_mb() is WRITE_ONCE() then smp_mb(), as the kernel API spells it,
                 // called one by one so that each step announces its own footprint.
@@ -607,8 +618,8 @@ internal sealed partial class OperationalThread
 
             case "smp_store_release" or "atomic_set_release":
             {
-                var l = await PointerArg(Arg(c, 0, 2));
-                await StoreAt(l, await Eval(a[1]), StoreKind.Release);
+                var (l, address) = await Addressed(Arg(c, 0, 2), pointer: true);
+                await StoreAt(l, await Eval(a[1]), StoreKind.Release, address);
                 return 0;
             }
 
@@ -622,10 +633,10 @@ internal sealed partial class OperationalThread
 
             case "atomic_set":
             {
-                var l = await PointerArg(Arg(c, 0, 2));
+                var (l, address) = await Addressed(Arg(c, 0, 2), pointer: true);
                 var v = await Eval(a[1]);
                 await PerformLocation(l);
-                await StoreAt(l, v, StoreKind.Once);
+                await StoreAt(l, v, StoreKind.Once, address);
                 return 0;
             }
 

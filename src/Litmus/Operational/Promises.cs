@@ -11,8 +11,31 @@ namespace Kmc.Checks.Litmus.Operational;
 internal sealed class PromiseBrokenException : Exception;
 
 /// <summary>One outstanding promise of a thread: a relaxed store that other threads may already read.</summary>
-internal sealed class Promise(int loc, long value, int mark, bool wmbOrdered)
+/// <summary>
+/// The newest loads (by number, -1 for none) a value depends on: any load, and the newest
+/// strict one. A plain load of a location its thread never stored to (so it reads another
+/// thread's store, not its own: no carry-dep, data;rfi) is not strict: the LKMM keeps it out of
+/// happens-before ([Marked] at both ends of hb), so a dependency on it orders nothing.
+/// </summary>
+internal readonly record struct Dep(int Any, int Strict)
 {
+    public static readonly Dep None = new(-1, -1);
+
+    public Dep Max(Dep o) => new(Math.Max(Any, o.Any), Math.Max(Strict, o.Strict));
+}
+
+internal sealed class Promise(int loc, long value, int mark, bool wmbOrdered, bool grounded)
+{
+    /// <summary>
+    /// The value is one the axiomatic engine's value domain has for the location (herd's
+    /// values: constants the program computes), so a run may reach it through a dependency the
+    /// LKMM does not order (plain accesses). Any other value (a constant the final condition
+    /// asks about, as 42 in C-JO-OOTA-1) may only be stored with no dependency at all on a
+    /// load since the promise: a dependency cycle through plain accesses would otherwise make
+    /// it out of thin air, which the LKMM's cat allows in principle but herd7 never produces.
+    /// </summary>
+    public bool Grounded { get; } = grounded;
+
     public int Loc { get; } = loc;
     public long Value { get; } = value;
 
@@ -99,58 +122,80 @@ internal sealed partial class OperationalThread
     }
 
     /// <summary>The registers holding a value that depends on a load made after the <paramref name="mark"/>-th.</summary>
-    private HashSet<string> LoadedSince(int mark) => _regLoad.Where(kv => kv.Value > mark).Select(kv => kv.Key).ToHashSet(StringComparer.Ordinal);
-    private readonly IReadOnlyList<(int Loc, long Value)> _promisable;
+    private HashSet<string> LoadedSince(int mark) => _regLoad.Where(kv => kv.Value.Strict > mark).Select(kv => kv.Key).ToHashSet(StringComparer.Ordinal);
+    private readonly IReadOnlyList<(int Loc, long Value, bool Grounded)> _promisable;
     private readonly bool _wmbOrderedPromises;
 
     /// <summary>Loads this thread has performed so far; each load's number is its dependency token for promises.</summary>
     private int _loads;
 
-    /// <summary>The newest load (by number) the values evaluated in the current statement depend on; -1 for none.</summary>
-    private int _dep = -1;
+    /// <summary>The newest loads the values evaluated in the current statement depend on.</summary>
+    private Dep _dep = Dep.None;
 
-    /// <summary>The newest load each register's value depends on.</summary>
-    private readonly Dictionary<string, int> _regLoad = new(StringComparer.Ordinal);
+    /// <summary>The newest loads each register's value depends on.</summary>
+    private readonly Dictionary<string, Dep> _regLoad = new(StringComparer.Ordinal);
 
-    /// <summary>The newest load the branches around the current statement depend on.</summary>
-    private int _ctrl = -1;
+    /// <summary>The newest loads the branches around the current statement depend on.</summary>
+    private Dep _ctrl = Dep.None;
 
     /// <summary>For a LISA branch: the control dependency to restore at its label.</summary>
-    private readonly Dictionary<string, int> _branchScopes = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Dep> _branchScopes = new(StringComparer.Ordinal);
 
-    private void Depend(int load) => _dep = Math.Max(_dep, load);
+    /// <summary>The locations this thread has stored to (a plain load of one may read its own store, and carry its dependencies).</summary>
+    private readonly HashSet<int> _storedLocs = [];
 
-    /// <summary>A load (or an RMW's read) was performed: later values computed from it depend on it.</summary>
-    private void Loaded() => Depend(++_loads);
+    private void Depend(Dep d) => _dep = _dep.Max(d);
+
+    /// <summary>
+    /// A load (or an RMW's read) was performed: later values computed from it depend on it. A
+    /// plain load of a location the thread never stored to is no strict dependency (see <see cref="Dep"/>).
+    /// </summary>
+    private void Loaded(bool strict = true)
+    {
+        _loads++;
+        Depend(new Dep(_loads, strict ? _loads : -1));
+    }
 
     /// <summary>Offers the promises this thread can make, right before a load of <paramref name="loc"/>.</summary>
     private async ValueTask MaybePromise(int loc)
     {
-        if (_promisable.Count == 0 || _m.PromisesLeft == 0)
-            return;
-        var options = _promisable.Where(p => p.Loc != loc && _promises.All(q => q.Loc != p.Loc) && (_sites == null || _sites.Reachable(_frames, p.Loc, p.Value, begun: true, new HashSet<string>(StringComparer.Ordinal)))).ToList();
-        if (options.Count == 0)
-            return;
-        var ex = Execution.Current;
-        var k = ex.Driver.ChooseWeak(ex, Current, options.Count + 1, sc: 0);
-        if (k == 0)
-            return;
-        var (ploc, v) = options[k - 1];
-        _m.PromisesLeft--;
-        var p = new Promise(ploc, v, _loads, _wmbOrderedPromises);
-        await _m.Store(this, ploc, v, _wmbOrderedPromises ? StoreKind.Release : StoreKind.Once);
-        _promises.Add(p);
+        // Several promises may be made at one point, one after the other: each later one carries
+        // the earlier ones in its view, so a store made between an earlier promise and an
+        // smp_wmb() can pass the wmb with a later one (readers of the later promise see it).
+        while (_promisable.Count > 0 && _m.PromisesLeft > 0)
+        {
+            var options = _promisable.Where(p => p.Loc != loc && _promises.All(q => q.Loc != p.Loc) && (_sites == null || _sites.Reachable(_frames, p.Loc, p.Value, begun: true, new HashSet<string>(StringComparer.Ordinal)))).ToList();
+            if (options.Count == 0)
+                return;
+            var ex = Execution.Current;
+            var k = ex.Driver.ChooseWeak(ex, Current, options.Count + 1, sc: 0);
+            if (k == 0)
+                return;
+            var (ploc, v, grounded) = options[k - 1];
+            _m.PromisesLeft--;
+            var p = new Promise(ploc, v, _loads, _wmbOrderedPromises, grounded);
+            await _m.Store(this, ploc, v, _wmbOrderedPromises ? StoreKind.Release : StoreKind.Once);
+            _promises.Add(p);
+        }
     }
 
     /// <summary>A store by this thread: fulfils the promise of its location, or is made now.</summary>
-    private async ValueTask StoreAt(int loc, long v, StoreKind kind)
+    /// <param name="address">the loads the store's address depends on</param>
+    private async ValueTask StoreAt(int loc, long v, StoreKind kind, Dep address)
     {
+        _storedLocs.Add(loc);
         if (_promises.Count > 0)
         {
             var p = _promises.Find(q => q.Loc == loc);
             if (p != null)
             {
-                if (kind is not (StoreKind.Once or StoreKind.Plain) || v != p.Value || Math.Max(_dep, _ctrl) > p.Mark)
+                // The LKMM orders a store after the loads its address depends on (addr, and
+                // addr;[Plain];wmb), and a marked store after the marked loads its value or
+                // branch depends on (rwdep between marked accesses); a plain store's data and
+                // control dependencies are in no ordering (hb is [Marked];...;[Marked]).
+                var ordered = address.Any > p.Mark || (kind != StoreKind.Plain && Math.Max(_dep.Strict, _ctrl.Strict) > p.Mark)
+                              || (!p.Grounded && Math.Max(_dep.Any, _ctrl.Any) > p.Mark);
+                if (kind is not (StoreKind.Once or StoreKind.Plain) || v != p.Value || ordered)
                     throw new PromiseBrokenException();
 
                 // The promises made before this one do not carry its store in their view: for
@@ -186,6 +231,7 @@ internal sealed partial class OperationalThread
     private void Rmw(int loc, RmwOrder order)
     {
         Touch(loc);
+        _storedLocs.Add(loc);
         if (order is RmwOrder.Acquire or RmwOrder.Full)
             OrdersLater();
         foreach (var q in _promises)
@@ -212,7 +258,9 @@ internal sealed partial class OperationalThread
     /// lets a load of it return; for code that engine cannot run, the initial value and the
     /// constants the threads store).
     /// </summary>
-    public static IReadOnlyList<(int Loc, long Value)> Promisable(LitmusTest test, ThreadCode code, IReadOnlyList<CellKind> layout, IReadOnlyList<long>[] domains)
+    /// <param name="grounded">per location, the values a dependency may compute (<see cref="Promise.Grounded"/>)</param>
+    public static IReadOnlyList<(int Loc, long Value, bool Grounded)> Promisable(LitmusTest test, ThreadCode code, IReadOnlyList<CellKind> layout, IReadOnlyList<long>[] domains,
+        IReadOnlyList<long>[] grounded)
     {
         var registers = new HashSet<string>(code.InitialRegisters.Keys, StringComparer.Ordinal);
         Declared(code.Body, registers);
@@ -245,7 +293,7 @@ internal sealed partial class OperationalThread
         }
 
         return locs.Where(kv => layout[kv.Key] != CellKind.Lock)
-            .SelectMany(kv => domains[kv.Key].Where(v => kv.Value == null || kv.Value.Contains(v)).Select(v => (kv.Key, v))).ToList();
+            .SelectMany(kv => domains[kv.Key].Where(v => kv.Value == null || kv.Value.Contains(v)).Select(v => (kv.Key, v, grounded[kv.Key].Contains(v)))).ToList();
     }
 
     /// <summary>
