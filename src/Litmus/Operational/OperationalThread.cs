@@ -136,12 +136,12 @@ internal sealed partial class OperationalThread
         // An acquire orders everything after it, a promise made before it would break at once.
         if (kind != LoadKind.Acquire && !_performing)
             await MaybePromise(loc);
-        Touch(loc);
         if (kind == LoadKind.Acquire)
             OrdersLater();
         var mem = Execution.Current.Memory;
         if (_tokens.Count > mark)
             mem.AddressDependsOn(Current, _tokens.GetRange(mark, _tokens.Count - mark));
+        BeforeOwnPromise(loc);
         var v = await _m.Load(this, loc, kind);
         if (mem.LastReadDependency(Current) is { } token)
             _tokens.Add(token);

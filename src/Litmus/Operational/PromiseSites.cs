@@ -130,7 +130,7 @@ internal sealed class PromiseSites
 
             if (Fulfils(s, loc, v, tainted))
                 return true;
-            if (sure && Breaks(s, loc))
+            if (sure && Breaks(s))
                 return false;
             Assigns(s, tainted, sure);
         }
@@ -245,17 +245,15 @@ internal sealed class PromiseSites
         "smp_load_acquire", "atomic_read_acquire", "atomic_sub_and_test", "atomic_dec_and_test", "atomic_inc_and_test", "atomic_add_negative",
     ];
 
-    private static readonly HashSet<string> s_loads = ["READ_ONCE", "rcu_dereference", "rcu_access_pointer", "rcu_dereference_raw"];
-
     /// <summary>
     /// A statement (no store of the promise's; <see cref="Fulfils"/> is asked first) that breaks
-    /// an outstanding promise of <paramref name="loc"/> whenever it runs: a call the thread runs
-    /// as something that orders every later access (a full barrier, an acquire, a fully ordered
-    /// or acquire RMW, a lock, an RCU call; OperationalThread.OrdersLater), or a load of the
-    /// promised location (OperationalThread.Touch). Only the plain statement forms: an
-    /// expression statement or an assignment to a register of the call itself.
+    /// every outstanding promise whenever it runs: a call the thread runs as something that
+    /// orders every later access (a full barrier, an acquire, a fully ordered or acquire RMW, a
+    /// lock, an RCU call; OperationalThread.OrdersLater). Only the plain statement forms: an
+    /// expression statement or an assignment to a register of the call itself. (A load of the
+    /// promised location breaks nothing: it reads a store older than the promise.)
     /// </summary>
-    private bool Breaks(Stmt s, int loc)
+    private bool Breaks(Stmt s)
     {
         var call = s switch
         {
@@ -263,8 +261,6 @@ internal sealed class PromiseSites
             AssignStmt { Target: NameExpr n, Value: CallExpr c } when _registers.Contains(n.Name) => c,
             _ => null,
         };
-        if (s is AssignStmt { Target: NameExpr r, Value: DerefExpr d } && _registers.Contains(r.Name))
-            return OperationalThread.StoreTarget(_test, _registers, d) is (true, { } l) && l == loc;
         if (call == null)
             return false;
         if (s_ordersLater.Contains(call.Name))
@@ -275,13 +271,7 @@ internal sealed class PromiseSites
             return returns && ord is "" or "_acquire";
         }
 
-        var target = call switch
-        {
-            { Args.Count: 1 } when s_loads.Contains(call.Name) => call.Args[0],
-            { Name: "atomic_read", Args.Count: 1 } => call.Args[0] is AddrOfExpr a ? a.Target : new DerefExpr(call.Args[0]),
-            _ => null,
-        };
-        return target != null && OperationalThread.StoreTarget(_test, _registers, target) is (true, { } t) && t == loc;
+        return false;
     }
 
     /// <param name="ctrl">the registers the conditions of the ifs around the statement read</param>

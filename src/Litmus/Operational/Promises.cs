@@ -47,6 +47,9 @@ internal sealed class Promise(int loc, long value, int mark, bool wmbOrdered, bo
 
     /// <summary>The thread has stored (to another location) since the promise.</summary>
     public bool StoredSince { get; set; }
+
+    /// <summary>The memory model's handle on the promised store (<see cref="MemoryModel.PromiseNextStore"/>).</summary>
+    public object Token { get; set; } = null!;
 }
 
 /// <summary>
@@ -174,7 +177,10 @@ internal sealed partial class OperationalThread
             var (ploc, v, grounded) = options[k - 1];
             _m.PromisesLeft--;
             var p = new Promise(ploc, v, _loads, _wmbOrderedPromises, grounded);
+            var mem = Execution.Current.Memory;
+            mem.PromiseNextStore(Current);
             await _m.Store(this, ploc, v, _wmbOrderedPromises ? StoreKind.Release : StoreKind.Once);
+            p.Token = mem.TakePromise(Current);
             _promises.Add(p);
         }
     }
@@ -195,7 +201,7 @@ internal sealed partial class OperationalThread
                 // control dependencies are in no ordering (hb is [Marked];...;[Marked]).
                 var ordered = address.Any > p.Mark || (kind != StoreKind.Plain && Math.Max(_dep.Strict, _ctrl.Strict) > p.Mark)
                               || (!p.Grounded && Math.Max(_dep.Any, _ctrl.Any) > p.Mark);
-                if (kind is not (StoreKind.Once or StoreKind.Plain) || v != p.Value || ordered)
+                if (v == p.Value && (kind is not (StoreKind.Once or StoreKind.Plain) || ordered))
                     throw new PromiseBrokenException();
 
                 // The promises made before this one do not carry its store in their view: for
@@ -203,7 +209,20 @@ internal sealed partial class OperationalThread
                 var i = _promises.IndexOf(p);
                 for (var j = 0; j < i; j++)
                     _promises[j].StoredSince = true;
-                _promises.RemoveAt(i);
+                var mem = Execution.Current.Memory;
+                if (v == p.Value)
+                {
+                    mem.Fulfil(Current, p.Token);
+                    _promises.RemoveAt(i);
+                    return;
+                }
+
+                // Another value: a store before the promised one, so it goes before it in
+                // coherence order (po-loc). The promises made since carry the promised store,
+                // which every reader of theirs sees instead of this one: no store since for them.
+                if (!mem.BeforePromise(Current, p.Token))
+                    throw new PromiseBrokenException();
+                await _m.Store(this, loc, v, kind);
                 return;
             }
         }
@@ -213,10 +232,24 @@ internal sealed partial class OperationalThread
             q.StoredSince = true;
     }
 
-    /// <summary>An access to <paramref name="loc"/> other than a relaxed store (which may fulfil a promise).</summary>
+    /// <summary>An RMW of <paramref name="loc"/>: it reads the newest store, so it cannot come before a promise of it.</summary>
     private void Touch(int loc)
     {
         if (_promises.Count > 0 && _promises.Exists(p => p.Loc == loc))
+            throw new PromiseBrokenException();
+    }
+
+    /// <summary>
+    /// A load of <paramref name="loc"/>: while the thread has promised the location, the load
+    /// reads a store older than the promise (po-loc: the promised store comes after it), as a
+    /// thread of the promising semantics reads any message its view allows, not its own promise.
+    /// </summary>
+    private void BeforeOwnPromise(int loc)
+    {
+        if (_promises.Count == 0)
+            return;
+        var p = _promises.Find(q => q.Loc == loc);
+        if (p != null && !Execution.Current.Memory.BeforePromise(Current, p.Token))
             throw new PromiseBrokenException();
     }
 
