@@ -67,36 +67,46 @@ internal sealed class Promise(int loc, long value, int mark, bool wmbOrdered, bo
 /// Certification. The promising semantics certifies a promise by running the thread alone;
 /// here the thread's own run is the certificate, checked as it goes, against the LKMM's
 /// orderings rather than against values alone: the LKMM forbids load buffering through a
-/// dependency even where a run alone would store the same value (LB+ctrl with equal values in
-/// both branches), so value certification alone would be unsound for it. The promise is kept
-/// only if the thread reaches a relaxed store of the same value to the same location (else the
-/// execution breaks off, <see cref="PromiseBrokenException"/>) and nothing that ran since the
-/// promise is ordered before that store by the LKMM:
+/// dependency between marked accesses even where a run alone would store the same value
+/// (LB+ctrl with equal values in both branches), so value certification alone would be
+/// unsound for it. The promise is kept only if the thread reaches a relaxed store of the same
+/// value to the same location (else the execution breaks off, <see cref="PromiseBrokenException"/>)
+/// and nothing that ran since the promise is ordered before that store by the LKMM
+/// (tools/memory-model/linux-kernel.cat):
 /// <list type="bullet">
-/// <item>no address, data or control dependency (herd's syntactic ones, as ThreadInterpreter
-/// computes them: register data flow, and the branches of an if or up to a LISA label) from a
-/// load that ran since the promise (so LB+datas cannot make 42 out of thin air: the store's
-/// value always comes from a load that ran after the promise);</item>
-/// <item>no access to the promised location (coherence), no acquire (smp_load_acquire, _acquire
-/// and fully ordered RMWs, spin_lock), no smp_mb() or RCU call since the promise;</item>
-/// <item>smp_wmb() only if the thread stored nothing since the promise, and only for a promise
-/// that carries the thread's view (a thread with smp_wmb() in its code always promises that
-/// way: its stores before the promise then reach every reader of the promise first, as the
-/// wmb would make them; smp_wmb() orders no load, so the loads since the promise are free).</item>
+/// <item>no address dependency (herd's syntactic ones, as ThreadInterpreter computes them) from
+/// a load that ran since the promise (ppo's addr, and addr;[Plain];wmb);</item>
+/// <item>for a marked store, no data or control dependency (register data flow, the branches
+/// of an if or up to a LISA label) from a strict load since the promise: a marked one, or a
+/// plain one that may have read the thread's own store (carry-dep, data;rfi). A plain load of
+/// a location the thread never stored to, and any load feeding a plain store, are in no
+/// ordering: hb is [Marked];(ppo|rfe|...);[Marked] (<see cref="Dep"/>). So LB+datas still
+/// cannot make 42 out of thin air, and a value no dependency may feed (one only the final
+/// condition asks about: <see cref="Promise.Grounded"/>) needs no dependency at all;</item>
+/// <item>no acquire (smp_load_acquire, _acquire and fully ordered RMWs, spin_lock), no
+/// smp_mb() or RCU call, no RMW of the promised location since the promise;</item>
+/// <item>smp_wmb() only for a promise that carries the thread's view (a thread with smp_wmb()
+/// in its code always promises that way) and only if every store since the promise reaches
+/// its readers first: it was itself promised before it (several promises can be made at one
+/// point, each later one carrying the earlier ones, as the promising semantics' messages carry
+/// views), or it went before an earlier promise of its location in coherence order. A plain
+/// store counts too although the LKMM keeps plain accesses out of hb: a reader of the promise
+/// that then reads the plain store's location must see it (plain coherence, w-post-bounded;
+/// LB+plainstore-wmb, C-JO-OOTA-5).</item>
 /// </list>
-/// Each rule is at least as strict as the LKMM's ppo, so a promise only ever adds outcomes the
-/// LKMM allows; where a rule is stricter (a load of the promised location reading an older
-/// store, a full barrier before any access since the promise) an outcome may be missed, and
-/// --compare-operational shows it. A plain store since the promise counts for smp_wmb() like
-/// a marked one although the LKMM keeps plain accesses out of happens-before: a reader of the
-/// promise that then reads the plain store's location must see it (plain coherence), and the
-/// promise, made before it, does not carry it (LB+plainstore-wmb, C-JO-OOTA-5).
+/// A load of a location the thread has promised reads a store older than the promise (po-loc
+/// orders it before the promised store; a promising thread's view leaves out its own promises,
+/// LkmmMemory keeps them only in what the thread publishes), and a store of another value to it
+/// goes before the promise in coherence order (C-non-race1, C-non-race3).
+/// Each rule is at least as strict as the LKMM's, so a promise only ever adds outcomes the
+/// LKMM allows; where a rule is stricter (a full barrier before any access since the promise,
+/// at most <see cref="PromiseBound"/> promises) an outcome may be missed, and
+/// --compare-operational shows it.
 /// </para>
 /// <para>
 /// Pruning. A promise that must break is not made, and one made breaks as soon as it must
-/// (<see cref="PromiseSites"/>: no store the thread can still reach, before a barrier, acquire,
-/// lock or load of the location that would break it, can fulfil it without depending on a load
-/// made since); the promising semantics' certification (the thread alone can fulfil it), read
+/// (<see cref="PromiseSites"/>: no store the thread can still reach, before a barrier, acquire
+/// or lock that would break it, can fulfil it without depending on a load made since); the promising semantics' certification (the thread alone can fulfil it), read
 /// off the code instead of run. Without it most executions of a test with promises ended in a
 /// broken promise after every interleaving of the other threads had been tried.
 /// </para>
@@ -120,7 +130,7 @@ internal sealed partial class OperationalThread
     private void At(int index)
     {
         _frames[^1] = (_frames[^1].List, index);
-        if (_sites != null && _promises.Count > 0 && _promises.Exists(p => !_sites.Reachable(_frames, p.Loc, p.Value, begun: false, LoadedSince(p.Mark))))
+        if (_sites != null && _promises.Count > 0 && _promises.Exists(p => !_deferredStores.Exists(d => d.Loc == p.Loc) && !_sites.Reachable(_frames, p.Loc, p.Value, begun: false, LoadedSince(p.Mark))))
             throw new PromiseBrokenException();
     }
 
@@ -165,7 +175,7 @@ internal sealed partial class OperationalThread
         // Several promises may be made at one point, one after the other: each later one carries
         // the earlier ones in its view, so a store made between an earlier promise and an
         // smp_wmb() can pass the wmb with a later one (readers of the later promise see it).
-        while (_promisable.Count > 0 && _m.PromisesLeft > 0)
+        while (_promisable.Count > 0 && _m.PromisesLeft > 0 && _deferredStores.Count == 0)
         {
             var options = _promisable.Where(p => p.Loc != loc && _promises.All(q => q.Loc != p.Loc) && (_sites == null || _sites.Reachable(_frames, p.Loc, p.Value, begun: true, new HashSet<string>(StringComparer.Ordinal)))).ToList();
             if (options.Count == 0)
