@@ -201,10 +201,11 @@ public abstract class MemoryModel
 
     /// <summary>
     /// The task's next access of the promise's location (a load, or a store that does not fulfil
-    /// it) comes before the promise in coherence order. False when the task has already seen the
-    /// promise or something after it (the access would break coherence).
+    /// it) comes before the promise in coherence order; with <paramref name="older"/>, a load
+    /// reads only a store made before the promise was. False when there is no such store, or the
+    /// task has already seen the promise or something after it (the access would break coherence).
     /// </summary>
-    public virtual bool BeforePromise(SimTask task, object promise) => throw new InvalidOperationException($"{Name} has no value promises");
+    public virtual bool BeforePromise(SimTask task, object promise, bool older) => throw new InvalidOperationException($"{Name} has no value promises");
 
     /// <summary>The task reached its promised store: from now on it sees it as its own.</summary>
     public virtual void Fulfil(SimTask task, object promise) => throw new InvalidOperationException($"{Name} has no value promises");

@@ -141,7 +141,7 @@ internal sealed partial class OperationalThread
         var mem = Execution.Current.Memory;
         if (_tokens.Count > mark)
             mem.AddressDependsOn(Current, _tokens.GetRange(mark, _tokens.Count - mark));
-        BeforeOwnPromise(loc);
+        BeforeOwnPromise(loc, kind);
         var v = await _m.Load(this, loc, kind);
         if (mem.LastReadDependency(Current) is { } token)
             _tokens.Add(token);
@@ -169,12 +169,16 @@ internal sealed partial class OperationalThread
         int i;
         while ((i = _deferred.FindLastIndex(d => d.Loc == loc)) >= 0)
             await Perform(i);
+        if (_deferredStores.Count > 0)
+            await PerformStoresAt(loc);
     }
 
     private async ValueTask PerformAll()
     {
         while (_deferred.Count > 0)
             await Perform(0);
+        while (_deferredStores.Count > 0)
+            await PerformStore(0);
     }
 
     /// <summary>
@@ -183,6 +187,7 @@ internal sealed partial class OperationalThread
     /// </summary>
     private async ValueTask DeferrableLoad(string reg, Expr? pointer, Expr? lvalue, LoadKind kind)
     {
+        await BeforeAssign(reg);
         _tokens.Clear();
         _dep = Dep.None;
         var loc = pointer != null ? await PointerArg(pointer) : await LValue(lvalue!);
@@ -229,7 +234,7 @@ internal sealed partial class OperationalThread
             IfStmt i => FirstNeeds(i.Cond, reg),
             AssignStmt { Target: NameExpr n } a when IsRegister(n.Name) => FirstNeeds(a.Value, reg),
             AssignStmt { Target: DerefExpr { Pointer: NameExpr p } } a when !IsRegister(p.Name) => FirstNeeds(a.Value, reg),
-            ExprStmt { Expr: CallExpr { Name: "WRITE_ONCE", Args: [DerefExpr { Pointer: NameExpr p }, var v] } } when !IsRegister(p.Name) => FirstNeeds(v, reg),
+            // (WRITE_ONCE(*x, reg) is not: the store may be deferred with the load, DeferredStores.cs.)
             _ => false,
         };
     }
@@ -319,6 +324,8 @@ internal sealed partial class OperationalThread
                 _frames.RemoveAt(_frames.Count - 1);
                 break;
             case ExprStmt e:
+                if (_deferred.Count > 0 && e.Expr is CallExpr store && DeferStore(store))
+                    break;
                 _dep = Dep.None;
                 await Eval(e.Expr);
                 break;
@@ -412,6 +419,8 @@ internal sealed partial class OperationalThread
         {
             case NameExpr n when IsRegister(n.Name):
                 await PerformRegister(n.Name);
+                if (_deferredStores.Count > 0)
+                    await BeforeAssign(n.Name);
                 Registers[n.Name] = v;
                 break;
             case DerefExpr:
@@ -546,7 +555,7 @@ internal sealed partial class OperationalThread
     {
         if (Unsupported(c.Name) is { } why)
             throw new LitmusUnsupportedException(why);
-        if (_deferred.Count > 0 && !Passable(c.Name))
+        if (_deferred.Count > 0 && !Passable(c.Name) || _deferredStores.Count > 0 && !s_storePassable.Contains(c.Name))
             await PerformAll();
         var a = c.Args;
         switch (c.Name)
@@ -554,6 +563,8 @@ internal sealed partial class OperationalThread
             case "smp_mb" or "smp_rmb" or "smp_wmb" or "barrier" or "smp_mb__before_atomic" or "smp_mb__after_atomic":
                 if (c.Name == "smp_wmb")
                     Wmb();
+                else if (c.Name == "smp_rmb")
+                    Rmb();
                 else if (c.Name is not ("smp_rmb" or "barrier"))
                     OrdersLater();
                 await _m.Fence(this, c.Name);

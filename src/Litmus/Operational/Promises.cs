@@ -48,6 +48,9 @@ internal sealed class Promise(int loc, long value, int mark, bool wmbOrdered, bo
     /// <summary>The thread has stored (to another location) since the promise.</summary>
     public bool StoredSince { get; set; }
 
+    /// <summary>The thread has run smp_rmb() since the promise: the loads before it are ordered before later loads.</summary>
+    public bool RmbSince { get; set; }
+
     /// <summary>The memory model's handle on the promised store (<see cref="MemoryModel.PromiseNextStore"/>).</summary>
     public object Token { get; set; } = null!;
 }
@@ -230,7 +233,9 @@ internal sealed partial class OperationalThread
                 // Another value: a store before the promised one, so it goes before it in
                 // coherence order (po-loc). The promises made since carry the promised store,
                 // which every reader of theirs sees instead of this one: no store since for them.
-                if (!mem.BeforePromise(Current, p.Token))
+                // Only a plain one: a marked store is ordered before the promised one (coi in
+                // ppo), and so would be what is ordered before it.
+                if (kind != StoreKind.Plain || !mem.BeforePromise(Current, p.Token, older: false))
                     throw new PromiseBrokenException();
                 await _m.Store(this, loc, v, kind);
                 return;
@@ -250,17 +255,36 @@ internal sealed partial class OperationalThread
     }
 
     /// <summary>
+    /// <para>
     /// A load of <paramref name="loc"/>: while the thread has promised the location, the load
     /// reads a store older than the promise (po-loc: the promised store comes after it), as a
     /// thread of the promising semantics reads any message its view allows, not its own promise.
+    /// </para>
+    /// <para>
+    /// A marked load is ordered before the promised store (fri in ppo), so nothing since the
+    /// promise may be ordered before the load (an address dependency, an smp_rmb() after other
+    /// loads; the address of a deferred load is not tracked here, so it may not be one), and it
+    /// reads only a store made before the promise: a later one may be hb-after the promise
+    /// (read through dependencies by other threads), which would close a cycle. A plain load is
+    /// in no hb edge, and reads any store before the promise.
+    /// </para>
     /// </summary>
-    private void BeforeOwnPromise(int loc)
+    private void BeforeOwnPromise(int loc, LoadKind kind)
     {
         if (_promises.Count == 0)
             return;
         var p = _promises.Find(q => q.Loc == loc);
-        if (p != null && !Execution.Current.Memory.BeforePromise(Current, p.Token))
+        if (p == null)
+            return;
+        var marked = kind != LoadKind.Plain;
+        if (marked && (_performing || p.RmbSince || _dep.Any > p.Mark) || !Execution.Current.Memory.BeforePromise(Current, p.Token, older: marked))
             throw new PromiseBrokenException();
+    }
+
+    private void Rmb()
+    {
+        foreach (var p in _promises)
+            p.RmbSince = true;
     }
 
     /// <summary>Something that orders every later access (acquire, full barrier, RCU): no promise may be outstanding.</summary>

@@ -140,6 +140,9 @@ public sealed class LkmmMemory(bool rmwSequences = true) : MemoryModel
     private readonly List<TaskState> _tasks = new();
     private readonly View _global = new();
     private StoreEntry? _rmwRead;
+
+    /// <summary>Stores made so far (<see cref="StoreEntry.Born"/>).</summary>
+    private long _born;
     private StringBuilder? _note;
 
     /// <summary>
@@ -178,8 +181,9 @@ public sealed class LkmmMemory(bool rmwSequences = true) : MemoryModel
         public bool PromiseNext;
         public StoreEntry? LastPromise;
 
-        /// <summary>The next access of the location goes before this promise in coherence order.</summary>
+        /// <summary>The next access of the location goes before this promise in coherence order (a load: to a store made before it, with BeforeOlder).</summary>
         public StoreEntry? Before;
+        public bool BeforeOlder;
 
         /// <summary>A published copy of <see cref="Cur"/>, reused until the view changes.</summary>
         private View? _snapshot;
@@ -307,14 +311,21 @@ public sealed class LkmmMemory(bool rmwSequences = true) : MemoryModel
 
         // A load of a location the task has promised reads a store older than the promise.
         var end = h.Entries.Count;
+        StoreEntry<T> e;
+        int pick;
         if (ts.Before is { } before)
         {
-            end = before.Index;
             ts.Before = null;
+            var candidates = Older(h.Entries, lo, before, ts.BeforeOlder);
+            pick = Choose(task, candidates.Count);
+            e = (StoreEntry<T>)candidates[pick];
+        }
+        else
+        {
+            pick = Choose(task, end - lo);
+            e = h.Entries[end - 1 - pick];
         }
 
-        var pick = Choose(task, end - lo);
-        var e = h.Entries[end - 1 - pick];
         RaceRead = e.Race;
         Read(ts, loc, e, acquire: order is MemOrder.Acquire or MemOrder.Full || CarriesAddressDependency<T>());
         if (note != null)
@@ -386,7 +397,7 @@ public sealed class LkmmMemory(bool rmwSequences = true) : MemoryModel
         var ex = Execution.Current;
         var h = HistoryOf(loc);
         var ts = State(task);
-        var entry = new StoreEntry<T>(value) { Writer = task, Step = ex.NextStepIndex, Rmw = rmw, Race = RaceStore };
+        var entry = new StoreEntry<T>(value) { Writer = task, Step = ex.NextStepIndex, Rmw = rmw, Race = RaceStore, Born = ++_born };
         RaceStore = default;
         if (rmw)
         {
@@ -539,16 +550,30 @@ public sealed class LkmmMemory(bool rmwSequences = true) : MemoryModel
         return e;
     }
 
-    public override bool BeforePromise(SimTask task, object promise)
+    public override bool BeforePromise(SimTask task, object promise, bool older)
     {
         var ts = State(task);
         var e = (StoreEntry)promise;
         var (loc, _) = ts.Promised!.Find(p => p.Entry == e);
         var lo = Math.Max(ts.Cur.FloorIndex(loc), ts.AddressDependency?.FloorIndex(loc) ?? 0);
-        if (lo >= e.Index)
+        if (lo >= e.Index || older && Older(((IHistory)loc.ModelState!).Stores, lo, e, older: true).Count == 0)
             return false;
         ts.Before = e;
+        ts.BeforeOlder = older;
         return true;
+    }
+
+    /// <summary>The stores a load of the promise's location may read: from the floor up to the promise, newest first; with <paramref name="older"/>, only those made before it.</summary>
+    private static List<StoreEntry> Older(IReadOnlyList<StoreEntry> entries, int lo, StoreEntry promise, bool older)
+    {
+        var list = new List<StoreEntry>();
+        for (var i = promise.Index - 1; i >= lo; i--)
+        {
+            if (!older || entries[i].Born < promise.Born)
+                list.Add(entries[i]);
+        }
+
+        return list;
     }
 
     public override void Fulfil(SimTask task, object promise)
