@@ -114,6 +114,7 @@ public class OperationalLitmusTests
     [InlineData("OOTA-datas.litmus", "Never")]
     [InlineData("OOTA-ctrls.litmus", "Never")]
     [InlineData("LB+data-reordered.litmus", "Sometimes")]
+    [InlineData("WWC+own-promise.litmus", "Never")]
     public void LoadBufferingShapesAgreeWithTheAxiomaticModel(string file, string verdict) => AgreesWithTheAxiomaticModel(file, verdict);
 
     /// <summary>A load-buffering file: the same outcomes as the axiomatic lkmm, the given verdict, and its Result line matched.</summary>
@@ -144,6 +145,7 @@ public class OperationalLitmusTests
     [InlineData("LB+plainstore-wmb-promised.litmus", "Sometimes")]
     [InlineData("LB+ctrl+plaindata.litmus", "Sometimes")]
     [InlineData("LB+ctrl+plaindata-42.litmus", "Never")]
+    [InlineData("LB+rmb-own-promise.litmus", "Never")]
     [InlineData("LB+mb+rmb.litmus", "Sometimes")]
     [InlineData("LB+mbs.litmus", "Never")]
     public void PromisesReachLoadBufferingTheLkmmAllowsAndNoMore(string file, string verdict)

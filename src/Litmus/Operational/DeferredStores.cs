@@ -34,12 +34,45 @@ internal sealed partial class OperationalThread
         var loc = _m.LocationIndex(p.Name);
         if (_deferred.Exists(d => d.Loc == loc) || _deferredStores.Exists(d => d.Loc == loc))
             return false;
+        var (list, index) = _frames[^1];
+        if (index < list.Count && list[index] is ExprStmt { Expr: var e } && ReferenceEquals(e, c) && !DeferralPays(list, index))
+            return false;
         var ex = Execution.Current;
         if (ex.Driver.ChooseWeak(ex, Current, 2, sc: 0) == 0)
             return false;
         _deferredStores.Add((loc, v, _ctrl));
         return true;
     }
+
+    /// <summary>
+    /// Whether deferring the store at <paramref name="index"/> of <paramref name="list"/> can
+    /// let anything pass it: not when the thread ends right after it or the next statement is
+    /// a call no deferred store passes (both perform it at once: the same state by the same
+    /// steps, a duplicate execution). Only with pruning on (<see cref="OperationalMachine.Prune"/>).
+    /// </summary>
+    private bool DeferralPays(IReadOnlyList<Stmt> list, int index)
+    {
+        if (!_m.Prune)
+            return true;
+        if (index + 1 >= list.Count)
+            return _frames.Count > 1;
+        return list[index + 1] switch
+        {
+            ExprStmt { Expr: CallExpr c } => s_storePassable.Contains(c.Name),
+            AssignStmt { Target: NameExpr n, Value: CallExpr c } when IsRegister(n.Name) => s_storePassable.Contains(c.Name),
+            _ => true,
+        };
+    }
+
+    /// <summary>
+    /// Whether the statement after a load into <paramref name="reg"/> of <paramref name="loadLoc"/>
+    /// (at <paramref name="index"/>) is a WRITE_ONCE() that needs the register and cannot be
+    /// deferred with it (same location, or deferring it pays nothing): the load is then performed
+    /// at once anyway.
+    /// </summary>
+    private bool StoreNeedsAtOnce(IReadOnlyList<Stmt> list, int index, string reg, int loadLoc) =>
+        list[index + 1] is ExprStmt { Expr: CallExpr { Name: "WRITE_ONCE", Args: [DerefExpr { Pointer: NameExpr p }, var v] } }
+        && !IsRegister(p.Name) && FirstNeeds(v, reg) && (_m.LocationIndex(p.Name) == loadLoc || !DeferralPays(list, index + 1));
 
     private async ValueTask PerformStore(int index)
     {

@@ -195,7 +195,7 @@ internal sealed partial class OperationalThread
         await PerformRegister(reg);
         await PerformLocation(loc);
         var ex = Execution.Current;
-        if (!PerformedAtOnce(reg) && ex.Driver.ChooseWeak(ex, Current, 2, sc: 0) == 1)
+        if (!PerformedAtOnce(reg, loc) && ex.Driver.ChooseWeak(ex, Current, 2, sc: 0) == 1)
         {
             _deferred.Add((reg, loc, kind, addressDeps));
             return;
@@ -216,7 +216,7 @@ internal sealed partial class OperationalThread
     /// pass, or the thread's end). The deferral then reaches the state the load made at once reaches, by the same
     /// steps, so the choice is not offered (a duplicate of executions, not a new behaviour).
     /// </summary>
-    private bool PerformedAtOnce(string reg)
+    private bool PerformedAtOnce(string reg, int loc)
     {
         if (!_m.Prune || _deferred.Count > 0 || _frames.Count == 0)
             return false;
@@ -227,6 +227,8 @@ internal sealed partial class OperationalThread
         // The thread's last statement: the end performs every deferred load before anything else.
         if (index + 1 >= list.Count)
             return _frames.Count == 1;
+        if (StoreNeedsAtOnce(list, index, reg, loc))
+            return true;
         return list[index + 1] switch
         {
             ExprStmt { Expr: CallExpr c } when !Passable(c.Name) => true,
@@ -234,7 +236,7 @@ internal sealed partial class OperationalThread
             IfStmt i => FirstNeeds(i.Cond, reg),
             AssignStmt { Target: NameExpr n } a when IsRegister(n.Name) => FirstNeeds(a.Value, reg),
             AssignStmt { Target: DerefExpr { Pointer: NameExpr p } } a when !IsRegister(p.Name) => FirstNeeds(a.Value, reg),
-            // (WRITE_ONCE(*x, reg) is not: the store may be deferred with the load, DeferredStores.cs.)
+            // (WRITE_ONCE(*x, reg) only when it cannot be deferred with the load: StoreNeedsAtOnce.)
             _ => false,
         };
     }
