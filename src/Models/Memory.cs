@@ -186,6 +186,30 @@ public abstract class MemoryModel
     /// </summary>
     public virtual void AddressDependsOn(SimTask task, IReadOnlyList<object> tokens) { }
 
+    // Value promises (the operational litmus engine's load buffering under lkmm; see
+    // Kmc.Checks.Litmus.Operational.OperationalThread): a model without them refuses loudly.
+
+    /// <summary>
+    /// The task's next store is a promise: other tasks may read it (and its message carries it
+    /// on), but the task itself has not reached it, so its own later loads and stores of the
+    /// location may still come before it in coherence order. Returns the promise's token.
+    /// </summary>
+    public virtual void PromiseNextStore(SimTask task) => throw new InvalidOperationException($"{Name} has no value promises");
+
+    /// <summary>The token of the promise the task's last store made (see <see cref="PromiseNextStore"/>).</summary>
+    public virtual object TakePromise(SimTask task) => throw new InvalidOperationException($"{Name} has no value promises");
+
+    /// <summary>
+    /// The task's next access of the promise's location (a load, or a store that does not fulfil
+    /// it) comes before the promise in coherence order; with <paramref name="older"/>, a load
+    /// reads only a store made before the promise was. False when there is no such store, or the
+    /// task has already seen the promise or something after it (the access would break coherence).
+    /// </summary>
+    public virtual bool BeforePromise(SimTask task, object promise, bool older) => throw new InvalidOperationException($"{Name} has no value promises");
+
+    /// <summary>The task reached its promised store: from now on it sees it as its own.</summary>
+    public virtual void Fulfil(SimTask task, object promise) => throw new InvalidOperationException($"{Name} has no value promises");
+
     // ---- RCU: what a grace period orders, beyond the waiting the kernel API does ---------------
 
     /// <summary>The task's outermost rcu_read_lock(): a section that starts after a grace period started sees what preceded it.</summary>

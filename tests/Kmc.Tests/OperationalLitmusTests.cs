@@ -113,6 +113,8 @@ public class OperationalLitmusTests
     [InlineData("LB+release+po.litmus", "Sometimes")]
     [InlineData("OOTA-datas.litmus", "Never")]
     [InlineData("OOTA-ctrls.litmus", "Never")]
+    [InlineData("LB+data-reordered.litmus", "Sometimes")]
+    [InlineData("WWC+own-promise.litmus", "Never")]
     public void LoadBufferingShapesAgreeWithTheAxiomaticModel(string file, string verdict) => AgreesWithTheAxiomaticModel(file, verdict);
 
     /// <summary>A load-buffering file: the same outcomes as the axiomatic lkmm, the given verdict, and its Result line matched.</summary>
@@ -140,6 +142,10 @@ public class OperationalLitmusTests
     [InlineData("OOTA-hidden-ctrl.litmus", "Sometimes")]
     [InlineData("LB+ctrls-same-value.litmus", "Never")]
     [InlineData("LB+plainstore-wmb.litmus", "Never")]
+    [InlineData("LB+plainstore-wmb-promised.litmus", "Sometimes")]
+    [InlineData("LB+ctrl+plaindata.litmus", "Sometimes")]
+    [InlineData("LB+ctrl+plaindata-42.litmus", "Never")]
+    [InlineData("LB+rmb-own-promise.litmus", "Never")]
     [InlineData("LB+mb+rmb.litmus", "Sometimes")]
     [InlineData("LB+mbs.litmus", "Never")]
     public void PromisesReachLoadBufferingTheLkmmAllowsAndNoMore(string file, string verdict)

@@ -323,7 +323,7 @@ public static class OperationalEngine
     /// domains the axiomatic engine computes; for code that engine cannot run (loops), each
     /// location's initial value and the constants the threads store.
     /// </summary>
-    private static IReadOnlyList<(int Loc, long Value)>[] PromiseDomains(LitmusTest test, CellKind[] layout)
+    private static IReadOnlyList<(int Loc, long Value, bool Grounded)>[] PromiseDomains(LitmusTest test, CellKind[] layout)
     {
         IReadOnlyList<long>[] domains;
         try
@@ -338,9 +338,10 @@ public static class OperationalEngine
 
         // The constants the final condition asks about join every domain: a value out of thin
         // air (LB+datas with 42) is then promised and must break, not just never tried.
+        // Such a value is not grounded: no dependency may feed its store (Promise.Grounded).
         var asked = Constants(test.Condition).Where(v => !Values.IsAddress(v)).ToList();
-        domains = domains.Select(d => (IReadOnlyList<long>)d.Concat(asked).Distinct().Order().ToList()).ToArray();
-        return test.Threads.Select(t => OperationalThread.Promisable(test, t, layout, domains)).ToArray();
+        var all = domains.Select(d => (IReadOnlyList<long>)d.Concat(asked).Distinct().Order().ToList()).ToArray();
+        return test.Threads.Select(t => OperationalThread.Promisable(test, t, layout, all, domains)).ToArray();
     }
 
     private static IEnumerable<long> Constants(Prop p) => p switch

@@ -52,7 +52,7 @@ internal sealed partial class OperationalThread
     /// <param name="promisable">what the thread may promise (<see cref="Promisable"/>; lkmm only)</param>
     /// <param name="hasWmb">the thread's code has smp_wmb(), so its promises carry its view (see <see cref="Promise.WmbOrdered"/>)</param>
     /// <param name="sites">where the thread's code can fulfil a promise, to prune promises that must break (null: no pruning)</param>
-    public OperationalThread(OperationalMachine m, ThreadCode code, bool rcuReader, IReadOnlyList<(int Loc, long Value)>? promisable = null, bool hasWmb = false,
+    public OperationalThread(OperationalMachine m, ThreadCode code, bool rcuReader, IReadOnlyList<(int Loc, long Value, bool Grounded)>? promisable = null, bool hasWmb = false,
         PromiseSites? sites = null)
     {
         _promisable = m.LoadBuffering && promisable != null ? promisable : [];
@@ -120,7 +120,7 @@ internal sealed partial class OperationalThread
         var mark = _tokens.Count;
         _tokens.AddRange(deps);
         var dep = _dep;
-        _dep = -1;
+        _dep = Dep.None;
         // A promise here would only repeat one made before the load was deferred.
         _performing = true;
         Registers[reg] = await LoadAt(loc, kind, mark);
@@ -136,16 +136,16 @@ internal sealed partial class OperationalThread
         // An acquire orders everything after it, a promise made before it would break at once.
         if (kind != LoadKind.Acquire && !_performing)
             await MaybePromise(loc);
-        Touch(loc);
         if (kind == LoadKind.Acquire)
             OrdersLater();
         var mem = Execution.Current.Memory;
         if (_tokens.Count > mark)
             mem.AddressDependsOn(Current, _tokens.GetRange(mark, _tokens.Count - mark));
+        BeforeOwnPromise(loc, kind);
         var v = await _m.Load(this, loc, kind);
         if (mem.LastReadDependency(Current) is { } token)
             _tokens.Add(token);
-        Loaded();
+        Loaded(strict: kind != LoadKind.Plain || _storedLocs.Contains(loc));
         return v;
     }
 
@@ -169,12 +169,16 @@ internal sealed partial class OperationalThread
         int i;
         while ((i = _deferred.FindLastIndex(d => d.Loc == loc)) >= 0)
             await Perform(i);
+        if (_deferredStores.Count > 0)
+            await PerformStoresAt(loc);
     }
 
     private async ValueTask PerformAll()
     {
         while (_deferred.Count > 0)
             await Perform(0);
+        while (_deferredStores.Count > 0)
+            await PerformStore(0);
     }
 
     /// <summary>
@@ -183,14 +187,15 @@ internal sealed partial class OperationalThread
     /// </summary>
     private async ValueTask DeferrableLoad(string reg, Expr? pointer, Expr? lvalue, LoadKind kind)
     {
+        await BeforeAssign(reg);
         _tokens.Clear();
-        _dep = -1;
+        _dep = Dep.None;
         var loc = pointer != null ? await PointerArg(pointer) : await LValue(lvalue!);
         var addressDeps = _tokens.ToArray();
         await PerformRegister(reg);
         await PerformLocation(loc);
         var ex = Execution.Current;
-        if (!PerformedAtOnce(reg) && ex.Driver.ChooseWeak(ex, Current, 2, sc: 0) == 1)
+        if (!PerformedAtOnce(reg, loc) && ex.Driver.ChooseWeak(ex, Current, 2, sc: 0) == 1)
         {
             _deferred.Add((reg, loc, kind, addressDeps));
             return;
@@ -211,7 +216,7 @@ internal sealed partial class OperationalThread
     /// pass, or the thread's end). The deferral then reaches the state the load made at once reaches, by the same
     /// steps, so the choice is not offered (a duplicate of executions, not a new behaviour).
     /// </summary>
-    private bool PerformedAtOnce(string reg)
+    private bool PerformedAtOnce(string reg, int loc)
     {
         if (!_m.Prune || _deferred.Count > 0 || _frames.Count == 0)
             return false;
@@ -222,6 +227,8 @@ internal sealed partial class OperationalThread
         // The thread's last statement: the end performs every deferred load before anything else.
         if (index + 1 >= list.Count)
             return _frames.Count == 1;
+        if (StoreNeedsAtOnce(list, index, reg, loc))
+            return true;
         return list[index + 1] switch
         {
             ExprStmt { Expr: CallExpr c } when !Passable(c.Name) => true,
@@ -229,7 +236,7 @@ internal sealed partial class OperationalThread
             IfStmt i => FirstNeeds(i.Cond, reg),
             AssignStmt { Target: NameExpr n } a when IsRegister(n.Name) => FirstNeeds(a.Value, reg),
             AssignStmt { Target: DerefExpr { Pointer: NameExpr p } } a when !IsRegister(p.Name) => FirstNeeds(a.Value, reg),
-            ExprStmt { Expr: CallExpr { Name: "WRITE_ONCE", Args: [DerefExpr { Pointer: NameExpr p }, var v] } } when !IsRegister(p.Name) => FirstNeeds(v, reg),
+            // (WRITE_ONCE(*x, reg) only when it cannot be deferred with the load: StoreNeedsAtOnce.)
             _ => false,
         };
     }
@@ -287,10 +294,10 @@ internal sealed partial class OperationalThread
                 _ctrl = before;
             if (body[pc] is BranchStmt br)
             {
-                _dep = -1;
+                _dep = Dep.None;
                 var c = await Eval(br.Cond);
                 _branchScopes.TryAdd(br.Label, _ctrl);
-                _ctrl = Math.Max(_ctrl, _dep);
+                _ctrl = _ctrl.Max(_dep);
                 if (c != 0)
                     pc = _code.BranchTarget(pc, br.Label);
 
@@ -319,7 +326,9 @@ internal sealed partial class OperationalThread
                 _frames.RemoveAt(_frames.Count - 1);
                 break;
             case ExprStmt e:
-                _dep = -1;
+                if (_deferred.Count > 0 && e.Expr is CallExpr store && DeferStore(store))
+                    break;
+                _dep = Dep.None;
                 await Eval(e.Expr);
                 break;
             case AssignStmt { Target: NameExpr n, Value: CallExpr { Args.Count: 1 } c } when _mayDefer && IsRegister(n.Name) && s_deferrable.Contains(c.Name):
@@ -332,7 +341,7 @@ internal sealed partial class OperationalThread
             {
                 // Value first, then the lvalue, as ThreadInterpreter does (it matters when both load).
                 _tokens.Clear();
-                _dep = -1;
+                _dep = Dep.None;
                 var v = await Eval(a.Value);
                 var deps = _tokens.ToArray();
                 var valueDep = _dep;
@@ -352,10 +361,10 @@ internal sealed partial class OperationalThread
             case IfStmt i:
             {
                 // herd's C: the control dependency reaches the branches, not what follows the if.
-                _dep = -1;
+                _dep = Dep.None;
                 var c = await Eval(i.Cond);
                 var saved = _ctrl;
-                _ctrl = Math.Max(_ctrl, _dep);
+                _ctrl = _ctrl.Max(_dep);
                 if (c != 0)
                     await Exec(i.Then);
                 else if (i.Else != null)
@@ -391,9 +400,9 @@ internal sealed partial class OperationalThread
         {
             // What follows a loop runs only once its condition fails: a control dependency that
             // stays (herd has no loops; stricter than unrolling, which only removes outcomes).
-            _dep = -1;
+            _dep = Dep.None;
             var stop = (l.TestFirst || i > 0) && l.Cond != null && await Eval(l.Cond) == 0;
-            _ctrl = Math.Max(_ctrl, _dep);
+            _ctrl = _ctrl.Max(_dep);
             if (stop)
                 return;
             if (i == LoopBound)
@@ -412,13 +421,15 @@ internal sealed partial class OperationalThread
         {
             case NameExpr n when IsRegister(n.Name):
                 await PerformRegister(n.Name);
+                if (_deferredStores.Count > 0)
+                    await BeforeAssign(n.Name);
                 Registers[n.Name] = v;
                 break;
             case DerefExpr:
             {
-                var loc = await LValue(target);
+                var (loc, address) = await Addressed(target, pointer: false);
                 await PerformLocation(loc);
-                await StoreAt(loc, v, StoreKind.Plain);
+                await StoreAt(loc, v, StoreKind.Plain, address);
                 break;
             }
             default:
@@ -435,6 +446,17 @@ internal sealed partial class OperationalThread
     };
 
     private async ValueTask<int> PointerArg(Expr e) => _m.Pointer(await Eval(e));
+
+    /// <summary>A store's location (an lvalue, or a pointer argument) and the loads its address depends on.</summary>
+    private async ValueTask<(int Loc, Dep Address)> Addressed(Expr e, bool pointer)
+    {
+        var outer = _dep;
+        _dep = Dep.None;
+        var loc = pointer ? await PointerArg(e) : await LValue(e);
+        var address = _dep;
+        _dep = outer.Max(address);
+        return (loc, address);
+    }
 
     private async ValueTask<long> Eval(Expr e)
     {
@@ -535,7 +557,7 @@ internal sealed partial class OperationalThread
     {
         if (Unsupported(c.Name) is { } why)
             throw new LitmusUnsupportedException(why);
-        if (_deferred.Count > 0 && !Passable(c.Name))
+        if (_deferred.Count > 0 && !Passable(c.Name) || _deferredStores.Count > 0 && !s_storePassable.Contains(c.Name))
             await PerformAll();
         var a = c.Args;
         switch (c.Name)
@@ -543,6 +565,8 @@ internal sealed partial class OperationalThread
             case "smp_mb" or "smp_rmb" or "smp_wmb" or "barrier" or "smp_mb__before_atomic" or "smp_mb__after_atomic":
                 if (c.Name == "smp_wmb")
                     Wmb();
+                else if (c.Name == "smp_rmb")
+                    Rmb();
                 else if (c.Name is not ("smp_rmb" or "barrier"))
                     OrdersLater();
                 await _m.Fence(this, c.Name);
@@ -584,10 +608,10 @@ internal sealed partial class OperationalThread
 
             case "WRITE_ONCE" or "rcu_assign_pointer" or "smp_store_mb":
             {
-                var l = await LValue(Arg(c, 0, 2));
+                var (l, address) = await Addressed(Arg(c, 0, 2), pointer: false);
                 var v = await Eval(a[1]);
                 await PerformLocation(l);
-                await StoreAt(l, v, c.Name == "rcu_assign_pointer" ? StoreKind.Release : StoreKind.Once);
+                await StoreAt(l, v, c.Name == "rcu_assign_pointer" ? StoreKind.Release : StoreKind.Once, address);
 
                 // smp_store_mb() is WRITE_ONCE() then smp_mb(), as the kernel API spells it,
                 // called one by one so that each step announces its own footprint.
@@ -607,8 +631,8 @@ internal sealed partial class OperationalThread
 
             case "smp_store_release" or "atomic_set_release":
             {
-                var l = await PointerArg(Arg(c, 0, 2));
-                await StoreAt(l, await Eval(a[1]), StoreKind.Release);
+                var (l, address) = await Addressed(Arg(c, 0, 2), pointer: true);
+                await StoreAt(l, await Eval(a[1]), StoreKind.Release, address);
                 return 0;
             }
 
@@ -622,10 +646,10 @@ internal sealed partial class OperationalThread
 
             case "atomic_set":
             {
-                var l = await PointerArg(Arg(c, 0, 2));
+                var (l, address) = await Addressed(Arg(c, 0, 2), pointer: true);
                 var v = await Eval(a[1]);
                 await PerformLocation(l);
-                await StoreAt(l, v, StoreKind.Once);
+                await StoreAt(l, v, StoreKind.Once, address);
                 return 0;
             }
 

@@ -28,22 +28,17 @@ internal sealed class PromiseSites
     private readonly Dictionary<Stmt, (Site[] Sites, HashSet<string> Assigned)> _byStmt = new(ReferenceEqualityComparer.Instance);
 
     /// <summary>
-    /// A store: its location (null: any), its constant value (null: any), and the registers its
-    /// address, its value and the conditions of the ifs around it (inside the statement) read.
+    /// A store: its location (null: any), its constant value (null: any), the registers its
+    /// address reads, and those its value and the conditions of the ifs around it (inside the
+    /// statement) read; a plain store's value and conditions order nothing (OperationalThread.StoreAt).
     /// </summary>
-    private sealed record Site(int? Loc, long? Value, string[] Registers)
+    private sealed record Site(int? Loc, long? Value, string[] Address, string[] Data, bool Plain)
     {
         public bool Fulfils(int loc, long v, HashSet<string> tainted)
         {
             if (Loc != null && Loc != loc || Value != null && Value != v)
                 return false;
-            foreach (var r in Registers)
-            {
-                if (tainted.Contains(r))
-                    return false;
-            }
-
-            return true;
+            return !Address.Any(tainted.Contains) && (Plain || !Data.Any(tainted.Contains));
         }
     }
 
@@ -135,7 +130,7 @@ internal sealed class PromiseSites
 
             if (Fulfils(s, loc, v, tainted))
                 return true;
-            if (sure && Breaks(s, loc))
+            if (sure && Breaks(s))
                 return false;
             Assigns(s, tainted, sure);
         }
@@ -169,7 +164,7 @@ internal sealed class PromiseSites
     {
         if (sure && s is AssignStmt { Target: NameExpr n } a && IsRegister(n.Name))
         {
-            if (Loads(a.Value) || Registers(a.Value).Any(tainted.Contains))
+            if (MarkedLoads(a.Value) || Registers(a.Value).Any(tainted.Contains))
                 tainted.Add(n.Name);
             else
                 tainted.Remove(n.Name);
@@ -216,13 +211,18 @@ internal sealed class PromiseSites
         }
     }
 
-    /// <summary>Whether evaluating the expression reads shared memory (any call or dereference may).</summary>
-    private static bool Loads(Expr e) => e switch
+    /// <summary>
+    /// Whether evaluating the expression may make a strict load (any call may; a plain
+    /// dereference of a location the thread also stores may too, but the walk takes it as clean:
+    /// pruning too little only costs time).
+    /// </summary>
+    private static bool MarkedLoads(Expr e) => e switch
     {
-        CallExpr or DerefExpr => true,
-        UnaryExpr u => Loads(u.Operand),
-        BinaryExpr b => Loads(b.Left) || Loads(b.Right),
-        CondExpr c => Loads(c.Cond) || Loads(c.Then) || Loads(c.Else),
+        CallExpr => true,
+        DerefExpr d => MarkedLoads(d.Pointer),
+        UnaryExpr u => MarkedLoads(u.Operand),
+        BinaryExpr b => MarkedLoads(b.Left) || MarkedLoads(b.Right),
+        CondExpr c => MarkedLoads(c.Cond) || MarkedLoads(c.Then) || MarkedLoads(c.Else),
         _ => false,
     };
 
@@ -245,17 +245,15 @@ internal sealed class PromiseSites
         "smp_load_acquire", "atomic_read_acquire", "atomic_sub_and_test", "atomic_dec_and_test", "atomic_inc_and_test", "atomic_add_negative",
     ];
 
-    private static readonly HashSet<string> s_loads = ["READ_ONCE", "rcu_dereference", "rcu_access_pointer", "rcu_dereference_raw"];
-
     /// <summary>
     /// A statement (no store of the promise's; <see cref="Fulfils"/> is asked first) that breaks
-    /// an outstanding promise of <paramref name="loc"/> whenever it runs: a call the thread runs
-    /// as something that orders every later access (a full barrier, an acquire, a fully ordered
-    /// or acquire RMW, a lock, an RCU call; OperationalThread.OrdersLater), or a load of the
-    /// promised location (OperationalThread.Touch). Only the plain statement forms: an
-    /// expression statement or an assignment to a register of the call itself.
+    /// every outstanding promise whenever it runs: a call the thread runs as something that
+    /// orders every later access (a full barrier, an acquire, a fully ordered or acquire RMW, a
+    /// lock, an RCU call; OperationalThread.OrdersLater). Only the plain statement forms: an
+    /// expression statement or an assignment to a register of the call itself. (A load of the
+    /// promised location breaks nothing: it reads a store older than the promise.)
     /// </summary>
-    private bool Breaks(Stmt s, int loc)
+    private bool Breaks(Stmt s)
     {
         var call = s switch
         {
@@ -263,8 +261,6 @@ internal sealed class PromiseSites
             AssignStmt { Target: NameExpr n, Value: CallExpr c } when _registers.Contains(n.Name) => c,
             _ => null,
         };
-        if (s is AssignStmt { Target: NameExpr r, Value: DerefExpr d } && _registers.Contains(r.Name))
-            return OperationalThread.StoreTarget(_test, _registers, d) is (true, { } l) && l == loc;
         if (call == null)
             return false;
         if (s_ordersLater.Contains(call.Name))
@@ -275,13 +271,7 @@ internal sealed class PromiseSites
             return returns && ord is "" or "_acquire";
         }
 
-        var target = call switch
-        {
-            { Args.Count: 1 } when s_loads.Contains(call.Name) => call.Args[0],
-            { Name: "atomic_read", Args.Count: 1 } => call.Args[0] is AddrOfExpr a ? a.Target : new DerefExpr(call.Args[0]),
-            _ => null,
-        };
-        return target != null && OperationalThread.StoreTarget(_test, _registers, target) is (true, { } t) && t == loc;
+        return false;
     }
 
     /// <param name="ctrl">the registers the conditions of the ifs around the statement read</param>
@@ -290,7 +280,7 @@ internal sealed class PromiseSites
         BlockStmt b => b.Body.SelectMany(x => Sites(x, ctrl)),
         IfStmt i => Sites(i.Cond, ctrl).Concat(new[] { i.Then, i.Else }.OfType<Stmt>().SelectMany(x => Sites(x, [.. ctrl, .. Registers(i.Cond)]))),
         LoopStmt l => new[] { l.Init, l.Step, l.Body }.OfType<Stmt>().SelectMany(x => Sites(x, ctrl)).Concat(l.Cond is null ? [] : Sites(l.Cond, ctrl)),
-        AssignStmt a => Sites(a.Value, ctrl).Concat(Of(a.Target, a.Value, ctrl)),
+        AssignStmt a => Sites(a.Value, ctrl).Concat(Of(a.Target, a.Value, ctrl, plain: true)),
         ExprStmt e => Sites(e.Expr, ctrl),
         BranchStmt b => Sites(b.Cond, ctrl),
         _ => [],
@@ -299,9 +289,9 @@ internal sealed class PromiseSites
     /// <summary>Every store call inside an expression, wherever it sits.</summary>
     private IEnumerable<Site> Sites(Expr e, string[] ctrl) => e switch
     {
-        CallExpr { Name: "WRITE_ONCE" or "smp_store_mb", Args.Count: 2 } c => c.Args.SelectMany(x => Sites(x, ctrl)).Concat(Of(c.Args[0], c.Args[1], ctrl)),
+        CallExpr { Name: "WRITE_ONCE" or "smp_store_mb", Args.Count: 2 } c => c.Args.SelectMany(x => Sites(x, ctrl)).Concat(Of(c.Args[0], c.Args[1], ctrl, plain: false)),
         CallExpr { Name: "atomic_set", Args.Count: 2 } c =>
-            c.Args.SelectMany(x => Sites(x, ctrl)).Concat(Of(c.Args[0] is AddrOfExpr a ? a.Target : new DerefExpr(c.Args[0]), c.Args[1], ctrl)),
+            c.Args.SelectMany(x => Sites(x, ctrl)).Concat(Of(c.Args[0] is AddrOfExpr a ? a.Target : new DerefExpr(c.Args[0]), c.Args[1], ctrl, plain: false)),
         CallExpr c => c.Args.SelectMany(x => Sites(x, ctrl)),
         DerefExpr d => Sites(d.Pointer, ctrl),
         AddrOfExpr a => Sites(a.Target, ctrl),
@@ -311,13 +301,13 @@ internal sealed class PromiseSites
         _ => [],
     };
 
-    private IEnumerable<Site> Of(Expr target, Expr value, string[] ctrl)
+    private IEnumerable<Site> Of(Expr target, Expr value, string[] ctrl, bool plain)
     {
         var (store, loc) = OperationalThread.StoreTarget(_test, _registers, target);
         if (store)
         {
             var address = target is DerefExpr d ? Registers(d.Pointer) : [];
-            yield return new Site(loc, value is ConstExpr c ? c.Value : null, [.. ctrl, .. address, .. Registers(value)]);
+            yield return new Site(loc, value is ConstExpr c ? c.Value : null, [.. address], [.. ctrl, .. Registers(value)], plain);
         }
     }
 }

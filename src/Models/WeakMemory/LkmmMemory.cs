@@ -140,6 +140,9 @@ public sealed class LkmmMemory(bool rmwSequences = true) : MemoryModel
     private readonly List<TaskState> _tasks = new();
     private readonly View _global = new();
     private StoreEntry? _rmwRead;
+
+    /// <summary>Stores made so far (<see cref="StoreEntry.Born"/>).</summary>
+    private long _born;
     private StringBuilder? _note;
 
     /// <summary>
@@ -171,10 +174,36 @@ public sealed class LkmmMemory(bool rmwSequences = true) : MemoryModel
         /// <summary>The messages an address dependency orders the task's next load after (consumed by it).</summary>
         public View? AddressDependency;
 
+        /// <summary>The task's outstanding promises (stores made early, see <see cref="PromiseNextStore"/>), each with its location.</summary>
+        public List<(Loc Loc, StoreEntry Entry)>? Promised;
+
+        /// <summary>The next store is a promise; then the promise it made, until taken.</summary>
+        public bool PromiseNext;
+        public StoreEntry? LastPromise;
+
+        /// <summary>The next access of the location goes before this promise in coherence order (a load: to a store made before it, with BeforeOlder).</summary>
+        public StoreEntry? Before;
+        public bool BeforeOlder;
+
         /// <summary>A published copy of <see cref="Cur"/>, reused until the view changes.</summary>
         private View? _snapshot;
 
-        public View Snapshot() => _snapshot ??= new View(Cur);
+        /// <summary>
+        /// What the task publishes: its view, and its outstanding promises (a promise made before
+        /// a store travels with it, as the promising semantics' view of a later message includes
+        /// an earlier promise's timestamp), which its own view leaves out.
+        /// </summary>
+        public View Snapshot()
+        {
+            if (_snapshot == null)
+            {
+                _snapshot = new View(Cur);
+                foreach (var (loc, e) in Promised ?? [])
+                    _snapshot.Raise(loc, e);
+            }
+
+            return _snapshot;
+        }
 
         public void Changed() => _snapshot = null;
 
@@ -198,7 +227,7 @@ public sealed class LkmmMemory(bool rmwSequences = true) : MemoryModel
         /// ordered after it (ISA2 with a READ_ONCE() in the middle thread).
         /// </summary>
         public View ReleaseView() =>
-            PendingAcquire is { IsEmpty: false } pending ? JoinOf(Cur, pending) : Snapshot();
+            PendingAcquire is { IsEmpty: false } pending ? JoinOf(Snapshot(), pending) : Snapshot();
 
         public void AddPending(View? v)
         {
@@ -280,8 +309,23 @@ public sealed class LkmmMemory(bool rmwSequences = true) : MemoryModel
             ts.AddressDependency = null;
         }
 
-        var pick = Choose(task, h.Entries.Count - lo);
-        var e = h.Entries[h.Entries.Count - 1 - pick];
+        // A load of a location the task has promised reads a store older than the promise.
+        var end = h.Entries.Count;
+        StoreEntry<T> e;
+        int pick;
+        if (ts.Before is { } before)
+        {
+            ts.Before = null;
+            var candidates = Older(h.Entries, lo, before, ts.BeforeOlder);
+            pick = Choose(task, candidates.Count);
+            e = (StoreEntry<T>)candidates[pick];
+        }
+        else
+        {
+            pick = Choose(task, end - lo);
+            e = h.Entries[end - 1 - pick];
+        }
+
         RaceRead = e.Race;
         Read(ts, loc, e, acquire: order is MemOrder.Acquire or MemOrder.Full || CarriesAddressDependency<T>());
         if (note != null)
@@ -353,7 +397,7 @@ public sealed class LkmmMemory(bool rmwSequences = true) : MemoryModel
         var ex = Execution.Current;
         var h = HistoryOf(loc);
         var ts = State(task);
-        var entry = new StoreEntry<T>(value) { Writer = task, Step = ex.NextStepIndex, Rmw = rmw, Race = RaceStore };
+        var entry = new StoreEntry<T>(value) { Writer = task, Step = ex.NextStepIndex, Rmw = rmw, Race = RaceStore, Born = ++_born };
         RaceStore = default;
         if (rmw)
         {
@@ -390,20 +434,30 @@ public sealed class LkmmMemory(bool rmwSequences = true) : MemoryModel
         // the read, and this store executes after the read (ncw-once: the LKMM's coherence
         // with prop, x=2 after a read of y=1 published behind x=1 cannot come first).
         var lo = Math.Max(ts.Cur.FloorIndex(loc), ts.PendingAcquire?.FloorIndex(loc) ?? 0);
-        var gaps = 1;
-        for (var i = lo + 1; i < h.Entries.Count; i++)
+
+        // A store before the task's own promise of the location lands before it (the promise is
+        // the gap "at the end", and a gap right before the promise is always there).
+        var end = h.Entries.Count;
+        if (ts.Before is { } before)
+        {
+            end = before.Index;
+            ts.Before = null;
+        }
+
+        var gaps = end == h.Entries.Count ? 1 : 0;
+        for (var i = lo + 1; i <= Math.Min(end, h.Entries.Count - 1); i++)
         {
             if (!h.Entries[i].Rmw)
                 gaps++;
         }
 
-        var pick = Choose(task, gaps);
+        var pick = Choose(task, gaps) + (end == h.Entries.Count ? 0 : 1);
         var at = h.Entries.Count;
         if (pick > 0)
         {
             // pick 1 = the latest allowed gap before the end, and so on backwards.
             var seen = 0;
-            for (var i = h.Entries.Count - 1; i > lo; i--)
+            for (var i = Math.Min(end, h.Entries.Count - 1); i > lo; i--)
             {
                 if (h.Entries[i].Rmw)
                     continue;
@@ -417,7 +471,18 @@ public sealed class LkmmMemory(bool rmwSequences = true) : MemoryModel
 
         h.Entries.Insert(at, entry);
         h.Renumber(at);
-        ts.Raise(loc, entry);
+        if (ts.PromiseNext)
+        {
+            ts.PromiseNext = false;
+            ts.LastPromise = entry;
+            (ts.Promised ??= []).Add((loc, entry));
+            ts.Changed();
+        }
+        else
+        {
+            ts.Raise(loc, entry);
+        }
+
         entry.Message = WithStrongRead(order is MemOrder.Release or MemOrder.Full ? ts.ReleaseView() : ts.ReleaseFence, ts);
         entry.Strong = StrongOf(ts);
         if (loc is LockWord && order == MemOrder.Release)
@@ -473,6 +538,52 @@ public sealed class LkmmMemory(bool rmwSequences = true) : MemoryModel
         _global.Join(ts.Cur);
         ts.ReleaseFence = ts.Snapshot();
         ts.LastMb = ts.ReleaseFence;
+    }
+
+    public override void PromiseNextStore(SimTask task) => State(task).PromiseNext = true;
+
+    public override object TakePromise(SimTask task)
+    {
+        var ts = State(task);
+        var e = ts.LastPromise ?? throw new InvalidOperationException("no promise was made");
+        ts.LastPromise = null;
+        return e;
+    }
+
+    public override bool BeforePromise(SimTask task, object promise, bool older)
+    {
+        var ts = State(task);
+        var e = (StoreEntry)promise;
+        var (loc, _) = ts.Promised!.Find(p => p.Entry == e);
+        var lo = Math.Max(ts.Cur.FloorIndex(loc), ts.AddressDependency?.FloorIndex(loc) ?? 0);
+        if (lo >= e.Index || older && Older(((IHistory)loc.ModelState!).Stores, lo, e, older: true).Count == 0)
+            return false;
+        ts.Before = e;
+        ts.BeforeOlder = older;
+        return true;
+    }
+
+    /// <summary>The stores a load of the promise's location may read: from the floor up to the promise, newest first; with <paramref name="older"/>, only those made before it.</summary>
+    private static List<StoreEntry> Older(IReadOnlyList<StoreEntry> entries, int lo, StoreEntry promise, bool older)
+    {
+        var list = new List<StoreEntry>();
+        for (var i = promise.Index - 1; i >= lo; i--)
+        {
+            if (!older || entries[i].Born < promise.Born)
+                list.Add(entries[i]);
+        }
+
+        return list;
+    }
+
+    public override void Fulfil(SimTask task, object promise)
+    {
+        var ts = State(task);
+        var i = ts.Promised!.FindIndex(p => p.Entry == promise);
+        var (loc, e) = ts.Promised[i];
+        ts.Promised.RemoveAt(i);
+        ts.Raise(loc, e);
+        ts.Changed();
     }
 
     public override void Fence(SimTask task, FenceKind kind)

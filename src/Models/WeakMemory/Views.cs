@@ -12,6 +12,9 @@ internal abstract class StoreEntry
     /// <summary>The recorded step that made it (0 when not recording).</summary>
     public int Step;
 
+    /// <summary>When it was made, counting the model's stores (0: the initial value); for promises.</summary>
+    public long Born;
+
     /// <summary>The view a reader that acquires from this store joins (null: it carries nothing).</summary>
     public View? Message;
 
@@ -47,9 +50,17 @@ internal sealed class StoreEntry<T>(T value) : StoreEntry
 /// <c>Loc.Value</c> holds, so spin-wait conditions and end-of-run invariants (which peek at
 /// <c>Loc.Value</c>) see the coherence-latest value.
 /// </summary>
-internal sealed class History<T>
+/// <summary>A coherence order whatever its value type.</summary>
+internal interface IHistory
+{
+    IReadOnlyList<StoreEntry> Stores { get; }
+}
+
+internal sealed class History<T> : IHistory
 {
     public readonly List<StoreEntry<T>> Entries = new();
+
+    public IReadOnlyList<StoreEntry> Stores => Entries;
 
     public StoreEntry<T> Last => Entries[^1];
 
