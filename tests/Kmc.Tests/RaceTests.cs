@@ -418,6 +418,23 @@ public class MutateTests
         Assert.StartsWith("sc: DataRace", r.Detail);
     }
 
+    /// <summary>
+    /// qspinlock's benchmark queues a waiter behind the new queue head (qspinlock-3cpu-2round):
+    /// the head's READ_ONCE(node->next) after the MCS hand-off made plain races with that
+    /// waiter's WRITE_ONCE(prev->next, node), already under sc. On qspinlock-4cpu (one round, no
+    /// third queued node) it survived.
+    /// </summary>
+    [Fact]
+    public void MutateKillsTheQspinlockHeadsPlainNextRead()
+    {
+        var check = (WeakenedCheck)CheckRegistry.Get("weaken.qspinlock");
+        var m = Assert.Single(MutationScore.Mutants(check), x => x.Site.Name == "Queue.READ_ONCE");
+        Assert.Equal("once", m.Site.Site.Ordering);
+        var r = MutationScore.Run(check, m, model => new RunSettings { Strategy = "random", Iterations = 1000, Seed = 1, MemoryModel = model });
+        Assert.Equal(MutantOutcome.Killed, r.Outcome);
+        Assert.StartsWith("sc: DataRace", r.Detail);
+    }
+
     /// <summary>A site kmc weaken declares harmless is listed, not scored.</summary>
     [Fact]
     public void HarmlessSitesAreNotScored()
