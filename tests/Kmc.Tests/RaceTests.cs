@@ -435,6 +435,15 @@ public class MutateTests
         Assert.StartsWith("sc: DataRace", r.Detail);
     }
 
+    /// <summary>kmc weaken --check takes a benchmark by its primitive, also where a plain check has that name.</summary>
+    [Fact]
+    public void A_benchmark_is_found_by_its_primitive_name()
+    {
+        Assert.Equal("weaken.qspinlock", Assert.Single(WeakenReport.Checks("qspinlock")).Name);
+        Assert.Equal("weaken.qspinlock", Assert.Single(WeakenReport.Checks("weaken.qspinlock")).Name);
+        Assert.Throws<KmcInputException>(() => WeakenReport.Checks("qspinlock-4cpu"));
+    }
+
     /// <summary>A site kmc weaken declares harmless is listed, not scored.</summary>
     [Fact]
     public void HarmlessSitesAreNotScored()
