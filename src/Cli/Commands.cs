@@ -818,10 +818,17 @@ public sealed class Commands(ILogger log)
         var benchTimeout = new Option<double>("--timeout") { Description = "with --exhaustive: seconds each search may take (default 60)", DefaultValueFactory = _ => 60 };
         var workers = new Option<bool>("--workers") { Description = "instead: a worker process's fixed cost, and the default worker choice against 1 worker and every core" };
         var races = new Option<bool>("--races") { Description = "instead: what the data-race property costs per execution (random schedules with it on and off, per model) on passing checks" };
-        var cmd = new Command("bench", "schedules/s and decisions/s of each driver on fixed 2-task and 4-task workloads") { models, checks, exhaustive, benchTimeout, workers, races };
+        var invariants = new Option<bool>("--invariants") { Description = "instead: what the closures' and genradix's structural step invariants cost (configured search per model, with and without)" };
+        var cmd = new Command("bench", "schedules/s and decisions/s of each driver on fixed 2-task and 4-task workloads") { models, checks, exhaustive, benchTimeout, workers, races, invariants };
         cmd.SetAction(p =>
         {
-            if (p.GetValue(races))
+            if (p.GetValue(invariants))
+            {
+                if (p.GetValue(models) || p.GetValue(exhaustive) || p.GetValue(workers) || p.GetValue(races) || p.GetValue(checks) is { Length: > 0 })
+                    throw new KmcInputException("--invariants is a bench of its own: drop --memory-models, --exhaustive, --workers, --races and --check");
+                InvariantBench.Run(KmcConfig.Load(null));
+            }
+            else if (p.GetValue(races))
             {
                 if (p.GetValue(models) || p.GetValue(exhaustive) || p.GetValue(workers))
                     throw new KmcInputException("--races is a bench of its own: drop --memory-models, --exhaustive and --workers");

@@ -12,6 +12,11 @@ namespace Kmc.Models;
 /// <see cref="Watch(Loc)"/>. The check reads with <see cref="Loc{T}.Peek"/> and
 /// <see cref="Ghost{T}.Value"/> (no scheduling point, no memory-model effect); it returns what is
 /// wrong, or null. A read of something it does not watch is a silent miss: watch everything it reads.
+/// Objects allocated while the execution runs (queue nodes, tree nodes) may be watched by the
+/// check itself when it first reaches them: the step that made them reachable wrote a location
+/// already watched, and every later write to them is then followed by a check. Freeing memory
+/// (kfree(), a frame's end) makes every invariant due, so "a reachable object is not freed" is
+/// checked at the free.
 ///
 /// Under the partial-order reduction an invariant is an observer of the locations it watches, so
 /// every write to one of them also writes the invariant's own key: two steps that write watched
@@ -123,6 +128,13 @@ internal sealed class InvariantSet
                 step.Write(_all[System.Numerics.BitOperations.TrailingZeroCount(bits)].Key);
         }
     }
+
+    /// <summary>
+    /// Memory was freed (kfree(), an on-stack object's frame returned): every invariant is due, as
+    /// any of them may name the object (no location is written, so no watch would fire). The
+    /// freeing step is untracked, so the reduction already orders it against every other step.
+    /// </summary>
+    public void Freed() => _due = _all.Count == Max ? ulong.MaxValue : (1UL << _all.Count) - 1;
 
     public bool Due => _due != 0;
 

@@ -276,6 +276,7 @@ public static partial class Kernel
         var t = Execution.CurrentTask;
         await ex.Point(t, null, null);
         ex.Allocator.Free(obj, $"{file}:{line}", t);
+        ex.Invariants?.Freed();
         ex.Record(t, "kfree", obj.DisplayName, null, fn, file, line);
     }
 
@@ -294,6 +295,7 @@ public static partial class Kernel
     {
         var (ex, t) = Ctx();
         ex.Allocator.EndFrame(obj, $"{file}:{line}", t);
+        ex.Invariants?.Freed();
         ex.Record(t, "return", obj.DisplayName, "stack object dead", fn, file, line);
     }
 }

@@ -465,6 +465,30 @@ public class MutateTests
         Assert.Null(run.Result.Failure);
         if (model != "tso")
             Assert.True(run.Result.Exhausted, $"dfs did not exhaust the fixed code in {run.Result.Executions} executions");
+    /// <summary>
+    /// qspinlock's benchmark queues a waiter behind the new queue head (qspinlock-3cpu-2round):
+    /// the head's READ_ONCE(node->next) after the MCS hand-off made plain races with that
+    /// waiter's WRITE_ONCE(prev->next, node), already under sc. On qspinlock-4cpu (one round, no
+    /// third queued node) it survived.
+    /// </summary>
+    [Fact]
+    public void MutateKillsTheQspinlockHeadsPlainNextRead()
+    {
+        var check = (WeakenedCheck)CheckRegistry.Get("weaken.qspinlock");
+        var m = Assert.Single(MutationScore.Mutants(check), x => x.Site.Name == "Queue.READ_ONCE");
+        Assert.Equal("once", m.Site.Site.Ordering);
+        var r = MutationScore.Run(check, m, model => new RunSettings { Strategy = "random", Iterations = 1000, Seed = 1, MemoryModel = model });
+        Assert.Equal(MutantOutcome.Killed, r.Outcome);
+        Assert.StartsWith("sc: DataRace", r.Detail);
+    }
+
+    /// <summary>kmc weaken --check takes a benchmark by its primitive, also where a plain check has that name.</summary>
+    [Fact]
+    public void A_benchmark_is_found_by_its_primitive_name()
+    {
+        Assert.Equal("weaken.qspinlock", Assert.Single(WeakenReport.Checks("qspinlock")).Name);
+        Assert.Equal("weaken.qspinlock", Assert.Single(WeakenReport.Checks("weaken.qspinlock")).Name);
+        Assert.Throws<KmcInputException>(() => WeakenReport.Checks("qspinlock-4cpu"));
     }
 
     /// <summary>A site kmc weaken declares harmless is listed, not scored.</summary>

@@ -9,7 +9,8 @@ namespace Kmc.Checks.Closures;
 /// <summary>
 /// closure_wait_event(&amp;waitlist, flag != 0) in each waiter; a waker sets the flag and calls
 /// closure_wake_up(). No wakeup may be lost (a Hang), no waiter may return with the condition
-/// false, and no stack closure may be left on the waitlist (or touched) after its owner returns.
+/// false, and no stack closure may be left on the waitlist (or touched) after its owner returns;
+/// at every step, a closure on the waitlist is live (<see cref="ClosureWaitlistInvariant"/>).
 /// </summary>
 public abstract class ClosureWaitEventCheckBase : Check
 {
@@ -34,13 +35,17 @@ public abstract class ClosureWaitEventCheckBase : Check
         ClosureVariants.WaitEventCondBeforeWait,
     ];
 
-    public override Scenario Build(Variant variant) => new(Waiters + 1, ex =>
+    public override Scenario Build(Variant variant) => Scenario(new ClosureFlavor(Upstream, variant), Upstream, Waiters);
+
+    /// <summary>The scenario with <paramref name="cv"/>'s closure code (a test's broken port, too); <paramref name="upstream"/> picks the remaining bits the waitlist invariant reads.</summary>
+    public static Scenario Scenario(ClosureFlavor cv, bool upstream, int waiters, bool waitlistInvariant = true) => new(waiters + 1, ex =>
     {
-        var cv = new ClosureFlavor(Upstream, variant);
         var list = new ClosureWaitlist("waitlist");
         var flag = new Loc<int>("flag");
         var returned = new Loc<int>("waiters returned");
-        for (var i = 0; i < Waiters; i++)
+        if (waitlistInvariant)
+            ClosureWaitlistInvariant.Declare(ex, list, upstream);
+        for (var i = 0; i < waiters; i++)
         {
             ex.Spawn($"waiter{i}", i, async () =>
             {
@@ -51,7 +56,7 @@ public abstract class ClosureWaitEventCheckBase : Check
             });
         }
 
-        ex.Spawn("waker", Waiters, async () =>
+        ex.Spawn("waker", waiters, async () =>
         {
             await WriteOnce(flag, 1);
             await cv.WakeUp(list);

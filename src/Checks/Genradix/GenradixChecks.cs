@@ -180,10 +180,14 @@ public sealed class GenradixConcurrentCheck : Check
             Expectation.AnyBug),
     ];
 
-    public override Scenario Build(Variant variant) => new(3, ex =>
+    public override Scenario Build(Variant variant) => Build(variant, treeInvariant: true);
+
+    /// <summary>The scenario, with or without <see cref="GenradixTreeInvariant"/> (kmc bench --invariants measures what it costs).</summary>
+    public static Scenario Build(Variant variant, bool treeInvariant) => new(3, ex =>
     {
         var g = GenradixVariants.New(variant, "gr", objSize: 8);
         var ghost = new GenradixGhost(g);
+        var tree = treeInvariant ? GenradixTreeInvariant.Declare(ex, g) : null;
         // The users' last step is a fully ordered atomic and the waiter reads it with acquire, as a
         // completion would order them: the final checks see everything the users did, under any
         // memory model.
@@ -212,6 +216,7 @@ public sealed class GenradixConcurrentCheck : Check
             await SmpCondLoadAcquire(done, n => n == s_indices.Length);
             ghost.CheckShape();
             await ghost.CheckContentsAndIteration();
+            tree?.Retire();
             await g.GenradixFree();
         });
     });
@@ -249,10 +254,14 @@ public sealed class GenradixReaderCheck : Check
             Expectation.AnyBug),
     ];
 
-    public override Scenario Build(Variant variant) => new(3, ex =>
+    public override Scenario Build(Variant variant) => Build(variant, treeInvariant: true);
+
+    /// <summary>The scenario, with or without <see cref="GenradixTreeInvariant"/> (kmc bench --invariants measures what it costs).</summary>
+    public static Scenario Build(Variant variant, bool treeInvariant) => new(3, ex =>
     {
         var g = GenradixVariants.New(variant, "gr", objSize: 8);
         var ghost = new GenradixGhost(g);
+        var tree = treeInvariant ? GenradixTreeInvariant.Declare(ex, g) : null;
         // The users' last step is a fully ordered atomic and the waiter reads it with acquire, as a
         // completion would order them: the final checks see everything the users did, under any
         // memory model.
@@ -292,6 +301,7 @@ public sealed class GenradixReaderCheck : Check
             await SmpCondLoadAcquire(done, n => n == s_indices.Length);
             ghost.CheckShape();
             await ghost.CheckContentsAndIteration();
+            tree?.Retire();
             await g.GenradixFree();
         });
     });
@@ -463,10 +473,14 @@ public sealed class GenradixEnomemCheck : Check
             Expectation.Bug(FailureKind.UseAfterFree)),
     ];
 
-    public override Scenario Build(Variant variant) => new(2, ex =>
+    public override Scenario Build(Variant variant) => Build(variant, treeInvariant: true);
+
+    /// <summary>The scenario, with or without <see cref="GenradixTreeInvariant"/> (kmc bench --invariants measures what it costs).</summary>
+    public static Scenario Build(Variant variant, bool treeInvariant) => new(2, ex =>
     {
         var g = GenradixVariants.New(variant, "gr", objSize: 8);
         var ghost = new GenradixGhost(g);
+        var tree = treeInvariant ? GenradixTreeInvariant.Declare(ex, g) : null;
         // The users' last step is a fully ordered atomic and the waiter reads it with acquire, as a
         // completion would order them: the final checks see everything the users did, under any
         // memory model.
@@ -501,6 +515,7 @@ public sealed class GenradixEnomemCheck : Check
             await SmpCondLoadAcquire(done, n => n == s_indices.Length);
             ghost.CheckShape();
             await ghost.CheckContentsAndIteration();
+            tree?.Retire();
             await g.GenradixFree();
         });
     });

@@ -15,14 +15,17 @@ namespace Kmc.Checks.Weaken;
 // model, so a plain access the weakened call no longer orders is a data race everywhere.
 
 /// <summary>
-/// qspinlock in qspinlock-4cpu: an owner, a pending waiter, a queue head and a successor
-/// queued behind it (the MCS hand-off), so that every ordered call of the slowpath is reached.
+/// qspinlock in qspinlock-3cpu-2round: an owner, a pending waiter, a queue head and, in the
+/// second round, a CPU queued behind a successor of that head, so that every ordered call of
+/// the slowpath is reached and the successor's WRITE_ONCE(prev->next, node) races with the new
+/// queue head's READ_ONCE(node->next) after the MCS hand-off (qspinlock-4cpu, one round each,
+/// has no third queued node: that READ_ONCE made plain survived there).
 /// </summary>
 [Check]
 public sealed class WeakenQspinlock : WeakenedCheck
 {
     public override string Primitive => "qspinlock";
-    public override Check Base { get; } = new Qspinlock4CpuCheck();
+    public override Check Base { get; } = new Qspinlock3Cpu2RoundCheck();
 
     public override IReadOnlyList<DeclaredWeakening> Declared { get; } =
     [
@@ -45,8 +48,9 @@ public sealed class WeakenQspinlock : WeakenedCheck
         Undetected("ArchMcsSpinLockContended.smp_cond_load_acquire",
             "the MCS hand-off's acquire orders the new queue head's wait on the lock word after the old head's set_locked(); without it "
             + "the LKMM lets the new head read the locked byte before set_locked() (message passing without acquire) and take the lock "
-            + "too. kmc cannot show this: a spin-wait ends on the newest value of what it spins on (Models: smp_cond_load_*), and the "
-            + "sub-word stores are RMWs that cannot land late; exhausted within the default bounds (58848 executions under lkmm)"),
+            + "too. kmc cannot show this: a spin-wait ends on the newest value of what it spins on (Models: smp_cond_load_*), so the "
+            + "new head's atomic_cond_read_acquire() on the lock word always sees set_locked(), and the sub-word stores are RMWs that "
+            + "cannot land late; qspinlock-4cpu exhausted within the default bounds (58848 executions under lkmm)"),
         Undetected("ArchMcsSpinUnlockContended.smp_store_release",
             "the MCS hand-off's release orders the old head's set_locked() before node->locked = 1; without it the new head may see the "
             + "hand-off before set_locked() and take the lock too (LKMM: message passing without release). kmc cannot show this, for the "
