@@ -87,11 +87,16 @@ public sealed class Execution
         IsSc = Memory is ScMemory;
         Races = options.DetectRaces ? new RaceDetector() : null;
         Recorder = options.Record ? new Recorder() : null;
-        Hotplug = new Hotplug(options.Cpus);
+        // A state cache fingerprints the masks from the setup on (in creation order), so it gets
+        // them now; elsewhere nothing sees a hotplug state no one has touched.
+        if (Scheduling.StateCache.Active != null)
+            _hotplug = new Hotplug(options.Cpus);
     }
 
-    /// <summary>The CPU masks, the hotplug notifiers and the hotplug lock.</summary>
-    public Hotplug Hotplug { get; }
+    /// <summary>The CPU masks, the hotplug notifiers and the hotplug lock (created on first use: most scenarios never touch them).</summary>
+    public Hotplug Hotplug => _hotplug ??= new Hotplug(Cpus.Count);
+
+    private Hotplug? _hotplug;
 
     /// <summary>
     /// Setup only: the CPU is possible but not online when the tasks start (booted with
@@ -544,8 +549,11 @@ public sealed class Execution
             Memory.OnAllDone();
         try
         {
-            foreach (var (name, check) in _finalChecks ?? [])
-                check();
+            if (_finalChecks != null)
+            {
+                foreach (var (_, check) in _finalChecks)
+                    check();
+            }
         }
         catch (KernelFailureException e)
         {
