@@ -325,6 +325,7 @@ public sealed class NativeExplorer : IExplorer
             var tasks = ex.TaskList;
             var reducing = policy as DporPolicy;
             var split = policy as DfsPolicy;
+            var here = Execution.Here;
             while (!ex.Aborted)
             {
                 if (split is { Cut: true })
@@ -390,7 +391,7 @@ public sealed class NativeExplorer : IExplorer
                 pick.Continuation = null;
                 if (ex.Recording)
                     pick.ResumedChain = CallChain.OfContinuation(resume);
-                Execution.EnterTask(pick);
+                here.Task = pick;
                 if (cache != null)
                 {
                     cache.BeginStep(pick);
@@ -414,7 +415,7 @@ public sealed class NativeExplorer : IExplorer
                     }
                 }
 
-                Execution.EnterTask(null);
+                here.Task = null;
             }
 
             ex.RunFinalChecks();
