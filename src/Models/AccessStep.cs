@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 using System.Threading.Tasks.Sources;
 
@@ -24,7 +25,8 @@ internal sealed class AccessStep<TAccess, T> : IValueTaskSource<T>, IValueTaskSo
     /// <summary>The async state machine box awaiting this access (the port's method), for call chains.</summary>
     object? IParkedAccess.Awaiter => _state;
 
-    [ThreadStatic] private static AccessStep<TAccess, T>? t_free;
+    /// <summary>This instantiation's free list in an <see cref="AccessPool"/>.</summary>
+    private static readonly int s_pool = AccessPool.NewKind();
 
     private readonly Action _run;
     private AccessStep<TAccess, T>? _nextFree;
@@ -70,8 +72,9 @@ internal sealed class AccessStep<TAccess, T> : IValueTaskSource<T>, IValueTaskSo
     private static AccessStep<TAccess, T> Park(Execution ex, SimTask t, in TAccess access)
     {
         ex.Point(t, null, null);
-        var step = t_free ?? new AccessStep<TAccess, T>();
-        t_free = step._nextFree;
+        ref var free = ref ex.StepPool.Head(s_pool);
+        var step = Unsafe.As<AccessStep<TAccess, T>?>(free) ?? new AccessStep<TAccess, T>();
+        free = step._nextFree;
         step._nextFree = null;
         step._ex = ex;
         step._task = t;
@@ -128,14 +131,50 @@ internal sealed class AccessStep<TAccess, T> : IValueTaskSource<T>, IValueTaskSo
     /// </summary>
     private void Release()
     {
+        ref var free = ref _ex!.StepPool.Head(s_pool);
+        _nextFree = Unsafe.As<AccessStep<TAccess, T>?>(free);
+        free = this;
         _ex = null;
         _task = null;
         _error = null;
         _completed = false;
         _state = null;
         _version++;
-        _nextFree = t_free;
-        t_free = this;
+    }
+}
+
+/// <summary>
+/// The free lists of parked accesses, one per <see cref="AccessStep{TAccess, T}"/> instantiation,
+/// for the executions of one thread. The execution holds it, so that a step reaches its list
+/// through a field rather than a thread-static per instantiation (two lookups of the runtime's
+/// TLS per step). A step goes back to the list of the execution it ran in, on the thread that runs it.
+/// </summary>
+internal sealed class AccessPool
+{
+    [ThreadStatic] private static AccessPool? t_pool;
+
+    private static int s_kinds;
+
+    // A struct around each head: a ref to an element of an object?[] costs a covariance check.
+    private FreeList[] _heads = new FreeList[32];
+
+    /// <summary>This thread's pool.</summary>
+    public static AccessPool ForThisThread => t_pool ??= new AccessPool();
+
+    /// <summary>A free list number for a new instantiation.</summary>
+    public static int NewKind() => Interlocked.Increment(ref s_kinds) - 1;
+
+    /// <summary>The head of free list <paramref name="kind"/> (a step of that instantiation, or null).</summary>
+    public ref object? Head(int kind)
+    {
+        if (kind >= _heads.Length)
+            Array.Resize(ref _heads, Math.Max(kind + 1, _heads.Length * 2));
+        return ref _heads[kind].First;
+    }
+
+    private struct FreeList
+    {
+        public object? First;
     }
 }
 

@@ -67,8 +67,21 @@ public sealed record ExecutionOptions
 /// </summary>
 public sealed class Execution
 {
-    [ThreadStatic] private static Execution? t_current;
-    [ThreadStatic] private static SimTask? t_task;
+    /// <summary>
+    /// The execution and task this thread runs, in one object: the kernel API reads both at every
+    /// access, and each thread-static read is a call into the runtime's TLS (__tls_get_addr on
+    /// Linux), so one lookup instead of two, and the step loop keeps the object at hand.
+    /// </summary>
+    internal sealed class Ambient
+    {
+        public Execution? Ex;
+        public SimTask? Task;
+    }
+
+    [ThreadStatic] private static Ambient? t_ambient;
+
+    /// <summary>This thread's <see cref="Ambient"/>.</summary>
+    internal static Ambient Here => t_ambient ??= new Ambient();
 
     private readonly List<SimTask> _tasks = new();
     private List<(string Name, Action Check)>? _finalChecks;
@@ -87,11 +100,17 @@ public sealed class Execution
         IsSc = Memory is ScMemory;
         Races = options.DetectRaces ? new RaceDetector() : null;
         Recorder = options.Record ? new Recorder() : null;
-        Hotplug = new Hotplug(options.Cpus);
+        StepPool = AccessPool.ForThisThread;
+        // A state cache fingerprints the masks from the setup on (in creation order), so it gets
+        // them now; elsewhere nothing sees a hotplug state no one has touched.
+        if (Scheduling.StateCache.Active != null)
+            _hotplug = new Hotplug(options.Cpus);
     }
 
-    /// <summary>The CPU masks, the hotplug notifiers and the hotplug lock.</summary>
-    public Hotplug Hotplug { get; }
+    /// <summary>The CPU masks, the hotplug notifiers and the hotplug lock (created on first use: most scenarios never touch them).</summary>
+    public Hotplug Hotplug => _hotplug ??= new Hotplug(Cpus.Count);
+
+    private Hotplug? _hotplug;
 
     /// <summary>
     /// Setup only: the CPU is possible but not online when the tasks start (booted with
@@ -99,7 +118,7 @@ public sealed class Execution
     /// </summary>
     public void BootCpuOffline(int cpu)
     {
-        if (t_task != null)
+        if (t_ambient?.Task != null)
             throw new InvalidOperationException("BootCpuOffline is for a scenario's setup; a task takes a CPU down with cpu_down()");
         if (cpu < 0 || cpu >= Cpus.Count)
             throw new ArgumentOutOfRangeException(nameof(cpu), $"CPU {cpu} does not exist (this scenario has {Cpus.Count})");
@@ -109,10 +128,22 @@ public sealed class Execution
         Hotplug.Online.Set(cpu, false);
     }
 
-    public static Execution Current => t_current ?? throw new InvalidOperationException("kernel API used outside an execution");
+    public static Execution Current => t_ambient?.Ex ?? throw OutsideExecution();
 
     /// <summary>The execution being set up or run on this thread, if any.</summary>
-    internal static Execution? CurrentOrNull => t_current;
+    internal static Execution? CurrentOrNull => t_ambient?.Ex;
+
+    /// <summary><see cref="Current"/> and <see cref="CurrentTask"/> from one thread-local lookup (the kernel API's every access).</summary>
+    internal static (Execution, SimTask) CurrentWithTask()
+    {
+        var here = t_ambient;
+        var ex = here?.Ex ?? throw OutsideExecution();
+        return (ex, here!.Task ?? throw OutsideTask());
+    }
+
+    private static InvalidOperationException OutsideExecution() => new("kernel API used outside an execution");
+
+    private static InvalidOperationException OutsideTask() => new("kernel API used outside a task");
 
     /// <summary>Every lock created in this execution, for the held-locks list of hang reports.</summary>
     internal IReadOnlyList<IHoldable> Locks => _locks ?? [];
@@ -121,9 +152,9 @@ public sealed class Execution
 
     internal void RegisterLock(IHoldable l) => (_locks ??= []).Add(l);
 
-    public static SimTask CurrentTask => t_task ?? throw new InvalidOperationException("kernel API used outside a task");
+    public static SimTask CurrentTask => t_ambient?.Task ?? throw OutsideTask();
 
-    internal static bool InTask => t_task != null;
+    internal static bool InTask => t_ambient?.Task != null;
 
     public ExecutionOptions Options { get; }
     public IExecutionDriver Driver { get; }
@@ -148,6 +179,9 @@ public sealed class Execution
     /// a field rather than thread-local storage).
     /// </summary>
     internal Scheduling.Reduction.Footprint? StepFootprint;
+
+    /// <summary>The free lists of parked accesses of the thread that created the execution (<see cref="AccessStep{TAccess, T}"/>).</summary>
+    internal readonly AccessPool StepPool;
 
     /// <summary>The data-race detector (null when <see cref="ExecutionOptions.DetectRaces"/> is off).</summary>
     internal readonly RaceDetector? Races;
@@ -328,17 +362,18 @@ public sealed class Execution
 
     internal static void Enter(Execution ex, SimTask? task)
     {
-        t_current = ex;
-        t_task = task;
+        var here = Here;
+        here.Ex = ex;
+        here.Task = task;
     }
-
-    /// <summary>Switches the running task within the execution already entered (the step loop's hot path).</summary>
-    internal static void EnterTask(SimTask? task) => t_task = task;
 
     internal static void Leave()
     {
-        t_current = null;
-        t_task = null;
+        if (t_ambient is { } here)
+        {
+            here.Ex = null;
+            here.Task = null;
+        }
     }
 
     /// <summary>Creates a task pinned to a CPU. Before the run, the driver starts it; during the run, at once.</summary>
@@ -354,10 +389,11 @@ public sealed class Execution
         Cpus[cpu].TaskCount++;
         _anyRt |= schedClass != SchedClass.Normal;
         _tasks.Add(task);
-        Races?.OnSpawn(t_task, task);
-        if (t_task != null)
+        var parent = t_ambient?.Task;
+        Races?.OnSpawn(parent, task);
+        if (parent != null)
         {
-            Memory.OnSpawn(t_task, task);
+            Memory.OnSpawn(parent, task);
             Driver.OnSpawn(this, task, body);
         }
         else
@@ -544,8 +580,11 @@ public sealed class Execution
             Memory.OnAllDone();
         try
         {
-            foreach (var (name, check) in _finalChecks ?? [])
-                check();
+            if (_finalChecks != null)
+            {
+                foreach (var (_, check) in _finalChecks)
+                    check();
+            }
         }
         catch (KernelFailureException e)
         {
@@ -598,7 +637,7 @@ public sealed class Execution
         var occupant = t.Cpu.Occupant;
         if (occupant != null && occupant != t && !Preemptible(occupant))
             return false;
-        if (HigherClassOnCpu(t) != null)
+        if (_anyRt && HigherClassOnCpu(t) != null)
             return false;
         return t.Blocker == null || t.Blocker();
     }

@@ -11,7 +11,7 @@ namespace Kmc.Models;
 /// </summary>
 public static partial class Kernel
 {
-    private static (Execution, SimTask) Ctx() => (Execution.Current, Execution.CurrentTask);
+    private static (Execution, SimTask) Ctx() => Execution.CurrentWithTask();
 
     /// <summary>The task running this code (<c>current</c>).</summary>
     public static SimTask Current => Execution.CurrentTask;

@@ -118,10 +118,11 @@ internal sealed partial class RaceClocks
             RaceDetector.WriteObservation(w, o, cells);
         // The pointer ring in its replacement order: which pointers a data dependency can still use.
         w.Int(_nextPointer);
-        for (var i = 0; i < _pointers.Length; i++)
+        for (var i = 0; i < PointerRing; i++)
         {
-            w.Object(_pointers[i]);
-            w.Clock(_pointerSyncs[i]);
+            // A ring not created yet is written as the empty ring it stands for.
+            w.Object(_pointers?[i]);
+            w.Clock(_pointerSyncs?[i]);
         }
     }
 }

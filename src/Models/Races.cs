@@ -278,7 +278,12 @@ internal sealed partial class RaceDetector
 
         var mine = (t.Id << 2) + (write ? 0 : 2) + (marked ? 1 : 0);
         if (mine >= slots.Length)
-            cell.Slots = slots = Grow(slots, (t.Id + 1) << 2);
+        {
+            // A location a second task touches is likely shared by all: size it for every task
+            // now rather than grow it once per task (empty slots are clock 0 and order nothing).
+            var size = (t.Id + 1) << 2;
+            cell.Slots = slots = Grow(slots, slots.Length == 0 ? size : Math.Max(size, ex.TaskList.Count << 2));
+        }
         ref var s = ref slots[mine];
         s.Clock = clock[t.Id];
         s.Step = ex.Recorder?.Steps.Count ?? 0;
@@ -436,14 +441,22 @@ internal sealed partial class RaceClocks
     /// <summary>The store an RMW read (its ordering applies if it stores).</summary>
     public int[]? RmwRead;
 
-    /// <summary>The last pointers marked loads returned and what their stores carried (a small ring: no allocation per step).</summary>
-    private readonly object?[] _pointers = new object?[4];
+    /// <summary>Entries of the pointer ring.</summary>
+    internal const int PointerRing = 4;
 
-    private readonly int[]?[] _pointerSyncs = new int[]?[4];
+    /// <summary>
+    /// The last pointers marked loads returned and what their stores carried (a small ring: no
+    /// allocation per step). Created at the task's first pointer load: most tasks load none.
+    /// </summary>
+    private object?[]? _pointers;
+
+    private int[]?[]? _pointerSyncs;
     private int _nextPointer;
 
     public void NotePointer(object value, int[]? sync)
     {
+        _pointers ??= new object?[PointerRing];
+        _pointerSyncs ??= new int[]?[PointerRing];
         for (var i = 0; i < _pointers.Length; i++)
         {
             if (ReferenceEquals(_pointers[i], value))
@@ -460,10 +473,12 @@ internal sealed partial class RaceClocks
 
     public int[]? PointerSync(object value)
     {
+        if (_pointers is null)
+            return null;
         for (var i = 0; i < _pointers.Length; i++)
         {
             if (ReferenceEquals(_pointers[i], value))
-                return _pointerSyncs[i];
+                return _pointerSyncs![i];
         }
 
         return null;

@@ -465,6 +465,8 @@ public class MutateTests
         Assert.Null(run.Result.Failure);
         if (model != "tso")
             Assert.True(run.Result.Exhausted, $"dfs did not exhaust the fixed code in {run.Result.Executions} executions");
+    }
+
     /// <summary>
     /// qspinlock's benchmark queues a waiter behind the new queue head (qspinlock-3cpu-2round):
     /// the head's READ_ONCE(node->next) after the MCS hand-off made plain races with that

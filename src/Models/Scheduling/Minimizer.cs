@@ -109,7 +109,7 @@ public static class Minimizer
     private static Attempt Run(Scenario scenario, ExploreOptions options, BlockPolicy policy)
     {
         var decisions = new List<int>();
-        using var _ = new NoSynchronizationContext();
+        using var _ = new NoSynchronizationContext(suppressFlow: true);
         var ex = NativeExplorer.RunOnce(scenario, options, policy, decisions, record: false);
         return new Attempt(ex.StepBoundHit ? null : ex.Failure, new ScheduleSize(policy.Preemptions, ex.StepCount), decisions,
             policy.TakenBlocks(), policy.TakenChoices);

@@ -40,7 +40,7 @@ public sealed class NativeExplorer : IExplorer
         var outcomes = options.AllOutcomes ? new SortedSet<string>(StringComparer.Ordinal) : null;
 
         // The sync context is cleared so awaits in model code resume inline on this thread.
-        using var _ = new NoSynchronizationContext();
+        using var _ = new NoSynchronizationContext(suppressFlow: true);
         var expectedSteps = options.Strategy == "pct" ? ProbeSteps(scenario, options) : 50;
         var scratch = new Scratch();
         var nextProgress = options.SearchProgressEvery;
@@ -258,7 +258,7 @@ public sealed class NativeExplorer : IExplorer
     {
         if (schedule == null)
             throw new ReplayDivergedException("this trace has no native schedule (it was recorded by another driver)");
-        using var _ = new NoSynchronizationContext();
+        using var _ = new NoSynchronizationContext(suppressFlow: true);
         var ex = RunOnce(scenario, options, new ReplayPolicy(schedule), new List<int>(), record: true);
         if (ex.Diverged != null)
             throw ex.Diverged;
@@ -275,6 +275,11 @@ public sealed class NativeExplorer : IExplorer
         public readonly List<SimTask> Enabled = new();
         public readonly List<ValueTask> Started = new();
 
+        /// <summary>The driver, pointed at each execution's policy and decision list in turn.</summary>
+        public readonly NativeDriver Driver;
+
+        public Scratch() => Driver = new NativeDriver(Started);
+
         /// <summary>The settings every execution of the search shares (a weak model adds its own memory to a copy).</summary>
         public ExecutionOptions? Settings;
     }
@@ -282,7 +287,8 @@ public sealed class NativeExplorer : IExplorer
     private static Execution RunOnce(Scenario scenario, ExploreOptions options, ISchedulePolicy policy, List<int> decisions, bool record, Scratch scratch,
         StateCache? cache = null)
     {
-        var driver = new NativeDriver(policy, decisions, scratch.Started, cache);
+        var driver = scratch.Driver;
+        driver.Use(policy, decisions, cache);
         Footprints.ResetKeys();
         cache?.BeginExecution();
         Footprints.Created = null;
@@ -319,6 +325,7 @@ public sealed class NativeExplorer : IExplorer
             var tasks = ex.TaskList;
             var reducing = policy as DporPolicy;
             var split = policy as DfsPolicy;
+            var here = Execution.Here;
             while (!ex.Aborted)
             {
                 if (split is { Cut: true })
@@ -384,7 +391,7 @@ public sealed class NativeExplorer : IExplorer
                 pick.Continuation = null;
                 if (ex.Recording)
                     pick.ResumedChain = CallChain.OfContinuation(resume);
-                Execution.EnterTask(pick);
+                here.Task = pick;
                 if (cache != null)
                 {
                     cache.BeginStep(pick);
@@ -408,7 +415,7 @@ public sealed class NativeExplorer : IExplorer
                     }
                 }
 
-                Execution.EnterTask(null);
+                here.Task = null;
             }
 
             ex.RunFinalChecks();
@@ -446,25 +453,37 @@ public sealed class NativeExplorer : IExplorer
             fp.Write(Footprints.CpuKey(pick.Cpu.Id));
     }
 
-    private sealed class NativeDriver(ISchedulePolicy policy, List<int> decisions, List<ValueTask> started, StateCache? cache) : IExecutionDriver
+    private sealed class NativeDriver(List<ValueTask> started) : IExecutionDriver
     {
+        private ISchedulePolicy _policy = null!;
+        private List<int> _decisions = null!;
+        private StateCache? _cache;
+
+        /// <summary>Points the driver at the next execution's policy, decision list and state cache.</summary>
+        public void Use(ISchedulePolicy policy, List<int> decisions, StateCache? cache)
+        {
+            _policy = policy;
+            _decisions = decisions;
+            _cache = cache;
+        }
+
         public bool Synchronous => false;
 
         public void SchedulingPoint(Execution ex, SimTask task) => throw new UnreachableException();
 
         public int Choose(Execution ex, SimTask? task, int n)
         {
-            var v = policy.PickChoice(n);
-            decisions.Add(v);
-            cache?.Chose(v);
+            var v = _policy.PickChoice(n);
+            _decisions.Add(v);
+            _cache?.Chose(v);
             return v;
         }
 
         public int ChooseWeak(Execution ex, SimTask? task, int n, int sc)
         {
-            var v = policy.PickWeakChoice(n, sc);
-            decisions.Add(v);
-            cache?.Chose(v);
+            var v = _policy.PickWeakChoice(n, sc);
+            _decisions.Add(v);
+            _cache?.Chose(v);
             return v;
         }
 
@@ -504,12 +523,30 @@ public sealed class NativeExplorer : IExplorer
 internal readonly struct NoSynchronizationContext : IDisposable
 {
     private readonly SynchronizationContext? _saved;
+    private readonly AsyncFlowControl? _flow;
 
     public NoSynchronizationContext()
+        : this(suppressFlow: false)
+    {
+    }
+
+    /// <param name="suppressFlow">
+    /// Also stop capturing the execution context for the scope (the native explorer: every task
+    /// runs inline on this one thread, so there is nothing to flow). With a context captured, each
+    /// resumed async method runs through ExecutionContext.RunInternal, a save and restore of the
+    /// thread's contexts at every scheduling point; with flow suppressed, state machines capture
+    /// none and resume by a direct MoveNext. Not for the Coyote driver, whose threads need it.
+    /// </param>
+    public NoSynchronizationContext(bool suppressFlow)
     {
         _saved = SynchronizationContext.Current;
         SynchronizationContext.SetSynchronizationContext(null);
+        _flow = suppressFlow && !ExecutionContext.IsFlowSuppressed() ? ExecutionContext.SuppressFlow() : null;
     }
 
-    public void Dispose() => SynchronizationContext.SetSynchronizationContext(_saved);
+    public void Dispose()
+    {
+        _flow?.Undo();
+        SynchronizationContext.SetSynchronizationContext(_saved);
+    }
 }
