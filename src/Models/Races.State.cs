@@ -7,6 +7,40 @@ namespace Kmc.Models;
 // clock, epoch and stamp is part of the state. A test (StateCacheTests) lists the fields these
 // methods cover and fails when a field is added to the detector without being written here.
 // Left out on purpose, as they only word a report: RaceAccess.Step/Op/Fn/File.
+//
+// Clock values are written by rank, not as they are (StateWriter.ClockValue). Every value the
+// detector keeps belongs to one task's component t: entry t of a vector clock (a task's clock,
+// its published copy, its fence and pending clocks, a store's Sync, _gpStarts, a pointer's
+// sync, a row of RaceCell._observed), or an epoch of task t (a RaceAccess slot of task t, a
+// RaceStamp or RaceObservation with Writer t + 1). Per component, the fingerprint replaces each
+// value by its rank among the distinct nonzero values of that component anywhere in the state (0
+// stays 0, "no access"). Why two states with the same ranked fingerprint have the same future:
+//  - The detector does only these things with a value: compares it (<, >, ==) with another value
+//    of the same component or with 0 (Access, Join, Observe, AddPending, the trailing-zero trim),
+//    copies it, takes the max of two of the same component (JoinOf, Join), and starts a task's
+//    own entry at 1 (a new RaceClocks) or adds 1 to it (BeforeAccess, Join after a publication).
+//    No value is printed (a report names steps, RaceAccess.Step, never clocks) nor used as an
+//    index or a length, and no value of one component meets one of another.
+//  - Task t's own entry Clock_t[t] is the largest value of component t in the state: every other
+//    value of component t is a copy, a max of copies, or an epoch of Clock_t[t] as it was, and
+//    Clock_t[t] only grows (a join cannot raise it: nothing larger exists). Before t has a
+//    RaceClocks, component t holds no value at all.
+//  - So if the ranks agree, there is, per component, an order isomorphism between the two states'
+//    value sets that fixes 0 and maps one state's detector onto the other's. Comparisons, copies
+//    and max commute with an order isomorphism; a +1 to the largest value extends it (the new value
+//    is above every other in both states), as does the first value 1 of an empty component. By
+//    induction on the steps, both states take the same decisions (the same races, the same
+//    choices the scheduler sees), and their successors are again isomorphic. Values that leave the
+//    state (overwritten) only shrink the isomorphism's domain.
+// This is the order-only abstraction of unbounded counters (the Bakery algorithm's tickets, whose
+// model checking keeps only their relative order) applied to vector clocks: the argument of data
+// independence (Wolper, POPL 1986, for programs that only copy and compare data for equality),
+// extended to order, max and successor-of-the-largest, and proved here rather than borrowed. It
+// is exact, not an approximation: no reachable behaviour is merged away.
+// It needs every place that keeps a clock value to be written through ClockValue (a value left
+// out would no longer be ranked with the others): the fields are listed by StateCacheTests, which
+// also lists every field in Kmc.Models that holds a RaceStamp, RaceCell, RaceClocks or clock,
+// with where it is covered (the memory models' store buffers and histories: their WriteState).
 
 internal sealed partial class RaceDetector
 {
@@ -43,7 +77,7 @@ internal sealed partial class RaceDetector
     {
         w.Clock(s.Sync);
         w.Int(s.Writer);
-        w.Int(s.Epoch);
+        Epoch(w, s.Writer, s.Epoch);
         w.Int(s.Marked ? 1 : 0);
     }
 
@@ -63,7 +97,16 @@ internal sealed partial class RaceDetector
 
         w.Int(key);
         w.Int(o.Writer);
-        w.Int(o.Epoch);
+        Epoch(w, o.Writer, o.Epoch);
+    }
+
+    /// <summary>An epoch of the task with id <paramref name="writer"/> - 1 (writer 0: no task's, never compared).</summary>
+    private static void Epoch(StateWriter w, int writer, int epoch)
+    {
+        if (writer > 0)
+            w.ClockValue(writer - 1, epoch);
+        else
+            w.Int(epoch);
     }
 }
 
@@ -76,9 +119,10 @@ internal sealed partial class RaceCell
         while (used > 0 && Slots[used - 1].Clock == 0)
             used--;
         w.Int(used);
-        foreach (ref readonly var s in Slots.AsSpan(0, used))
+        for (var i = 0; i < used; i++)
         {
-            w.Int(s.Clock);
+            ref readonly var s = ref Slots[i];
+            w.ClockValue(i >> 2, s.Clock);
             w.Int(s.Line);
             w.Int((s.Write ? 1 : 0) | (s.Marked ? 2 : 0));
         }
