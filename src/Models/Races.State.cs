@@ -37,6 +37,19 @@ namespace Kmc.Models;
 // independence (Wolper, POPL 1986, for programs that only copy and compare data for equality),
 // extended to order, max and successor-of-the-largest, and proved here rather than borrowed. It
 // is exact, not an approximation: no reachable behaviour is merged away.
+//
+// Dead detector state is left out as well, as SPIN resets dead variables before it hashes a state
+// (its dead-variable elimination; Holzmann, "The SPIN Model Checker", 2003), so states that differ
+// only in data nothing will read again merge:
+//  - the clocks of a task that is done (and its rows of RaceCell._observed): only the task's own
+//    accesses, fences, loads and publications read them, and it makes none any more (a done task
+//    is not woken, spawns nothing, and RCU turns the cache off);
+//  - a RaceAccess slot of task u that every task other than u that is not done is ordered after
+//    (slot epoch <= its Clock[u] or what it observed of u at the location): Access compares a slot
+//    only with another task's knowledge of u, which only grows, so the slot never races again and
+//    its epoch and line are never read; it is written as an empty slot (RaceCell.Live). A task
+//    with no clocks yet knows nothing, so it keeps every slot live.
+// Dead values are not ranked either: the isomorphism above need only cover values still read.
 // It needs every place that keeps a clock value to be written through ClockValue (a value left
 // out would no longer be ranked with the others): the fields are listed by StateCacheTests, which
 // also lists every field in Kmc.Models that holds a RaceStamp, RaceCell, RaceClocks or clock,
@@ -57,7 +70,8 @@ internal sealed partial class RaceDetector
 
         foreach (var t in tasks)
         {
-            if (t.Race is { } c)
+            // A task that is done never reads its clocks again (see the header).
+            if (t.Race is { } c && !t.Done)
                 c.WriteState(w, cells);
             else
                 w.Int(-2);
@@ -68,7 +82,7 @@ internal sealed partial class RaceDetector
             if (obj is Loc { Race: { } cell })
             {
                 w.Int(key);
-                cell.WriteState(w);
+                cell.WriteState(w, tasks);
             }
         }
     }
@@ -112,16 +126,24 @@ internal sealed partial class RaceDetector
 
 internal sealed partial class RaceCell
 {
-    public void WriteState(StateWriter w)
+    public void WriteState(StateWriter w, List<SimTask> tasks)
     {
-        // Slots past the last used one are empty (clock 0), however far the array grew.
+        // Slots past the last live one are empty (clock 0), however far the array grew.
         var used = Slots.Length;
-        while (used > 0 && Slots[used - 1].Clock == 0)
+        while (used > 0 && !Live(used - 1, tasks))
             used--;
         w.Int(used);
         for (var i = 0; i < used; i++)
         {
             ref readonly var s = ref Slots[i];
+            if (!Live(i, tasks))
+            {
+                w.Int(0);
+                w.Int(0);
+                w.Int(0);
+                continue;
+            }
+
             w.ClockValue(i >> 2, s.Clock);
             w.Int(s.Line);
             w.Int((s.Write ? 1 : 0) | (s.Marked ? 2 : 0));
@@ -139,7 +161,33 @@ internal sealed partial class RaceCell
             rows--;
         w.Int(rows);
         for (var i = 0; i < rows; i++)
-            w.Clock(_observed[i]);
+            w.Clock(i < tasks.Count && tasks[i].Done ? null : _observed[i]);
+    }
+
+    /// <summary>
+    /// Whether slot <paramref name="i"/> can still race: some task other than its own that is not
+    /// done is not yet ordered after it. What a task is ordered after only grows (its clock, what it
+    /// observed here), so a slot every such task is ordered after never races again.
+    /// </summary>
+    private bool Live(int i, List<SimTask> tasks)
+    {
+        var epoch = Slots[i].Clock;
+        if (epoch == 0)
+            return false;
+        var u = i >> 2;
+        foreach (var t in tasks)
+        {
+            if (t.Id == u || t.Done)
+                continue;
+            var clock = t.Race?.Clock;
+            var seen = clock != null && u < clock.Length ? clock[u] : 0;
+            if (ObservedBy(t.Id) is { } observed && u < observed.Length && observed[u] > seen)
+                seen = observed[u];
+            if (epoch > seen)
+                return true;
+        }
+
+        return false;
     }
 }
 
