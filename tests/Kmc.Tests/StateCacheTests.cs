@@ -291,11 +291,12 @@ public class StateCacheTests(ITestOutputHelper output)
     /// Two interleavings that leave the race detector in the same happens-before state with
     /// different raw clock values merge. T0 release-stores f = 1, f = 1, f = 2, then writes g (so
     /// the state after the third store is not the last, which is never looked up); T1
-    /// acquire-loads f. T1 reading 1 after T0's first store or after its second gives T1 clock entries 1 or 2
-    /// for T0: once T0's third store has overwritten every trace of the two, both states hold
-    /// "T1 knows an older T0 epoch than f's store" and are one state by rank. Before the third
-    /// store they really differ (T1 knows f's last store or not), so with races on the search has
-    /// exactly one state more than with races off; by raw value it would have two more.
+    /// acquire-loads f, then writes its own h (so its clocks stay live until then). T1 reading 1
+    /// after T0's first store or after its second gives T1 clock entries 1 or 2 for T0: once T0's
+    /// third store has overwritten every trace of the two, both states hold "T1 knows an older T0
+    /// epoch than f's store" and are one state by rank (by raw value, two). Before the third store
+    /// they really differ while T1 runs (T1 knows f's last store or not): the one state more with
+    /// races on than off (by raw value there are three more).
     /// </summary>
     [Fact]
     public void Paths_differing_only_in_clock_history_reach_one_state()
@@ -311,7 +312,12 @@ public class StateCacheTests(ITestOutputHelper output)
                 await Kernel.SmpStoreRelease(f, 2);
                 await Kernel.WriteOnce(g, 1);
             });
-            ex.Spawn("T1", 1, async () => await Kernel.SmpLoadAcquire(f));
+            var h = new Loc<int>("h");
+            ex.Spawn("T1", 1, async () =>
+            {
+                await Kernel.SmpLoadAcquire(f);
+                await Kernel.WriteOnce(h, 1);
+            });
         });
         var options = new ExploreOptions { Strategy = "dfs", PreemptionBound = -1, Reduction = false, StateCache = true };
         var on = new NativeExplorer().Explore(scenario, options);
