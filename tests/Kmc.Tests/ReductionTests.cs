@@ -153,6 +153,9 @@ public class ReductionTests(ITestOutputHelper output)
         var tiny = new SearchProgress(100, TimeSpan.FromSeconds(1), 1e-320);
         Xunit.Assert.Null(tiny.EstimatedTotal);
         Xunit.Assert.Contains("estimate overflows", tiny.ToString());
+        // A state-cached search says its extrapolation is usually far too high.
+        Xunit.Assert.Contains("usually far too high", new SearchProgress(100, TimeSpan.FromSeconds(1), 0.01, Cached: true).ToString());
+        Xunit.Assert.DoesNotContain("too high", new SearchProgress(100, TimeSpan.FromSeconds(1), 0.01).ToString());
     }
 
     [Fact]

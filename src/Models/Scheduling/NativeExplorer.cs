@@ -150,7 +150,7 @@ public sealed class NativeExplorer : IExplorer
             if (exhaustive && options.SearchProgress != null && (executions & 255) == 0 && watch.Elapsed >= nextProgress)
             {
                 nextProgress = watch.Elapsed + options.SearchProgressEvery;
-                options.SearchProgress(new SearchProgress(executions, watch.Elapsed, dpor?.FractionDone ?? dfs!.FractionDone));
+                options.SearchProgress(new SearchProgress(executions, watch.Elapsed, dpor?.FractionDone ?? dfs!.FractionDone, Cached: cache is { Off: null }));
             }
         }
 

@@ -324,6 +324,7 @@ public sealed class StateCache(int preemptionBound, int staleBound)
         ex.Races?.WriteState(w, ex.TaskList, _objects);
         if (w.Unsupported is { } why)
             Disable(why);
+        w.RankClockValues();
         return XxHash128.HashToUInt128(w.Span);
     }
 
@@ -362,7 +363,11 @@ public sealed class StateWriter
 
     public ReadOnlySpan<byte> Span => _buf.AsSpan(0, _len);
 
-    public void Clear() => _len = 0;
+    public void Clear()
+    {
+        _len = 0;
+        _clocks = 0;
+    }
 
     private Span<byte> Take(int n)
     {
@@ -391,8 +396,9 @@ public sealed class StateWriter
     }
 
     /// <summary>
-    /// A vector clock (or a row of one): entries past the end are 0, so trailing zeros are left
-    /// out and clocks that grew in a different order but hold the same entries write the same.
+    /// A vector clock (or a row of one), entry i a value of task i's component: entries past the
+    /// end are 0, so trailing zeros are left out and clocks that grew in a different order but
+    /// hold the same entries write the same. Values are written by rank (<see cref="ClockValue"/>).
     /// </summary>
     public void Clock(int[]? a)
     {
@@ -407,7 +413,55 @@ public sealed class StateWriter
             n--;
         Int(n);
         for (var i = 0; i < n; i++)
-            BinaryPrimitives.WriteInt32LittleEndian(Take(4), a[i]);
+            ClockValue(i, a[i]);
+    }
+
+    private long[] _clockKeys = new long[256];
+    private int[] _clockAt = new int[256];
+    private int _clocks;
+
+    /// <summary>
+    /// A value of one task's component of the race detector's clocks (a clock entry or an epoch):
+    /// written as a placeholder that <see cref="RankClockValues"/> replaces by the value's rank
+    /// among the distinct values of that component in the state (0 stays 0). See Races.State.cs
+    /// for why the ranked state has the same future as the raw one.
+    /// </summary>
+    public void ClockValue(int component, int value)
+    {
+        var at = _len;
+        BinaryPrimitives.WriteInt32LittleEndian(Take(4), 0);
+        if (value == 0)
+            return;
+        if (_clocks == _clockKeys.Length)
+        {
+            Array.Resize(ref _clockKeys, _clocks * 2);
+            Array.Resize(ref _clockAt, _clocks * 2);
+        }
+
+        _clockKeys[_clocks] = ((long)component << 32) | (uint)value;
+        _clockAt[_clocks++] = at;
+    }
+
+    /// <summary>Replaces every <see cref="ClockValue"/> written since <see cref="Clear"/> by its rank within its component.</summary>
+    public void RankClockValues()
+    {
+        if (_clocks == 0)
+            return;
+        Array.Sort(_clockKeys, _clockAt, 0, _clocks);
+        var rank = 0;
+        var key = -1L;
+        for (var i = 0; i < _clocks; i++)
+        {
+            var k = _clockKeys[i];
+            if (k >> 32 != key >> 32)
+                rank = 0;
+            if (k != key)
+                rank++;
+            key = k;
+            BinaryPrimitives.WriteInt32LittleEndian(_buf.AsSpan(_clockAt[i], 4), rank);
+        }
+
+        _clocks = 0;
     }
 
     /// <summary>A value of a location: primitives by their bits, objects by a number stable across executions.</summary>
