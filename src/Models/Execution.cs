@@ -26,6 +26,9 @@ public interface IExecutionDriver
     /// </summary>
     int ChooseWeak(Execution ex, SimTask? task, int n, int sc) => Choose(ex, task, n);
 
+    /// <summary>Whether a weak-memory choice made now may take a non-SC alternative (see <see cref="Scheduling.ISchedulePolicy.StaleAllowed"/>).</summary>
+    bool StaleAllowed(Execution ex) => true;
+
     /// <summary>A task created while the execution runs (a workqueue worker, say).</summary>
     void OnSpawn(Execution ex, SimTask task, Func<ValueTask> body);
 }
@@ -242,6 +245,36 @@ public sealed class Execution
         var v = Memory.LoadLatest(t, x, order);
         Races?.OnLoad(t, x, order, rmw: false, IsPointer<T>(), Memory.RaceRead, RefOf(v));
         return v;
+    }
+
+    /// <summary>
+    /// The enabling condition of a spin-wait on one location's value (smp_cond_load_*): under
+    /// lkmm it also holds when only an older store satisfies <paramref name="cond"/>, while the
+    /// stale bound allows that non-SC read (see <see cref="MemoryModel.CanReadSatisfying{T}"/>).
+    /// </summary>
+    internal bool SpinCanEnd<T>(SimTask t, Loc<T> x, Func<T, bool> cond)
+    {
+        if (IsSc)
+            return cond(x.Peek());
+        return Memory.CanReadSatisfying(t, x, cond) switch
+        {
+            SpinExit.Newest => true,
+            SpinExit.OnlyStale => Driver.StaleAllowed(this),
+            _ => false,
+        };
+    }
+
+    /// <summary>The read of a spin-wait whose <see cref="SpinCanEnd{T}"/> held: Done when it ends the wait.</summary>
+    internal (bool Done, T Value) LoadSatisfying<T>(SimTask t, Loc<T> x, MemOrder order, Func<T, bool> cond)
+    {
+        if (IsSc)
+            return (true, LoadLatest(t, x, order));
+        StepFootprint?.Read(x.Key);
+        Memory.RaceRead = default;
+        var r = Memory.LoadSatisfying(t, x, order, cond);
+        Races?.OnLoad(t, x, order, rmw: false, IsPointer<T>(), Memory.RaceRead, RefOf(r.Value));
+        StateCache?.Loaded(x.Key, r.Value);
+        return r;
     }
 
     /// <summary>The object a load or store of a reference type moves (no boxing: null for value types), for data dependencies.</summary>

@@ -76,6 +76,16 @@ public static partial class Kernel
     /// <c>while (!cond) cpu_relax();</c> — modelled as a blocked task, not a loop: the explorers
     /// run it only once the condition holds, and a spin nothing can end is a hang.
     /// </summary>
+    /// <remarks>
+    /// Limit: the condition reads the newest values (<see cref="Loc{T}.Peek"/>), under every
+    /// memory model. Under lkmm the loop's loads could also return older stores, so a spin that
+    /// ends on a value that was already overwritten (a flag that went 1 then back to 0) is not
+    /// explored here, and neither is a stale read of the locations it reads inside the condition
+    /// (the task's view does not move). Where the wait is on one location's value, use
+    /// <see cref="SmpCondLoadAcquire{T}"/> or <see cref="SmpCondLoadRelaxed{T}"/>, which explore
+    /// those reads: it matters where a waiter takes a lock or a role on what it saw (a queue head
+    /// that reads a lock word from before the previous owner's set_locked(), qspinlock).
+    /// </remarks>
     public static async ValueTask SpinUntil(Func<bool> cond, string what, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
     {
         var (ex, t) = Ctx();
@@ -146,26 +156,46 @@ public static partial class Kernel
         var (order, op) = ex.Orderings != null
             ? Hooked(ex, MemOrder.Acquire, rmw: false, "smp_cond_load_acquire", fn, file, line)
             : (MemOrder.Acquire, "smp_cond_load_acquire");
-        await ex.Point(t, () => cond(x.Peek()), $"{x.Name} ({op})", $"{fn} ({Path.GetFileName(file)}:{line})", x);
-        Allocator.CheckLive(x, op, file, line, t);
-        var v = ex.LoadLatest(t, x, order);
-        ex.Record(t, op, x.Name, x.FormatValue(v), fn, file, line, memory: ex.MemoryNote);
+        var v = await CondLoad(ex, t, x, cond, order, op, fn, file, line);
         if (v is null)
             NoteNull(ex, t, x, op, fn, file, line);
-        ex.RaceCheck(t, x, write: false, order, op, fn, file, line, v);
         return v;
     }
 
     /// <summary>smp_cond_load_relaxed()</summary>
-    public static async ValueTask<T> SmpCondLoadRelaxed<T>(Loc<T> x, Func<T, bool> cond, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    public static ValueTask<T> SmpCondLoadRelaxed<T>(Loc<T> x, Func<T, bool> cond, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
     {
         var (ex, t) = Ctx();
-        await ex.Point(t, () => cond(x.Peek()), $"{x.Name} (smp_cond_load_relaxed)", $"{fn} ({Path.GetFileName(file)}:{line})", x);
-        Allocator.CheckLive(x, "smp_cond_load_relaxed", file, line, t);
-        var v = ex.LoadLatest(t, x, MemOrder.Once);
-        ex.Record(t, "smp_cond_load_relaxed", x.Name, x.FormatValue(v), fn, file, line, memory: ex.MemoryNote);
-        ex.RaceCheck(t, x, write: false, MemOrder.Once, "smp_cond_load_relaxed", fn, file, line, v);
-        return v;
+        return CondLoad(ex, t, x, cond, MemOrder.Once, "smp_cond_load_relaxed", fn, file, line);
+    }
+
+    /// <summary>
+    /// The loop of smp_cond_load_*(), a blocked task until a read of <paramref name="x"/> may
+    /// satisfy <paramref name="cond"/>. Under lkmm that read may return an older store than the
+    /// newest (<see cref="MemoryModel.CanReadSatisfying{T}"/>), or catch up with a newest that
+    /// does not satisfy and spin on; sc and tso read the newest value once it satisfies.
+    /// </summary>
+    private static async ValueTask<T> CondLoad<T>(Execution ex, SimTask t, Loc<T> x, Func<T, bool> cond, MemOrder order, string op,
+        string fn, string file, int line)
+    {
+        var what = $"{x.Name} ({op})";
+        var at = $"{fn} ({Path.GetFileName(file)}:{line})";
+        Func<bool> canEnd = () => ex.SpinCanEnd(t, x, cond);
+        while (true)
+        {
+            await ex.Point(t, canEnd, what, at, x);
+            Allocator.CheckLive(x, op, file, line, t);
+            var (done, v) = ex.LoadSatisfying(t, x, order, cond);
+            if (done)
+            {
+                ex.Record(t, op, x.Name, x.FormatValue(v), fn, file, line, memory: ex.MemoryNote);
+                ex.RaceCheck(t, x, write: false, order, op, fn, file, line, v);
+                return v;
+            }
+
+            ex.Record(t, op, x.Name, x.FormatValue(v) + ": spins on", fn, file, line, memory: ex.MemoryNote);
+            ex.RaceCheck(t, x, write: false, MemOrder.Once, op, fn, file, line, v);
+        }
     }
 
     // ---- recorded choices ------------------------------------------------------------------

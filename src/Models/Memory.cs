@@ -129,6 +129,17 @@ public interface INamed
     string DisplayName { get; }
 }
 
+/// <summary>What a spinning load could read that ends its wait (<see cref="MemoryModel.CanReadSatisfying{T}"/>).</summary>
+public enum SpinExit : byte
+{
+    /// <summary>Nothing the task may read satisfies the condition: the spin waits.</summary>
+    None,
+    /// <summary>The newest store satisfies it (older ones may too).</summary>
+    Newest,
+    /// <summary>Only stores older than the newest do: the exit is a non-SC choice, within the stale bound.</summary>
+    OnlyStale,
+}
+
 /// <summary>
 /// Hooks a memory model implements. The kernel API calls them at the moment an access takes
 /// effect (after its scheduling point), so they run one at a time under both drivers.
@@ -160,6 +171,28 @@ public abstract class MemoryModel
     /// value, and a spinning CPU keeps re-reading until it sees it, so the load reads that value.
     /// </summary>
     public virtual T LoadLatest<T>(SimTask task, Loc<T> loc, MemOrder order) => Load(task, loc, order, rmw: false);
+
+    /// <summary>
+    /// The enabling condition of a value-conditioned spin-wait on one location (smp_cond_load_*,
+    /// atomic_cond_read_*): can the task's next read of <paramref name="loc"/> return a value
+    /// that satisfies <paramref name="cond"/>, and only through a non-SC choice? Here (sc, tso:
+    /// the task waits with its store buffer drained) a spinning load reads the newest value. It
+    /// must read what it looks at through <see cref="Loc{T}.Peek"/> or
+    /// <see cref="Scheduling.Reduction.Footprints.Read"/> (the blocked step's footprint is what
+    /// this predicate reads), and may run on a thread that is no task's (Coyote's scheduler),
+    /// so it must not use <see cref="Execution.Current"/>.
+    /// </summary>
+    public virtual SpinExit CanReadSatisfying<T>(SimTask task, Loc<T> loc, Func<T, bool> cond) =>
+        cond(loc.Peek()) ? SpinExit.Newest : SpinExit.None;
+
+    /// <summary>
+    /// The read of a spin-wait whose <see cref="CanReadSatisfying{T}"/> held: Done with the value
+    /// that ends it, or not Done when the read returned a value that does not satisfy the
+    /// condition (the spin goes on; a model only does that where the read moved the task's view,
+    /// so the spin cannot take the same step again). Here: the newest value, which satisfies.
+    /// </summary>
+    public virtual (bool Done, T Value) LoadSatisfying<T>(SimTask task, Loc<T> loc, MemOrder order, Func<T, bool> cond) =>
+        (true, LoadLatest(task, loc, order));
 
     /// <summary>The task is about to wait (spin or sleep) on a condition: a model with store buffers drains them.</summary>
     public virtual void OnWait(SimTask task) { }

@@ -395,6 +395,36 @@ public class MutateTests
     }
 
     /// <summary>
+    /// kmc mutate on qspinlock: the MCS hand-off's acquire (the new head's wait on node->locked)
+    /// and release (the old head's node->locked = 1) relaxed are killed under lkmm, within
+    /// --quick's tenth of weaken.qspinlock's budget: the new head's atomic_cond_read_acquire() on
+    /// the lock word ends on a store from before the old head's set_locked() (a stale read the
+    /// trace names), so it claims a lock that is held. sc and tso pass them (the spin reads the
+    /// newest value there, and no plain access loses its happens-before).
+    /// </summary>
+    [Theory]
+    [InlineData("ArchMcsSpinLockContended.smp_cond_load_acquire")]
+    [InlineData("ArchMcsSpinUnlockContended.smp_store_release")]
+    public void MutateKillsQspinlocksMcsHandOffWeakeningsUnderLkmm(string site)
+    {
+        var check = (WeakenedCheck)CheckRegistry.Get("weaken.qspinlock");
+        var m = Assert.Single(MutationScore.Mutants(check), x => x.Site.Name == site);
+        Assert.Null(MutationScore.Exempt(check, m));
+        static RunSettings Quick(string model) => new() { Strategy = "random", Iterations = model == "tso" ? 50 : 100, MemoryModel = model };
+        var r = MutationScore.Run(check, m, Quick);
+        Assert.Equal(MutantOutcome.Killed, r.Outcome);
+        Assert.StartsWith("lkmm:", r.Detail);
+
+        var run = CheckRunner.Run(check, check.GetVariant(site), Quick("lkmm"));
+        Assert.NotNull(run.Result.Failure);
+        Assert.NotNull(run.Trace);
+        Assert.Contains(run.Trace!.Steps, s => s.Op == "smp_cond_load_acquire" && s.Target == "lock.val"
+                                               && s.Memory?.Contains("stale, the newest is") == true);
+        foreach (var model in new[] { "sc", "tso" })
+            Assert.Null(CheckRunner.Run(check, check.GetVariant(site), Quick(model)).Result.Failure);
+    }
+
+    /// <summary>
     /// The closures' READ_ONCE/WRITE_ONCE sites declared harmless when plain are all sites of the
     /// fixed code, and closure_nr_remaining()'s atomic_read() made plain is killed: the putter's
     /// read races with the waiter's put.

@@ -45,16 +45,16 @@ public sealed class WeakenQspinlock : WeakenedCheck
             "the node's initialisation is no longer ordered before xchg_tail() and WRITE_ONCE(prev->next, node): the predecessor's hand-off "
             + "node->locked = 1 can land before the late node->locked = 0, which erases it, and the successor spins forever. This is the "
             + "arm64 bug fixed in v4.16 by \"locking/qspinlock: Ensure node is initialised before updating prev->next\""),
-        Undetected("ArchMcsSpinLockContended.smp_cond_load_acquire",
+        LkmmBug("ArchMcsSpinLockContended.smp_cond_load_acquire",
             "the MCS hand-off's acquire orders the new queue head's wait on the lock word after the old head's set_locked(); without it "
-            + "the LKMM lets the new head read the locked byte before set_locked() (message passing without acquire) and take the lock "
-            + "too. kmc cannot show this: a spin-wait ends on the newest value of what it spins on (Models: smp_cond_load_*), so the "
-            + "new head's atomic_cond_read_acquire() on the lock word always sees set_locked(), and the sub-word stores are RMWs that "
-            + "cannot land late; qspinlock-4cpu exhausted within the default bounds (58848 executions under lkmm)"),
-        Undetected("ArchMcsSpinUnlockContended.smp_store_release",
+            + "the LKMM lets the new head's atomic_cond_read_acquire() end on the lock word from before set_locked() (message passing "
+            + "without acquire: the spin may read any store its view allows), so it sees locked and pending clear and claims the lock "
+            + "while the old head holds it. The old head's later owner then races with it on the data, or the new head, its "
+            + "try_cmpxchg failing on the locked byte, waits for a successor that never comes (a Hang)"),
+        LkmmBug("ArchMcsSpinUnlockContended.smp_store_release",
             "the MCS hand-off's release orders the old head's set_locked() before node->locked = 1; without it the new head may see the "
-            + "hand-off before set_locked() and take the lock too (LKMM: message passing without release). kmc cannot show this, for the "
-            + "same reason as the acquire side (a spin-wait ends on the newest value; sub-word stores are RMWs)"),
+            + "hand-off and still read the lock word from before set_locked() (LKMM: message passing without release), claim the lock "
+            + "too, and hang or race as for the acquire side"),
     ];
 }
 

@@ -191,6 +191,8 @@ public sealed class BlockPolicy : ISchedulePolicy
 
     public int PickWeakChoice(int n, int sc) => Pick(n, sc);
 
+    public bool StaleAllowed() => _inner?.StaleAllowed() ?? true;
+
     /// <param name="sc">the SC alternative of a weak-memory choice; -1 for any other choice</param>
     private int Pick(int n, int sc)
     {

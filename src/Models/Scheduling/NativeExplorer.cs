@@ -487,6 +487,8 @@ public sealed class NativeExplorer : IExplorer
             return v;
         }
 
+        public bool StaleAllowed(Execution ex) => _policy.StaleAllowed();
+
         public void OnSpawn(Execution ex, SimTask task, Func<ValueTask> body)
         {
             var parent = Execution.CurrentTask;

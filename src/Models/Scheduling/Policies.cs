@@ -10,6 +10,13 @@ public interface ISchedulePolicy
 
     /// <summary>A weak-memory choice (see <see cref="IExecutionDriver.ChooseWeak"/>); samplers treat it as any other.</summary>
     int PickWeakChoice(int n, int sc) => PickChoice(n);
+
+    /// <summary>
+    /// Whether a weak-memory choice made now may take a non-SC alternative. A memory model asks
+    /// before it lets a step exist only through such an alternative (a spin-wait ending on a stale
+    /// store, see <see cref="MemoryModel.CanReadSatisfying{T}"/>); samplers have no bound.
+    /// </summary>
+    bool StaleAllowed() => true;
 }
 
 /// <summary>Uniform random scheduling and choices.</summary>
@@ -178,6 +185,8 @@ public sealed class DfsPolicy : ISchedulePolicy
     /// <summary>Within the stale bound (see <see cref="StaleBudget"/>).</summary>
     public int PickWeakChoice(int n, int sc) => _budget.Pick(n, sc, Next);
 
+    public bool StaleAllowed() => _budget.Allows();
+
     private int Next(int count)
     {
         if (count == 1)
@@ -309,6 +318,18 @@ public sealed class StaleBudget(int bound)
     {
         _spent = 0;
         Reached = false;
+    }
+
+    /// <summary>
+    /// Whether a non-SC alternative may still be taken. Asked only where one exists, so a "no"
+    /// is the bound cutting something off (<see cref="Reached"/>).
+    /// </summary>
+    public bool Allows()
+    {
+        if (bound < 0 || _spent < bound)
+            return true;
+        Reached = true;
+        return false;
     }
 
     /// <param name="next">the search's next decision among that many ranks</param>

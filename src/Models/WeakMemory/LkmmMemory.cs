@@ -117,7 +117,10 @@ namespace Kmc.Models.WeakMemory;
 /// two readers may still disagree on the order of two independent stores (IRIW without
 /// barriers is allowed, as in the LKMM; with smp_mb() between the reads it is not, as in the
 /// LKMM). RMWs always read the newest store.
-/// Spin-waits end on the newest value (<see cref="MemoryModel.LoadLatest{T}"/>). wmb/rmb are
+/// A value-conditioned spin-wait on one location (smp_cond_load_*, atomic_cond_read_*) may end
+/// on any store its view allows that satisfies its condition (<see cref="CanReadSatisfying{T}"/>);
+/// a spin on a condition over several locations (<see cref="Kernel.SpinUntil"/>) and the lock
+/// words of spin_lock()/mutex_lock() wait for the newest values only. wmb/rmb are
 /// modelled as release/acquire fences, so they also order loads before later stores and loads
 /// before later stores, which the LKMM does not promise (but no LB makes that moot). Writes
 /// that bypass the kernel API (initialisation, private lists) are treated as globally visible:
@@ -346,6 +349,98 @@ public sealed class LkmmMemory(bool rmwSequences = true) : MemoryModel
         Read(State(task), loc, e, acquire: order is MemOrder.Acquire or MemOrder.Full);
         Note(reset: true)?.Append("reads ").Append(e.Describe());
         return e.Value;
+    }
+
+    /// <summary>
+    /// A spin-wait may end on any store its view still allows that satisfies the condition, not
+    /// only the newest: each iteration is a READ_ONCE() that may return an older store (as
+    /// <see cref="Load{T}"/>), so the loop can see a value that was overwritten meanwhile (a
+    /// flag that went 0, 1, 0 ends a wait for 1). Ending on an older store is a non-SC choice,
+    /// so it is offered only while the stale bound allows one; with the bound spent only the
+    /// newest value counts, as before.
+    /// </summary>
+    public override SpinExit CanReadSatisfying<T>(SimTask task, Loc<T> loc, Func<T, bool> cond)
+    {
+        Scheduling.Reduction.Footprints.Read(loc.Key);
+        var h = HistoryOf(loc);
+        if (cond(h.Last.Value))
+            return SpinExit.Newest;
+        return CountSatisfying(h, SpinFloor(State(task), loc, consume: false), cond) == 0 ? SpinExit.None : SpinExit.OnlyStale;
+    }
+
+    /// <summary>
+    /// The read of a spin-wait that may end: a recorded choice among the satisfying stores in the
+    /// task's window, newest first (the SC choice). When the newest does not satisfy, the SC
+    /// choice is to read it and spin on: the loop's READ_ONCE() caught up with the newest store,
+    /// so the older satisfying ones are out of its window from then on (coherence), and the spin
+    /// waits for a new store. That keeps a hang that needs the spinner to miss the stale value
+    /// reachable, and the stale exit costs one unit of the stale bound.
+    /// </summary>
+    public override (bool Done, T Value) LoadSatisfying<T>(SimTask task, Loc<T> loc, MemOrder order, Func<T, bool> cond)
+    {
+        var h = HistoryOf(loc);
+        var ts = State(task);
+        var note = Note(reset: true);
+        var lo = SpinFloor(ts, loc, consume: true);
+        var newestOk = cond(h.Last.Value);
+        var satisfying = CountSatisfying(h, lo, cond);
+        var pick = Choose(task, newestOk ? satisfying : satisfying + 1);
+        if (!newestOk && pick-- == 0)
+        {
+            // The loop's relaxed re-read of the newest store: the spin goes on from there.
+            var last = h.Last;
+            RaceRead = last.Race;
+            Read(ts, loc, last, acquire: CarriesAddressDependency<T>());
+            note?.Append("reads ").Append(last.Describe()).Append(", the newest, which does not end the wait: spins on");
+            return (false, last.Value);
+        }
+
+        StoreEntry<T> e = h.Last;
+        for (var i = h.Entries.Count - 1; i >= lo; i--)
+        {
+            if (cond(h.Entries[i].Value) && pick-- == 0)
+            {
+                e = h.Entries[i];
+                break;
+            }
+        }
+
+        RaceRead = e.Race;
+        Read(ts, loc, e, acquire: order is MemOrder.Acquire or MemOrder.Full || CarriesAddressDependency<T>());
+        if (note != null)
+        {
+            note.Append("reads ").Append(e.Describe());
+            if (!ReferenceEquals(e, h.Last))
+                note.Append(": stale, the newest is ").Append(h.Last.Describe().Replace("#", "step "));
+        }
+
+        return (true, e.Value);
+    }
+
+    /// <summary>The oldest store a spinning load of the task may read (its view, and an address dependency).</summary>
+    private static int SpinFloor(TaskState ts, Loc loc, bool consume)
+    {
+        var lo = ts.Cur.FloorIndex(loc);
+        if (ts.AddressDependency is { } dep)
+        {
+            lo = Math.Max(lo, dep.FloorIndex(loc));
+            if (consume)
+                ts.AddressDependency = null;
+        }
+
+        return lo;
+    }
+
+    private static int CountSatisfying<T>(History<T> h, int lo, Func<T, bool> cond)
+    {
+        var n = 0;
+        for (var i = lo; i < h.Entries.Count; i++)
+        {
+            if (cond(h.Entries[i].Value))
+                n++;
+        }
+
+        return n;
     }
 
     /// <summary>A pointer-valued load: later loads through it are dependency-ordered (see Limits).</summary>

@@ -7,7 +7,7 @@
 //
 // Modelling notes:
 // * smp_cond_load_acquire(l, VAL) in arch_mcs_spin_lock_contended() is a blocked spin (the
-//   task runs again only once *l != 0), as every spin-wait in the models.
+//   task runs again only once it may read *l != 0), as every spin-wait in the models.
 // * The unlock's `while (!(next = READ_ONCE(node->next))) cpu_relax();` is a blocked spin that
 //   ends on the newest node->next, as smp_cond_load_relaxed(&node->next, VAL) would.
 // * mcs_spinlock::count (qspinlock's nesting count) is touched only by its own CPU with

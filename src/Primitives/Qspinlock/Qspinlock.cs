@@ -17,8 +17,8 @@
 //   Exact for the values the word takes; stronger than a byte store only in that it cannot
 //   land late in coherence order.
 // * pv_enabled() is false and virt_spin_lock() returns false (bare metal): pv_* hooks are no-ops.
-// * atomic_cond_read_acquire(&lock->val, c) and smp_cond_load_*(p, c) are blocked spins (the
-//   task runs again once c holds on the newest value). The pending hand-over wait
+// * atomic_cond_read_acquire(&lock->val, c) and smp_cond_load_*(p, c) are blocked spins (the task runs
+//   again once c holds on a value it may read: under lkmm also an older store). The pending hand-over wait
 //   atomic_cond_read_relaxed(.., VAL != _Q_PENDING_VAL || !cnt--) with _Q_PENDING_LOOPS == 1 is
 //   bounded (at most two reads), so it is written out as those reads.
 // * The nesting count qnodes[0].mcs.count is CPU-local and outside the memory model (see

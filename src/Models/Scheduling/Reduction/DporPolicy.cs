@@ -169,6 +169,8 @@ public sealed class DporPolicy : ISchedulePolicy
 
     public int PickWeakChoice(int n, int sc) => _budget.Pick(n, sc, Next);
 
+    public bool StaleAllowed() => _budget.Allows();
+
     private int Next(int count)
     {
         if (count == 1)
