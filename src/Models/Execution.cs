@@ -224,7 +224,7 @@ public sealed class Execution
         return v;
     }
 
-    /// <summary>The load that ends a spin-wait (smp_cond_load_*): the newest value.</summary>
+    /// <summary>A load of the newest value (what a spin-wait ends on under sc and tso, see <see cref="LoadSatisfying{T}"/>).</summary>
     internal T LoadLatest<T>(SimTask t, Loc<T> x, MemOrder order)
     {
         var v = LoadLatestCore(t, x, order);

@@ -9,7 +9,9 @@ namespace Kmc.Models;
 /// side effects and whose exit depends only on the locations it re-reads. Under fair scheduling
 /// (every runnable task eventually runs) and the assumption that a spin re-reads after every
 /// write it can see, such a loop runs forever exactly when an execution reaches a state in which
-/// every unfinished task is blocked: spinning on a condition that is false on the latest values,
+/// every unfinished task is blocked: spinning on a condition that is false on the latest values
+/// (under lkmm, for smp_cond_load_*(), on every store the spinner may still read: a spin that
+/// could end on an older store is a step, whose SC alternative reads the newest and spins on),
 /// or asleep. kmc models each spin as a blocked task (<see cref="Kernel.SpinUntil"/>), so the
 /// explorers reach that state as "no task can move", and the infinite fair execution is that
 /// state followed by the cycle of spin iterations, each re-reading the same values.
