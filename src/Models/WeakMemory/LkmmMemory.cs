@@ -374,7 +374,10 @@ public sealed class LkmmMemory(bool rmwSequences = true) : MemoryModel
     /// choice is to read it and spin on: the loop's READ_ONCE() caught up with the newest store,
     /// so the older satisfying ones are out of its window from then on (coherence), and the spin
     /// waits for a new store. That keeps a hang that needs the spinner to miss the stale value
-    /// reachable, and the stale exit costs one unit of the stale bound.
+    /// reachable, and the stale exit costs one unit of the stale bound. The loop is one step, as
+    /// an await loop whose failed iterations have no effect (Lahav, Namakonov, Oberhauser,
+    /// Podkopaev, Vafeiadis, "Making Weak Memory Models Fair", OOPSLA 2021): only the read that
+    /// ends it, or the read of the newest that leaves it blocked, matters.
     /// </summary>
     public override (bool Done, T Value) LoadSatisfying<T>(SimTask task, Loc<T> loc, MemOrder order, Func<T, bool> cond)
     {
