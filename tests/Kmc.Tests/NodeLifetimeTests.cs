@@ -100,6 +100,14 @@ public class NodeLifetimeTests
     {
         var node = new Node("qnode[0]");
         var left = new Loc<int>("left");
+        // The late task is spawned first, so the search's first execution runs its store before
+        // the owner enters: the order that fails must come from the reduction's backtracking.
+        ex.Spawn("late", 1, async () =>
+        {
+            if (waitForLeave)
+                await SmpCondLoadAcquire(left, v => v != 0);
+            await late(node);
+        });
         ex.Spawn("owner", 0, async () =>
         {
             if (enter)
@@ -108,12 +116,6 @@ public class NodeLifetimeTests
             if (enter)
                 NodeLeave(node.Lifetime);
             await SmpStoreRelease(left, 1);
-        });
-        ex.Spawn("late", 1, async () =>
-        {
-            if (waitForLeave)
-                await SmpCondLoadAcquire(left, v => v != 0);
-            await late(node);
         });
     });
 
