@@ -117,6 +117,8 @@ public sealed class NodeLifetime : Scheduling.IStateful
 
     private void OnWrite<T>(Loc<T> x, T value, string op, string file, int line, SimTask t)
     {
+        if (!Execution.Current.Options.DetectUseAfterLeave)
+            return;
         Scheduling.Reduction.Footprints.Read(_key);
         if (!InQueue && Owner != null && Owner != t)
             Report(x, x.FormatValue(value), op, file, line, t);
@@ -124,6 +126,8 @@ public sealed class NodeLifetime : Scheduling.IStateful
 
     private void OnWrite(Loc x, string value, string op, string file, int line, SimTask t)
     {
+        if (!Execution.Current.Options.DetectUseAfterLeave)
+            return;
         Scheduling.Reduction.Footprints.Read(_key);
         if (!InQueue && Owner != null && Owner != t)
             Report(x, value, op, file, line, t);

@@ -153,6 +153,14 @@ public class NodeLifetimeTests
     }
 
     [Fact]
+    public void WithTheCheckOffALateStoreIsNotReported()
+    {
+        var r = new NativeExplorer().Explore(AfterLeave(n => WriteOnce(n.Next, 7)), Dfs() with { DetectUseAfterLeave = false });
+        Assert.Null(r.Failure);
+        Assert.True(r.Exhausted);
+    }
+
+    [Fact]
     public void TheOwnersOwnStoresAfterLeaveAndStoresToANodeNeverEnteredAreNotReported()
     {
         var own = new NativeExplorer().Explore(new Scenario(1, ex =>
