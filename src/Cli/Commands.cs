@@ -818,8 +818,9 @@ public sealed class Commands(ILogger log)
         var benchTimeout = new Option<double>("--timeout") { Description = "with --exhaustive: seconds each search may take (default 60)", DefaultValueFactory = _ => 60 };
         var workers = new Option<bool>("--workers") { Description = "instead: a worker process's fixed cost, and the default worker choice against 1 worker and every core" };
         var races = new Option<bool>("--races") { Description = "instead: what the data-race property costs per execution (random schedules with it on and off, per model) on passing checks" };
+        var leave = new Option<bool>("--leave") { Description = "instead: what use-after-leave checking of static queue nodes costs (dfs executions and time per random execution, on and off, per model) on the fixed OSQ, MCS and qspinlock" };
         var invariants = new Option<bool>("--invariants") { Description = "instead: what the closures' and genradix's structural step invariants cost (configured search per model, with and without)" };
-        var cmd = new Command("bench", "schedules/s and decisions/s of each driver on fixed 2-task and 4-task workloads") { models, checks, exhaustive, benchTimeout, workers, races, invariants };
+        var cmd = new Command("bench", "schedules/s and decisions/s of each driver on fixed 2-task and 4-task workloads") { models, checks, exhaustive, benchTimeout, workers, races, leave, invariants };
         cmd.SetAction(p =>
         {
             if (p.GetValue(invariants))
@@ -827,6 +828,12 @@ public sealed class Commands(ILogger log)
                 if (p.GetValue(models) || p.GetValue(exhaustive) || p.GetValue(workers) || p.GetValue(races) || p.GetValue(checks) is { Length: > 0 })
                     throw new KmcInputException("--invariants is a bench of its own: drop --memory-models, --exhaustive, --workers, --races and --check");
                 InvariantBench.Run(KmcConfig.Load(null));
+            }
+            else if (p.GetValue(leave))
+            {
+                if (p.GetValue(models) || p.GetValue(exhaustive) || p.GetValue(workers) || p.GetValue(races))
+                    throw new KmcInputException("--leave is a bench of its own: drop --memory-models, --exhaustive, --workers and --races");
+                LeaveBench.Run(p.GetValue(checks) is { Length: > 0 } named ? named : LeaveBench.DefaultChecks);
             }
             else if (p.GetValue(races))
             {
@@ -852,7 +859,7 @@ public sealed class Commands(ILogger log)
             else if (p.GetValue(models))
                 ModelBench.Run(p.GetValue(checks) is { Length: > 0 } named ? named : ModelBench.DefaultChecks, new RunSettings());
             else if (p.GetValue(checks) is { Length: > 0 })
-                throw new KmcInputException("--check only applies with --memory-models, --exhaustive or --races");
+                throw new KmcInputException("--check only applies with --memory-models, --exhaustive, --races or --leave");
             else
                 Bench.Run(Console.Out);
             return 0;

@@ -60,6 +60,13 @@ public sealed record ExecutionOptions
     /// </summary>
     public bool RacesOnlyNoted { get; init; }
 
+    /// <summary>
+    /// Report stores into a static queue node after its owner left (<see cref="FailureKind.UseAfterLeave"/>),
+    /// a property every port that marks its nodes has. Off only in tests that look behind it at a
+    /// later symptom of the same bug (a structural invariant, say).
+    /// </summary>
+    public bool DetectUseAfterLeave { get; init; } = true;
+
     /// <summary>Keep every location created (for final-state comparisons).</summary>
     public bool TrackLocations { get; init; }
 }

@@ -27,6 +27,12 @@ public enum FailureKind
     Leak,
     /// <summary>Model code threw something that is not a kernel failure: a bug in kmc's own scenario code or in the port's C#.</summary>
     ModelCrash,
+    /// <summary>
+    /// A store or successful RMW to a field of a static queue node (per-CPU, never freed) by
+    /// another task after the node's owner left the queue and before it entered again: the late
+    /// store lands in the node's next use (<see cref="NodeLifetime"/>).
+    /// </summary>
+    UseAfterLeave,
 }
 
 /// <summary>A property violation found in one execution.</summary>

@@ -74,6 +74,7 @@ public static partial class Kernel
 
         Allocator.CheckLive(l.Locked, "arch_spin_lock", file, line, t);
         ex.Load(t, l.Locked, MemOrder.Acquire, rmw: true);
+        NodeLifetime.CheckWrite(l.Locked, "1", "arch_spin_lock", file, line, t);
         ex.Store(t, l.Locked, 1, MemOrder.Acquire, rmw: true);
         l.Take(ex, t, fn, file, line);
         if (ex.Recording)
@@ -89,6 +90,7 @@ public static partial class Kernel
         var ok = old == 0;
         if (ok)
         {
+            NodeLifetime.CheckWrite(l.Locked, "1", "arch_spin_trylock", file, line, t);
             ex.Store(t, l.Locked, 1, MemOrder.Acquire, rmw: true);
             l.Take(ex, t, fn, file, line);
         }
@@ -109,6 +111,7 @@ public static partial class Kernel
         }
 
         Allocator.CheckLive(l.Locked, "arch_spin_unlock", file, line, t);
+        NodeLifetime.CheckWrite(l.Locked, "0", "arch_spin_unlock", file, line, t);
         l.Holder = null;
         ex.Store(t, l.Locked, 0, MemOrder.Release, rmw: false);
         if (ex.Recording)

@@ -109,6 +109,7 @@ public static partial class Kernel
         public bool Run(Execution ex, SimTask t)
         {
             Allocator.CheckLive(X, Op, File, Line, t);
+            NodeLifetime.CheckWrite(X, V, Op, File, Line, t);
             ex.Store(t, X, V, Order, rmw: false);
             if (ex.Recording)
                 ex.Record(t, Op, X.Name, X.FormatValue(V), Fn, File, Line, memory: ex.MemoryNote);
@@ -187,6 +188,7 @@ public static partial class Kernel
         public T Run(Execution ex, SimTask t)
         {
             Allocator.CheckLive(X, Op, File, Line, t);
+            NodeLifetime.CheckWrite(X, V, Op, File, Line, t);
             var old = ex.Load(t, X, Order, rmw: true);
             ex.Store(t, X, V, Order, rmw: true);
             if (ex.Recording)
@@ -214,7 +216,11 @@ public static partial class Kernel
             var found = ex.Load(t, X, Order, rmw: true);
             var ok = EqualityComparer<T>.Default.Equals(found, Old);
             if (ok)
+            {
+                // A failed cmpxchg writes nothing: OSQ's Step A tries it on a node that may have left.
+                NodeLifetime.CheckWrite(X, New, Op, File, Line, t);
                 ex.Store(t, X, New, Order, rmw: true);
+            }
             if (ex.Recording)
             {
                 var value = ok
@@ -372,6 +378,7 @@ public static partial class Kernel
             Allocator.CheckLive(X, Op, File, Line, t);
             var old = ex.Load(t, X, Order, rmw: true);
             var @new = old + Delta;
+            NodeLifetime.CheckWrite(X, @new, Op, File, Line, t);
             ex.Store(t, X, @new, Order, rmw: true);
             if (ex.Recording)
                 ex.Record(t, Op, X.Name, X.Layout is null ? $"{old} -> {@new}" : $"{X.FormatValue(old)} -> {X.FormatValue(@new)}", Fn, File, Line, memory: ex.MemoryNote);
@@ -483,6 +490,7 @@ public static partial class Kernel
             Allocator.CheckLive(X, Op, File, Line, t);
             var old = ex.Load(t, X, Order, rmw: true);
             var @new = (old & ~Mask) | (Value & Mask);
+            NodeLifetime.CheckWrite(X, @new, Op, File, Line, t);
             ex.Store(t, X, @new, Order, rmw: true);
             if (ex.Recording)
                 ex.Record(t, Op, Part is null ? X.Name : $"{X.Name}.{Part}", X.Layout is null ? $"0x{old:x} -> 0x{@new:x}" : $"{X.FormatValue(old)} -> {X.FormatValue(@new)}", Fn, File, Line, memory: ex.MemoryNote);

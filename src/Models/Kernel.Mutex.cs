@@ -60,6 +60,7 @@ public static partial class Kernel
             Allocator.CheckLive(m.Locked, "mutex_lock", file, line, t);
         }
 
+        NodeLifetime.CheckWrite(m.Locked, "1", "mutex_lock", file, line, t);
         ex.Load(t, m.Locked, MemOrder.Acquire, rmw: true);
         ex.Store(t, m.Locked, 1, MemOrder.Acquire, rmw: true);
         m.Take(ex, t, fn, file, line);
@@ -80,6 +81,7 @@ public static partial class Kernel
         }
 
         Allocator.CheckLive(m.Locked, "mutex_unlock", file, line, t);
+        NodeLifetime.CheckWrite(m.Locked, "0", "mutex_unlock", file, line, t);
         m.Owner = null;
         ex.Load(t, m.Locked, MemOrder.Release, rmw: true);
         ex.Store(t, m.Locked, 0, MemOrder.Release, rmw: true);

@@ -50,6 +50,9 @@ public abstract class Loc
     /// <summary>The kmalloc'd or on-stack object this location lives in, for use-after-free checks.</summary>
     public Allocation? Owner { get; internal set; }
 
+    /// <summary>The static queue node this location is a field of, for use-after-leave checks (null: none).</summary>
+    public NodeLifetime? Node { get; internal set; }
+
     /// <summary>While recording: the task whose store came last, for hang reports (null otherwise).</summary>
     internal SimTask? LastWriterTask;
 

@@ -54,6 +54,19 @@ public class CliTests
     }
 
     [Fact]
+    public void LeaveBenchPrintsSameExecutionsAndRejectsMisuse()
+    {
+        var dir = TempDir();
+        var (code, output, err) = Run(dir, "bench", "--leave", "--check", "mcs-spinlock-2cpu");
+        Assert.True(code == 0, err);
+        // The node's lifetime in the step footprints costs the reduced search no execution.
+        Assert.Contains("326 / 326", output);
+        Assert.Contains("geometric mean of on/off", output);
+        AssertOneLineError(Run(dir, "bench", "--leave", "--races"), "--leave is a bench of its own");
+        AssertOneLineError(Run(dir, "bench", "--leave", "--check", "no-such-check"), "unknown check 'no-such-check'");
+    }
+
+    [Fact]
     public void UnknownVariantAndBadOptionValues()
     {
         var dir = TempDir();

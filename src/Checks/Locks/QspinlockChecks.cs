@@ -179,16 +179,54 @@ public abstract class McsSpinlockCheckBase : Check
 
     public override IReadOnlyList<Type> Primitives => [typeof(McsSpinlock)];
 
-    public override IReadOnlyList<Variant> Variants { get; } =
+    private static readonly IReadOnlyList<Variant> AllVariants =
     [
         Variant.Fixed("mcs_spinlock.h: xchg() of the tail, cmpxchg_release() in unlock, smp_cond_load_acquire()/smp_store_release() hand-off"),
+        new("unlock-no-wait-next",
+            "careless port: when cmpxchg_release(lock, node, NULL) fails, mcs_spin_unlock() reads node->next once more instead of "
+            + "waiting for it and returns if it is still NULL: the successor, between its tail xchg() and WRITE_ONCE(prev->next, node), "
+            + "then writes into a node whose owner has left the queue (and is never handed the lock)",
+            Expectation.Bug(FailureKind.UseAfterLeave))
+        {
+            PerMemoryModel = new Dictionary<string, Expectation>
+            {
+                // Under lkmm the unlock's second READ_ONCE(node->next) may read NULL although the
+                // successor's store has already executed (it is not yet visible to this CPU): the
+                // owner leaves after the store, which is checked when issued, so what shows is the
+                // successor's Hang. The late store after the leave is found too (tests).
+                ["lkmm"] = Expectation.BugOneOf(FailureKind.UseAfterLeave, FailureKind.Hang),
+            },
+        },
     ];
+
+    /// <summary>
+    /// With three CPUs the owner can re-enter its node before the successor's late
+    /// WRITE_ONCE(prev->next, node) lands: that store then falls in the node's next use (ABA, which
+    /// the use-after-leave check cannot tell from a legitimate link, see NodeLifetime) and races with
+    /// the re-entry's plain "node->next = NULL" (DataRace); or the stranded successor hangs. Which the
+    /// search meets first varies with the model and the schedule.
+    /// </summary>
+    public override IReadOnlyList<Variant> Variants => _variants ??= Cpus >= 3
+        ? AllVariants.Select(v => v.Name == "unlock-no-wait-next"
+            ? v with { Expected = Expectation.BugOneOf(FailureKind.UseAfterLeave, FailureKind.DataRace, FailureKind.Hang), PerMemoryModel = new Dictionary<string, Expectation>() }
+            : v).ToList()
+        : AllVariants;
+
+    private IReadOnlyList<Variant>? _variants;
+
+    private static McsVariant PortVariant(string name) => name switch
+    {
+        "fixed" => McsVariant.Fixed,
+        "unlock-no-wait-next" => McsVariant.UnlockNoWaitNext,
+        _ => throw new KmcInputException($"mcs-spinlock: unknown variant '{name}'"),
+    };
 
     public override Scenario Build(Variant variant) => new(Cpus, ex =>
     {
+        var v = PortVariant(variant.Name);
         var lk = new Loc<McsSpinlockNode?>("mcs_lock");
         var nodes = new PerCpu<McsSpinlockNode>(Cpus, c => new McsSpinlockNode($"mcs_node@CPU{c}"));
-        LockTorture.Spawn(ex, Cpus, Rounds, c => McsSpinlock.McsSpinLock(lk, nodes.PerCpuPtr(c)), c => McsSpinlock.McsSpinUnlock(lk, nodes.PerCpuPtr(c)));
+        LockTorture.Spawn(ex, Cpus, Rounds, c => McsSpinlock.McsSpinLock(lk, nodes.PerCpuPtr(c)), c => McsSpinlock.McsSpinUnlock(lk, nodes.PerCpuPtr(c), v));
         ex.AtEnd("mcs quiescent", () => Assert(lk.Peek() == null, $"all tasks done but {lk.Name} == {Format.Value(lk.Peek())}"));
     });
 }

@@ -94,8 +94,10 @@ public abstract class OsqCheckBase : Check
             Expectation.Pass),
         new("step-a-plain-store",
             "careless port: Step A undoes prev->next with READ_ONCE + WRITE_ONCE(NULL) instead of cmpxchg(); an unlock that "
-            + "took prev->next in between hands the OSQ to a node that then reports 'cancelled': the hand-off is lost",
-            Expectation.Bug(FailureKind.Assertion))
+            + "took prev->next in between hands the OSQ to a node that then reports 'cancelled': the hand-off is lost. "
+            + "When that unlock has already returned, the WRITE_ONCE(prev->next, NULL) lands in prev's node after it left the "
+            + "queue (UseAfterLeave, at the store); otherwise the lost hand-off is seen when the cancelled node finds locked == 1",
+            Expectation.BugOneOf(FailureKind.Assertion, FailureKind.UseAfterLeave))
         {
             // Under lkmm the same lost hand-off can also end as a hang (a stale read of node->locked
             // sends the task on, and its late init store then erases the hand-off).
@@ -103,8 +105,10 @@ public abstract class OsqCheckBase : Check
         },
         new("wait-next-nonatomic-next",
             "careless port: osq_wait_next() takes node->next with READ_ONCE + WRITE_ONCE(NULL) instead of xchg(); a successor "
-            + "unqueueing in between completes Step A and leaves, yet is still handed the OSQ (or relinked into the queue)",
-            Expectation.Bug(FailureKind.Assertion))
+            + "unqueueing in between completes Step A and leaves, yet is still handed the OSQ (or relinked into the queue): "
+            + "the hand-off WRITE_ONCE(next->locked, 1) (or the relink) lands in a node that left the queue (UseAfterLeave, at the "
+            + "store) or, when it comes first, the cancelled node finds locked == 1 (Assertion)",
+            Expectation.BugOneOf(FailureKind.Assertion, FailureKind.UseAfterLeave))
         {
             // Under lkmm the same lost hand-off can also end as a hang (a stale read of node->locked
             // sends the task on, and its late init store then erases the hand-off).

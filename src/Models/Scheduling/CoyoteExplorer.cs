@@ -123,6 +123,7 @@ public sealed class CoyoteExplorer : IExplorer
                 Record = record,
                 Memory = options.Memory?.Invoke(),
                 DetectRaces = options.DetectRaces,
+                DetectUseAfterLeave = options.DetectUseAfterLeave,
             }, driver);
             Last = ex;
             Execution.Enter(ex, null);

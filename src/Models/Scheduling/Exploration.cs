@@ -23,6 +23,9 @@ public sealed record ExploreOptions
     /// <summary>The data-race property (on unless a bench measures what it costs).</summary>
     public bool DetectRaces { get; init; } = true;
 
+    /// <summary>See <see cref="ExecutionOptions.DetectUseAfterLeave"/>.</summary>
+    public bool DetectUseAfterLeave { get; init; } = true;
+
     /// <summary>See <see cref="ExecutionOptions.RacesOnlyNoted"/>.</summary>
     public bool RacesOnlyNoted { get; init; }
     public int Iterations { get; init; } = 1000;

@@ -300,6 +300,7 @@ public sealed class NativeExplorer : IExplorer
             MaxSteps = options.MaxSteps,
             Record = record,
             DetectRaces = options.DetectRaces,
+            DetectUseAfterLeave = options.DetectUseAfterLeave,
             RacesOnlyNoted = options.RacesOnlyNoted,
         };
         var ex = new Execution(options.Memory == null ? settings : settings with { Memory = options.Memory() }, driver);

@@ -4,7 +4,9 @@
 //
 // Modelling notes:
 // * Nodes are static per-CPU storage (PerCpu<OsqNode>), as in the C; that is what makes the
-//   Step-A cmpxchg on a predecessor's node safe.
+//   Step-A cmpxchg on a predecessor's node safe. Their lifetime (NodeLifetime) runs from
+//   this_cpu_ptr(&osq_node) in osq_lock() to its "return false" or the end of osq_unlock():
+//   a store by another CPU outside it is reported as a use after leave.
 // * The hand-off spin `smp_cond_load_relaxed(&node->locked, VAL || need_resched() ||
 //   vcpu_is_preempted(...))` is SpinUntilOrGiveUp: need_resched()/vcpu_is_preempted() are one
 //   recorded choice to give up, which sends the task down the unqueue path; in a scenario that
@@ -63,6 +65,7 @@ public sealed class OsqNode : INamed
         Prev = new Loc<OsqNode?>($"osq_node[{cpu}].prev");
         Locked = new Loc<int>($"osq_node[{cpu}].locked");
         Cpu = new Loc<int>($"osq_node[{cpu}].cpu");
+        Lifetime = new NodeLifetime(DisplayName, Next, Prev, Locked, Cpu);
     }
 
     /// <summary>The CPU this node belongs to (not a kernel field: for names and checks).</summary>
@@ -83,6 +86,12 @@ public sealed class OsqNode : INamed
 
     /// <summary>Ghost: the owner waits in osq_lock() with node->prev set for this round (so prev means something).</summary>
     public Ghost<bool> Waiting { get; } = new();
+
+    /// <summary>
+    /// Not a kernel field: from osq_lock() taking the node until it gives up or osq_unlock()
+    /// returns, other CPUs may write the node; outside it a store by another CPU is a use after leave.
+    /// </summary>
+    public NodeLifetime Lifetime { get; }
 
     public string DisplayName => $"osq_node[{Id}]";
 }
@@ -165,6 +174,8 @@ public sealed class OsqLockPort
         var node = OsqNodes.ThisCpuPtr();
         var curr = EncodeCpu(SmpProcessorId());
 
+        // The node is ours from here (preemption is off): the init stores below are the owner's.
+        NodeEnter(node.Lifetime);
         await PlainWrite(node.Locked, 0);    // node->locked = 0
         await PlainWrite(node.Next, null);   // node->next = NULL
         await PlainWrite(node.Cpu, curr);    // node->cpu = curr
@@ -240,12 +251,20 @@ public sealed class OsqLockPort
         var prevCpu = await PlainRead(prev.Cpu);  // prev->cpu
         var nextNode = await OsqWaitNext(lk, node, prevCpu);
         if (nextNode == null)
+        {
+            // The tail is back at prev and our node->next was never set: nobody can reach us.
+            NodeLeave(node.Lifetime);
             return Unqueued(node);
+        }
 
         // Step C -- unlink: prev is stable (it waits for a new prev->next), next is stable
         // (our node->next is NULL, so it waits in Step A).
         await WriteOnce(nextNode.Prev, prev);
         await WriteOnce(prev.Next, nextNode);
+
+        // Our neighbours now point at each other; next may still read our node (its Step A
+        // cmpxchg(&prev->next, node, NULL) on a stale prev fails), but nothing writes it.
+        NodeLeave(node.Lifetime);
         return Unqueued(node);
     }
 
@@ -275,6 +294,7 @@ public sealed class OsqLockPort
         if (await AtomicCmpxchgRelease(lk.Tail, curr, OsqUnlockedVal) == curr)
         {
             node.Queued.Value = false;   // ghost
+            NodeLeave(node.Lifetime);
             return;
         }
 
@@ -284,6 +304,7 @@ public sealed class OsqLockPort
         {
             await WriteOnce(next.Locked, 1);
             node.Queued.Value = false;   // ghost
+            NodeLeave(node.Lifetime);
             return;
         }
 
@@ -291,5 +312,6 @@ public sealed class OsqLockPort
         if (next != null)
             await WriteOnce(next.Locked, 1);
         node.Queued.Value = false;   // ghost
+        NodeLeave(node.Lifetime);
     }
 }

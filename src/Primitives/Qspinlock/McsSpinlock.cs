@@ -14,10 +14,26 @@
 //   __this_cpu_inc/dec, never by another CPU: it is kept outside the memory model (a plain C#
 //   field), because the model gives an interrupt-like task on the same CPU its own view and so
 //   could let it read a stale count, which real same-CPU program order never does.
+// * A node's lifetime (NodeLifetime) runs from mcs_spin_lock() taking it until
+//   mcs_spin_unlock() has released the lock or handed it down: a store by another CPU outside
+//   it (a successor linking itself into a node that has gone) is a use after leave.
 using Kmc.Models;
 using static Kmc.Models.Kernel;
 
 namespace Kmc.Primitives.Qspinlock;
+
+public enum McsVariant
+{
+    Fixed,
+
+    /// <summary>
+    /// Careless port: when cmpxchg_release(lock, node, NULL) fails, mcs_spin_unlock() looks at
+    /// node->next once more instead of waiting for it, and returns when it is still NULL. A
+    /// successor that has swapped the tail but not yet linked itself then writes prev->next into a
+    /// node whose owner has left, and is never handed the lock.
+    /// </summary>
+    UnlockNoWaitNext,
+}
 
 /// <summary>struct mcs_spinlock</summary>
 public sealed class McsSpinlockNode : INamed
@@ -27,6 +43,7 @@ public sealed class McsSpinlockNode : INamed
         DisplayName = name;
         Next = new Loc<McsSpinlockNode?>(name + ".next");
         Locked = new Loc<int>(name + ".locked");
+        Lifetime = new NodeLifetime(name, Next, Locked);
     }
 
     public string DisplayName { get; }
@@ -38,6 +55,9 @@ public sealed class McsSpinlockNode : INamed
 
     /// <summary>nesting count, see qspinlock.c (CPU-local: outside the memory model, see the file header)</summary>
     public int Count { get; set; }
+
+    /// <summary>Not a kernel field: while the node is in a queue (see the file header).</summary>
+    public NodeLifetime Lifetime { get; }
 }
 
 [KernelPort("kernel/locking/mcs_spinlock.h", "v6.15")]
@@ -53,6 +73,8 @@ public static class McsSpinlock
     /// <summary>mcs_spin_lock(): the caller's node goes at the tail; spin on it until the holder passes the lock down.</summary>
     public static async ValueTask McsSpinLock(Loc<McsSpinlockNode?> lk, McsSpinlockNode node)
     {
+        NodeEnter(node.Lifetime);
+
         // Init node
         await PlainWrite(node.Locked, 0);
         await PlainWrite(node.Next, null);
@@ -73,20 +95,36 @@ public static class McsSpinlock
     }
 
     /// <summary>mcs_spin_unlock(): the caller passes the node it locked with.</summary>
-    public static async ValueTask McsSpinUnlock(Loc<McsSpinlockNode?> lk, McsSpinlockNode node)
+    public static async ValueTask McsSpinUnlock(Loc<McsSpinlockNode?> lk, McsSpinlockNode node, McsVariant variant = McsVariant.Fixed)
     {
         var next = await ReadOnce(node.Next);
         if (next == null)
         {
             // Release the lock by setting it to NULL
             if (await CmpxchgRelease(lk, node, null) == node)
+            {
+                NodeLeave(node.Lifetime);
                 return;
+            }
 
-            // Wait until the next pointer is set: while (!(next = READ_ONCE(node->next))) cpu_relax();
-            next = (await SmpCondLoadRelaxed(node.Next, n => n != null))!;
+            if (variant == McsVariant.UnlockNoWaitNext)
+            {
+                next = await ReadOnce(node.Next);
+                if (next == null)
+                {
+                    NodeLeave(node.Lifetime);
+                    return;
+                }
+            }
+            else
+            {
+                // Wait until the next pointer is set: while (!(next = READ_ONCE(node->next))) cpu_relax();
+                next = (await SmpCondLoadRelaxed(node.Next, n => n != null))!;
+            }
         }
 
         // Pass lock to next waiter.
         await ArchMcsSpinUnlockContended(next.Locked);
+        NodeLeave(node.Lifetime);
     }
 }

@@ -23,6 +23,9 @@
 //   bounded (at most two reads), so it is written out as those reads.
 // * The nesting count qnodes[0].mcs.count is CPU-local and outside the memory model (see
 //   McsSpinlock.cs); the node an interrupt takes on the same CPU is qnodes[1].
+// * A qnode's lifetime (NodeLifetime) runs from grab_mcs_node() to "release:" (the trylock
+//   after init, the uncontended claim that clears the tail, or the hand-off to next): a store
+//   by another CPU outside it is a use after leave.
 // * prefetchw() is left out (it orders nothing); of the lockevent counters only lock_use_node2..4
 //   is kept, as ghost state (LockUseNode), so that a test can tell a scenario nests.
 using Kmc.Models;
@@ -259,6 +262,7 @@ public sealed class QspinlockPort
             }
 
             var node = GrabMcsNode(idx);
+            NodeEnter(node.Lifetime);
             LockUseNode[idx]++; // lockevent_cond_inc(lock_use_node2 + idx - 1, idx)
 
             // The count is incremented before the node is initialised: an IRQ must not overwrite
@@ -270,7 +274,10 @@ public sealed class QspinlockPort
 
             // We touched a (possibly) cold cacheline; attempt the trylock once more.
             if (await QueuedSpinTrylock(lk))
+            {
+                NodeLeave(node.Lifetime); // never published
                 return;
+            }
 
             // The node's initialisation is complete before xchg_tail() publishes the tail and
             // WRITE_ONCE(prev->next, node) links it.
@@ -303,7 +310,10 @@ public sealed class QspinlockPort
             // Pending is 0 here, so a concurrent setting of PENDING makes the uncontended
             // transition fail.
             if ((val & QTailMask) == tail && (await AtomicTryCmpxchgRelaxed(lk.Val, val, QLockedVal)).Ok)
+            {
+                NodeLeave(node.Lifetime); // the tail no longer names it, and nobody linked behind it
                 return; // No contention
+            }
 
             // Either somebody is queued behind us or _Q_PENDING_VAL is set.
             await SetLocked(lk);
@@ -311,6 +321,7 @@ public sealed class QspinlockPort
             // contended path; wait for next if not observed yet, release.
             next ??= await SmpCondLoadRelaxed(node.Next, n => n != null);
             await ArchMcsSpinUnlockContended(next!.Locked);
+            NodeLeave(node.Lifetime);
         }
         finally
         {
