@@ -17,7 +17,74 @@ public sealed class NativeExplorer : IExplorer
     {
         if (!Strategies.Contains(options.Strategy))
             throw new ArgumentException($"unknown strategy '{options.Strategy}' for the native driver (use {string.Join(", ", Strategies)})");
+        return FirstPasses.Apply(options) ? ExploreWithFirstPasses(scenario, options) : Search(scenario, options with { FirstPasses = null });
+    }
 
+    /// <summary>
+    /// The first passes (see <see cref="FirstPasses"/>), then the unbounded search. A failure a pass
+    /// finds ends the search as the search's own would; otherwise the search runs exactly as it
+    /// would alone and its verdict is the result's.
+    /// </summary>
+    private ExplorationResult ExploreWithFirstPasses(Scenario scenario, ExploreOptions options)
+    {
+        var passes = RunFirstPasses(scenario, options);
+        if (passes.Found is { } found)
+            return found;
+        var left = options.TimeoutSeconds - passes.Elapsed.TotalSeconds;
+        var main = Search(scenario, options with { FirstPasses = null, TimeoutSeconds = left is { } l ? Math.Max(l, 0) : null });
+        return passes.Before(main);
+    }
+
+    /// <summary>
+    /// Runs the first passes of <paramref name="options"/> (which must have some) and stops at the
+    /// first failure. A search split over threads runs them once, on one thread, before it splits:
+    /// a few thousand executions at most, and its first failure is then one worker's.
+    /// </summary>
+    public FirstPassOutcome RunFirstPasses(Scenario scenario, ExploreOptions options)
+    {
+        var passes = options.FirstPasses ?? throw new ArgumentException("no first passes to run");
+        var watch = Stopwatch.StartNew();
+        var runs = new List<FirstPassRun>();
+        var executions = 0;
+        long decisions = 0, steps = 0;
+        var stepBoundHits = 0;
+        foreach (var bound in passes.Bounds)
+        {
+            if (options.Cancelled?.Invoke() == true)
+                break;
+            double? share = options.TimeoutSeconds is { } limit ? limit * passes.TimeShare - watch.Elapsed.TotalSeconds : null;
+            if (share <= 0)
+                break;
+            var pass = Search(scenario, passes.PassOptions(options, bound, share));
+            runs.Add(new FirstPassRun(bound, pass.Executions, pass.Exhausted, pass.Failure != null, pass.TimedOut));
+            if (pass.Failure != null)
+            {
+                var found = pass with
+                {
+                    Executions = executions + pass.Executions,
+                    FailingExecution = executions + pass.FailingExecution,
+                    Decisions = decisions + pass.Decisions,
+                    Steps = steps + pass.Steps,
+                    StepBoundHits = stepBoundHits + pass.StepBoundHits,
+                    Bounds = $"{pass.Bounds}; found by a first pass before the unbounded search; {FirstPasses.Describe(runs, passes.Budget)}",
+                    FoundInFirstPass = bound,
+                    FirstPassRuns = runs,
+                    Elapsed = watch.Elapsed,
+                };
+                return new FirstPassOutcome(found, runs, passes.Budget, found.Executions, found.Decisions, found.Steps, watch.Elapsed);
+            }
+
+            executions += pass.Executions;
+            decisions += pass.Decisions;
+            steps += pass.Steps;
+            stepBoundHits += pass.StepBoundHits;
+        }
+
+        return new FirstPassOutcome(null, runs, passes.Budget, executions, decisions, steps, watch.Elapsed);
+    }
+
+    private ExplorationResult Search(Scenario scenario, ExploreOptions options)
+    {
         var watch = Stopwatch.StartNew();
         var exhaustive = options.Strategy == "dfs";
         if (options.StateCache && !exhaustive)
@@ -56,6 +123,9 @@ public sealed class NativeExplorer : IExplorer
             if (options.Cancelled?.Invoke() == true)
                 break;
 
+            if (options.ExecutionBudget is { } budget && executions >= budget)
+                break;
+
             ISchedulePolicy policy;
             if (dpor != null)
             {
@@ -85,7 +155,7 @@ public sealed class NativeExplorer : IExplorer
             if (cache?.Off is { } off)
             {
                 // Pruning so far may rest on states the fingerprint did not fully name: start again without it.
-                var plain = Explore(scenario, options with { StateCache = false, TimeoutSeconds = options.TimeoutSeconds - watch.Elapsed.TotalSeconds });
+                var plain = Search(scenario, options with { StateCache = false, TimeoutSeconds = options.TimeoutSeconds - watch.Elapsed.TotalSeconds });
                 return plain with { Bounds = plain.Bounds + $"; state cache off: {off} (restarted without it after {executions + 1} executions)" };
             }
 
