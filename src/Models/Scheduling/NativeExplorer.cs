@@ -362,7 +362,8 @@ public sealed class NativeExplorer : IExplorer
             Elapsed = watch.Elapsed,
             Outcomes = outcomes,
             // Only a search that stopped before its end needs to say how much is left.
-            EstimatedPlainExecutions = exhaustive && !exhausted ? EstimateTreeSize(scenario, options) : null,
+            // A first pass stops at its budget or with the search beside it: what is left of its tree is no one's concern.
+            EstimatedPlainExecutions = exhaustive && !exhausted && options.ExecutionBudget == null ? EstimateTreeSize(scenario, options) : null,
         };
     }
 
