@@ -64,6 +64,18 @@ public static class CheckRunner
             throw new ArgumentException("only a plain native dfs splits into parts");
         var explorer = new NativeExplorer();
         var options = settings.ToExploreOptions();
+        FirstPassOutcome? passes = null;
+        if (FirstPasses.Apply(options))
+        {
+            // Once, before the split (see NativeExplorer.RunFirstPasses): the same first failure as one thread's.
+            passes = explorer.RunFirstPasses(FaultQueries.Build(check, variant, settings), options);
+            if (passes.Found is { } found)
+                return Finish(check, variant, settings, explorer, options, found);
+            if (options.TimeoutSeconds is { } limit)
+                options = options with { TimeoutSeconds = Math.Max(limit - passes.Elapsed.TotalSeconds, 1e-3) };
+        }
+
+        options = options with { FirstPasses = null };
         var results = new ExplorationResult[parts];
         var firstFailed = parts;
         var threads = Enumerable.Range(0, parts).Select(k => new Thread(() =>
@@ -99,7 +111,7 @@ public static class CheckRunner
             Elapsed = TimeSpan.FromTicks(results.Max(r => r.Elapsed.Ticks)),
             EstimatedPlainExecutions = counted.All(r => r.Exhausted) ? null : counted.Select(r => r.EstimatedPlainExecutions).FirstOrDefault(e => e != null),
         };
-        return Finish(check, variant, settings, explorer, options, merged);
+        return Finish(check, variant, settings, explorer, options, passes?.Before(merged) ?? merged);
     }
 
     private static CheckRun Finish(Check check, Variant variant, RunSettings settings, IExplorer explorer, ExploreOptions options, ExplorationResult result)
@@ -128,7 +140,9 @@ public static class CheckRunner
                 Driver = explorer.Name,
                 Strategy = settings.Strategy,
                 Seed = settings.Seed,
-                Options = new TraceOptions(settings.FirstExecution + settings.Iterations, settings.MaxSteps, settings.PctDepth, settings.PreemptionBound, settings.MemoryModel, settings.StaleBound),
+                Options = new TraceOptions(settings.FirstExecution + settings.Iterations, settings.MaxSteps, settings.PctDepth, settings.PreemptionBound, settings.MemoryModel, settings.StaleBound,
+                    settings is { Strategy: "dfs", PreemptionBound: < 0 } ? settings.FirstPass : null),
+                FoundInFirstPass = result.FoundInFirstPass,
                 ModelHash = ModelHash.Of(check),
                 FailingExecution = result.FailingExecution,
                 Failure = replay.Failure!,

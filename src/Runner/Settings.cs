@@ -35,6 +35,12 @@ public sealed record RunSettings
     /// <summary>Exhaustive search: a plain dfs with a visited-state set in place of source-DPOR (see <see cref="Kmc.Models.Scheduling.StateCache"/>).</summary>
     public bool StateCache { get; init; }
 
+    /// <summary>
+    /// Unbounded exhaustive search: preemption-bounded plain dfs passes run first (see
+    /// <see cref="Kmc.Models.Scheduling.FirstPasses"/>); false: the unbounded search alone.
+    /// </summary>
+    public bool FirstPass { get; init; } = true;
+
     /// <summary>The LKMM by default: the weak behaviours of arm64 and POWER, where most of these bugs live.</summary>
     public string MemoryModel { get; init; } = "lkmm";
 
@@ -102,6 +108,8 @@ public sealed record RunSettings
             throw new KmcInputException($"{source}: staleBound must be -1 (unbounded) or at least 0 (got {StaleBound})");
         if (!Reduction && Strategy != "dfs")
             throw new KmcInputException($"{source}: reduction can only be turned off for the exhaustive search (strategy dfs), not '{Strategy}'");
+        if (!FirstPass && (Strategy != "dfs" || PreemptionBound >= 0))
+            throw new KmcInputException($"{source}: the first passes can only be turned off for the unbounded exhaustive search (strategy dfs, preemptionBound -1), not strategy '{Strategy}' with preemptionBound {PreemptionBound}");
         if (StateCache && (Strategy != "dfs" || Driver != "native"))
             throw new KmcInputException($"{source}: the state cache is for the native exhaustive search (driver native, strategy dfs), not '{Driver}' '{Strategy}'");
         MemoryModels.Validate(MemoryModel, source);
@@ -124,6 +132,7 @@ public sealed record RunSettings
         StaleBound = StaleBound,
         Reduction = Reduction,
         StateCache = StateCache,
+        FirstPasses = FirstPass ? Kmc.Models.Scheduling.FirstPasses.Default : null,
         DetectRaces = DetectRaces,
         Memory = MemoryModels.Factory(MemoryModel),
         Progress = progress,
@@ -183,6 +192,7 @@ public sealed record SettingsOverride
     public int? StaleBound { get; init; }
     public bool? Reduction { get; init; }
     public bool? StateCache { get; init; }
+    public bool? FirstPass { get; init; }
     public string? MemoryModel { get; init; }
     public bool? Minimize { get; init; }
     public string? Faults { get; init; }
@@ -200,6 +210,7 @@ public sealed record SettingsOverride
         StaleBound = StaleBound ?? s.StaleBound,
         Reduction = Reduction ?? s.Reduction,
         StateCache = StateCache ?? s.StateCache,
+        FirstPass = FirstPass ?? s.FirstPass,
         MemoryModel = MemoryModel ?? s.MemoryModel,
         Minimize = Minimize ?? s.Minimize,
         Faults = Faults ?? s.Faults,
@@ -224,6 +235,7 @@ public sealed record SettingsOverride
         StaleBound = over.StaleBound ?? StaleBound,
         Reduction = over.Reduction ?? Reduction,
         StateCache = over.StateCache ?? StateCache,
+        FirstPass = over.FirstPass ?? FirstPass,
         MemoryModel = over.MemoryModel ?? MemoryModel,
         Minimize = over.Minimize ?? Minimize,
         Faults = over.Faults ?? Faults,
@@ -233,7 +245,7 @@ public sealed record SettingsOverride
     public IEnumerable<(string Name, object Value)> SearchFields() => new (string, object?)[]
     {
         ("driver", Driver), ("strategy", Strategy), ("iterations", Iterations), ("maxSteps", MaxSteps), ("pctDepth", PctDepth),
-        ("preemptionBound", PreemptionBound), ("staleBound", StaleBound), ("reduction", Reduction), ("stateCache", StateCache),
+        ("preemptionBound", PreemptionBound), ("staleBound", StaleBound), ("reduction", Reduction), ("stateCache", StateCache), ("firstPass", FirstPass),
     }.Where(f => f.Item2 != null).Select(f => (f.Item1, f.Item2!));
 
     /// <summary>"strategy dfs, preemptionBound -1"</summary>

@@ -25,6 +25,13 @@ public sealed partial record TraceFile : IValidatedInput
     public required int FailingExecution { get; init; }
     public required Failure Failure { get; init; }
 
+    /// <summary>
+    /// An unbounded exhaustive search whose failure a first pass found: that pass's preemption
+    /// bound (a plain dfs). The schedule replays the same whatever found it; this says which search
+    /// to re-run to find it again (null: the search named by the options found it).
+    /// </summary>
+    public int? FoundInFirstPass { get; init; }
+
     /// <summary>The fault query the execution ran with (null: none).</summary>
     public string? Faults { get; init; }
 
@@ -58,6 +65,8 @@ public sealed partial record TraceFile : IValidatedInput
         PctDepth = Options.PctDepth,
         PreemptionBound = Options.PreemptionBound,
         StaleBound = Options.StaleBound,
+        // A trace of an unbounded dfs from before the first passes names none: its search ran without them.
+        FirstPass = Options.FirstPass ?? !(Strategy == "dfs" && Options.PreemptionBound < 0),
         MemoryModel = Options.MemoryModel,
         Faults = Faults ?? "",
     }.Validate(source);
@@ -187,9 +196,10 @@ public sealed record Minimization(int OriginalSteps, int OriginalPreemptions, in
 
 /// <summary>
 /// The exploration options a trace was recorded with. Traces from before the stale bound have
-/// none: their exhaustive searches were unbounded in weak-memory choices.
+/// none: their exhaustive searches were unbounded in weak-memory choices. FirstPass is set for an
+/// unbounded exhaustive search only (see <see cref="RunSettings.FirstPass"/>).
 /// </summary>
-public sealed record TraceOptions(int Iterations, int MaxSteps, int PctDepth, int PreemptionBound, string MemoryModel, int StaleBound = -1)
+public sealed record TraceOptions(int Iterations, int MaxSteps, int PctDepth, int PreemptionBound, string MemoryModel, int StaleBound = -1, bool? FirstPass = null)
 {
     public void Validate(InputPath at) => at["memoryModel"].Require(MemoryModels.Names.Contains(MemoryModel),
         $"unknown memory model '{MemoryModel}' (available: {string.Join(", ", MemoryModels.Names)})");

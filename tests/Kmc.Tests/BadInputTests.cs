@@ -153,6 +153,8 @@ public class BadInputTests
         AssertRefused("--iterations", [], "run", "counter", "--iterations", "99999999999");
         AssertRefused("--state-cache: expected on or off", [], "run", "counter", "--state-cache", "maybe");
         AssertRefused("the state cache is for the native exhaustive search", [], "run", "counter", "--state-cache", "on", "--strategy", "random");
+        AssertRefused("the first passes can only be turned off for the unbounded exhaustive search", [], "run", "counter", "--no-first-pass", "--strategy", "random");
+        AssertRefused("the first passes can only be turned off for the unbounded exhaustive search", [], "run", "counter", "--no-first-pass", "--strategy", "dfs", "--preemption-bound", "2");
         AssertRefused($"--workers must be between 1 and {Kmc.Cli.Workers.Max}", [], "ci", "--workers", "100000");
         AssertRefused($"--workers must be between 1 and {Kmc.Cli.Workers.Max}", [], "run", "counter", "--workers", "100000");
         AssertRefused("--timeout must be a number of seconds above 0", [], "litmus", Path.GetTempPath(), "--timeout", "NaN");

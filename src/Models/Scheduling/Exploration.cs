@@ -98,6 +98,15 @@ public sealed record ExploreOptions
     public int DfsPart { get; init; }
 
     public int DfsParts { get; init; } = 1;
+
+    /// <summary>
+    /// An unbounded exhaustive search: the preemption-bounded passes run before it (see
+    /// <see cref="Scheduling.FirstPasses"/>; null: none, the search alone).
+    /// </summary>
+    public FirstPasses? FirstPasses { get; init; }
+
+    /// <summary>Exhaustive search: stop after this many executions (null: run to the end), as a first pass does.</summary>
+    public int? ExecutionBudget { get; init; }
 }
 
 /// <summary>
@@ -189,6 +198,15 @@ public sealed record ExplorationResult
 
     /// <summary>The exhaustive search used partial-order reduction.</summary>
     public bool Reduced { get; init; }
+
+    /// <summary>
+    /// The failure was found by a first pass (see <see cref="FirstPasses"/>): the preemption bound
+    /// of that pass, a plain dfs; null when the search itself found it or none ran.
+    /// </summary>
+    public int? FoundInFirstPass { get; init; }
+
+    /// <summary>The first passes that ran before the search, in order (empty: none).</summary>
+    public IReadOnlyList<FirstPassRun> FirstPassRuns { get; init; } = [];
 
     /// <summary>Reduced search: executions abandoned because their trace had been explored already.</summary>
     public long SleepBlocked { get; init; }

@@ -17,7 +17,179 @@ public sealed class NativeExplorer : IExplorer
     {
         if (!Strategies.Contains(options.Strategy))
             throw new ArgumentException($"unknown strategy '{options.Strategy}' for the native driver (use {string.Join(", ", Strategies)})");
+        return FirstPasses.Apply(options) ? ExploreWithFirstPasses(scenario, options) : Search(scenario, options with { FirstPasses = null });
+    }
 
+    /// <summary>
+    /// The first passes (see <see cref="FirstPasses"/>) taking turns with the unbounded search. A
+    /// failure any of them finds ends the whole; otherwise the unbounded search runs exactly as it
+    /// would alone, its end stops the passes, and its verdict is the result's.
+    /// </summary>
+    private ExplorationResult ExploreWithFirstPasses(Scenario scenario, ExploreOptions options) =>
+        TakeTurns(scenario, options, withSearch: true).Result!;
+
+    /// <summary>
+    /// Runs the first passes of <paramref name="options"/> (which must have some) taking turns
+    /// among themselves, without the unbounded search, up to the first failure. A search split over
+    /// threads runs them so, once, on one thread, before it splits: its first passes are one
+    /// worker's, and a failure they find is found and numbered alike.
+    /// </summary>
+    public FirstPassOutcome RunFirstPasses(Scenario scenario, ExploreOptions options) => TakeTurns(scenario, options, withSearch: false);
+
+    /// <summary>One search of <see cref="TakeTurns"/>: a pass (its bound) or the unbounded search (-1).</summary>
+    private sealed class Turn(int bound)
+    {
+        public readonly int Bound = bound;
+        public IEnumerator<ExplorationResult?> Steps = null!;
+        public int Executions;
+        public ExplorationResult? Result;
+        public bool Stopping;
+
+        /// <summary>Runs this search's next execution; true when it ended (<see cref="Result"/> set).</summary>
+        public bool Next()
+        {
+            Steps.MoveNext();
+            if (Steps.Current is not { } r)
+            {
+                Executions++;
+                return false;
+            }
+
+            Result = r;
+            if (r.Failure != null)
+                Executions++;
+            return true;
+        }
+
+        /// <summary>Ends the search at its next turn, without running another execution.</summary>
+        public void Stop()
+        {
+            Stopping = true;
+            while (Result == null)
+                Next();
+        }
+    }
+
+    private FirstPassOutcome TakeTurns(Scenario scenario, ExploreOptions options, bool withSearch)
+    {
+        var passes = options.FirstPasses ?? throw new ArgumentException("no first passes to run");
+        var watch = Stopwatch.StartNew();
+        // The sync context is cleared so awaits in model code resume inline on this thread.
+        using var _ = new NoSynchronizationContext(suppressFlow: true);
+        var turns = new Dictionary<int, Turn>();
+        Turn Start(int bound, ExploreOptions o)
+        {
+            var t = new Turn(bound);
+            t.Steps = SearchSteps(scenario, o with { Cancelled = () => t.Stopping || options.Cancelled?.Invoke() == true }).GetEnumerator();
+            return turns[bound] = t;
+        }
+
+        foreach (var bound in passes.Bounds)
+            Start(bound, passes.PassOptions(options, bound));
+        var search = withSearch ? Start(-1, options with { FirstPasses = null }) : null;
+        // A cycle that gives the unbounded search no turn would never end it: it gets the last.
+        var cycle = withSearch && !passes.Cycle.Contains(-1) ? [.. passes.Cycle, -1] : passes.Cycle;
+        try
+        {
+            while (true)
+            {
+                var ran = false;
+                foreach (var slot in cycle)
+                {
+                    if (!turns.TryGetValue(slot, out var t) || t.Result != null)
+                        continue;
+                    ran = true;
+                    if (!t.Next())
+                        continue;
+                    if (t.Result!.Failure != null)
+                        return Found(t);
+                    if (t == search)
+                        return Searched();
+                }
+
+                if (!ran)
+                    return new FirstPassOutcome(null, Runs(), passes.Budget, Total(), Sum(r => r.Decisions), Sum(r => r.Steps), watch.Elapsed);
+            }
+        }
+        finally
+        {
+            foreach (var t in turns.Values)
+                t.Steps.Dispose();
+        }
+
+        int Total() => turns.Values.Sum(t => t.Executions);
+        long Sum(Func<ExplorationResult, long> of) => turns.Values.Where(t => t.Result != null).Sum(t => of(t.Result!));
+
+        IReadOnlyList<FirstPassRun> Runs() => passes.Bounds.Select(b => turns[b]).Select(t => new FirstPassRun(t.Bound, t.Executions,
+            t.Result is { Exhausted: true }, t.Result?.Failure != null, t.Stopping || t.Result == null)).ToList();
+
+        string Passes(string then) => $"{FirstPasses.Describe(Runs(), passes.Budget)}{then}";
+
+        // A failure: the passes still running stop where they are; their executions count.
+        FirstPassOutcome Found(Turn t)
+        {
+            foreach (var other in turns.Values.Where(o => o != t && o.Result == null && o != search))
+                other.Stop();
+            var r = t.Result!;
+            var searchText = search == null ? "" : $", taking turns with the unbounded search ({search.Executions:N0} executions)";
+            var found = r with
+            {
+                Executions = Total(),
+                FailingExecution = Total(),
+                Decisions = Sum(x => x.Decisions),
+                Steps = Sum(x => x.Steps),
+                Bounds = t == search ? $"{r.Bounds}; {Passes($", taking turns with it: {r.Executions:N0} executions of its own")}"
+                    : $"{r.Bounds}; found by a first pass; {Passes(searchText)}",
+                FoundInFirstPass = t == search ? null : t.Bound,
+                FirstPassRuns = Runs(),
+                Elapsed = watch.Elapsed,
+                EstimatedPlainExecutions = null,
+            };
+            return new FirstPassOutcome(found, found.FirstPassRuns, passes.Budget, found.Executions, found.Decisions, found.Steps, watch.Elapsed);
+        }
+
+        // The unbounded search ended: it has the verdict, and the passes have nothing left to add.
+        FirstPassOutcome Searched()
+        {
+            foreach (var other in turns.Values.Where(o => o.Result == null))
+                other.Stop();
+            var main = search!.Result!;
+            var result = main with
+            {
+                Executions = Total(),
+                Decisions = Sum(x => x.Decisions),
+                Steps = Sum(x => x.Steps),
+                Bounds = $"{main.Bounds}; {Passes($", taking turns with the unbounded search: {main.Executions:N0} executions of its own")}",
+                FirstPassRuns = Runs(),
+                Elapsed = watch.Elapsed,
+            };
+            return new FirstPassOutcome(result, result.FirstPassRuns, passes.Budget, result.Executions, result.Decisions, result.Steps, watch.Elapsed);
+        }
+    }
+
+    /// <summary>One search to its end (see <see cref="SearchSteps"/>).</summary>
+    private ExplorationResult Search(Scenario scenario, ExploreOptions options)
+    {
+        // The sync context is cleared so awaits in model code resume inline on this thread.
+        using var _ = new NoSynchronizationContext(suppressFlow: true);
+        using var steps = SearchSteps(scenario, options).GetEnumerator();
+        while (steps.MoveNext())
+        {
+            if (steps.Current is { } result)
+                return result;
+        }
+
+        throw new UnreachableException();
+    }
+
+    /// <summary>
+    /// A search, one execution at a time, so that several searches can take turns on one thread
+    /// (see <see cref="ExploreWithFirstPasses"/>): null after each counted execution that did not
+    /// fail, then the result as the last item (a failing execution is counted in it, not before it).
+    /// The caller holds the synchronization context cleared (see <see cref="NoSynchronizationContext"/>).
+    /// </summary>
+    private IEnumerable<ExplorationResult?> SearchSteps(Scenario scenario, ExploreOptions options)
+    {
         var watch = Stopwatch.StartNew();
         var exhaustive = options.Strategy == "dfs";
         if (options.StateCache && !exhaustive)
@@ -39,8 +211,6 @@ public sealed class NativeExplorer : IExplorer
         var timedOut = false;
         var outcomes = options.AllOutcomes ? new SortedSet<string>(StringComparer.Ordinal) : null;
 
-        // The sync context is cleared so awaits in model code resume inline on this thread.
-        using var _ = new NoSynchronizationContext(suppressFlow: true);
         var expectedSteps = options.Strategy == "pct" ? ProbeSteps(scenario, options) : 50;
         var scratch = new Scratch();
         var nextProgress = options.SearchProgressEvery;
@@ -54,6 +224,9 @@ public sealed class NativeExplorer : IExplorer
             }
 
             if (options.Cancelled?.Invoke() == true)
+                break;
+
+            if (options.ExecutionBudget is { } budget && executions >= budget)
                 break;
 
             ISchedulePolicy policy;
@@ -85,8 +258,19 @@ public sealed class NativeExplorer : IExplorer
             if (cache?.Off is { } off)
             {
                 // Pruning so far may rest on states the fingerprint did not fully name: start again without it.
-                var plain = Explore(scenario, options with { StateCache = false, TimeoutSeconds = options.TimeoutSeconds - watch.Elapsed.TotalSeconds });
-                return plain with { Bounds = plain.Bounds + $"; state cache off: {off} (restarted without it after {executions + 1} executions)" };
+                var restartedAfter = executions + 1;
+                foreach (var step in SearchSteps(scenario, options with { StateCache = false, TimeoutSeconds = options.TimeoutSeconds - watch.Elapsed.TotalSeconds }))
+                {
+                    if (step is { } plain)
+                    {
+                        yield return plain with { Bounds = plain.Bounds + $"; state cache off: {off} (restarted without it after {restartedAfter} executions)" };
+                        yield break;
+                    }
+
+                    yield return null;
+                }
+
+                yield break;
             }
 
             if (dfs is { Owned: false })
@@ -120,7 +304,7 @@ public sealed class NativeExplorer : IExplorer
             }
             else if (ex.Failure != null)
             {
-                return new ExplorationResult
+                yield return new ExplorationResult
                 {
                     Driver = Name,
                     Strategy = options.Strategy,
@@ -138,9 +322,12 @@ public sealed class NativeExplorer : IExplorer
                     Elapsed = watch.Elapsed,
                     Schedule = decisions.ToArray(),
                 };
+                yield break;
             }
 
+            // The policy moves on before another search takes its turn: it reads only this execution.
             var more = dpor != null ? dpor.EndExecution(ex.Tasks.Count) : dfs?.Advance();
+            yield return null;
             if (more == false)
             {
                 exhausted = true;
@@ -155,7 +342,7 @@ public sealed class NativeExplorer : IExplorer
         }
 
         options.Progress?.Invoke(executions);
-        return new ExplorationResult
+        yield return new ExplorationResult
         {
             Driver = Name,
             Strategy = options.Strategy,
@@ -175,7 +362,8 @@ public sealed class NativeExplorer : IExplorer
             Elapsed = watch.Elapsed,
             Outcomes = outcomes,
             // Only a search that stopped before its end needs to say how much is left.
-            EstimatedPlainExecutions = exhaustive && !exhausted ? EstimateTreeSize(scenario, options) : null,
+            // A first pass stops at its budget or with the search beside it: what is left of its tree is no one's concern.
+            EstimatedPlainExecutions = exhaustive && !exhausted && options.ExecutionBudget == null ? EstimateTreeSize(scenario, options) : null,
         };
     }
 
