@@ -128,7 +128,7 @@ public static class CheckRunner
                 Driver = explorer.Name,
                 Strategy = settings.Strategy,
                 Seed = settings.Seed,
-                Options = new TraceOptions(settings.FirstExecution + settings.Iterations, settings.MaxSteps, settings.PctDepth, settings.PreemptionBound, settings.MemoryModel, settings.StaleBound),
+                Options = new TraceOptions(settings.FirstExecution + settings.Iterations, settings.MaxSteps, settings.PctDepth, settings.PreemptionBound, settings.MemoryModel, settings.StaleBound, settings.SpinPruning),
                 ModelHash = ModelHash.Of(check),
                 FailingExecution = result.FailingExecution,
                 Failure = replay.Failure!,

@@ -35,6 +35,9 @@ public sealed record RunSettings
     /// <summary>Exhaustive search: a plain dfs with a visited-state set in place of source-DPOR (see <see cref="Kmc.Models.Scheduling.StateCache"/>).</summary>
     public bool StateCache { get; init; }
 
+    /// <summary>Native driver: a marked spin loop waits after an iteration that repeated without effect (see <see cref="Kmc.Models.SpinLoop"/>).</summary>
+    public bool SpinPruning { get; init; } = true;
+
     /// <summary>The LKMM by default: the weak behaviours of arm64 and POWER, where most of these bugs live.</summary>
     public string MemoryModel { get; init; } = "lkmm";
 
@@ -124,6 +127,7 @@ public sealed record RunSettings
         StaleBound = StaleBound,
         Reduction = Reduction,
         StateCache = StateCache,
+        SpinPruning = SpinPruning,
         DetectRaces = DetectRaces,
         Memory = MemoryModels.Factory(MemoryModel),
         Progress = progress,
@@ -183,6 +187,7 @@ public sealed record SettingsOverride
     public int? StaleBound { get; init; }
     public bool? Reduction { get; init; }
     public bool? StateCache { get; init; }
+    public bool? SpinPruning { get; init; }
     public string? MemoryModel { get; init; }
     public bool? Minimize { get; init; }
     public string? Faults { get; init; }
@@ -200,6 +205,7 @@ public sealed record SettingsOverride
         StaleBound = StaleBound ?? s.StaleBound,
         Reduction = Reduction ?? s.Reduction,
         StateCache = StateCache ?? s.StateCache,
+        SpinPruning = SpinPruning ?? s.SpinPruning,
         MemoryModel = MemoryModel ?? s.MemoryModel,
         Minimize = Minimize ?? s.Minimize,
         Faults = Faults ?? s.Faults,
@@ -224,6 +230,7 @@ public sealed record SettingsOverride
         StaleBound = over.StaleBound ?? StaleBound,
         Reduction = over.Reduction ?? Reduction,
         StateCache = over.StateCache ?? StateCache,
+        SpinPruning = over.SpinPruning ?? SpinPruning,
         MemoryModel = over.MemoryModel ?? MemoryModel,
         Minimize = over.Minimize ?? Minimize,
         Faults = over.Faults ?? Faults,
@@ -233,7 +240,7 @@ public sealed record SettingsOverride
     public IEnumerable<(string Name, object Value)> SearchFields() => new (string, object?)[]
     {
         ("driver", Driver), ("strategy", Strategy), ("iterations", Iterations), ("maxSteps", MaxSteps), ("pctDepth", PctDepth),
-        ("preemptionBound", PreemptionBound), ("staleBound", StaleBound), ("reduction", Reduction), ("stateCache", StateCache),
+        ("preemptionBound", PreemptionBound), ("staleBound", StaleBound), ("reduction", Reduction), ("stateCache", StateCache), ("spinPruning", SpinPruning),
     }.Where(f => f.Item2 != null).Select(f => (f.Item1, f.Item2!));
 
     /// <summary>"strategy dfs, preemptionBound -1"</summary>

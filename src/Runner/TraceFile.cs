@@ -59,6 +59,8 @@ public sealed partial record TraceFile : IValidatedInput
         PreemptionBound = Options.PreemptionBound,
         StaleBound = Options.StaleBound,
         MemoryModel = Options.MemoryModel,
+        // Traces from before spin loops were marked replay as they were recorded.
+        SpinPruning = Options.SpinPruning ?? false,
         Faults = Faults ?? "",
     }.Validate(source);
 
@@ -189,7 +191,7 @@ public sealed record Minimization(int OriginalSteps, int OriginalPreemptions, in
 /// The exploration options a trace was recorded with. Traces from before the stale bound have
 /// none: their exhaustive searches were unbounded in weak-memory choices.
 /// </summary>
-public sealed record TraceOptions(int Iterations, int MaxSteps, int PctDepth, int PreemptionBound, string MemoryModel, int StaleBound = -1)
+public sealed record TraceOptions(int Iterations, int MaxSteps, int PctDepth, int PreemptionBound, string MemoryModel, int StaleBound = -1, bool? SpinPruning = null)
 {
     public void Validate(InputPath at) => at["memoryModel"].Require(MemoryModels.Names.Contains(MemoryModel),
         $"unknown memory model '{MemoryModel}' (available: {string.Join(", ", MemoryModels.Names)})");

@@ -123,6 +123,8 @@ public sealed class CoyoteExplorer : IExplorer
                 Record = record,
                 Memory = options.Memory?.Invoke(),
                 DetectRaces = options.DetectRaces,
+                // Coyote reports a deadlock itself and cannot tell a stale spin wait from a hang.
+                SpinPruning = false,
             }, driver);
             Last = ex;
             Execution.Enter(ex, null);
