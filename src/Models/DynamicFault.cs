@@ -299,7 +299,7 @@ public sealed class FaultInjector
         // The patch's counter: with a frequency, only every N-th hit may fire.
         var fire = a.Frequency == 0 || ++st.Count >= a.Frequency;
         if (fire && a.Choose)
-            fire = ex.Driver.Choose(ex, task, 2) == 1;
+            fire = ex.Choose(task, 2) == 1;
         if (fire)
         {
             st.Count = 0;

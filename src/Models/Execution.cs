@@ -69,6 +69,13 @@ public sealed record ExecutionOptions
 
     /// <summary>Keep every location created (for final-state comparisons).</summary>
     public bool TrackLocations { get; init; }
+
+    /// <summary>
+    /// A spin loop marked with <see cref="Kernel.SpinLoop"/> blocks a task whose iteration had no
+    /// effect and read the same stores as the one before, until one of those locations is
+    /// stored to (SAVer's zero-net-effect iterations). Off: the loop just runs on.
+    /// </summary>
+    public bool SpinPruning { get; init; } = true;
 }
 
 /// <summary>
@@ -204,6 +211,8 @@ public sealed class Execution
     {
         var v = LoadCore(t, x, order, rmw);
         StateCache?.Loaded(x.Key, v);
+        if (t.ActiveLoop is { } loop)
+            loop.Read(x, IsSc ? null : Memory.ReadEntry);
         return v;
     }
 
@@ -236,6 +245,8 @@ public sealed class Execution
     {
         var v = LoadLatestCore(t, x, order);
         StateCache?.Loaded(x.Key, v);
+        if (t.ActiveLoop is { } loop)
+            loop.Read(x, IsSc ? null : Memory.ReadEntry);
         return v;
     }
 
@@ -312,15 +323,26 @@ public sealed class Execution
                 Memory.RaceStore = stamp;
         }
 
+        if (t.ActiveLoop is { } loop)
+            loop.Effect();
         if (IsSc)
+        {
             x.Value = v;
+            x.Version++;
+        }
         else
+        {
             Memory.Store(t, x, v, order, rmw);
+        }
     }
 
     /// <summary>A barrier took effect (under sc only the race detector needs it).</summary>
     internal void Fence(SimTask t, FenceKind kind)
     {
+        // A full barrier joins and publishes views other tasks move (the global fence order, the
+        // race detector's clocks): not idempotent from one spin iteration to the next.
+        if (t.ActiveLoop is { } loop && kind is FenceKind.Mb or FenceKind.MbBeforeAtomic or FenceKind.MbAfterAtomic)
+            loop.Effect();
         if (!IsSc)
             Memory.Fence(t, kind);
         Races?.OnFence(t, kind);
@@ -604,6 +626,56 @@ public sealed class Execution
 
     /// <summary>Abandoned by a reducing search as already explored (neither a pass nor a failure).</summary>
     public bool Redundant { get; private set; }
+
+    /// <summary>
+    /// No task could move, and a task waited in a spin loop whose repeated iteration read a stale
+    /// store (<see cref="SpinLoop"/>): a fair execution reads the newer store, which a sibling
+    /// execution explores, so this one is abandoned (neither a pass nor a failure).
+    /// </summary>
+    public bool SpinPruned { get; private set; }
+
+    /// <summary>Ends the execution as <see cref="SpinPruned"/>.</summary>
+    internal void AbortSpinPruned()
+    {
+        SpinPruned = true;
+        Aborted = true;
+    }
+
+    /// <summary>Spin loops block a repeated zero-effect iteration (<see cref="ExecutionOptions.SpinPruning"/>).</summary>
+    internal bool SpinPruning => Options.SpinPruning;
+
+    /// <summary>
+    /// The running task (if any) did something a spin iteration must not do to be a no-op: see
+    /// <see cref="SpinLoop"/>. Called where state outside the loads a loop records changes.
+    /// </summary>
+    internal static void NoteSpinEffect()
+    {
+        if (t_ambient?.Task?.ActiveLoop is { } loop)
+            loop.Effect();
+    }
+
+    /// <summary>A recorded nondeterministic choice of the running task (an effect for spin loops).</summary>
+    internal int Choose(SimTask? t, int n)
+    {
+        if (t?.ActiveLoop is { } loop)
+            loop.Effect();
+        return Driver.Choose(this, t, n);
+    }
+
+    /// <summary>
+    /// No task can move: true when one of them waits in a spin loop whose repeated iteration
+    /// read a store that is no longer the newest (see <see cref="SpinPruned"/>).
+    /// </summary>
+    internal bool StaleSpinWait()
+    {
+        foreach (var t in _tasks)
+        {
+            if (!t.Done && t.SpinWait is { } loop && loop.ReadStale(this))
+                return true;
+        }
+
+        return false;
+    }
 
     internal void AbortForStepBound()
     {

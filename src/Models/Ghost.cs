@@ -25,6 +25,9 @@ public sealed class Ghost<T> : Scheduling.IStateful
         get
         {
             Scheduling.Reduction.Footprints.Read(_key);
+            // A spin loop records only what it loads from kernel memory: a ghost read inside
+            // one (check code) could change under it unseen, so the iteration is not comparable.
+            Execution.NoteSpinEffect();
             return _value;
         }
         set

@@ -109,6 +109,9 @@ public static partial class Kernel
     {
         var (ex, t) = Ctx();
         await ex.Point(t, null, what, $"{fn} ({Path.GetFileName(file)}:{line})");
+        // A give-up read from the runqueues or a caller's test is no load a spin loop records.
+        if (t.ActiveLoop is { } loop && (ex.NeedReschedFromRunqueues || alsoGiveUpWhen != null))
+            loop.Effect();
         if (cond())
         {
             ex.Record(t, "spin until", what, "true", fn, file, line);
@@ -138,7 +141,7 @@ public static partial class Kernel
 
         // The condition is false here, so spinning on would only wait: the task either waits
         // for it or the recorded give-up fires. Asking only now keeps the choice tree small.
-        if (ex.Driver.Choose(ex, t, 2) == 1)
+        if (ex.Choose(t, 2) == 1)
         {
             ex.Record(t, giveUpReason, what, "true: gives up", fn, file, line);
             return false;
@@ -204,7 +207,7 @@ public static partial class Kernel
     public static int Choose(int n, string what, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
     {
         var (ex, t) = Ctx();
-        var v = n <= 1 ? 0 : ex.Driver.Choose(ex, t, n);
+        var v = n <= 1 ? 0 : ex.Choose(t, n);
         if (ex.Recording)
             ex.Record(t, "choose", what, v.ToString(), fn, file, line);
         return v;
@@ -213,7 +216,7 @@ public static partial class Kernel
     public static bool ChooseBool(string what, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
     {
         var (ex, t) = Ctx();
-        var v = ex.Driver.Choose(ex, t, 2) == 1;
+        var v = ex.Choose(t, 2) == 1;
         ex.Record(t, "choose", what, v ? "true" : "false", fn, file, line);
         return v;
     }
@@ -225,6 +228,7 @@ public static partial class Kernel
         if (!ex.NeedReschedFromRunqueues)
             return ChooseBool("need_resched()", fn, file, line);
         var v = ex.RunqueueNeedsResched(t);
+        t.ActiveLoop?.Effect();
         ex.Record(t, "need_resched()", null, v ? "true" : "false", fn, file, line);
         return v;
     }

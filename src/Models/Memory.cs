@@ -70,6 +70,13 @@ public abstract class Loc
     /// <summary>Per-location state a weak memory model keeps (store history, views).</summary>
     public object? ModelState { get; set; }
 
+    /// <summary>
+    /// Counts the stores that reached this location in the model (under tso: memory, not a store
+    /// buffer): a spin loop's blocked iteration waits for it to move (<see cref="SpinLoop"/>), and
+    /// under sc it names the store a load read.
+    /// </summary>
+    internal int Version;
+
     public abstract string Show();
 
     /// <summary>The value, for the state cache's fingerprint.</summary>
@@ -159,6 +166,19 @@ public abstract class MemoryModel
 
     /// <summary>What the store being made carries for the data-race detector: a model keeps it with the store.</summary>
     internal RaceStamp RaceStore;
+
+    /// <summary>
+    /// Which store the last load read, where the location's <see cref="Loc.Version"/> does not
+    /// say it: the lkmm history entry, the tso store-buffer entry (null: memory, named by the version).
+    /// </summary>
+    internal object? ReadEntry;
+
+    /// <summary>
+    /// Whether a load that read (<paramref name="entry"/>, <paramref name="version"/>) of the
+    /// location read its newest store: a spin loop blocked on a stale read is no hang, since a
+    /// fair execution reads the newer store (explored as a sibling).
+    /// </summary>
+    internal virtual bool IsLatest(Loc loc, object? entry, int version) => version == loc.Version;
 
     public abstract T Load<T>(SimTask task, Loc<T> loc, MemOrder order, bool rmw);
 

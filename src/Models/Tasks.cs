@@ -95,6 +95,12 @@ public sealed class SimTask : INamed
     /// <summary>The task's last load that returned NULL (what a NULL dereference report names).</summary>
     internal NullLoad? LastNullLoad;
 
+    /// <summary>The spin loop whose iteration this task is in, recording what it reads (null: none, or pruning is off).</summary>
+    internal SpinLoop? ActiveLoop;
+
+    /// <summary>While the task waits at a spin loop's head after a zero-effect iteration: that loop.</summary>
+    internal SpinLoop? SpinWait;
+
     /// <summary>The data-race detector's vector clocks for this task.</summary>
     internal RaceClocks? Race;
 
@@ -106,7 +112,11 @@ public sealed class SimTask : INamed
     public T GetField<T>(TaskField<T> field) =>
         _fields != null && _fields.TryGetValue(field, out var v) ? (T)v! : field.Initial;
 
-    public void SetField<T>(TaskField<T> field, T value) => (_fields ??= new())[field] = value;
+    public void SetField<T>(TaskField<T> field, T value)
+    {
+        ActiveLoop?.Effect();
+        (_fields ??= new())[field] = value;
+    }
 
     public override string ToString() => Name;
 }

@@ -141,7 +141,7 @@ public static class CheckRunner
                 Strategy = settings.Strategy,
                 Seed = settings.Seed,
                 Options = new TraceOptions(settings.FirstExecution + settings.Iterations, settings.MaxSteps, settings.PctDepth, settings.PreemptionBound, settings.MemoryModel, settings.StaleBound,
-                    settings is { Strategy: "dfs", PreemptionBound: < 0 } ? settings.FirstPass : null),
+                    settings is { Strategy: "dfs", PreemptionBound: < 0 } ? settings.FirstPass : null, settings.SpinPruning),
                 FoundInFirstPass = result.FoundInFirstPass,
                 ModelHash = ModelHash.Of(check),
                 FailingExecution = result.FailingExecution,

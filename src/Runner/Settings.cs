@@ -40,6 +40,8 @@ public sealed record RunSettings
     /// <see cref="Kmc.Models.Scheduling.FirstPasses"/>); false: the unbounded search alone.
     /// </summary>
     public bool FirstPass { get; init; } = true;
+    /// <summary>Native driver: a marked spin loop waits after an iteration that repeated without effect (see <see cref="Kmc.Models.SpinLoop"/>).</summary>
+    public bool SpinPruning { get; init; } = true;
 
     /// <summary>The LKMM by default: the weak behaviours of arm64 and POWER, where most of these bugs live.</summary>
     public string MemoryModel { get; init; } = "lkmm";
@@ -133,6 +135,7 @@ public sealed record RunSettings
         Reduction = Reduction,
         StateCache = StateCache,
         FirstPasses = FirstPass ? Kmc.Models.Scheduling.FirstPasses.Default : null,
+        SpinPruning = SpinPruning,
         DetectRaces = DetectRaces,
         Memory = MemoryModels.Factory(MemoryModel),
         Progress = progress,
@@ -193,6 +196,7 @@ public sealed record SettingsOverride
     public bool? Reduction { get; init; }
     public bool? StateCache { get; init; }
     public bool? FirstPass { get; init; }
+    public bool? SpinPruning { get; init; }
     public string? MemoryModel { get; init; }
     public bool? Minimize { get; init; }
     public string? Faults { get; init; }
@@ -211,6 +215,7 @@ public sealed record SettingsOverride
         Reduction = Reduction ?? s.Reduction,
         StateCache = StateCache ?? s.StateCache,
         FirstPass = FirstPass ?? s.FirstPass,
+        SpinPruning = SpinPruning ?? s.SpinPruning,
         MemoryModel = MemoryModel ?? s.MemoryModel,
         Minimize = Minimize ?? s.Minimize,
         Faults = Faults ?? s.Faults,
@@ -236,6 +241,7 @@ public sealed record SettingsOverride
         Reduction = over.Reduction ?? Reduction,
         StateCache = over.StateCache ?? StateCache,
         FirstPass = over.FirstPass ?? FirstPass,
+        SpinPruning = over.SpinPruning ?? SpinPruning,
         MemoryModel = over.MemoryModel ?? MemoryModel,
         Minimize = over.Minimize ?? Minimize,
         Faults = over.Faults ?? Faults,
@@ -246,6 +252,7 @@ public sealed record SettingsOverride
     {
         ("driver", Driver), ("strategy", Strategy), ("iterations", Iterations), ("maxSteps", MaxSteps), ("pctDepth", PctDepth),
         ("preemptionBound", PreemptionBound), ("staleBound", StaleBound), ("reduction", Reduction), ("stateCache", StateCache), ("firstPass", FirstPass),
+        ("spinPruning", SpinPruning),
     }.Where(f => f.Item2 != null).Select(f => (f.Item1, f.Item2!));
 
     /// <summary>"strategy dfs, preemptionBound -1"</summary>

@@ -68,6 +68,8 @@ public sealed partial record TraceFile : IValidatedInput
         // A trace of an unbounded dfs from before the first passes names none: its search ran without them.
         FirstPass = Options.FirstPass ?? !(Strategy == "dfs" && Options.PreemptionBound < 0),
         MemoryModel = Options.MemoryModel,
+        // Traces from before spin loops were marked replay as they were recorded.
+        SpinPruning = Options.SpinPruning ?? false,
         Faults = Faults ?? "",
     }.Validate(source);
 
@@ -199,7 +201,7 @@ public sealed record Minimization(int OriginalSteps, int OriginalPreemptions, in
 /// none: their exhaustive searches were unbounded in weak-memory choices. FirstPass is set for an
 /// unbounded exhaustive search only (see <see cref="RunSettings.FirstPass"/>).
 /// </summary>
-public sealed record TraceOptions(int Iterations, int MaxSteps, int PctDepth, int PreemptionBound, string MemoryModel, int StaleBound = -1, bool? FirstPass = null)
+public sealed record TraceOptions(int Iterations, int MaxSteps, int PctDepth, int PreemptionBound, string MemoryModel, int StaleBound = -1, bool? FirstPass = null, bool? SpinPruning = null)
 {
     public void Validate(InputPath at) => at["memoryModel"].Require(MemoryModels.Names.Contains(MemoryModel),
         $"unknown memory model '{MemoryModel}' (available: {string.Join(", ", MemoryModels.Names)})");

@@ -62,6 +62,57 @@ public class ReductionTests(ITestOutputHelper output)
         Xunit.Assert.Empty(mismatches);
     }
 
+    /// <summary>
+    /// Spin pruning (<see cref="SpinLoop"/>) against the loops run as written, on the checks of the
+    /// ports with retry loops: the same failures and final states both ways wherever the search
+    /// without it ends within its budget (its executions cut at the step bound add nothing).
+    /// </summary>
+    [Theory]
+    [InlineData("sc")]
+    [InlineData("lkmm")]
+    public void Spin_pruning_reaches_the_same_failures_and_final_states_as_the_loops_run_on(string model)
+    {
+        var compared = 0;
+        var mismatches = new List<string>();
+        string[] families = ["osq", "qspinlock", "closure", "pagecache"];
+        foreach (var check in CheckRegistry.All.Where(c => families.Any(f => c.Name.StartsWith(f, StringComparison.Ordinal))))
+        {
+            foreach (var variant in check.Variants)
+            {
+                var scenario = check.Build(variant);
+                var options = new ExploreOptions
+                {
+                    Strategy = "dfs",
+                    PreemptionBound = -1,
+                    StaleBound = model == "sc" ? -1 : 1,
+                    MaxSteps = 400,
+                    Memory = MemoryModels.Factory(model),
+                    AllOutcomes = true,
+                };
+                var run = 0;
+                var off = new NativeExplorer().Explore(scenario, options with { SpinPruning = false, Cancelled = () => ++run > FullSearchExecutions });
+                if (!off.Exhausted)
+                {
+                    output.WriteLine($"skipped {check.Name}/{variant.Name}: without pruning the search needs more than {FullSearchExecutions} executions");
+                    continue;
+                }
+
+                var on = new NativeExplorer().Explore(scenario, options);
+                Xunit.Assert.True(on.Exhausted);
+                compared++;
+                output.WriteLine($"{check.Name}/{variant.Name}: {off.Executions} ({off.StepBoundHits} cut) -> {on.Executions} ({on.SpinPruned} dropped) executions, {off.Outcomes!.Count} outcomes");
+                if (!off.Outcomes!.SetEquals(on.Outcomes!))
+                {
+                    mismatches.Add($"{check.Name}/{variant.Name}: only without: [{string.Join("; ", off.Outcomes.Except(on.Outcomes!))}] " +
+                                   $"only with: [{string.Join("; ", on.Outcomes!.Except(off.Outcomes))}]");
+                }
+            }
+        }
+
+        Xunit.Assert.True(compared >= 6, $"only {compared} configurations were small enough to compare");
+        Xunit.Assert.Empty(mismatches);
+    }
+
     private static ExploreOptions Dfs(bool reduction, int preemptionBound = -1) => new()
     {
         Strategy = "dfs",

@@ -124,6 +124,8 @@ public sealed class CoyoteExplorer : IExplorer
                 Memory = options.Memory?.Invoke(),
                 DetectRaces = options.DetectRaces,
                 DetectUseAfterLeave = options.DetectUseAfterLeave,
+                // Coyote reports a deadlock itself and cannot tell a stale spin wait from a hang.
+                SpinPruning = false,
             }, driver);
             Last = ex;
             Execution.Enter(ex, null);

@@ -75,6 +75,12 @@ public sealed record ExploreOptions
     public bool Reduction { get; init; } = true;
 
     /// <summary>
+    /// Native driver: a marked spin loop (<see cref="Kernel.SpinLoop"/>) makes a task wait after an
+    /// iteration that repeated the one before without effect (<see cref="ExecutionOptions.SpinPruning"/>).
+    /// </summary>
+    public bool SpinPruning { get; init; } = true;
+
+    /// <summary>
     /// Exhaustive search: a plain dfs that prunes states it has seen (<see cref="Scheduling.StateCache"/>),
     /// in place of source-DPOR. A scenario using state the cache cannot fingerprint runs without it.
     /// </summary>
@@ -211,6 +217,12 @@ public sealed record ExplorationResult
     /// <summary>Reduced search: executions abandoned because their trace had been explored already.</summary>
     public long SleepBlocked { get; init; }
 
+    /// <summary>
+    /// Executions abandoned because no task could move while one waited in a spin loop after
+    /// repeating a stale read (<see cref="Execution.SpinPruned"/>): a sibling reads the newer store.
+    /// </summary>
+    public long SpinPruned { get; init; }
+
     /// <summary>State-cached search: distinct states fingerprinted (null: no state cache ran).</summary>
     public long? CachedStates { get; init; }
 
@@ -254,12 +266,15 @@ public sealed record ExplorationResult
             var kind = Complete ? "verified (complete)" : "bounded";
             var redundant = SleepBlocked > 0 ? $", {SleepBlocked} of them stopped early as already explored"
                 : CachePruned > 0 ? $", {CachePruned} of them stopped at a state seen before" : "";
+            if (SpinPruned > 0)
+                redundant += $", {SpinPruned} stopped early: repeated zero-effect spin iteration on a stale read";
             return $"no failure in all {Executions} executions within the bounds{(Bounds != null ? $" ({Bounds})" : "")}{bounded}{redundant}: {kind}";
         }
         var estimate = EstimateText is { } est ? $"; the unreduced tree within the bounds has an estimated {est} executions (Knuth)" : "";
         // An exhaustive search stopped before its end knows nothing about the rest.
         var unknown = Bounds != null ? ": unknown" : "";
-        return $"no failure in {Executions} executions{(TimedOut ? " (time limit)" : "")}{bounded}{estimate}{unknown}";
+        var spins = SpinPruned > 0 ? $", {SpinPruned} stopped early: repeated zero-effect spin iteration on a stale read" : "";
+        return $"no failure in {Executions} executions{(TimedOut ? " (time limit)" : "")}{bounded}{spins}{estimate}{unknown}";
     }
 }
 

@@ -205,6 +205,7 @@ public sealed class NativeExplorer : IExplorer
         long totalDecisions = 0;
         long totalSteps = 0;
         var stepBoundHits = 0;
+        var spinPruned = 0L;
         var staleBoundReached = 0;
         var executions = 0;
         var exhausted = false;
@@ -290,6 +291,8 @@ public sealed class NativeExplorer : IExplorer
             totalSteps += ex.StepCount;
             if (ex.StepBoundHit)
                 stepBoundHits++;
+            if (ex.SpinPruned)
+                spinPruned++;
             if (dfs is { StaleBoundReached: true } || dpor is { StaleBoundReached: true })
                 staleBoundReached++;
             if (executions % 1024 == 0)
@@ -299,7 +302,7 @@ public sealed class NativeExplorer : IExplorer
             {
                 if (ex.Failure != null)
                     outcomes.Add($"{ex.Failure.Kind} at {Path.GetFileName(ex.Failure.Location)}");
-                else if (!ex.Redundant && !ex.StepBoundHit)
+                else if (!ex.Redundant && !ex.StepBoundHit && !ex.SpinPruned)
                     outcomes.Add(FinalState(ex));
             }
             else if (ex.Failure != null)
@@ -319,6 +322,7 @@ public sealed class NativeExplorer : IExplorer
                     CachedStates = cache?.States,
                     CachePruned = cache?.Pruned ?? 0,
                     SleepBlocked = dpor?.SleepBlocked ?? 0,
+                    SpinPruned = spinPruned,
                     Elapsed = watch.Elapsed,
                     Schedule = decisions.ToArray(),
                 };
@@ -357,6 +361,7 @@ public sealed class NativeExplorer : IExplorer
             CachedStates = cache?.States,
             CachePruned = cache?.Pruned ?? 0,
             SleepBlocked = dpor?.SleepBlocked ?? 0,
+            SpinPruned = spinPruned,
             Complete = exhausted && stepBoundHits == 0 && options.PreemptionBound < 0
                        && (options.Memory == null || options.StaleBound < 0 || staleBoundReached == 0),
             Elapsed = watch.Elapsed,
@@ -490,6 +495,8 @@ public sealed class NativeExplorer : IExplorer
             DetectRaces = options.DetectRaces,
             DetectUseAfterLeave = options.DetectUseAfterLeave,
             RacesOnlyNoted = options.RacesOnlyNoted,
+            // The state cache's fingerprint does not hold a loop's last reads.
+            SpinPruning = options.SpinPruning && cache == null,
         };
         var ex = new Execution(options.Memory == null ? settings : settings with { Memory = options.Memory() }, driver);
         cache?.Attach(ex);
@@ -539,7 +546,10 @@ public sealed class NativeExplorer : IExplorer
                     break;
                 if (enabled.Count == 0)
                 {
-                    ex.Fail(ex.DescribeHang());
+                    if (ex.StaleSpinWait())
+                        ex.AbortSpinPruned();
+                    else
+                        ex.Fail(ex.DescribeHang());
                     break;
                 }
 

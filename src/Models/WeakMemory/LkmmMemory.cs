@@ -298,6 +298,7 @@ public sealed class LkmmMemory(bool rmwSequences = true) : MemoryModel
             var last = h.Last;
             _rmwRead = last;
             RaceRead = last.Race;
+            ReadEntry = last;
             Read(ts, loc, last, acquire: CarriesAddressDependency<T>());
             note?.Append("reads ").Append(last.Describe());
             return last.Value;
@@ -330,6 +331,7 @@ public sealed class LkmmMemory(bool rmwSequences = true) : MemoryModel
         }
 
         RaceRead = e.Race;
+        ReadEntry = e;
         Read(ts, loc, e, acquire: order is MemOrder.Acquire or MemOrder.Full || CarriesAddressDependency<T>());
         if (note != null)
         {
@@ -341,11 +343,16 @@ public sealed class LkmmMemory(bool rmwSequences = true) : MemoryModel
         return e.Value;
     }
 
+    /// <summary>The newest store of a location is the last of its coherence order (every load may read it).</summary>
+    internal override bool IsLatest(Loc loc, object? entry, int version) =>
+        loc.ModelState is IHistory h && h.Stores.Count > 0 && ReferenceEquals(h.Stores[^1], entry);
+
     public override T LoadLatest<T>(SimTask task, Loc<T> loc, MemOrder order)
     {
         var h = HistoryOf(loc);
         var e = h.Last;
         RaceRead = e.Race;
+        ReadEntry = e;
         Read(State(task), loc, e, acquire: order is MemOrder.Acquire or MemOrder.Full);
         Note(reset: true)?.Append("reads ").Append(e.Describe());
         return e.Value;
@@ -497,6 +504,7 @@ public sealed class LkmmMemory(bool rmwSequences = true) : MemoryModel
         var ts = State(task);
         var entry = new StoreEntry<T>(value) { Writer = task, Step = ex.NextStepIndex, Rmw = rmw, Race = RaceStore, Born = ++_born };
         RaceStore = default;
+        loc.Version++;
         if (rmw)
         {
             var read = _rmwRead;

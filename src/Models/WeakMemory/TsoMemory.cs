@@ -56,6 +56,7 @@ public sealed class TsoMemory : MemoryModel
         public override void Apply()
         {
             ((Loc<T>)Loc).Value = Value;
+            Loc.Version++;
             SetRace(Loc, Race);
         }
 
@@ -94,6 +95,9 @@ public sealed class TsoMemory : MemoryModel
 
     private static void Drain(Cpu cpu, List<Buffered> b, int count, StringBuilder? note)
     {
+        // A store reaching memory is an effect of the step that drains it (a spin iteration's, too).
+        if (count > 0)
+            Execution.NoteSpinEffect();
         for (var i = 0; i < count; i++)
         {
             var s = b[i];
@@ -169,6 +173,7 @@ public sealed class TsoMemory : MemoryModel
             MaybeDrain(task, note);
             Drain(task.Cpu, b, b.Count, note);
             RaceRead = loc.Race?.Current ?? default;
+            ReadEntry = null;
             return loc.Value;
         }
 
@@ -186,13 +191,33 @@ public sealed class TsoMemory : MemoryModel
             {
                 // The CPU's buffer holds the stores of every task that ran on it, not only this one's.
                 RaceRead = s.Race;
+                ReadEntry = s;
                 note?.Append(note.Length > 0 ? "; " : "").Append("reads #").Append(s.Step).Append(" from its own store buffer (not yet visible to other CPUs)");
                 return s.Value;
             }
         }
 
         RaceRead = loc.Race?.Current ?? default;
+        ReadEntry = null;
         return loc.Value;
+    }
+
+    /// <summary>
+    /// Memory read at its current version with no store to the location still buffered on any
+    /// CPU; a store read from the task's own buffer is the newest while it is its CPU's last to the location.
+    /// </summary>
+    internal override bool IsLatest(Loc loc, object? entry, int version)
+    {
+        foreach (var b in _buffers.Values)
+        {
+            for (var i = b.Count - 1; i >= 0; i--)
+            {
+                if (ReferenceEquals(b[i].Loc, loc) && !ReferenceEquals(b[i], entry))
+                    return false;
+            }
+        }
+
+        return entry != null || version == loc.Version;
     }
 
     public override T LoadLatest<T>(SimTask task, Loc<T> loc, MemOrder order)
@@ -215,6 +240,7 @@ public sealed class TsoMemory : MemoryModel
         {
             // The load half drained the buffer: a locked instruction writes memory directly.
             loc.Value = value;
+            loc.Version++;
             SetRace(loc, RaceStore);
             RaceStore = default;
             return;

@@ -15,7 +15,9 @@
 // * The cpu_relax() loops of Step A and osq_wait_next() are modelled as blocked waits for
 //   the next iteration that can do something different (a loop iteration in which none of
 //   the tested locations changed is a no-op); so a loop that can never end is a Hang rather
-//   than a run cut at the step bound.
+//   than a run cut at the step bound. Those waits end on the newest values, while the loads
+//   after them may read older stores under a weak model: each loop is also a SpinLoop, so an
+//   iteration that re-reads the same stale stores without effect waits instead of repeating.
 using Kmc.Models;
 using static Kmc.Models.Kernel;
 
@@ -131,8 +133,11 @@ public sealed class OsqLockPort
     public async ValueTask<OsqNode?> OsqWaitNext(OptimisticSpinQueue lk, OsqNode node, int oldCpu)
     {
         var curr = EncodeCpu(SmpProcessorId());
+        var loop = SpinLoop("osq_wait_next() loop");
         for (var first = true; ; first = false)
         {
+            // Carried from one iteration to the next: only whether it is the first.
+            await loop.Head(first ? 1 : 0);
             if (!first)
             {
                 // cpu_relax(): nothing changes until the tail or node->next does.
@@ -215,8 +220,11 @@ public sealed class OsqLockPort
         // ---- unqueue ----
         // Step A -- stabilize prev: undo our prev->next assignment, so prev's unlock()/unqueue()
         // waits for a next pointer since the tail points to us (or later).
+        var stepA = SpinLoop("osq unqueue step A loop");
         for (var first = true; ; first = false)
         {
+            // Carried: prev (re-read each time round) and whether it is the first iteration.
+            await stepA.Head(prev.Id * 2L + (first ? 1 : 0));
             if (!first)
             {
                 // cpu_relax(); prev = READ_ONCE(node->prev): nothing new until prev->next, our

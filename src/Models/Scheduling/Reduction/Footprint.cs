@@ -156,6 +156,9 @@ public static class Footprints
     {
         t_current?.Write(key);
         StateCache.Touch(key);
+        // Every access under tso touches the buffers' key; a buffer that drains says so itself.
+        if (key != TsoBuffersKey)
+            Execution.NoteSpinEffect();
     }
 
     /// <summary>A write that reads nothing (a ghost's setter): the state cache records no value in the task's history.</summary>
@@ -163,6 +166,7 @@ public static class Footprints
     {
         t_current?.Write(key);
         StateCache.Touch(key, read: false);
+        Execution.NoteSpinEffect();
     }
 
     /// <summary>The step touched state the reduction cannot name: it is dependent with every other step (and the state cache turns off).</summary>
@@ -171,5 +175,8 @@ public static class Footprints
     {
         t_current?.MarkUntracked();
         StateCache.Untracked(file, member);
+        // State the reduction cannot name (wait queues, task state, the allocator, RCU, faults,
+        // task creation) is state a spin iteration cannot be shown to leave as it was.
+        Execution.NoteSpinEffect();
     }
 }

@@ -1,0 +1,281 @@
+using System.Runtime.CompilerServices;
+using System.Text;
+
+namespace Kmc.Models;
+
+/// <summary>
+/// <para>
+/// A retry loop of a port (<c>for (;;) { ... cpu_relax(); }</c>) whose iterations kmc may cut
+/// when they repeat without effect: the zero-net-effect iterations of Kokologiannakis, Ren and
+/// Vafeiadis, "Dynamic Partial Order Reductions for Spinloops" (SAVer, FMCAD 2021), the
+/// "spin-assume" transformation of GenMC, adapted to kmc's interleaving search.
+/// </para>
+/// <para>
+/// An iteration runs from one <see cref="Head"/> to the next. It has no effect when it stores
+/// nothing (no store, no successful RMW; a failed cmpxchg is a read), makes no recorded choice,
+/// no full barrier, touches no state the kernel API cannot name (sleeping, waking, spawning,
+/// allocating, RCU, a ghost, a task field) and leaves preempt_count, irqs, RCU nesting and task
+/// state as they were. If such an iteration read exactly the same stores (the same locations in
+/// the same order, each from the same store: the lkmm history entry, the tso buffer entry or
+/// memory version, the sc version) as the iteration before it, and the loop's
+/// carried state (<paramref name="state"/> of <see cref="Head"/>) is the same, then it changed
+/// nothing: the task's locals are those the previous iteration left (the loop's locals are
+/// determined by what an iteration read, see the guide), its view only re-joined what it
+/// already held, and memory is untouched. Every run of further such iterations is equivalent to
+/// the task not running them, so the task waits at the head, as a blocked spin-wait, until one
+/// of the locations it read is stored to. Then it runs the loop again.
+/// </para>
+/// <para>
+/// A loop that names what it carries from iteration to iteration (<see cref="Head(long)"/>)
+/// needs no second iteration to compare with: an iteration without effect that leaves that
+/// state as it found it is a no-op by itself, and the task waits after the first one, as
+/// GenMC's spin-assume blocks a failed await iteration. The read comparison of
+/// <see cref="Head()"/> is the fallback for a loop whose locals are only known to be
+/// determined by what it reads; it costs one repeat per wait.
+/// </para>
+/// <para>
+/// Liveness keeps its meaning (<see cref="Liveness"/>): a task waiting there is spinning, and
+/// when no task can move it is a Hang (or a Livelock) as any spin-wait. It only waits when every
+/// store its iteration read is still its location's newest: a repeat on a stale read (a weak
+/// model's older store, nothing stored to the location since) is no hang, since a fair
+/// execution reads the newer store, and the sibling execution whose iteration read it is
+/// explored (the weak-memory choice's other alternatives, within the stale bound, which only
+/// counts fewer stale reads there). So that execution is abandoned at once as "stopped early:
+/// repeated zero-effect spin iteration" (<see cref="Execution.SpinPruned"/>), neither a pass
+/// nor a failure, as GenMC drops a blocked execution whose spin read is not the latest. Under
+/// sc every read is the newest (a store after the read wakes the task), so a spin nothing can
+/// end is always reported.
+/// </para>
+/// <para>
+/// The partial-order reduction sees the wait as a spin-wait whose condition reads the loop's
+/// locations (the footprint of the step that ends it), so every store that could have made the
+/// iteration differ is a race reversed, as for <see cref="Kernel.SpinUntil"/>. The state cache
+/// and the Coyote driver run without it (their state and their deadlock detection know nothing of it).
+/// </para>
+/// </summary>
+public sealed class SpinLoop
+{
+    /// <summary>Past this many loads an iteration is not compared (a loop that has exited and runs on).</summary>
+    private const int MaxReads = 256;
+
+    private readonly string _what;
+    private readonly string _at;
+    private readonly string _fn;
+    private readonly string _file;
+    private readonly int _line;
+    private SimTask? _task;
+    private List<ReadOf> _prev = new();
+    private List<ReadOf> _cur = new();
+    private bool _prevComparable;
+    private bool _effect;
+    private bool _overflow;
+    private long _startState;
+    private TaskSnapshot _startTask;
+
+    /// <summary>One load of an iteration: where, which store (an entry, or the location's version).</summary>
+    private readonly record struct ReadOf(Loc Loc, object? Entry, int Version)
+    {
+        public bool SameStore(in ReadOf o) =>
+            ReferenceEquals(Loc, o.Loc) && (Entry != null ? ReferenceEquals(Entry, o.Entry) : o.Entry == null && Version == o.Version);
+    }
+
+    /// <summary>What of the task itself an iteration must leave as it found it.</summary>
+    private readonly record struct TaskSnapshot(int PreemptCount, bool IrqsDisabled, int RcuNesting, TaskState State, bool Sleeping)
+    {
+        public static TaskSnapshot Of(SimTask t) => new(t.PreemptCount, t.Cpu.IrqsDisabled, t.RcuReadLockNesting, t.State, t.Sleeping);
+    }
+
+    internal SpinLoop(string what, string fn, string file, int line)
+    {
+        _what = what;
+        _fn = fn;
+        _file = file;
+        _line = line;
+        _at = $"{fn} ({Path.GetFileName(file)}:{line})";
+    }
+
+    /// <summary>Iterations of this loop the task has waited out as repeats.</summary>
+    public int Waits { get; private set; }
+
+    internal void Read(Loc loc, object? entry)
+    {
+        if (_cur.Count >= MaxReads)
+        {
+            _overflow = true;
+            return;
+        }
+
+        _cur.Add(new ReadOf(loc, entry, loc.Version));
+    }
+
+    internal void Effect() => _effect = true;
+
+    /// <summary>
+    /// The head of the loop, at the top of every iteration (the first included). Returns at once,
+    /// unless the iteration just ended repeated the one before it without effect (it read the
+    /// same stores): then the task waits until a location it read is stored to. For a loop whose
+    /// locals are determined by what each iteration reads (or fixed before the loop).
+    /// </summary>
+    public ValueTask Head() => At(0, declared: false);
+
+    /// <summary>
+    /// The head of a loop that names what it carries from one iteration to the next:
+    /// <paramref name="state"/> must change whenever anything the loop's code will act on
+    /// changed (a pointer it re-read, a retry counter, the old value of a cmpxchg loop, a
+    /// first-iteration flag). An iteration without effect that leaves it as it found it changed
+    /// nothing, so the task waits at once (the spin-assume of GenMC), without a second
+    /// iteration to compare with.
+    /// </summary>
+    public ValueTask Head(long state) => At(state, declared: true);
+
+    private ValueTask At(long state, bool declared)
+    {
+        var ex = Execution.Current;
+        if (!ex.SpinPruning)
+            return default;
+        var t = Execution.CurrentTask;
+        var snapshot = TaskSnapshot.Of(t);
+        if (_task != t || t.ActiveLoop != this)
+        {
+            // Entering the loop, or back after another loop's head ran in between (a nested
+            // loop): nothing to compare with yet.
+            _task = t;
+            t.ActiveLoop = this;
+            Begin(comparable: false, state, snapshot);
+            return default;
+        }
+
+        var noOp = !_effect && !_overflow && state == _startState && snapshot == _startTask
+                   && (declared || (_prevComparable && SameReads()));
+        if (!noOp)
+        {
+            (_prev, _cur) = (_cur, _prev);
+            Begin(comparable: !_overflow, state, snapshot);
+            return default;
+        }
+
+        if (ReadStale(ex) && !Moved())
+        {
+            // A repeat on a stale read: a fair execution reads the newer store, and the sibling
+            // whose iteration read it is explored; waiting here would only run the rest of the
+            // tasks again with this one parked (GenMC drops such a blocked execution too).
+            ex.AbortSpinPruned();
+            throw ExecutionAbortedException.Instance;
+        }
+
+        return Wait(ex, t);
+    }
+
+    /// <summary>Some location the iteration read was stored to since (no footprint: the task itself asks).</summary>
+    private bool Moved()
+    {
+        foreach (var r in _cur)
+        {
+            if (r.Loc.Version != r.Version)
+                return true;
+        }
+
+        return false;
+    }
+
+    private void Begin(bool comparable, long state, TaskSnapshot snapshot)
+    {
+        if (!comparable)
+            _prev.Clear();
+        _prevComparable = comparable;
+        _startState = state;
+        _startTask = snapshot;
+        _cur.Clear();
+        _effect = false;
+        _overflow = false;
+    }
+
+    private bool SameReads()
+    {
+        if (_cur.Count != _prev.Count)
+            return false;
+        for (var i = 0; i < _cur.Count; i++)
+        {
+            if (!_cur[i].SameStore(_prev[i]))
+                return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>The iteration repeated the one before without effect: wait for a store to what it read.</summary>
+    private async ValueTask Wait(Execution ex, SimTask t)
+    {
+        Waits++;
+        t.SpinWait = this;
+        try
+        {
+            await ex.Point(t, Changed, BlockedOn(), _at, _cur.Count > 0 ? _cur[0].Loc : null);
+        }
+        finally
+        {
+            t.SpinWait = null;
+        }
+
+        if (ex.Recording)
+            ex.Record(t, "spin loop", _what, "a location its last iteration read was stored to: iterates again", _fn, _file, _line);
+        // The iteration to come is compared with the one that repeated (whose reads are _prev's).
+        _cur.Clear();
+        _effect = false;
+        _overflow = false;
+    }
+
+    /// <summary>The wait's condition: some location the iteration read was stored to since it read it.</summary>
+    private bool Changed()
+    {
+        var changed = false;
+        foreach (var r in _cur)
+        {
+            // Every key, not the first that moved: the reduction reverses each store to them.
+            Scheduling.Reduction.Footprints.Read(r.Loc.Key);
+            changed |= r.Loc.Version != r.Version;
+        }
+
+        return changed;
+    }
+
+    /// <summary>Whether the iteration the task waits after read a store that is no longer its location's newest.</summary>
+    internal bool ReadStale(Execution ex)
+    {
+        foreach (var r in _cur)
+        {
+            if (!ex.Memory.IsLatest(r.Loc, r.Entry, r.Version))
+                return true;
+        }
+
+        return false;
+    }
+
+    private string BlockedOn()
+    {
+        var sb = new StringBuilder(_what).Append(": its iteration repeats, re-reading ");
+        var seen = new HashSet<Loc>();
+        foreach (var r in _cur)
+        {
+            if (seen.Add(r.Loc))
+                sb.Append(seen.Count > 1 ? ", " : "").Append(r.Loc.Name);
+        }
+
+        if (seen.Count == 0)
+            sb.Append("nothing");
+        return sb.Append(seen.Count == 0 ? " (nothing can end it)" : " until one is stored to").ToString();
+    }
+}
+
+public static partial class Kernel
+{
+    /// <summary>
+    /// Marks a retry loop (a <c>for (;;)</c> that re-reads until something changes): create it
+    /// right before the loop and await its <see cref="SpinLoop.Head"/> at the top of every
+    /// iteration. An iteration that repeats the one before without effect makes the task wait,
+    /// as a spin-wait, until a location it read changes (see <see cref="SpinLoop"/>): without it
+    /// a weak model can re-read a stale store forever and the search is cut at the step bound.
+    /// </summary>
+    public static SpinLoop SpinLoop(string what, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+        => new(what, fn, file, line);
+}
