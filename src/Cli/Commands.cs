@@ -578,6 +578,12 @@ public sealed class Commands(ILogger log)
     private Command MutateCommand()
     {
         var names = new Argument<string[]>("check") { Description = "benchmarks to mutate (weaken.ticket-spinlock, or just ticket-spinlock; default: every one)", Arity = ArgumentArity.ZeroOrMore };
+        // A variadic argument takes an unknown option (--workers) as a name: say it is not one.
+        names.Validators.Add(r =>
+        {
+            foreach (var t in r.Tokens.Where(t => t.Value.StartsWith('-')))
+                r.AddError($"kmc mutate has no option '{t.Value}' (see kmc mutate --help)");
+        });
         var summary = new Option<bool>("--summary") { Description = "print only the score per primitive" };
         var cmd = new Command("mutate", "weaken each ordering site and each READ_ONCE/WRITE_ONCE of a primitive's fixed code in turn (from the port's own calls), run the check under sc, tso and lkmm, and print killed/survived per site")
             { names, summary, _config };

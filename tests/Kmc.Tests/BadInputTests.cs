@@ -155,6 +155,7 @@ public class BadInputTests
         AssertRefused("the state cache is for the native exhaustive search", [], "run", "counter", "--state-cache", "on", "--strategy", "random");
         AssertRefused("the first passes can only be turned off for the unbounded exhaustive search", [], "run", "counter", "--no-first-pass", "--strategy", "random");
         AssertRefused("the first passes can only be turned off for the unbounded exhaustive search", [], "run", "counter", "--no-first-pass", "--strategy", "dfs", "--preemption-bound", "2");
+        AssertRefused("kmc mutate has no option '--workers'", [], "mutate", "--workers", "1");
         AssertRefused($"--workers must be between 1 and {Kmc.Cli.Workers.Max}", [], "ci", "--workers", "100000");
         AssertRefused($"--workers must be between 1 and {Kmc.Cli.Workers.Max}", [], "run", "counter", "--workers", "100000");
         AssertRefused("--timeout must be a number of seconds above 0", [], "litmus", Path.GetTempPath(), "--timeout", "NaN");

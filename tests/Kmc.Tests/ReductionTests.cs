@@ -21,43 +21,9 @@ public class ReductionTests(ITestOutputHelper output)
     [MemberData(nameof(Models))]
     public void Reduced_search_reaches_the_same_failures_and_final_states_as_the_full_search(string model)
     {
-        var compared = 0;
-        var mismatches = new List<string>();
-        foreach (var check in CheckRegistry.All)
-        {
-            foreach (var variant in check.Variants)
-            {
-                var scenario = check.Build(variant);
-                var options = new ExploreOptions
-                {
-                    Strategy = "dfs",
-                    PreemptionBound = -1,
-                    StaleBound = model == "sc" ? -1 : 1,
-                    MaxSteps = 400,
-                    Memory = MemoryModels.Factory(model),
-                    AllOutcomes = true,
-                };
-                var run = 0;
-                var full = new NativeExplorer().Explore(scenario, options with { Reduction = false, Cancelled = () => ++run > FullSearchExecutions });
-                if (!full.Exhausted)
-                {
-                    output.WriteLine($"skipped {check.Name}/{variant.Name}: the full search needs more than {FullSearchExecutions} executions");
-                    continue;
-                }
-
-                var reduced = new NativeExplorer().Explore(scenario, options);
-                Xunit.Assert.True(reduced.Reduced);
-                Xunit.Assert.True(reduced.Exhausted);
-                compared++;
-                output.WriteLine($"{check.Name}/{variant.Name}: {full.Executions} -> {reduced.Executions} executions, {full.Outcomes!.Count} outcomes");
-                if (!full.Outcomes!.SetEquals(reduced.Outcomes!))
-                {
-                    mismatches.Add($"{check.Name}/{variant.Name}: only full: [{string.Join("; ", full.Outcomes.Except(reduced.Outcomes!))}] " +
-                                   $"only reduced: [{string.Join("; ", reduced.Outcomes!.Except(full.Outcomes))}]");
-                }
-            }
-        }
-
+        var (compared, mismatches) = CompareOutcomes(CheckRegistry.All, model,
+            without: o => o with { Reduction = false },
+            with: r => Xunit.Assert.True(r.Reduced));
         Xunit.Assert.True(compared >= 15, $"only {compared} configurations were small enough to compare");
         Xunit.Assert.Empty(mismatches);
     }
@@ -72,10 +38,27 @@ public class ReductionTests(ITestOutputHelper output)
     [InlineData("lkmm")]
     public void Spin_pruning_reaches_the_same_failures_and_final_states_as_the_loops_run_on(string model)
     {
+        string[] families = ["osq", "qspinlock", "closure", "pagecache"];
+        var (compared, mismatches) = CompareOutcomes(
+            CheckRegistry.All.Where(c => families.Any(f => c.Name.StartsWith(f, StringComparison.Ordinal))), model,
+            without: o => o with { SpinPruning = false },
+            with: _ => { });
+        Xunit.Assert.True(compared >= 6, $"only {compared} configurations were small enough to compare");
+        Xunit.Assert.Empty(mismatches);
+    }
+
+    /// <summary>
+    /// Every variant of <paramref name="checks"/> explored exhaustively (no preemption bound) with
+    /// the search as configured and with <paramref name="without"/> applied: the outcomes (failure
+    /// kind and site, final states) must be the same sets. Skips (and names) the configurations
+    /// the search without it cannot finish within <see cref="FullSearchExecutions"/>.
+    /// </summary>
+    private (int Compared, List<string> Mismatches) CompareOutcomes(IEnumerable<Check> checks, string model,
+        Func<ExploreOptions, ExploreOptions> without, Action<ExplorationResult> with)
+    {
         var compared = 0;
         var mismatches = new List<string>();
-        string[] families = ["osq", "qspinlock", "closure", "pagecache"];
-        foreach (var check in CheckRegistry.All.Where(c => families.Any(f => c.Name.StartsWith(f, StringComparison.Ordinal))))
+        foreach (var check in checks)
         {
             foreach (var variant in check.Variants)
             {
@@ -90,27 +73,27 @@ public class ReductionTests(ITestOutputHelper output)
                     AllOutcomes = true,
                 };
                 var run = 0;
-                var off = new NativeExplorer().Explore(scenario, options with { SpinPruning = false, Cancelled = () => ++run > FullSearchExecutions });
-                if (!off.Exhausted)
+                var baseline = new NativeExplorer().Explore(scenario, without(options) with { Cancelled = () => ++run > FullSearchExecutions });
+                if (!baseline.Exhausted)
                 {
-                    output.WriteLine($"skipped {check.Name}/{variant.Name}: without pruning the search needs more than {FullSearchExecutions} executions");
+                    output.WriteLine($"skipped {check.Name}/{variant.Name}: the search without it needs more than {FullSearchExecutions} executions");
                     continue;
                 }
 
-                var on = new NativeExplorer().Explore(scenario, options);
-                Xunit.Assert.True(on.Exhausted);
+                var result = new NativeExplorer().Explore(scenario, options);
+                with(result);
+                Xunit.Assert.True(result.Exhausted);
                 compared++;
-                output.WriteLine($"{check.Name}/{variant.Name}: {off.Executions} ({off.StepBoundHits} cut) -> {on.Executions} ({on.SpinPruned} dropped) executions, {off.Outcomes!.Count} outcomes");
-                if (!off.Outcomes!.SetEquals(on.Outcomes!))
+                output.WriteLine($"{check.Name}/{variant.Name}: {baseline.Executions} ({baseline.StepBoundHits} cut) -> {result.Executions} ({result.SpinPruned} dropped) executions, {baseline.Outcomes!.Count} outcomes");
+                if (!baseline.Outcomes!.SetEquals(result.Outcomes!))
                 {
-                    mismatches.Add($"{check.Name}/{variant.Name}: only without: [{string.Join("; ", off.Outcomes.Except(on.Outcomes!))}] " +
-                                   $"only with: [{string.Join("; ", on.Outcomes!.Except(off.Outcomes))}]");
+                    mismatches.Add($"{check.Name}/{variant.Name}: only without: [{string.Join("; ", baseline.Outcomes.Except(result.Outcomes!))}] " +
+                                   $"only with: [{string.Join("; ", result.Outcomes!.Except(baseline.Outcomes))}]");
                 }
             }
         }
 
-        Xunit.Assert.True(compared >= 6, $"only {compared} configurations were small enough to compare");
-        Xunit.Assert.Empty(mismatches);
+        return (compared, mismatches);
     }
 
     private static ExploreOptions Dfs(bool reduction, int preemptionBound = -1) => new()
