@@ -33,8 +33,8 @@ public static class LeaveBench
                 ?? throw new KmcInputException($"bench: {name} has no variant that passes under sc, tso and lkmm");
             foreach (var model in ModelBench.Models)
             {
-                var dfsOff = Explore(check, variant, Dfs(model, leave: false)).Executions;
-                var dfsOn = Explore(check, variant, Dfs(model, leave: true)).Executions;
+                var dfsOff = OnOffTiming.ExplorePassing(check, variant, model, Dfs(model, leave: false)).Executions;
+                var dfsOn = OnOffTiming.ExplorePassing(check, variant, model, Dfs(model, leave: true)).Executions;
 
                 // Warm up both paths once, then time them back to back.
                 Time(check, variant, model, leave: false, 100);
@@ -51,8 +51,7 @@ public static class LeaveBench
         }
 
         AnsiConsole.Write(table);
-        AnsiConsole.WriteLine("geometric mean of on/off time per random execution: "
-            + string.Join(", ", ModelBench.Models.Select(m => $"{m} {Math.Exp(ratios[m].Average(Math.Log)):F2}x")));
+        AnsiConsole.WriteLine("geometric mean of on/off time per random execution: " + OnOffTiming.GeometricMeans(ratios));
     }
 
     private static ExploreOptions Dfs(string model, bool leave) => new()
@@ -65,28 +64,6 @@ public static class LeaveBench
         DetectUseAfterLeave = leave,
     };
 
-    private static ExplorationResult Explore(Check check, Variant variant, ExploreOptions options)
-    {
-        var result = new NativeExplorer().Explore(check.Build(variant), options);
-        if (result.Failure is { } f)
-            throw new KmcInputException($"bench: {check.Name}/{variant.Name} failed ({f.Kind}); it is declared to pass");
-        return result;
-    }
-
-    /// <summary>Microseconds per execution of <paramref name="iterations"/> random schedules.</summary>
-    private static double Time(Check check, Variant variant, string model, bool leave, int iterations)
-    {
-        var options = new ExploreOptions
-        {
-            Strategy = "random",
-            Iterations = iterations,
-            Seed = 1,
-            Memory = MemoryModels.Factory(model),
-            DetectUseAfterLeave = leave,
-        };
-        var watch = Stopwatch.StartNew();
-        var result = Explore(check, variant, options);
-        watch.Stop();
-        return watch.Elapsed.TotalMicroseconds / result.Executions;
-    }
+    private static double Time(Check check, Variant variant, string model, bool leave, int iterations) =>
+        OnOffTiming.MicrosPerRandomExecution(check, variant, model, iterations, o => o with { DetectUseAfterLeave = leave });
 }

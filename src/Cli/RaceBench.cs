@@ -47,25 +47,9 @@ public static class RaceBench
         }
 
         AnsiConsole.Write(table);
-        AnsiConsole.WriteLine("geometric mean of on/off: " + string.Join(", ", ModelBench.Models.Select(m => $"{m} {Math.Exp(ratios[m].Average(Math.Log)):F2}x")));
+        AnsiConsole.WriteLine("geometric mean of on/off: " + OnOffTiming.GeometricMeans(ratios));
     }
 
-    /// <summary>Microseconds per execution of <paramref name="iterations"/> random schedules.</summary>
-    private static double Time(Check check, Variant variant, string model, bool races, int iterations)
-    {
-        var options = new ExploreOptions
-        {
-            Strategy = "random",
-            Iterations = iterations,
-            Seed = 1,
-            Memory = MemoryModels.Factory(model),
-            DetectRaces = races,
-        };
-        var watch = Stopwatch.StartNew();
-        var result = new NativeExplorer().Explore(check.Build(variant), options);
-        watch.Stop();
-        if (result.Failure is { } f)
-            throw new KmcInputException($"bench: {check.Name}/{variant.Name} failed under {model} ({f.Kind}); it is declared to pass");
-        return watch.Elapsed.TotalMicroseconds / result.Executions;
-    }
+    private static double Time(Check check, Variant variant, string model, bool races, int iterations) =>
+        OnOffTiming.MicrosPerRandomExecution(check, variant, model, iterations, o => o with { DetectRaces = races });
 }
