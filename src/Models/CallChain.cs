@@ -51,6 +51,9 @@ internal static class CallChain
     }
 
     /// <summary>The chain of the step being recorded: the resumed chain, then what the real stack adds.</summary>
+    // Never inlined, like Recorder.Add: the two frames skipped below must be these two, or a
+    // tiered-up (inlined) caller shifts the stack and the recorded chain changes mid-process.
+    [MethodImpl(MethodImplOptions.NoInlining)]
     public static string? Now(Frame[]? resumed, string function)
     {
         var chain = new List<Frame>(resumed ?? []);

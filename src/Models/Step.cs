@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text.Json.Serialization;
 
 namespace Kmc.Models;
@@ -48,6 +49,8 @@ public sealed class Recorder
 
     public IReadOnlyList<Step> Steps => _steps;
 
+    // Never inlined: CallChain.Now skips exactly its own frame and this one.
+    [MethodImpl(MethodImplOptions.NoInlining)]
     internal void Add(SimTask task, string op, string? target, string? value, string function, string file, int line,
         string? wakes = null, string? memory = null)
     {
