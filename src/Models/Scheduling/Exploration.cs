@@ -75,6 +75,13 @@ public sealed record ExploreOptions
     public bool Reduction { get; init; } = true;
 
     /// <summary>
+    /// The reduction's race analysis covers only the steps after the prefix an execution shares with
+    /// the one before (<see cref="Reduction.RaceFinder"/>); false: every step of every execution, the
+    /// reference it is tested and benchmarked against. The search explores the same executions either way.
+    /// </summary>
+    public bool IncrementalRaces { get; init; } = true;
+
+    /// <summary>
     /// Native driver: a marked spin loop (<see cref="Kernel.SpinLoop"/>) makes a task wait after an
     /// iteration that repeated the one before without effect (<see cref="ExecutionOptions.SpinPruning"/>).
     /// </summary>

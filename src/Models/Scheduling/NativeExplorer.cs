@@ -197,7 +197,7 @@ public sealed class NativeExplorer : IExplorer
         if (options.StateCache && options.DfsParts > 1)
             throw new ArgumentException("a state-cached search cannot be split into parts: a state one part prunes may have been explored only in another part's share");
         var cache = options.StateCache ? new StateCache(options.PreemptionBound, options.StaleBound) : null;
-        var dpor = exhaustive && ReducesSearch(options) ? new DporPolicy(options.StaleBound) : null;
+        var dpor = exhaustive && ReducesSearch(options) ? new DporPolicy(options.StaleBound, options.IncrementalRaces) : null;
         if (options.DfsParts > 1 && (!exhaustive || dpor != null))
             throw new ArgumentException("a search split into parts must be a plain dfs (no reduction, or a preemption bound)");
         var dfs = exhaustive && dpor == null ? new DfsPolicy(options.PreemptionBound, options.StaleBound, part: options.DfsPart, parts: options.DfsParts) : null;

@@ -39,12 +39,21 @@ public sealed class DporPolicy : ISchedulePolicy
 {
     private readonly StaleBudget _budget;
     private readonly List<Node> _stack = new();
-    private readonly List<Event> _events = new();
+    private readonly List<DporStep> _events = new();
     private readonly List<Footprint> _pool = new();
+    private readonly RaceFinder _races;
     private int _pos;
+    private int _stepIndex;
+    private int _shared;
     private Footprint? _step;
 
-    public DporPolicy(int staleBound = -1) => _budget = new StaleBudget(staleBound);
+    /// <param name="staleBound">the most non-SC weak-memory choices per execution (negative: unbounded)</param>
+    /// <param name="incrementalRaces">analyse only the steps after the prefix an execution shares with the one before (see <see cref="RaceFinder"/>); false: every step of every execution</param>
+    public DporPolicy(int staleBound = -1, bool incrementalRaces = true)
+    {
+        _budget = new StaleBudget(staleBound);
+        _races = new RaceFinder(incrementalRaces);
+    }
 
     /// <summary>The current execution met a weak-memory choice the stale bound left with only its SC alternative.</summary>
     public bool StaleBoundReached => _budget.Reached;
@@ -69,15 +78,15 @@ public sealed class DporPolicy : ISchedulePolicy
         public Footprint? Taken;
     }
 
-    private readonly record struct Event(int Task, Footprint Fp, int Node);
-
     public void BeginExecution()
     {
         _pos = 0;
+        _stepIndex = 0;
         _budget.Reset();
-        foreach (var e in _events)
-            _pool.Add(e.Fp);
-        _events.Clear();
+        // The steps of the shared prefix keep their footprints: the replay refills them alike.
+        for (var k = _shared; k < _events.Count; k++)
+            _pool.Add(_events[k].Fp);
+        _events.RemoveRange(_shared, _events.Count - _shared);
     }
 
     /// <summary>Picks the task for the next step (called at every step, even with one task enabled); null when all are asleep.</summary>
@@ -114,9 +123,20 @@ public sealed class DporPolicy : ISchedulePolicy
         }
 
         var index = _pos++;
-        _step = _pool.Count > 0 ? Pop(_pool) : new Footprint();
+        if (_stepIndex < _events.Count)
+        {
+            if (_events[_stepIndex].Node != index)
+                throw Nondeterministic();
+            _step = _events[_stepIndex].Fp;
+        }
+        else
+        {
+            _step = _pool.Count > 0 ? Pop(_pool) : new Footprint();
+            _events.Add(new DporStep(node.Task, _step, index));
+        }
+
         _step.Clear();
-        _events.Add(new Event(node.Task, _step, index));
+        _stepIndex++;
         foreach (var t in enabled)
         {
             if (t.Id == node.Task)
@@ -195,14 +215,36 @@ public sealed class DporPolicy : ISchedulePolicy
     /// <summary>Ends an execution: finds its races, adds backtrack points, and moves to the next unexplored execution; false when done.</summary>
     public bool EndExecution(int taskCount)
     {
+        // The steps of the shared prefix were added to their nodes' Taken by an earlier execution.
+        var fresh = _races.Analysed;
         AddBacktrackPoints(taskCount);
-        foreach (var e in _events)
+        for (var k = fresh; k < _events.Count; k++)
         {
+            var e = _events[k];
             var node = _stack[e.Node];
             (node.Taken ??= new Footprint()).UnionWith(e.Fp);
         }
 
-        return Advance();
+        var more = Advance();
+        _shared = more && _races.Incremental ? SharedSteps() : 0;
+        _races.SharedPrefix(_events, _shared);
+        return more;
+    }
+
+    /// <summary>
+    /// The steps the next execution replays unchanged: those before the node <see cref="Advance"/>
+    /// changed, less the step a changed choice belongs to (a choice is made inside the step of the
+    /// last scheduling node before it).
+    /// </summary>
+    private int SharedSteps()
+    {
+        var changed = _stack.Count - 1;
+        var n = _events.Count;
+        while (n > 0 && _events[n - 1].Node >= changed)
+            n--;
+        if (n > 0 && _stack[changed].IsChoice)
+            n--;
+        return n;
     }
 
     /// <summary>
@@ -276,131 +318,10 @@ public sealed class DporPolicy : ISchedulePolicy
         return false;
     }
 
-    // ---- race detection ---------------------------------------------------------------------
-
-    private readonly Dictionary<long, (int LastWrite, List<int> Reads)> _keys = new();
-    private readonly Dictionary<long, List<int>> _writes = new();
-    private readonly List<int[]> _clocks = new();
-    private readonly List<int> _seq = new();
-    private readonly List<int> _candidates = new();
-    private readonly List<(int, int)> _races = new();
-
-    private bool HappensBefore(int i, int[] clock) => clock[_events[i].Task] >= _seq[i];
-
     private void AddBacktrackPoints(int taskCount)
     {
-        var m = _events.Count;
-        _races.Clear();
-        _keys.Clear();
-        _writes.Clear();
-        _clocks.Clear();
-        _seq.Clear();
-        var lastOfTask = new int[taskCount];
-        Array.Fill(lastOfTask, -1);
-        var count = new int[taskCount];
-        var lastUntracked = -1;
-        var zero = new int[taskCount];
-
-        for (var j = 0; j < m; j++)
-        {
-            var ev = _events[j];
-            var u = ev.Task;
-            _candidates.Clear();
-            var prior = lastOfTask[u] >= 0 ? _clocks[lastOfTask[u]] : zero;
-            if (ev.Fp.Untracked)
-            {
-                for (var w = 0; w < taskCount; w++)
-                {
-                    if (w != u && lastOfTask[w] >= 0)
-                        _candidates.Add(lastOfTask[w]);
-                }
-            }
-            else
-            {
-                if (lastUntracked >= 0)
-                    _candidates.Add(lastUntracked);
-                for (var k = 0; k < ev.Fp.Count; k++)
-                {
-                    if (!_keys.TryGetValue(ev.Fp.KeyAt(k), out var s))
-                        continue;
-                    if (s.LastWrite >= 0)
-                        _candidates.Add(s.LastWrite);
-                    if (ev.Fp.WritesAt(k))
-                        _candidates.AddRange(s.Reads);
-                }
-            }
-
-            // A step that ends a spin-wait could not have run before the write that made its
-            // condition true, but it could have run before an earlier write that made it false:
-            // every earlier write to what the condition reads is a race to reverse.
-            for (var k = 0; k < ev.Fp.WaitKeys; k++)
-            {
-                if (!_writes.TryGetValue(ev.Fp.KeyAt(k), out var writes))
-                    continue;
-                foreach (var w in writes)
-                {
-                    if (_events[w].Task != u && !HappensBefore(w, prior))
-                        _races.Add((w, j));
-                }
-            }
-
-            var clock = (int[])prior.Clone();
-            foreach (var i in _candidates)
-            {
-                if (_events[i].Task == u)
-                    continue;
-                if (!HappensBefore(i, prior) && !OrderedThroughAnother(i))
-                    _races.Add((i, j));
-            }
-
-            foreach (var i in _candidates)
-            {
-                var ci = _clocks[i];
-                for (var w = 0; w < taskCount; w++)
-                    clock[w] = Math.Max(clock[w], ci[w]);
-            }
-
-            count[u]++;
-            clock[u] = count[u];
-            _clocks.Add(clock);
-            _seq.Add(count[u]);
-            lastOfTask[u] = j;
-            if (ev.Fp.Untracked)
-                lastUntracked = j;
-            for (var k = 0; k < ev.Fp.Count; k++)
-            {
-                var key = ev.Fp.KeyAt(k);
-                if (!_keys.TryGetValue(key, out var s))
-                    s = (-1, new List<int>());
-                if (ev.Fp.WritesAt(k))
-                {
-                    s = (j, new List<int>());
-                    if (!_writes.TryGetValue(key, out var all))
-                        _writes[key] = all = new List<int>();
-                    all.Add(j);
-                }
-                else
-                {
-                    s.Reads.Add(j);
-                }
-
-                _keys[key] = s;
-            }
-        }
-
-        foreach (var (i, j) in _races)
+        foreach (var (i, j) in _races.Analyse(_events, taskCount))
             Reverse(i, j);
-
-        bool OrderedThroughAnother(int i)
-        {
-            foreach (var other in _candidates)
-            {
-                if (other != i && other > i && HappensBefore(i, _clocks[other]))
-                    return true;
-            }
-
-            return false;
-        }
     }
 
     /// <summary>
@@ -410,42 +331,7 @@ public sealed class DporPolicy : ISchedulePolicy
     private void Reverse(int i, int j)
     {
         var node = _stack[_events[i].Node];
-        var ti = _events[i].Task;
-        ulong seen = 0;
-        ulong initials = 0;
-        ulong notSpinning = 0;
-        Span<int> firstSeq = stackalloc int[64];
-        for (var k = i + 1; k <= j; k++)
-        {
-            var clock = _clocks[k];
-            if (k < j && clock[ti] >= _seq[i])
-                continue; // after i in happens-before: not in notdep(i)
-            var w = _events[k].Task;
-            if ((seen & (1UL << w)) != 0)
-                continue;
-            var initial = true;
-            var rest = seen;
-            while (rest != 0)
-            {
-                var x = BitOperations.TrailingZeroCount(rest);
-                rest &= rest - 1;
-                if (x != w && x < clock.Length && clock[x] >= firstSeq[x])
-                {
-                    initial = false;
-                    break;
-                }
-            }
-
-            seen |= 1UL << w;
-            firstSeq[w] = _seq[k];
-            if (initial)
-            {
-                initials |= 1UL << w;
-                if (_events[k].Fp.WaitKeys == 0)
-                    notSpinning |= 1UL << w;
-            }
-        }
-
+        var initials = _races.Initials(_events, i, j, out var notSpinning);
         if ((initials & node.Backtrack) != 0)
             return;
         var runnable = initials & node.Enabled & ~node.SleepMask;
