@@ -825,12 +825,13 @@ public sealed class Commands(ILogger log)
         var models = new Option<bool>("--memory-models") { Description = "instead: what tso and lkmm cost against sc (dfs executions, time per random execution) on passing checks" };
         var checks = new Option<string[]>("--check") { Description = "with --memory-models: the checks to measure (repeatable; default: a built-in set)", AllowMultipleArgumentsPerToken = true };
         var exhaustive = new Option<bool>("--exhaustive") { Description = "instead: the exhaustive search with partial-order reduction against the plain search (executions, time, verdicts)" };
-        var benchTimeout = new Option<double>("--timeout") { Description = "with --exhaustive: seconds each search may take (default 60)", DefaultValueFactory = _ => 60 };
+        var benchTimeout = new Option<double>("--timeout") { Description = "with --exhaustive: seconds each search may take (default 60; the race-analysis table takes at most 20 per search)", DefaultValueFactory = _ => 60 };
+        var dporRaces = new Option<bool>("--dpor-races") { Description = "instead: source-DPOR's race analysis over every step of each execution against the incremental one (executions per CPU-second, same executions; part of --exhaustive too)" };
         var workers = new Option<bool>("--workers") { Description = "instead: a worker process's fixed cost, and the default worker choice against 1 worker and every core" };
         var races = new Option<bool>("--races") { Description = "instead: what the data-race property costs per execution (random schedules with it on and off, per model) on passing checks" };
         var leave = new Option<bool>("--leave") { Description = "instead: what use-after-leave checking of static queue nodes costs (dfs executions and time per random execution, on and off, per model) on the fixed OSQ, MCS and qspinlock" };
         var invariants = new Option<bool>("--invariants") { Description = "instead: what the closures' and genradix's structural step invariants cost (configured search per model, with and without)" };
-        var cmd = new Command("bench", "schedules/s and decisions/s of each driver on fixed 2-task and 4-task workloads") { models, checks, exhaustive, benchTimeout, workers, races, leave, invariants };
+        var cmd = new Command("bench", "schedules/s and decisions/s of each driver on fixed 2-task and 4-task workloads") { models, checks, exhaustive, benchTimeout, workers, races, leave, invariants, dporRaces };
         cmd.SetAction(p =>
         {
             if (p.GetValue(invariants))
@@ -857,6 +858,15 @@ public sealed class Commands(ILogger log)
                     throw new KmcInputException("--workers is a bench of its own: drop --memory-models, --exhaustive and --check");
                 WorkerBench.Run(Console.Out);
             }
+            else if (p.GetValue(dporRaces))
+            {
+                if (p.GetValue(models) || p.GetValue(exhaustive))
+                    throw new KmcInputException("--dpor-races is a bench of its own (and part of --exhaustive): drop --memory-models and --exhaustive");
+                var limit = p.GetValue(benchTimeout);
+                if (!double.IsFinite(limit) || limit <= 0)
+                    throw new KmcInputException($"--timeout must be a positive number of seconds (got {limit})");
+                DporRaceBench.Run(KmcConfig.Load(null).For("counter") with { Seed = 1 }, Math.Min(limit, DporRaceBench.MaxBudgetSeconds), p.GetValue(checks) is { Length: > 0 } named ? named : null);
+            }
             else if (p.GetValue(exhaustive))
             {
                 if (p.GetValue(models))
@@ -869,7 +879,7 @@ public sealed class Commands(ILogger log)
             else if (p.GetValue(models))
                 ModelBench.Run(p.GetValue(checks) is { Length: > 0 } named ? named : ModelBench.DefaultChecks, new RunSettings());
             else if (p.GetValue(checks) is { Length: > 0 })
-                throw new KmcInputException("--check only applies with --memory-models, --exhaustive, --races or --leave");
+                throw new KmcInputException("--check only applies with --memory-models, --exhaustive, --dpor-races, --races or --leave");
             else
                 Bench.Run(Console.Out);
             return 0;
