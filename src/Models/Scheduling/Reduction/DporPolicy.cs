@@ -11,7 +11,9 @@ namespace Kmc.Models.Scheduling.Reduction;
 /// different tasks that are dependent and not ordered through other steps (a race) asks that,
 /// at the state before the first, some task that can start the reversed order (an initial of
 /// notdep(e, E).e') be tried there, unless one already was. Sleep sets skip a task whose next
-/// step was explored from an earlier state and is independent of everything run since.
+/// step was explored from an earlier state and is independent of everything run since. The
+/// races are found by <see cref="RaceFinder"/>, which keeps its analysis of the prefix an
+/// execution shares with the one before and analyses only the steps after it.
 /// </para>
 /// <para>
 /// Weak memory: the models' choices (which store a load reads, where a store lands, a store
