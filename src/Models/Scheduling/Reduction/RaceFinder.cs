@@ -183,6 +183,12 @@ internal sealed class RaceFinder(bool incremental)
     {
         if (!incremental)
             shared = 0;
+        if (shared == 0)
+        {
+            Reset();
+            return;
+        }
+
         for (var j = Analysed - 1; j >= shared; j--)
         {
             var ev = steps[j];
@@ -205,6 +211,26 @@ internal sealed class RaceFinder(bool incremental)
         Truncate(_seq, n);
         Truncate(_previousOfTask, n);
         Truncate(_untrackedBefore, n);
+    }
+
+    /// <summary>Forgets every step (the next execution shares none with this one).</summary>
+    private void Reset()
+    {
+        foreach (var h in _keys.Values)
+        {
+            h.Steps.Clear();
+            h.WritePositions.Clear();
+        }
+
+        foreach (var clock in _clocks)
+            _pool.Push(clock);
+        _clocks.Clear();
+        _seq.Clear();
+        _previousOfTask.Clear();
+        _untrackedBefore.Clear();
+        Array.Fill(_lastOfTask, -1);
+        Array.Clear(_count);
+        _lastUntracked = -1;
     }
 
     private static void Truncate<T>(List<T> list, int n) => list.RemoveRange(n, list.Count - n);
