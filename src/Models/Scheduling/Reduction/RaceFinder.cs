@@ -8,7 +8,7 @@ internal readonly record struct DporStep(int Task, Footprint Fp, int Node);
 /// <summary>
 /// <para>
 /// The race analysis of source-DPOR (Abdulla, Aronis, Jonsson, Sagonas: "Source Sets: A
-/// Foundation for Optimal Dynamic Partial Order Reduction", JACM 64(4), 2017, Algorithm 3; the
+/// Foundation for Optimal Dynamic Partial Order Reduction", JACM 64(4), 2017, source-DPOR; the
 /// happens-before computation with vector clocks follows Flanagan and Godefroid, "Dynamic
 /// partial-order reduction for model checking software", POPL 2005): a vector clock per step and,
 /// per shared key, the history of the steps that accessed it; a race is a pair of dependent steps
@@ -133,8 +133,11 @@ internal sealed class RaceFinder(bool incremental)
                 _races.Add((i, j));
         }
 
-        var clock = _pool.Count > 0 && _pool.Peek().Length == _width ? _pool.Pop() : new int[_width];
-        Array.Clear(clock);
+        var clock = _pool.Count > 0 ? _pool.Pop() : null;
+        if (clock?.Length != _width)
+            clock = new int[_width]; // the first clocks, or more tasks than before: a pooled clock is too short
+        else
+            Array.Clear(clock);
         prior.CopyTo(clock, 0);
         foreach (var i in _candidates)
         {
