@@ -825,7 +825,7 @@ public sealed class Commands(ILogger log)
         var models = new Option<bool>("--memory-models") { Description = "instead: what tso and lkmm cost against sc (dfs executions, time per random execution) on passing checks" };
         var checks = new Option<string[]>("--check") { Description = "with --memory-models: the checks to measure (repeatable; default: a built-in set)", AllowMultipleArgumentsPerToken = true };
         var exhaustive = new Option<bool>("--exhaustive") { Description = "instead: the exhaustive search with partial-order reduction against the plain search (executions, time, verdicts)" };
-        var benchTimeout = new Option<double>("--timeout") { Description = "with --exhaustive: seconds each search may take (default 60; the race-analysis table takes at most 20 per search)", DefaultValueFactory = _ => 60 };
+        var benchTimeout = new Option<double>("--timeout") { Description = "with --exhaustive: seconds each search may take (default 60; at most 20 for the race-analysis table of --dpor-races)", DefaultValueFactory = _ => 60 };
         var dporRaces = new Option<bool>("--dpor-races") { Description = "instead: source-DPOR's race analysis over every step of each execution against the incremental one (executions per CPU-second, same executions; part of --exhaustive too)" };
         var workers = new Option<bool>("--workers") { Description = "instead: a worker process's fixed cost, and the default worker choice against 1 worker and every core" };
         var races = new Option<bool>("--races") { Description = "instead: what the data-race property costs per execution (random schedules with it on and off, per model) on passing checks" };
