@@ -34,6 +34,10 @@ namespace Kmc.Models.Scheduling.Reduction;
 /// The preemption bound is not combined with the reduction (bounded POR needs extra backtrack
 /// points, Coons et al., OOPSLA 2013): a search with a preemption bound runs the plain DFS.
 /// </para>
+/// <para>
+/// Split over several searches (<see cref="DporSplit"/>), the nodes near the root try every task
+/// that is not asleep, and each search explores below them only its own share of the paths.
+/// </para>
 /// </summary>
 public sealed class DporPolicy : ISchedulePolicy
 {
@@ -43,8 +47,24 @@ public sealed class DporPolicy : ISchedulePolicy
     private readonly List<Footprint> _pool = new();
     private int _pos;
     private Footprint? _step;
+    private readonly DporSplit? _split;
 
-    public DporPolicy(int staleBound = -1) => _budget = new StaleBudget(staleBound);
+    // Split search: branching scheduling nodes above the split met so far in this execution, and
+    // whether the last scheduling node was above it (the choices inside its step then are too).
+    private int _topBranches;
+    private bool _inTop;
+
+    public DporPolicy(int staleBound = -1, DporSplit? split = null)
+    {
+        _budget = new StaleBudget(staleBound);
+        _split = split;
+    }
+
+    /// <summary>The share of a split search this one explores (null: the whole tree).</summary>
+    public DporSplit? Split => _split;
+
+    /// <summary>The current execution left this part's share at the split (see <see cref="DporSplit"/>): the explorer abandons it.</summary>
+    public bool Cut { get; private set; }
 
     /// <summary>The current execution met a weak-memory choice the stale bound left with only its SC alternative.</summary>
     public bool StaleBoundReached => _budget.Reached;
@@ -57,6 +77,9 @@ public sealed class DporPolicy : ISchedulePolicy
         public bool IsChoice;
         public int Chosen;
         public int Count;
+
+        /// <summary>Above the split of a split search: a change here starts another unit.</summary>
+        public bool Top;
 
         // scheduling nodes
         public int Task;
@@ -74,13 +97,16 @@ public sealed class DporPolicy : ISchedulePolicy
     public void BeginExecution()
     {
         _pos = 0;
+        _topBranches = 0;
+        _inTop = true;
+        Cut = false;
         _budget.Reset();
         foreach (var e in _events)
             _pool.Add(e.Fp);
         _events.Clear();
     }
 
-    /// <summary>Picks the task for the next step (called at every step, even with one task enabled); null when all are asleep.</summary>
+    /// <summary>Picks the task for the next step (called at every step, even with one task enabled); null when all are asleep or the execution is <see cref="Cut"/>.</summary>
     public SimTask? PickStep(List<SimTask> enabled, SimTask? last)
     {
         ulong mask = 0;
@@ -91,27 +117,43 @@ public sealed class DporPolicy : ISchedulePolicy
             mask |= 1UL << t.Id;
         }
 
+        var top = _split != null && _topBranches < _split.Depth;
         Node node;
         if (_pos < _stack.Count)
         {
             node = _stack[_pos];
-            if (node.IsChoice || node.Enabled != mask)
+            if (node.IsChoice || node.Enabled != mask || node.Top != top)
                 throw Nondeterministic();
         }
         else
         {
+            if (_split is { Owned: false } && !top)
+            {
+                // Below the split in another part's unit: that part explores it.
+                Cut = true;
+                return null;
+            }
+
             node = NewSchedulingNode(mask);
             var free = mask & ~node.SleepMask;
             if (free == 0)
             {
-                SleepBlocked++;
+                if (_split is not { Owned: false })
+                    SleepBlocked++;
                 return null;
             }
 
             node.Task = last != null && (free & (1UL << last.Id)) != 0 ? last.Id : BitOperations.TrailingZeroCount(free);
-            node.Backtrack = 1UL << node.Task;
+            // Above the split every task awake is tried, so the top of the tree does not depend
+            // on races found below it, in this part's share or another's.
+            node.Backtrack = top ? free : 1UL << node.Task;
+            node.Top = top;
             _stack.Add(node);
         }
+
+        if (top && BitOperations.PopCount(node.Enabled & ~node.SleepMask) > 1)
+            _topBranches++;
+        _inTop = top;
 
         var index = _pos++;
         _step = _pool.Count > 0 ? Pop(_pool) : new Footprint();
@@ -183,7 +225,9 @@ public sealed class DporPolicy : ISchedulePolicy
             return node.Chosen;
         }
 
-        _stack.Add(new Node { IsChoice = true, Count = count });
+        // A choice inside a step above the split is above it too: every part makes all of them,
+        // so the footprints of the steps up there are whole in every part.
+        _stack.Add(new Node { IsChoice = true, Count = count, Top = _split != null && _inTop });
         _pos++;
         return 0;
     }
@@ -195,7 +239,9 @@ public sealed class DporPolicy : ISchedulePolicy
     /// <summary>Ends an execution: finds its races, adds backtrack points, and moves to the next unexplored execution; false when done.</summary>
     public bool EndExecution(int taskCount)
     {
-        AddBacktrackPoints(taskCount);
+        // Another part's execution ran only above the split, where every task is tried already.
+        if (_split is not { Owned: false })
+            AddBacktrackPoints(taskCount);
         foreach (var e in _events)
         {
             var node = _stack[e.Node];
@@ -253,6 +299,8 @@ public sealed class DporPolicy : ISchedulePolicy
                 if (node.Chosen + 1 < node.Count)
                 {
                     node.Chosen++;
+                    if (node.Top)
+                        _split!.NextUnit();
                     return true;
                 }
 
@@ -267,6 +315,8 @@ public sealed class DporPolicy : ISchedulePolicy
             if (candidates != 0)
             {
                 node.Task = BitOperations.TrailingZeroCount(candidates);
+                if (node.Top)
+                    _split!.NextUnit();
                 return true;
             }
 
