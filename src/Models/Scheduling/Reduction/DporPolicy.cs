@@ -63,9 +63,6 @@ public sealed class DporPolicy : ISchedulePolicy
     /// <summary>The share of a split search this one explores (null: the whole tree).</summary>
     public DporSplit? Split => _split;
 
-    /// <summary>The current execution left this part's share at the split (see <see cref="DporSplit"/>): the explorer abandons it.</summary>
-    public bool Cut { get; private set; }
-
     /// <summary>The current execution met a weak-memory choice the stale bound left with only its SC alternative.</summary>
     public bool StaleBoundReached => _budget.Reached;
 
@@ -99,14 +96,13 @@ public sealed class DporPolicy : ISchedulePolicy
         _pos = 0;
         _topBranches = 0;
         _inTop = true;
-        Cut = false;
         _budget.Reset();
         foreach (var e in _events)
             _pool.Add(e.Fp);
         _events.Clear();
     }
 
-    /// <summary>Picks the task for the next step (called at every step, even with one task enabled); null when all are asleep or the execution is <see cref="Cut"/>.</summary>
+    /// <summary>Picks the task for the next step (called at every step, even with one task enabled); null when all are asleep, or when a split search leaves this part's share (see <see cref="DporSplit"/>).</summary>
     public SimTask? PickStep(List<SimTask> enabled, SimTask? last)
     {
         ulong mask = 0;
@@ -130,7 +126,6 @@ public sealed class DporPolicy : ISchedulePolicy
             if (_split is { Owned: false } && !top)
             {
                 // Below the split in another part's unit: that part explores it.
-                Cut = true;
                 return null;
             }
 

@@ -2,7 +2,7 @@ namespace Kmc.Models.Scheduling.Reduction;
 
 /// <summary>
 /// <para>
-/// One part of a source-DPOR search divided among several searches (threads or processes). A
+/// One part of a source-DPOR search divided among several searches (the threads of kmc run --workers). A
 /// reduced search cannot be cut into subtrees up front as the plain dfs is: its backtrack points
 /// come from races found anywhere below. So the top of the tree is searched differently: at
 /// the scheduling nodes before the first <see cref="Depth"/> branching ones (nodes where more
