@@ -141,6 +141,8 @@ public static class CheckRunner
         if (failing is { } k)
         {
             var f = results[k];
+            // The parts stopped early: how many subtrees there are is not known, only where the failure is.
+            how = $"split over {parts} threads, found in subtree {f.FailingUnit + 1:N0} (subtrees: paths through the first {depth} branching decisions)";
             var executions = (int)(board.ExecutionsBefore(f.FailingUnit!.Value, except: k) + f.Executions);
             return f with
             {
