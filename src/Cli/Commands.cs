@@ -3,6 +3,7 @@ using System.Diagnostics;
 using Kmc.Checks.Framework;
 using Kmc.Cli.Fuzz;
 using Kmc.Models.Scheduling;
+using Kmc.Models.Scheduling.Reduction;
 using Microsoft.Extensions.Logging;
 using Spectre.Console;
 
@@ -155,19 +156,11 @@ public sealed class Commands(ILogger log)
             CheckRun run;
             string? header = null;
             if (workers is > 1 && settings is { Strategy: "dfs", StateCache: true })
+                throw new KmcInputException($"--workers {workers}: a state-cached search does not split: a state one part prunes may have been explored only in another part's share (drop --workers, or --state-cache off)");
+            else if (workers is > 1 && settings is { Driver: "native", Strategy: "dfs" })
             {
-                Console.Error.WriteLine($"kmc: note: --workers {workers}: the state-cached search runs on one thread: a state one part prunes may have been explored only in another part's share");
-                run = CheckRunner.Run(c, v, settings, searchProgress: s => Console.Error.WriteLine(s));
-            }
-            else if (workers is > 1 && settings is { Driver: "native", Strategy: "dfs", Reduction: false } or { Driver: "native", Strategy: "dfs", PreemptionBound: >= 0 })
-            {
+                // Plain dfs and source-DPOR alike (see CheckRunner.RunSplit): threads of this process.
                 run = CheckRunner.RunSplit(c, v, settings, workers.Value);
-            }
-            else if (workers is > 1 && settings.Strategy == "dfs")
-            {
-                Console.Error.WriteLine($"kmc: note: --workers {workers}: the reduced exhaustive search (source-DPOR) runs on one thread: its backtrack points come from races anywhere in the tree, " +
-                                        "so it cannot be divided up front (--no-reduction or a preemption bound gives a plain dfs, which splits)");
-                run = CheckRunner.Run(c, v, settings, searchProgress: s => Console.Error.WriteLine(s));
             }
             else if (workers is > 1 && settings.Strategy != "dfs" && settings.Iterations >= workers)
                 (run, header) = RunOnWorkers(c, v, settings, workers.Value);
@@ -825,16 +818,36 @@ public sealed class Commands(ILogger log)
         var models = new Option<bool>("--memory-models") { Description = "instead: what tso and lkmm cost against sc (dfs executions, time per random execution) on passing checks" };
         var checks = new Option<string[]>("--check") { Description = "with --memory-models: the checks to measure (repeatable; default: a built-in set)", AllowMultipleArgumentsPerToken = true };
         var exhaustive = new Option<bool>("--exhaustive") { Description = "instead: the exhaustive search with partial-order reduction against the plain search (executions, time, verdicts)" };
-        var benchTimeout = new Option<double>("--timeout") { Description = "with --exhaustive: seconds each search may take (default 60; at most 20 for the race-analysis table of --dpor-races)", DefaultValueFactory = _ => 60 };
+        var benchTimeout = new Option<double>("--timeout") { Description = "with --exhaustive or --split: seconds each search may take (default 60; the race-analysis table takes at most 20 per search)", DefaultValueFactory = _ => 60 };
         var dporRaces = new Option<bool>("--dpor-races") { Description = "instead: source-DPOR's race analysis over every step of each execution against the incremental one (executions per CPU-second, same executions; part of --exhaustive too)" };
         var workers = new Option<bool>("--workers") { Description = "instead: a worker process's fixed cost, and the default worker choice against 1 worker and every core" };
         var races = new Option<bool>("--races") { Description = "instead: what the data-race property costs per execution (random schedules with it on and off, per model) on passing checks" };
         var leave = new Option<bool>("--leave") { Description = "instead: what use-after-leave checking of static queue nodes costs (dfs executions and time per random execution, on and off, per model) on the fixed OSQ, MCS and qspinlock" };
         var invariants = new Option<bool>("--invariants") { Description = "instead: what the closures' and genradix's structural step invariants cost (configured search per model, with and without)" };
-        var cmd = new Command("bench", "schedules/s and decisions/s of each driver on fixed 2-task and 4-task workloads") { models, checks, exhaustive, benchTimeout, workers, races, leave, invariants, dporRaces };
+        var split = new Option<bool>("--split") { Description = "instead: source-DPOR on 1 thread against the same search split over --parts threads (executions, time, overhead, verdicts)" };
+        var parts = new Option<int?>("--parts") { Description = "with --split: threads to split over (default: the number of cores, at least 2)" };
+        var depth = new Option<int?>("--depth") { Description = $"with --split: branching decisions above the split (default {DporSplit.DefaultDepth})" };
+        var cmd = new Command("bench", "schedules/s and decisions/s of each driver on fixed 2-task and 4-task workloads") { models, checks, exhaustive, benchTimeout, workers, races, leave, invariants, dporRaces, split, parts, depth };
         cmd.SetAction(p =>
         {
-            if (p.GetValue(invariants))
+            if (!p.GetValue(split) && (p.GetValue(parts) != null || p.GetValue(depth) != null))
+                throw new KmcInputException("--parts and --depth only apply with --split");
+            if (p.GetValue(split))
+            {
+                if (p.GetValue(models) || p.GetValue(exhaustive) || p.GetValue(workers) || p.GetValue(races) || p.GetValue(leave) || p.GetValue(invariants) || p.GetValue(dporRaces))
+                    throw new KmcInputException("--split is a bench of its own: drop --memory-models, --exhaustive, --workers, --races, --leave, --invariants and --dpor-races");
+                var n = p.GetValue(parts) ?? Math.Max(2, Environment.ProcessorCount);
+                if (n < 2 || n > Workers.Max)
+                    throw new KmcInputException($"--parts must be between 2 and {Workers.Max} (got {n})");
+                var k = p.GetValue(depth) ?? DporSplit.DefaultDepth;
+                if (k < 0)
+                    throw new KmcInputException($"--depth must be 0 or more (got {k})");
+                var limit = p.GetValue(benchTimeout);
+                if (!double.IsFinite(limit) || limit <= 0)
+                    throw new KmcInputException($"--timeout must be a positive number of seconds (got {limit})");
+                SplitBench.Run(n, limit, k, p.GetValue(checks) is { Length: > 0 } named ? named : null);
+            }
+            else if (p.GetValue(invariants))
             {
                 if (p.GetValue(models) || p.GetValue(exhaustive) || p.GetValue(workers) || p.GetValue(races) || p.GetValue(checks) is { Length: > 0 })
                     throw new KmcInputException("--invariants is a bench of its own: drop --memory-models, --exhaustive, --workers, --races and --check");
@@ -879,7 +892,7 @@ public sealed class Commands(ILogger log)
             else if (p.GetValue(models))
                 ModelBench.Run(p.GetValue(checks) is { Length: > 0 } named ? named : ModelBench.DefaultChecks, new RunSettings());
             else if (p.GetValue(checks) is { Length: > 0 })
-                throw new KmcInputException("--check only applies with --memory-models, --exhaustive, --dpor-races, --races or --leave");
+                throw new KmcInputException("--check only applies with --memory-models, --exhaustive, --dpor-races, --split, --races or --leave");
             else
                 Bench.Run(Console.Out);
             return 0;

@@ -1,6 +1,7 @@
 using System.Reflection;
 using Kmc.Models;
 using Kmc.Models.Scheduling;
+using Kmc.Models.Scheduling.Reduction;
 
 namespace Kmc.Checks.Framework;
 
@@ -51,17 +52,27 @@ public static class CheckRunner
     }
 
     /// <summary>
-    /// A plain exhaustive search (no reduction, or a preemption bound) split over
-    /// <paramref name="parts"/> threads, each exploring its share of the tree (see
-    /// <see cref="DfsPolicy.SplitDepth"/>) with its own copy of the scenario. The result is the one
-    /// search's: the executions of all parts, complete only if every part is. On a failure, the
-    /// failing part with the lowest number wins, parts after it stop, and the executions counted
-    /// are those of the parts up to it, so the result does not depend on which thread ran faster.
+    /// An exhaustive search split over <paramref name="parts"/> threads, each exploring its share
+    /// of the tree with its own copy of the scenario. The plain dfs (no reduction, or a preemption
+    /// bound) divides the subtrees below its first decisions (<see cref="DfsPolicy.SplitDepth"/>),
+    /// and its parts together run exactly the one search's executions; source-DPOR searches the
+    /// top of the tree more fully so that it divides alike (<see cref="Kmc.Models.Scheduling.Reduction.DporSplit"/>),
+    /// and runs a few per cent more. The result is the one search's verdict: the executions of all
+    /// parts, complete only if every part is. On a failure, the plain split takes the failing part
+    /// with the lowest number (parts after it stop; the executions counted are those of the parts
+    /// up to it), source-DPOR the failure in the earliest unit, so the result does not depend on
+    /// which thread ran faster. A state-cached search does not split (one line, no search).
     /// </summary>
-    public static CheckRun RunSplit(Check check, Variant variant, RunSettings settings, int parts)
+    /// <param name="depth">source-DPOR: the branching decisions above the split (see <see cref="DporSplit.Depth"/>)</param>
+    public static CheckRun RunSplit(Check check, Variant variant, RunSettings settings, int parts, int depth = DporSplit.DefaultDepth)
     {
-        if (settings.Driver != "native" || settings.Strategy != "dfs" || (settings.Reduction && settings.PreemptionBound < 0))
-            throw new ArgumentException("only a plain native dfs splits into parts");
+        if (parts < 1)
+            throw new ArgumentException($"a search splits into 1 or more parts (got {parts})");
+        if (settings.Driver != "native" || settings.Strategy != "dfs")
+            throw new ArgumentException($"only the native exhaustive search (dfs) splits into parts (got {settings.Driver}/{settings.Strategy})");
+        if (settings.StateCache)
+            throw new ArgumentException("a state-cached search does not split into parts: a state one part prunes may have been explored only in another part's share (--state-cache off splits)");
+        var reduced = settings.Reduction && settings.PreemptionBound < 0;
         var explorer = new NativeExplorer();
         var options = settings.ToExploreOptions();
         FirstPassOutcome? passes = null;
@@ -75,12 +86,13 @@ public static class CheckRunner
                 options = options with { TimeoutSeconds = Math.Max(limit - passes.Elapsed.TotalSeconds, 1e-3) };
         }
 
-        options = options with { FirstPasses = null };
+        options = options with { FirstPasses = null, SplitBoard = reduced ? new SplitBoard() : null, DfsSplitDepth = depth };
         var results = new ExplorationResult[parts];
         var firstFailed = parts;
         var threads = Enumerable.Range(0, parts).Select(k => new Thread(() =>
         {
-            var part = options with { DfsPart = k, DfsParts = parts, Cancelled = () => Volatile.Read(ref firstFailed) < k };
+            // Source-DPOR parts stop by the board (see SplitBoard); plain ones by part number.
+            var part = options with { DfsPart = k, DfsParts = parts, Cancelled = reduced ? options.Cancelled : () => Volatile.Read(ref firstFailed) < k };
             results[k] = explorer.Explore(FaultQueries.Build(check, variant, settings), part);
             if (results[k].Failure != null)
             {
@@ -95,8 +107,15 @@ public static class CheckRunner
         foreach (var t in threads)
             t.Join();
 
+        var merged = reduced ? MergeReduced(results, options.SplitBoard!, options.DfsSplitDepth) : MergePlain(results, firstFailed);
+        return Finish(check, variant, settings, explorer, options, passes?.Before(merged) ?? merged);
+    }
+
+    private static ExplorationResult MergePlain(ExplorationResult[] results, int firstFailed)
+    {
+        var parts = results.Length;
         var counted = results.Take(Math.Min(firstFailed + 1, parts)).ToList();
-        var merged = (firstFailed < parts ? results[firstFailed] : results[0]) with
+        return (firstFailed < parts ? results[firstFailed] : results[0]) with
         {
             Executions = counted.Sum(r => r.Executions),
             Decisions = counted.Sum(r => r.Decisions),
@@ -106,13 +125,58 @@ public static class CheckRunner
             Exhausted = counted.All(r => r.Exhausted),
             TimedOut = counted.Any(r => r.TimedOut),
             Complete = counted.All(r => r.Complete),
-            Bounds = (counted.Select(r => r.Bounds).FirstOrDefault(b => b != null && !b.EndsWith("(never reached)", StringComparison.Ordinal)) ?? results[0].Bounds)
-                     + $", split over {parts} threads",
+            Bounds = MergedBounds(counted, $"split over {parts} threads"),
             Elapsed = TimeSpan.FromTicks(results.Max(r => r.Elapsed.Ticks)),
             EstimatedPlainExecutions = counted.All(r => r.Exhausted) ? null : counted.Select(r => r.EstimatedPlainExecutions).FirstOrDefault(e => e != null),
         };
-        return Finish(check, variant, settings, explorer, options, passes?.Before(merged) ?? merged);
     }
+
+    /// <summary>The parts of a split source-DPOR search as one result (see <see cref="SplitBoard"/>).</summary>
+    private static ExplorationResult MergeReduced(ExplorationResult[] results, SplitBoard board, int depth)
+    {
+        var parts = results.Length;
+        var units = results.Max(r => r.SplitUnits ?? 0);
+        var how = $"split over {parts} threads ({units:N0} subtrees below the first {depth} branching decisions)";
+        var failing = Enumerable.Range(0, parts).Where(k => results[k].Failure != null).OrderBy(k => results[k].FailingUnit).Select(k => (int?)k).FirstOrDefault();
+        if (failing is { } k)
+        {
+            var f = results[k];
+            // The parts stopped early: how many subtrees there are is not known, only where the failure is.
+            how = $"split over {parts} threads, found in subtree {f.FailingUnit + 1:N0} (subtrees: paths through the first {depth} branching decisions)";
+            var executions = (int)(board.ExecutionsBefore(f.FailingUnit!.Value, except: k) + f.Executions);
+            return f with
+            {
+                Executions = executions,
+                FailingExecution = executions,
+                Decisions = results.Sum(r => r.Decisions),
+                Steps = results.Sum(r => r.Steps),
+                Bounds = $"{f.Bounds}, {how}",
+                Elapsed = TimeSpan.FromTicks(results.Max(r => r.Elapsed.Ticks)),
+            };
+        }
+
+        var exhausted = results.All(r => r.Exhausted);
+        return results[0] with
+        {
+            Executions = results.Sum(r => r.Executions),
+            Decisions = results.Sum(r => r.Decisions),
+            Steps = results.Sum(r => r.Steps),
+            StepBoundHits = results.Sum(r => r.StepBoundHits),
+            SleepBlocked = results.Sum(r => r.SleepBlocked),
+            SpinPruned = results.Sum(r => r.SpinPruned),
+            Exhausted = exhausted,
+            TimedOut = results.Any(r => r.TimedOut),
+            Complete = results.All(r => r.Complete),
+            Bounds = MergedBounds(results, how),
+            Elapsed = TimeSpan.FromTicks(results.Max(r => r.Elapsed.Ticks)),
+            Outcomes = results[0].Outcomes == null ? null : results.SelectMany(r => r.Outcomes!).ToHashSet(StringComparer.Ordinal),
+            EstimatedPlainExecutions = exhausted ? null : results.Select(r => r.EstimatedPlainExecutions).FirstOrDefault(e => e != null),
+        };
+    }
+
+    /// <summary>A bound some part reached, else the first part's (which says "never reached"), and how the search was split.</summary>
+    private static string MergedBounds(IReadOnlyList<ExplorationResult> results, string how) =>
+        (results.Select(r => r.Bounds).FirstOrDefault(b => b != null && !b.EndsWith("(never reached)", StringComparison.Ordinal)) ?? results[0].Bounds) + $", {how}";
 
     private static CheckRun Finish(Check check, Variant variant, RunSettings settings, IExplorer explorer, ExploreOptions options, ExplorationResult result)
     {

@@ -69,13 +69,4 @@ public class SplitDfsTests
         Assert.Equal(19683, total);
         Assert.Equal(Enumerable.Range(0, 19683), finals.Order());
     }
-
-    [Fact]
-    public void A_reduced_search_refuses_to_split()
-    {
-        var c = CheckRegistry.Get("lglock");
-        var e = Assert.Throws<ArgumentException>(() =>
-            CheckRunner.RunSplit(c, c.Variants[0], new RunSettings { Strategy = "dfs", PreemptionBound = -1, Reduction = true }, 2));
-        Assert.Contains("plain native dfs", e.Message);
-    }
 }

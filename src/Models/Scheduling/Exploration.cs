@@ -107,10 +107,19 @@ public sealed record ExploreOptions
 
     public TimeSpan SearchProgressEvery { get; init; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>A plain exhaustive search split into <see cref="DfsParts"/> parts: the one this search explores (see <see cref="DfsPolicy.SplitDepth"/>).</summary>
+    /// <summary>
+    /// An exhaustive search split into <see cref="DfsParts"/> parts: the one this search explores
+    /// (plain dfs: see <see cref="DfsPolicy.SplitDepth"/>; source-DPOR: see <see cref="Reduction.DporSplit"/>).
+    /// </summary>
     public int DfsPart { get; init; }
 
     public int DfsParts { get; init; } = 1;
+
+    /// <summary>A split source-DPOR search: the branching scheduling nodes above the split (see <see cref="Reduction.DporSplit.Depth"/>).</summary>
+    public int DfsSplitDepth { get; init; } = Scheduling.Reduction.DporSplit.DefaultDepth;
+
+    /// <summary>A split source-DPOR search looking for the first failure: what its parts share (null: each runs its share to the end).</summary>
+    public Scheduling.Reduction.SplitBoard? SplitBoard { get; init; }
 
     /// <summary>
     /// An unbounded exhaustive search: the preemption-bounded passes run before it (see
@@ -220,6 +229,12 @@ public sealed record ExplorationResult
 
     /// <summary>The first passes that ran before the search, in order (empty: none).</summary>
     public IReadOnlyList<FirstPassRun> FirstPassRuns { get; init; } = [];
+
+    /// <summary>A split source-DPOR search: the units (paths above the split) this part walked; after an exhausted part, all of them.</summary>
+    public long? SplitUnits { get; init; }
+
+    /// <summary>A split source-DPOR search: the unit of the failing execution.</summary>
+    public long? FailingUnit { get; init; }
 
     /// <summary>Reduced search: executions abandoned because their trace had been explored already.</summary>
     public long SleepBlocked { get; init; }

@@ -197,9 +197,12 @@ public sealed class NativeExplorer : IExplorer
         if (options.StateCache && options.DfsParts > 1)
             throw new ArgumentException("a state-cached search cannot be split into parts: a state one part prunes may have been explored only in another part's share");
         var cache = options.StateCache ? new StateCache(options.PreemptionBound, options.StaleBound) : null;
-        var dpor = exhaustive && ReducesSearch(options) ? new DporPolicy(options.StaleBound, options.IncrementalRaces) : null;
-        if (options.DfsParts > 1 && (!exhaustive || dpor != null))
-            throw new ArgumentException("a search split into parts must be a plain dfs (no reduction, or a preemption bound)");
+        if (options.DfsParts > 1 && !exhaustive)
+            throw new ArgumentException("only an exhaustive search (strategy dfs) splits into parts");
+        var dpor = exhaustive && ReducesSearch(options)
+            ? new DporPolicy(options.StaleBound, options.IncrementalRaces,
+                options.DfsParts > 1 ? new DporSplit(options.DfsPart, options.DfsParts, options.DfsSplitDepth, options.SplitBoard) : null)
+            : null;
         var dfs = exhaustive && dpor == null ? new DfsPolicy(options.PreemptionBound, options.StaleBound, part: options.DfsPart, parts: options.DfsParts) : null;
         var decisions = new List<int>();
         long totalDecisions = 0;
@@ -228,6 +231,10 @@ public sealed class NativeExplorer : IExplorer
                 break;
 
             if (options.ExecutionBudget is { } budget && executions >= budget)
+                break;
+
+            // Another part failed in an earlier unit: that failure is the result.
+            if (dpor?.Split is { Overtaken: true })
                 break;
 
             ISchedulePolicy policy;
@@ -274,6 +281,18 @@ public sealed class NativeExplorer : IExplorer
                 yield break;
             }
 
+            if (dpor?.Split is { Owned: false })
+            {
+                // Another part's unit: this part only walked its steps above the split.
+                if (!dpor.EndExecution(ex.Tasks.Count))
+                {
+                    exhausted = true;
+                    break;
+                }
+
+                continue;
+            }
+
             if (dfs is { Owned: false })
             {
                 // Another part's unit (cut at the split depth, or ended above it): that part counts it.
@@ -287,6 +306,7 @@ public sealed class NativeExplorer : IExplorer
             }
 
             executions++;
+            dpor?.Split?.Counted();
             totalDecisions += decisions.Count;
             totalSteps += ex.StepCount;
             if (ex.StepBoundHit)
@@ -307,6 +327,8 @@ public sealed class NativeExplorer : IExplorer
             }
             else if (ex.Failure != null)
             {
+                if (dpor?.Split is { } failedSplit)
+                    failedSplit.Board?.Failed(failedSplit.Unit);
                 yield return new ExplorationResult
                 {
                     Driver = Name,
@@ -325,6 +347,8 @@ public sealed class NativeExplorer : IExplorer
                     SpinPruned = spinPruned,
                     Elapsed = watch.Elapsed,
                     Schedule = decisions.ToArray(),
+                    SplitUnits = dpor?.Split?.Units,
+                    FailingUnit = dpor?.Split?.Unit,
                 };
                 yield break;
             }
@@ -362,6 +386,7 @@ public sealed class NativeExplorer : IExplorer
             CachePruned = cache?.Pruned ?? 0,
             SleepBlocked = dpor?.SleepBlocked ?? 0,
             SpinPruned = spinPruned,
+            SplitUnits = dpor?.Split?.Units,
             Complete = exhausted && stepBoundHits == 0 && options.PreemptionBound < 0
                        && (options.Memory == null || options.StaleBound < 0 || staleBoundReached == 0),
             Elapsed = watch.Elapsed,

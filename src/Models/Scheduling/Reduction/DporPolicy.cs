@@ -36,6 +36,10 @@ namespace Kmc.Models.Scheduling.Reduction;
 /// The preemption bound is not combined with the reduction (bounded POR needs extra backtrack
 /// points, Coons et al., OOPSLA 2013): a search with a preemption bound runs the plain DFS.
 /// </para>
+/// <para>
+/// Split over several searches (<see cref="DporSplit"/>), the nodes near the root try every task
+/// that is not asleep, and each search explores below them only its own share of the paths.
+/// </para>
 /// </summary>
 public sealed class DporPolicy : ISchedulePolicy
 {
@@ -48,14 +52,25 @@ public sealed class DporPolicy : ISchedulePolicy
     private int _stepIndex;
     private int _shared;
     private Footprint? _step;
+    private readonly DporSplit? _split;
+
+    // Split search: branching scheduling nodes above the split met so far in this execution, and
+    // whether the last scheduling node was above it (the choices inside its step then are too).
+    private int _topBranches;
+    private bool _inTop;
 
     /// <param name="staleBound">the most non-SC weak-memory choices per execution (negative: unbounded)</param>
     /// <param name="incrementalRaces">analyse only the steps after the prefix an execution shares with the one before (see <see cref="RaceFinder"/>); false: every step of every execution</param>
-    public DporPolicy(int staleBound = -1, bool incrementalRaces = true)
+    /// <param name="split">the share of a split search this one explores (null: the whole tree)</param>
+    public DporPolicy(int staleBound = -1, bool incrementalRaces = true, DporSplit? split = null)
     {
         _budget = new StaleBudget(staleBound);
         _races = new RaceFinder(incrementalRaces);
+        _split = split;
     }
+
+    /// <summary>The share of a split search this one explores (null: the whole tree).</summary>
+    public DporSplit? Split => _split;
 
     /// <summary>The current execution met a weak-memory choice the stale bound left with only its SC alternative.</summary>
     public bool StaleBoundReached => _budget.Reached;
@@ -68,6 +83,9 @@ public sealed class DporPolicy : ISchedulePolicy
         public bool IsChoice;
         public int Chosen;
         public int Count;
+
+        /// <summary>Above the split of a split search: a change here starts another unit.</summary>
+        public bool Top;
 
         // scheduling nodes
         public int Task;
@@ -84,6 +102,8 @@ public sealed class DporPolicy : ISchedulePolicy
     {
         _pos = 0;
         _stepIndex = 0;
+        _topBranches = 0;
+        _inTop = true;
         _budget.Reset();
         // The steps of the shared prefix keep their footprints: the replay refills them alike.
         for (var k = _shared; k < _events.Count; k++)
@@ -91,7 +111,7 @@ public sealed class DporPolicy : ISchedulePolicy
         _events.RemoveRange(_shared, _events.Count - _shared);
     }
 
-    /// <summary>Picks the task for the next step (called at every step, even with one task enabled); null when all are asleep.</summary>
+    /// <summary>Picks the task for the next step (called at every step, even with one task enabled); null when all are asleep, or when a split search leaves this part's share (see <see cref="DporSplit"/>).</summary>
     public SimTask? PickStep(List<SimTask> enabled, SimTask? last)
     {
         ulong mask = 0;
@@ -102,27 +122,42 @@ public sealed class DporPolicy : ISchedulePolicy
             mask |= 1UL << t.Id;
         }
 
+        var top = _split != null && _topBranches < _split.Depth;
         Node node;
         if (_pos < _stack.Count)
         {
             node = _stack[_pos];
-            if (node.IsChoice || node.Enabled != mask)
+            if (node.IsChoice || node.Enabled != mask || node.Top != top)
                 throw Nondeterministic();
         }
         else
         {
+            if (_split is { Owned: false } && !top)
+            {
+                // Below the split in another part's unit: that part explores it.
+                return null;
+            }
+
             node = NewSchedulingNode(mask);
             var free = mask & ~node.SleepMask;
             if (free == 0)
             {
-                SleepBlocked++;
+                if (_split is not { Owned: false })
+                    SleepBlocked++;
                 return null;
             }
 
             node.Task = last != null && (free & (1UL << last.Id)) != 0 ? last.Id : BitOperations.TrailingZeroCount(free);
-            node.Backtrack = 1UL << node.Task;
+            // Above the split every task awake is tried, so the top of the tree does not depend
+            // on races found below it, in this part's share or another's.
+            node.Backtrack = top ? free : 1UL << node.Task;
+            node.Top = top;
             _stack.Add(node);
         }
+
+        if (top && BitOperations.PopCount(node.Enabled & ~node.SleepMask) > 1)
+            _topBranches++;
+        _inTop = top;
 
         var index = _pos++;
         if (_stepIndex < _events.Count)
@@ -205,7 +240,9 @@ public sealed class DporPolicy : ISchedulePolicy
             return node.Chosen;
         }
 
-        _stack.Add(new Node { IsChoice = true, Count = count });
+        // A choice inside a step above the split is above it too: every part makes all of them,
+        // so the footprints of the steps up there are whole in every part.
+        _stack.Add(new Node { IsChoice = true, Count = count, Top = _split != null && _inTop });
         _pos++;
         return 0;
     }
@@ -219,7 +256,10 @@ public sealed class DporPolicy : ISchedulePolicy
     {
         // The steps of the shared prefix were added to their nodes' Taken by an earlier execution.
         var fresh = _races.Analysed;
-        AddBacktrackPoints(taskCount);
+        // Another part's execution ran only above the split, where every task is tried already; its
+        // steps stay unanalysed, and the next execution that needs them analyses them after its replay.
+        if (_split is not { Owned: false })
+            AddBacktrackPoints(taskCount);
         for (var k = fresh; k < _events.Count; k++)
         {
             var e = _events[k];
@@ -297,6 +337,8 @@ public sealed class DporPolicy : ISchedulePolicy
                 if (node.Chosen + 1 < node.Count)
                 {
                     node.Chosen++;
+                    if (node.Top)
+                        _split!.NextUnit();
                     return true;
                 }
 
@@ -311,6 +353,8 @@ public sealed class DporPolicy : ISchedulePolicy
             if (candidates != 0)
             {
                 node.Task = BitOperations.TrailingZeroCount(candidates);
+                if (node.Top)
+                    _split!.NextUnit();
                 return true;
             }
 
