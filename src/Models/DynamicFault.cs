@@ -357,7 +357,7 @@ public static partial class Kernel
             return;
         var (ex, t) = Ctx();
         var injector = FaultInjector.Of(ex)!;
-        await ex.Point(t, injector.YieldUntilOthersRan(ex, t), "race_fault() reschedule", $"{fn} ({Path.GetFileName(file)}:{line})");
+        await ex.Point(t, injector.YieldUntilOthersRan(ex, t), "race_fault() reschedule", new WaitSite(fn, file, line));
         ex.Record(t, "race_fault", name, "rescheduled", fn, file, line);
     }
 

@@ -790,7 +790,7 @@ public sealed class Execution
     // ---- scheduling -------------------------------------------------------------------------
 
     /// <summary>A scheduling point; with a blocker, the task proceeds only once it holds.</summary>
-    internal SchedAwaitable Point(SimTask task, Func<bool>? blocker, string? blockedOn, string? at = null, object? blockedFor = null)
+    internal SchedAwaitable Point(SimTask task, Func<bool>? blocker, WaitText blockedOn, WaitSite at = default, object? blockedFor = null)
     {
         if (Aborted)
             throw ExecutionAbortedException.Instance;
@@ -798,8 +798,8 @@ public sealed class Execution
         if (blocker != null && !IsSc)
             Memory.OnWait(task);
         task.Blocker = blocker;
-        task.BlockedOn = blockedOn;
-        task.BlockedAt = at;
+        task.BlockedOnText = blockedOn;
+        task.BlockedSite = at;
         task.BlockedFor = blockedFor;
         return new SchedAwaitable(this, task);
     }
@@ -872,8 +872,8 @@ public sealed class Execution
         if (Aborted)
             throw ExecutionAbortedException.Instance;
         task.Blocker = null;
-        task.BlockedOn = null;
-        task.BlockedAt = null;
+        task.BlockedOnText = default;
+        task.BlockedSite = default;
         task.BlockedFor = null;
         // Compared first: a task going on with its CPU (most steps) then stores no reference.
         if (!task.Sleeping && task.Cpu.Occupant != task)

@@ -74,8 +74,8 @@ public sealed class SimTask : INamed
         RcuReadLockNesting = 0;
         RcuLockedAt = null;
         Blocker = null;
-        BlockedOn = null;
-        BlockedAt = null;
+        BlockedOnText = default;
+        BlockedSite = default;
         BlockedFor = null;
         Contending = null;
         QueuedOn = null;
@@ -117,8 +117,12 @@ public sealed class SimTask : INamed
     internal Func<bool>? Blocker;
 
     /// <summary>What the task waits for, in kernel terms, for hang reports.</summary>
-    internal string? BlockedOn;
-    internal string? BlockedAt;
+    internal string? BlockedOn => BlockedOnText.ToString();
+
+    internal string? BlockedAt => BlockedSite.ToString();
+
+    internal WaitText BlockedOnText;
+    internal WaitSite BlockedSite;
 
     /// <summary>The lock, location or other holdable the current blocked point waits for (hang reports).</summary>
     internal object? BlockedFor;
