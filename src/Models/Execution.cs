@@ -798,8 +798,10 @@ public sealed class Execution
         if (blocker != null && !IsSc)
             Memory.OnWait(task);
         task.Blocker = blocker;
-        task.BlockedOnText = blockedOn;
-        task.BlockedSite = at;
+        if (blockedOn.IsSet || at.IsSet)
+            task.SetWait(blockedOn, at);
+        else
+            task.ClearWait();
         task.BlockedFor = blockedFor;
         return new SchedAwaitable(this, task);
     }
@@ -872,8 +874,7 @@ public sealed class Execution
         if (Aborted)
             throw ExecutionAbortedException.Instance;
         task.Blocker = null;
-        task.BlockedOnText = default;
-        task.BlockedSite = default;
+        task.ClearWait();
         task.BlockedFor = null;
         // Compared first: a task going on with its CPU (most steps) then stores no reference.
         if (!task.Sleeping && task.Cpu.Occupant != task)

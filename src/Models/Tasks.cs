@@ -74,8 +74,7 @@ public sealed class SimTask : INamed
         RcuReadLockNesting = 0;
         RcuLockedAt = null;
         Blocker = null;
-        BlockedOnText = default;
-        BlockedSite = default;
+        ClearWait();
         BlockedFor = null;
         Contending = null;
         QueuedOn = null;
@@ -121,8 +120,28 @@ public sealed class SimTask : INamed
 
     internal string? BlockedAt => BlockedSite.ToString();
 
-    internal WaitText BlockedOnText;
-    internal WaitSite BlockedSite;
+    private WaitText BlockedOnText;
+    private WaitSite BlockedSite;
+
+    /// <summary>Whether the task's last blocking point said what and where it waits (most points say nothing).</summary>
+    private bool _waitSaid;
+
+    internal void SetWait(in WaitText on, in WaitSite at)
+    {
+        BlockedOnText = on;
+        BlockedSite = at;
+        _waitSaid = true;
+    }
+
+    /// <summary>Forgets what the task waited for: a store of the words only when there were some, as at most steps there were none.</summary>
+    internal void ClearWait()
+    {
+        if (!_waitSaid)
+            return;
+        BlockedOnText = default;
+        BlockedSite = default;
+        _waitSaid = false;
+    }
 
     /// <summary>The lock, location or other holdable the current blocked point waits for (hang reports).</summary>
     internal object? BlockedFor;

@@ -27,11 +27,16 @@ internal readonly struct WaitText
 
     public static implicit operator WaitText(string? text) => new(text);
 
+    /// <summary>Something is said (the default says nothing).</summary>
+    public bool IsSet => _a is not null || _loop is not null;
+
     public override string? ToString() => _loop?.BlockedOn() ?? (_a is null ? null : string.Concat(_a, _b, _c, _d));
 }
 
 /// <summary>Where a task blocked (a hang report's "at fn (file:line)"), put into words only when a report reads it.</summary>
 internal readonly struct WaitSite(string? fn, string? file, int line)
 {
+    public bool IsSet => fn is not null;
+
     public override string? ToString() => fn is null ? null : $"{fn} ({Path.GetFileName(file)}:{line})";
 }
