@@ -17,6 +17,15 @@ public static class Bench
 {
     public const int PointsPerTask = 20;
 
+    /// <summary>
+    /// The native explorer's targets on this workload (issue 14): bytes allocated per step (what
+    /// one search's executions do not recycle: the workload's own tasks and locations) and
+    /// scheduling decisions per second.
+    /// </summary>
+    public const double TargetBytesPerStep = 30;
+
+    public const double TargetDecisionsPerSec = 5_000_000;
+
     public static Scenario Workload(int tasks) => new(tasks, ex =>
     {
         var shared = new Loc<int>("shared");
@@ -52,8 +61,12 @@ public static class Bench
                         $"{native.BytesPerStep / Math.Max(1, ceiling.BytesPerStep):F1}x B/step; " +
                         $"native/coyote {native.SchedulesPerSec / coyote.SchedulesPerSec:F0}x schedules, " +
                         $"{native.PointsPerSec / coyote.PointsPerSec:F0}x points; coyote driver/raw coyote {coyote.SchedulesPerSec / raw.SchedulesPerSec:F2}");
+            o.WriteLine($"{"",5} targets: native {native.BytesPerStep:F1} B/step (<= {TargetBytesPerStep:F0}: {Met(native.BytesPerStep <= TargetBytesPerStep)}), " +
+                        $"{native.DecisionsPerSec / 1e6:F2}M decisions/s (>= {TargetDecisionsPerSec / 1e6:F0}M: {Met(native.DecisionsPerSec >= TargetDecisionsPerSec)})");
         }
     }
+
+    private static string Met(bool met) => met ? "met" : "missed";
 
     private static void Print(TextWriter o, int tasks, string driver, Throughput t) =>
         o.WriteLine($"{tasks,5} {driver,-12} {t.SchedulesPerSec,12:F0} {t.PointsPerSec,12:F0} " +

@@ -273,6 +273,9 @@ public sealed class FaultInjector
 
     public static FaultInjector? Of(Execution ex) => s_attached.TryGetValue(ex, out var f) ? f : null;
 
+    /// <summary>An execution starting again (<see cref="Execution.Reset"/>) has no injector until its setup attaches one.</summary>
+    internal static void Detach(Execution ex) => s_attached.Remove(ex);
+
     private sealed class SiteState(FaultAction? action)
     {
         public FaultAction? Action = action;
@@ -354,7 +357,7 @@ public static partial class Kernel
             return;
         var (ex, t) = Ctx();
         var injector = FaultInjector.Of(ex)!;
-        await ex.Point(t, injector.YieldUntilOthersRan(ex, t), "race_fault() reschedule", $"{fn} ({Path.GetFileName(file)}:{line})");
+        await ex.Point(t, injector.YieldUntilOthersRan(ex, t), "race_fault() reschedule", new WaitSite(fn, file, line));
         ex.Record(t, "race_fault", name, "rescheduled", fn, file, line);
     }
 

@@ -105,24 +105,91 @@ public sealed class Execution
 
     public Execution(ExecutionOptions options, IExecutionDriver driver)
     {
-        Options = options;
         Driver = driver;
         SynchronousDriver = driver.Synchronous;
+        StepPool = AccessPool.ForThisThread;
+        Begin(options);
+    }
+
+    /// <summary>
+    /// Makes this execution what <c>new Execution(options, Driver)</c> would be, keeping its CPU,
+    /// task and race-detector objects to be handed out again (a search runs millions of
+    /// executions, and allocating these afresh was most of what one of them allocated). Only the
+    /// search that owns the execution calls it, once the previous run's results are read: no
+    /// reference into the old run survives it (RecyclingTests compares a reset execution with a
+    /// new one, field by field, and searches with and without recycling).
+    /// </summary>
+    internal void Reset(ExecutionOptions options)
+    {
+        // The tasks go back to the spares in id order, so the next run's task i is this run's.
+        _spareTasks ??= [];
+        for (var i = 0; i < _tasks.Count; i++)
+        {
+            if (i < _spareTasks.Count)
+                _spareTasks[i] = _tasks[i];
+            else
+                _spareTasks.Add(_tasks[i]);
+        }
+
+        _tasks.Clear();
+        _finalChecks = null;
+        _locks = null;
+        FirstRace = null;
+        _allocator = null;
+        Locations = null;
+        Orderings = null;
+        _rcu = null;
+        Failure = null;
+        StepBoundHit = false;
+        StepCount = 0;
+        Aborted = false;
+        Diverged = null;
+        LastRun = null;
+        Invariants = null;
+        Redundant = false;
+        SpinPruned = false;
+        _anyRt = false;
+        NeedReschedFromRunqueues = false;
+        StepFootprint = null;
+        StateCache = null;
+        _hotplug = null;
+        // A scenario attaches its fault injector in each run's setup (or not at all).
+        FaultInjector.Detach(this);
+        Begin(options);
+    }
+
+    /// <summary>The state that depends on the options (the rest starts empty).</summary>
+    private void Begin(ExecutionOptions options)
+    {
+        Options = options;
         _maxSteps = options.MaxSteps;
-        var cpus = new Cpu[options.Cpus];
-        for (var i = 0; i < cpus.Length; i++)
-            cpus[i] = new Cpu(i);
-        Cpus = cpus;
+        if (_cpus?.Length == options.Cpus)
+        {
+            foreach (var c in _cpus)
+                c.Reset();
+        }
+        else
+        {
+            _cpus = new Cpu[options.Cpus];
+            for (var i = 0; i < _cpus.Length; i++)
+                _cpus[i] = new Cpu(i);
+        }
+
         Memory = options.Memory ?? ScMemory.Instance;
         IsSc = Memory is ScMemory;
-        Races = options.DetectRaces ? new RaceDetector() : null;
+        if (options.DetectRaces)
+            (Races ??= new RaceDetector()).Reset();
+        else
+            Races = null;
         Recorder = options.Record ? new Recorder() : null;
-        StepPool = AccessPool.ForThisThread;
         // A state cache fingerprints the masks from the setup on (in creation order), so it gets
         // them now; elsewhere nothing sees a hotplug state no one has touched.
         if (Scheduling.StateCache.Active != null)
             _hotplug = new Hotplug(options.Cpus);
     }
+
+    /// <summary>The tasks of earlier runs, reused by id (see <see cref="Reset"/>).</summary>
+    private List<SimTask>? _spareTasks;
 
     /// <summary>The CPU masks, the hotplug notifiers and the hotplug lock (created on first use: most scenarios never touch them).</summary>
     public Hotplug Hotplug => _hotplug ??= new Hotplug(Cpus.Count);
@@ -173,22 +240,24 @@ public sealed class Execution
 
     internal static bool InTask => t_ambient?.Task != null;
 
-    public ExecutionOptions Options { get; }
+    public ExecutionOptions Options { get; private set; }
     public IExecutionDriver Driver { get; }
-    public IReadOnlyList<Cpu> Cpus { get; }
+    public IReadOnlyList<Cpu> Cpus => _cpus;
+
+    private Cpu[] _cpus = null!;
     public IReadOnlyList<SimTask> Tasks => _tasks;
 
     /// <summary>The tasks as their list, for loops that run every step (no interface enumerator).</summary>
     internal List<SimTask> TaskList => _tasks;
-    public MemoryModel Memory { get; }
+    public MemoryModel Memory { get; private set; }
 
     /// <summary>The driver's <see cref="IExecutionDriver.Synchronous"/>, read at every scheduling point.</summary>
     internal readonly bool SynchronousDriver;
 
-    private readonly int _maxSteps;
+    private int _maxSteps;
 
     /// <summary>Sequential consistency: accesses skip the (generic virtual) memory-model calls.</summary>
-    internal readonly bool IsSc;
+    internal bool IsSc;
 
     /// <summary>
     /// The running step's footprint while a reducing search collects them (the same object as
@@ -201,7 +270,7 @@ public sealed class Execution
     internal readonly AccessPool StepPool;
 
     /// <summary>The data-race detector (null when <see cref="ExecutionOptions.DetectRaces"/> is off).</summary>
-    internal readonly RaceDetector? Races;
+    internal RaceDetector? Races;
 
     /// <summary>The state cache of the search running this execution (null: none), told every value a load returns.</summary>
     internal Scheduling.StateCache? StateCache;
@@ -318,7 +387,7 @@ public sealed class Execution
         {
             var stamp = Races.OnStore(t, order, rmw, RefOf(v));
             if (IsSc)
-                (x.Race ??= new RaceCell()).Current = stamp;
+                (x.Race ?? Races.CellFor(x)).Current = stamp;
             else
                 Memory.RaceStore = stamp;
         }
@@ -389,7 +458,7 @@ public sealed class Execution
 
     internal RcuState? RcuIfUsed => _rcu;
 
-    public Recorder? Recorder { get; }
+    public Recorder? Recorder { get; private set; }
     public Failure? Failure { get; private set; }
     public bool StepBoundHit { get; private set; }
     public int StepCount { get; private set; }
@@ -447,7 +516,9 @@ public sealed class Execution
         if (cpu < 0 || cpu >= Cpus.Count)
             throw new ArgumentOutOfRangeException(nameof(cpu), $"task {name}: CPU {cpu} does not exist (this scenario has {Cpus.Count})");
         Scheduling.Reduction.Footprints.Untracked();
-        var task = new SimTask(_tasks.Count, name, Cpus[cpu]) { SchedClass = schedClass };
+        var id = _tasks.Count;
+        var task = _spareTasks != null && id < _spareTasks.Count ? _spareTasks[id].Reset(id, name, _cpus[cpu]) : new SimTask(id, name, _cpus[cpu]);
+        task.SchedClass = schedClass;
         Cpus[cpu].TaskCount++;
         _anyRt |= schedClass != SchedClass.Normal;
         _tasks.Add(task);
@@ -719,7 +790,7 @@ public sealed class Execution
     // ---- scheduling -------------------------------------------------------------------------
 
     /// <summary>A scheduling point; with a blocker, the task proceeds only once it holds.</summary>
-    internal SchedAwaitable Point(SimTask task, Func<bool>? blocker, string? blockedOn, string? at = null, object? blockedFor = null)
+    internal SchedAwaitable Point(SimTask task, Func<bool>? blocker, WaitText blockedOn, WaitSite at = default, object? blockedFor = null)
     {
         if (Aborted)
             throw ExecutionAbortedException.Instance;
@@ -727,8 +798,10 @@ public sealed class Execution
         if (blocker != null && !IsSc)
             Memory.OnWait(task);
         task.Blocker = blocker;
-        task.BlockedOn = blockedOn;
-        task.BlockedAt = at;
+        if (blockedOn.IsSet || at.IsSet)
+            task.SetWait(blockedOn, at);
+        else
+            task.ClearWait();
         task.BlockedFor = blockedFor;
         return new SchedAwaitable(this, task);
     }
@@ -801,8 +874,7 @@ public sealed class Execution
         if (Aborted)
             throw ExecutionAbortedException.Instance;
         task.Blocker = null;
-        task.BlockedOn = null;
-        task.BlockedAt = null;
+        task.ClearWait();
         task.BlockedFor = null;
         // Compared first: a task going on with its CPU (most steps) then stores no reference.
         if (!task.Sleeping && task.Cpu.Occupant != task)

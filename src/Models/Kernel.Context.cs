@@ -89,7 +89,7 @@ public static partial class Kernel
     public static async ValueTask SpinUntil(Func<bool> cond, string what, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
     {
         var (ex, t) = Ctx();
-        await ex.Point(t, cond, what, $"{fn} ({Path.GetFileName(file)}:{line})");
+        await ex.Point(t, cond, what, new WaitSite(fn, file, line));
         ex.Record(t, "spin until", what, "true", fn, file, line);
     }
 
@@ -108,7 +108,7 @@ public static partial class Kernel
         [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
     {
         var (ex, t) = Ctx();
-        await ex.Point(t, null, what, $"{fn} ({Path.GetFileName(file)}:{line})");
+        await ex.Point(t, null, what, new WaitSite(fn, file, line));
         // A give-up read from the runqueues or a caller's test is no load a spin loop records.
         if (t.ActiveLoop is { } loop && (ex.NeedReschedFromRunqueues || alsoGiveUpWhen != null))
             loop.Effect();
@@ -122,7 +122,7 @@ public static partial class Kernel
         {
             bool GiveUp() => ex.RunqueueNeedsResched(t) || (alsoGiveUpWhen?.Invoke() ?? false);
             if (!GiveUp())
-                await ex.Point(t, () => cond() || GiveUp(), $"{what} || {giveUpReason}", $"{fn} ({Path.GetFileName(file)}:{line})");
+                await ex.Point(t, () => cond() || GiveUp(), new WaitText(what, " || ", giveUpReason), new WaitSite(fn, file, line));
             if (cond())
             {
                 ex.Record(t, "spin until", what, "true", fn, file, line);
@@ -147,7 +147,7 @@ public static partial class Kernel
             return false;
         }
 
-        await ex.Point(t, cond, what, $"{fn} ({Path.GetFileName(file)}:{line})");
+        await ex.Point(t, cond, what, new WaitSite(fn, file, line));
         ex.Record(t, "spin until", what, "true", fn, file, line);
         return true;
     }
@@ -181,8 +181,8 @@ public static partial class Kernel
     private static async ValueTask<T> CondLoad<T>(Execution ex, SimTask t, Loc<T> x, Func<T, bool> cond, MemOrder order, string op,
         string fn, string file, int line)
     {
-        var what = $"{x.Name} ({op})";
-        var at = $"{fn} ({Path.GetFileName(file)}:{line})";
+        var what = new WaitText(x.Name, " (", op, ")");
+        var at = new WaitSite(fn, file, line);
         Func<bool> canEnd = () => ex.SpinCanEnd(t, x, cond);
         while (true)
         {
@@ -243,6 +243,17 @@ public static partial class Kernel
     {
         if (!cond)
             throw new KernelFailureException(new Failure(FailureKind.Assertion, message, $"{file}:{line}"));
+    }
+
+    /// <summary>
+    /// <see cref="Assert(bool, string, string, string, int)"/> with an interpolated message, which is
+    /// formatted only when the assertion fails (scenarios assert at every step; see <see cref="AssertMessage"/>).
+    /// </summary>
+    public static void Assert(bool cond, [InterpolatedStringHandlerArgument(nameof(cond))] ref AssertMessage message,
+        [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    {
+        if (!cond)
+            throw new KernelFailureException(new Failure(FailureKind.Assertion, message.ToStringAndClear(), $"{file}:{line}"));
     }
 
     /// <summary>BUG_ON(cond)</summary>

@@ -304,7 +304,7 @@ public static partial class Kernel
         t.Sleeping = true;
         if (t.Cpu.Occupant == t)
             t.Cpu.Occupant = null;
-        await ex.Point(t, cond, what, $"{fn} ({Path.GetFileName(file)}:{line})");
+        await ex.Point(t, cond, what, new WaitSite(fn, file, line));
         t.Sleeping = false;
         t.Cpu.Occupant = t;
         Footprints.Untracked();

@@ -36,6 +36,11 @@ public sealed class ArchSpinlock : IHoldable
 
     internal LockWord Locked { get; }
 
+    /// <summary>What a contended arch_spin_lock() waits for, made once per lock rather than at each call.</summary>
+    internal Func<bool> Free => _free ??= () => Locked.Peek() == 0;
+
+    private Func<bool>? _free;
+
     public SimTask? Holder { get; internal set; }
 
     public bool IsLocked => Locked.Peek() != 0;
@@ -65,7 +70,7 @@ public static partial class Kernel
     public static async ValueTask ArchSpinLock(ArchSpinlock l, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
     {
         var (ex, t) = Ctx();
-        await ex.Point(t, () => l.Locked.Peek() == 0, $"spinlock {l.Name}", $"{fn} ({Path.GetFileName(file)}:{line})", l);
+        await ex.Point(t, l.Free, new WaitText("spinlock ", l.Name), new WaitSite(fn, file, line), l);
         if (l.Locked.Value != 0)
         {
             // Only reachable when a blocked spin was resumed without its condition: a driver bug.

@@ -29,6 +29,11 @@ public sealed class MutexT : IHoldable
     /// <summary>Stands for the owner word: nonzero while held.</summary>
     internal Loc<int> Locked { get; }
 
+    /// <summary>What a sleeping mutex_lock() waits for, made once per mutex rather than at each call.</summary>
+    internal Func<bool> Free => _free ??= () => Locked.Peek() == 0;
+
+    private Func<bool>? _free;
+
     public SimTask? Owner { get; internal set; }
 
     public bool IsLocked => Locked.Peek() != 0;
@@ -54,7 +59,7 @@ public static partial class Kernel
             Scheduling.Reduction.Footprints.Untracked();
             if (t.Cpu.Occupant == t)
                 t.Cpu.Occupant = null;
-            await ex.Point(t, () => m.Locked.Peek() == 0, $"mutex {m.Name}", $"{fn} ({Path.GetFileName(file)}:{line})", m);
+            await ex.Point(t, m.Free, new WaitText("mutex ", m.Name), new WaitSite(fn, file, line), m);
             t.Sleeping = false;
             t.Cpu.Occupant = t;
             Allocator.CheckLive(m.Locked, "mutex_lock", file, line, t);

@@ -137,7 +137,7 @@ public static partial class Kernel
             t.Cpu.Occupant = null;
         // Not in a finally: when a driver ends the execution here, the task stays asleep for the hang report.
         await ex.Point(t, () => gp.Waiting.Count == 0, $"{what} waiting for {gp.Names} to call rcu_read_unlock()",
-            $"{fn} ({Path.GetFileName(file)}:{line})");
+            new WaitSite(fn, file, line));
         Scheduling.Reduction.Footprints.Untracked();
         t.Sleeping = false;
         t.Cpu.Occupant = t;

@@ -101,7 +101,7 @@ public static partial class Kernel
         if (t.Cpu.Occupant == t)
             t.Cpu.Occupant = null;
         // Not in a finally: when a driver ends the execution here, the task stays asleep for the hang report.
-        await ex.Point(t, () => t.State == TaskState.Running, "schedule(): waiting for a wakeup", $"{fn} ({Path.GetFileName(file)}:{line})");
+        await ex.Point(t, () => t.State == TaskState.Running, "schedule(): waiting for a wakeup", new WaitSite(fn, file, line));
         Scheduling.Reduction.Footprints.Untracked();
         t.Sleeping = false;
         t.Cpu.Occupant = t;

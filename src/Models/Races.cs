@@ -74,7 +74,7 @@ internal sealed partial class RaceDetector
 
     // ---- happens-before ----------------------------------------------------------------------
 
-    private static RaceClocks Of(SimTask t) => t.Race ??= new RaceClocks(t.Id);
+    private RaceClocks Of(SimTask t) => t.Race ?? _pool.ClocksFor(t);
 
     public void OnSpawn(SimTask? parent, SimTask child)
     {
@@ -103,7 +103,7 @@ internal sealed partial class RaceDetector
             c.Join(sync);
             seen.Apply(t.Id);
             if (value != null && order != MemOrder.Plain)
-                c.NotePointer(value, sync);
+                c.NotePointer(value, sync, _pool);
         }
 
         if (rmw)
@@ -111,7 +111,7 @@ internal sealed partial class RaceDetector
             // Its ordering applies when (if) it stores: a failed cmpxchg is a relaxed load.
             c.RmwRead = sync;
             c.RmwSeen = seen;
-            c.AddPending(sync, seen);
+            c.AddPending(sync, seen, _pool);
             return;
         }
 
@@ -122,7 +122,7 @@ internal sealed partial class RaceDetector
         }
         else if (!pointer)
         {
-            c.AddPending(sync, seen);
+            c.AddPending(sync, seen, _pool);
         }
     }
 
@@ -252,7 +252,7 @@ internal sealed partial class RaceDetector
     public Failure? Access(Execution ex, SimTask t, Loc loc, bool write, bool marked, string op, string fn, string file, int line, string? value)
     {
         var c = Of(t);
-        var cell = loc.Race ??= new RaceCell();
+        var cell = loc.Race ?? _pool.CellFor(loc);
         var slots = cell.Slots;
         var clock = c.Clock;
         var observed = cell.ObservedBy(t.Id);
@@ -282,7 +282,7 @@ internal sealed partial class RaceDetector
             // A location a second task touches is likely shared by all: size it for every task
             // now rather than grow it once per task (empty slots are clock 0 and order nothing).
             var size = (t.Id + 1) << 2;
-            cell.Slots = slots = Grow(slots, slots.Length == 0 ? size : Math.Max(size, ex.TaskList.Count << 2));
+            cell.Slots = slots = _pool.Grow(slots, slots.Length == 0 ? size : Math.Max(size, ex.TaskList.Count << 2));
         }
         ref var s = ref slots[mine];
         s.Clock = clock[t.Id];
@@ -294,13 +294,6 @@ internal sealed partial class RaceDetector
         s.Write = write;
         s.Marked = marked;
         return race;
-    }
-
-    private static RaceAccess[] Grow(RaceAccess[] slots, int size)
-    {
-        var n = new RaceAccess[size];
-        slots.CopyTo(n, 0);
-        return n;
     }
 
     private static Failure Report(Execution ex, SimTask t, Loc loc, bool write, bool marked, string op, string fn, string file, int line, string? value,
@@ -406,12 +399,13 @@ internal readonly record struct RaceObservation(RaceCell? Cell, int Writer, int 
 /// <summary>One task's vector clock and the clocks its fences and relaxed reads gather.</summary>
 internal sealed partial class RaceClocks
 {
-    private readonly int _id;
+    private int _id;
 
-    public RaceClocks(int id)
+    /// <param name="clock">a zeroed array of length <paramref name="id"/> + 1</param>
+    public RaceClocks(int id, int[] clock)
     {
         _id = id;
-        Clock = new int[id + 1];
+        Clock = clock;
         Clock[id] = 1;
     }
 
@@ -453,10 +447,10 @@ internal sealed partial class RaceClocks
     private int[]?[]? _pointerSyncs;
     private int _nextPointer;
 
-    public void NotePointer(object value, int[]? sync)
+    public void NotePointer(object value, int[]? sync, RacePool pool)
     {
-        _pointers ??= new object?[PointerRing];
-        _pointerSyncs ??= new int[]?[PointerRing];
+        _pointers ??= pool.PointerRing();
+        _pointerSyncs ??= pool.SyncRing();
         for (var i = 0; i < _pointers.Length; i++)
         {
             if (ReferenceEquals(_pointers[i], value))
@@ -522,13 +516,13 @@ internal sealed partial class RaceClocks
         }
     }
 
-    public void AddPending(int[]? sync, RaceObservation seen)
+    public void AddPending(int[]? sync, RaceObservation seen, RacePool pool)
     {
         if (sync is { Length: > 0 })
             Pending = RaceDetector.JoinOf(Pending, sync);
         if (seen.Cell is null)
             return;
-        var list = _pendingSeen ??= [];
+        var list = _pendingSeen ??= pool.SeenList();
         for (var i = 0; i < list.Count; i++)
         {
             // One entry per location and writer: a spin of relaxed loads does not grow the list.

@@ -59,7 +59,7 @@ public sealed class SpinLoop
     private const int MaxReads = 256;
 
     private readonly string _what;
-    private readonly string _at;
+    private readonly WaitSite _at;
     private readonly string _fn;
     private readonly string _file;
     private readonly int _line;
@@ -91,7 +91,7 @@ public sealed class SpinLoop
         _fn = fn;
         _file = file;
         _line = line;
-        _at = $"{fn} ({Path.GetFileName(file)}:{line})";
+        _at = new WaitSite(fn, file, line);
     }
 
     /// <summary>Iterations of this loop the task has waited out as repeats.</summary>
@@ -210,7 +210,7 @@ public sealed class SpinLoop
         t.SpinWait = this;
         try
         {
-            await ex.Point(t, Changed, BlockedOn(), _at, _cur.Count > 0 ? _cur[0].Loc : null);
+            await ex.Point(t, Changed, new WaitText(this), _at, _cur.Count > 0 ? _cur[0].Loc : null);
         }
         finally
         {
@@ -251,7 +251,7 @@ public sealed class SpinLoop
         return false;
     }
 
-    private string BlockedOn()
+    internal string BlockedOn()
     {
         var sb = new StringBuilder(_what).Append(": its iteration repeats, re-reading ");
         var seen = new HashSet<Loc>();

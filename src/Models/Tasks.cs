@@ -29,6 +29,15 @@ public sealed class Cpu
     internal int TaskCount;
 
     public override string ToString() => $"CPU{Id}";
+
+    /// <summary>Back to a new CPU's state, for the next execution (see <see cref="Execution.Reset"/>).</summary>
+    internal void Reset()
+    {
+        Occupant = null;
+        IrqsDisabled = false;
+        Online = true;
+        TaskCount = 0;
+    }
 }
 
 /// <summary>A simulated kernel task, pinned to one CPU.</summary>
@@ -41,10 +50,43 @@ public sealed class SimTask : INamed
         Cpu = cpu;
     }
 
-    public int Id { get; }
-    public string Name { get; }
-    public Cpu Cpu { get; }
+    public int Id { get; private set; }
+    public string Name { get; private set; }
+    public Cpu Cpu { get; private set; }
     public string DisplayName => Name;
+
+    /// <summary>
+    /// Makes this task of an earlier execution what <c>new SimTask(id, name, cpu)</c> would be,
+    /// for the next execution (see <see cref="Execution.Reset"/>).
+    /// </summary>
+    internal SimTask Reset(int id, string name, Cpu cpu)
+    {
+        Id = id;
+        Name = name;
+        Cpu = cpu;
+        PreemptCount = 0;
+        SchedClass = SchedClass.Normal;
+        _openProgress = null;
+        PendingBody = null;
+        State = TaskState.Running;
+        Done = false;
+        Sleeping = false;
+        RcuReadLockNesting = 0;
+        RcuLockedAt = null;
+        Blocker = null;
+        ClearWait();
+        BlockedFor = null;
+        Contending = null;
+        QueuedOn = null;
+        ResumedChain = null;
+        Continuation = null;
+        LastNullLoad = null;
+        ActiveLoop = null;
+        SpinWait = null;
+        Race = null;
+        _fields = null;
+        return this;
+    }
 
     public int PreemptCount { get; internal set; }
 
@@ -74,8 +116,32 @@ public sealed class SimTask : INamed
     internal Func<bool>? Blocker;
 
     /// <summary>What the task waits for, in kernel terms, for hang reports.</summary>
-    internal string? BlockedOn;
-    internal string? BlockedAt;
+    internal string? BlockedOn => BlockedOnText.ToString();
+
+    internal string? BlockedAt => BlockedSite.ToString();
+
+    private WaitText BlockedOnText;
+    private WaitSite BlockedSite;
+
+    /// <summary>Whether the task's last blocking point said what and where it waits (most points say nothing).</summary>
+    private bool _waitSaid;
+
+    internal void SetWait(in WaitText on, in WaitSite at)
+    {
+        BlockedOnText = on;
+        BlockedSite = at;
+        _waitSaid = true;
+    }
+
+    /// <summary>Forgets what the task waited for: a store of the words only when there were some, as at most steps there were none.</summary>
+    internal void ClearWait()
+    {
+        if (!_waitSaid)
+            return;
+        BlockedOnText = default;
+        BlockedSite = default;
+        _waitSaid = false;
+    }
 
     /// <summary>The lock, location or other holdable the current blocked point waits for (hang reports).</summary>
     internal object? BlockedFor;

@@ -129,6 +129,13 @@ public sealed record ExploreOptions
 
     /// <summary>Exhaustive search: stop after this many executions (null: run to the end), as a first pass does.</summary>
     public int? ExecutionBudget { get; init; }
+
+    /// <summary>
+    /// Native driver: one execution object (its CPUs, tasks and race-detector state) is reset and
+    /// run again for each execution of the search instead of allocated anew. Off only to check
+    /// that recycling changes nothing (RecyclingTests).
+    /// </summary>
+    public bool Recycle { get; init; } = true;
 }
 
 /// <summary>

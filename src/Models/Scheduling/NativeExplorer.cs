@@ -500,6 +500,12 @@ public sealed class NativeExplorer : IExplorer
 
         /// <summary>The settings every execution of the search shares (a weak model adds its own memory to a copy).</summary>
         public ExecutionOptions? Settings;
+
+        /// <summary>
+        /// The execution the search runs again and again (<see cref="Execution.Reset"/>): each run
+        /// is read to its end before the next one starts (null: none yet, or recycling is off).
+        /// </summary>
+        public Execution? Execution;
     }
 
     private static Execution RunOnce(Scenario scenario, ExploreOptions options, ISchedulePolicy policy, List<int> decisions, bool record, Scratch scratch,
@@ -523,7 +529,20 @@ public sealed class NativeExplorer : IExplorer
             // The state cache's fingerprint does not hold a loop's last reads.
             SpinPruning = options.SpinPruning && cache == null,
         };
-        var ex = new Execution(options.Memory == null ? settings : settings with { Memory = options.Memory() }, driver);
+        var exOptions = options.Memory == null ? settings : settings with { Memory = options.Memory() };
+        Execution ex;
+        if (scratch.Execution is { } again)
+        {
+            again.Reset(exOptions);
+            ex = again;
+        }
+        else
+        {
+            ex = new Execution(exOptions, driver);
+            if (options.Recycle)
+                scratch.Execution = ex;
+        }
+
         cache?.Attach(ex);
 
         if (options.AllOutcomes)

@@ -166,7 +166,10 @@ public sealed class StateCache(int preemptionBound, int staleBound)
         else
         {
             // A choice outside any step (the setup's): it may steer every task.
-            _outside = XxHash128.HashToUInt128(MemoryMarshalBytes(_outside, value));
+            Span<byte> b = stackalloc byte[24];
+            BinaryPrimitives.WriteUInt128LittleEndian(b, _outside);
+            BinaryPrimitives.WriteInt64LittleEndian(b[16..], value);
+            _outside = XxHash128.HashToUInt128(b);
         }
     }
 
@@ -207,11 +210,15 @@ public sealed class StateCache(int preemptionBound, int staleBound)
 
     private enum Op : byte { Step = 1, Load, Choice, Create, Touch, Cpu }
 
+    /// <summary>The hasher of <see cref="Mix"/>, reset for each event rather than made anew (it runs at every load of a step).</summary>
+    private readonly XxHash128 _hasher = new();
+
     private void Mix(SimTask t, Op op, long key, StateWriter? payload)
     {
         if (t.Id >= _history.Length)
             Array.Resize(ref _history, Math.Max(t.Id + 1, _history.Length * 2));
-        var h = new XxHash128();
+        var h = _hasher;
+        h.Reset();
         Span<byte> head = stackalloc byte[25];
         BinaryPrimitives.WriteUInt128LittleEndian(head, _history[t.Id]);
         head[16] = (byte)op;
@@ -220,14 +227,6 @@ public sealed class StateCache(int preemptionBound, int staleBound)
         if (payload != null)
             h.Append(payload.Span);
         _history[t.Id] = h.GetCurrentHashAsUInt128();
-    }
-
-    private static byte[] MemoryMarshalBytes(UInt128 h, long v)
-    {
-        var b = new byte[24];
-        BinaryPrimitives.WriteUInt128LittleEndian(b, h);
-        BinaryPrimitives.WriteInt64LittleEndian(b.AsSpan(16), v);
-        return b;
     }
 
     // ---- the state ----------------------------------------------------------------------------
