@@ -159,6 +159,7 @@ public sealed class Execution
     }
 
     /// <summary>The state that depends on the options (the rest starts empty).</summary>
+    [System.Diagnostics.CodeAnalysis.MemberNotNull(nameof(Options), nameof(Memory))]
     private void Begin(ExecutionOptions options)
     {
         Options = options;
