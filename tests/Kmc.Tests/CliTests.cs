@@ -23,7 +23,7 @@ public class CliTests
 
     private static string TempDir() => Directory.CreateTempSubdirectory("kmc-cli").FullName;
 
-    private static void AssertOneLineError((int Code, string Out, string Err) r, string contains)
+    internal static void AssertOneLineError((int Code, string Out, string Err) r, string contains)
     {
         Assert.Equal(2, r.Code);
         var lines = r.Err.Trim().Split('\n');

@@ -25,17 +25,8 @@ public class IncrementalRaceTests(ITestOutputHelper output)
 
     public static IEnumerable<object[]> Models => [["sc"], ["tso"], ["lkmm"]];
 
-    private static ExploreOptions Options(string model, bool incremental, bool allOutcomes) => new()
-    {
-        Strategy = "dfs",
-        PreemptionBound = -1,
-        StaleBound = model == "sc" ? -1 : 2,
-        MaxSteps = 400,
-        Memory = MemoryModels.Factory(model),
-        AllOutcomes = allOutcomes,
-        ExecutionBudget = Budget,
-        IncrementalRaces = incremental,
-    };
+    private static ExploreOptions Options(string model, bool incremental, bool allOutcomes) =>
+        ReductionTests.UnboundedDfs(model, staleBound: 2) with { AllOutcomes = allOutcomes, ExecutionBudget = Budget, IncrementalRaces = incremental };
 
     [Theory]
     [MemberData(nameof(Models))]

@@ -13,6 +13,17 @@ namespace Kmc.Tests;
 /// </summary>
 public class ReductionTests(ITestOutputHelper output)
 {
+    /// <summary>A dfs with no preemption bound collecting every outcome: what the comparisons of searches run (sc needs no stale bound).</summary>
+    internal static ExploreOptions UnboundedDfs(string model, int staleBound) => new()
+    {
+        Strategy = "dfs",
+        PreemptionBound = -1,
+        StaleBound = model == "sc" ? -1 : staleBound,
+        MaxSteps = 400,
+        Memory = MemoryModels.Factory(model),
+        AllOutcomes = true,
+    };
+
     private const int FullSearchExecutions = 3_000;
 
     public static IEnumerable<object[]> Models => [["sc"], ["lkmm"], ["tso"]];
@@ -63,15 +74,7 @@ public class ReductionTests(ITestOutputHelper output)
             foreach (var variant in check.Variants)
             {
                 var scenario = check.Build(variant);
-                var options = new ExploreOptions
-                {
-                    Strategy = "dfs",
-                    PreemptionBound = -1,
-                    StaleBound = model == "sc" ? -1 : 1,
-                    MaxSteps = 400,
-                    Memory = MemoryModels.Factory(model),
-                    AllOutcomes = true,
-                };
+                var options = UnboundedDfs(model, staleBound: 1);
                 var run = 0;
                 var baseline = new NativeExplorer().Explore(scenario, without(options) with { Cancelled = () => ++run > FullSearchExecutions });
                 if (!baseline.Exhausted)

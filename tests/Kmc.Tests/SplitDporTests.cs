@@ -20,15 +20,7 @@ public class SplitDporTests(ITestOutputHelper output)
 
     public static IEnumerable<object[]> Models => [["sc"], ["lkmm"], ["tso"]];
 
-    private static ExploreOptions Options(string model) => new()
-    {
-        Strategy = "dfs",
-        PreemptionBound = -1,
-        StaleBound = model == "sc" ? -1 : 1,
-        MaxSteps = 400,
-        Memory = MemoryModels.Factory(model),
-        AllOutcomes = true,
-    };
+    private static ExploreOptions Options(string model) => ReductionTests.UnboundedDfs(model, staleBound: 1);
 
     /// <summary>
     /// Every variant of the checks, split 2 and 3 ways at a shallow depth (most of each tree below
@@ -195,15 +187,7 @@ public class SplitDporTests(ITestOutputHelper output)
 
     private static string TempDir() => Directory.CreateTempSubdirectory("kmc-split-dpor").FullName;
 
-    private static void AssertOneLineError((int Code, string Out, string Err) r, string contains)
-    {
-        Assert.Equal(2, r.Code);
-        var lines = r.Err.Trim().Split('\n');
-        Assert.Single(lines);
-        Assert.StartsWith("kmc: ", lines[0]);
-        Assert.Contains(contains, lines[0]);
-        Assert.DoesNotContain("   at ", r.Err + r.Out);
-    }
+    private static void AssertOneLineError((int Code, string Out, string Err) r, string contains) => CliTests.AssertOneLineError(r, contains);
 
     [Fact]
     public void Cli_refuses_zero_workers_and_a_split_state_cache_in_one_line()
