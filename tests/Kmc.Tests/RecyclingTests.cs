@@ -139,6 +139,9 @@ public class RecyclingTests
         Xunit.Assert.Equal(a.Steps.Select(s => s.ToString()), b.Steps.Select(s => s.ToString()));
     }
 
+    private static bool ModelsOptimised =>
+        typeof(Execution).Assembly.GetCustomAttribute<System.Diagnostics.DebuggableAttribute>()?.IsJITOptimizerDisabled != true;
+
     /// <summary>
     /// The bench workload's allocation per step, measured as kmc bench measures it (bytes this
     /// thread allocated over the steps of a search): a deterministic count, not a time. Without
@@ -160,7 +163,11 @@ public class RecyclingTests
 
         var recycled = BytesPerStep(recycle: true);
         var fresh = BytesPerStep(recycle: false);
-        Xunit.Assert.True(recycled < 40, $"{recycled:F1} B/step with recycling");
+        // kmc bench's figure (and this bound) is for optimised code. A Debug build (plain
+        // `dotnet test`) compiles every async method's state machine as a class, allocated on
+        // each call: about 14 B/step more on this workload, with or without recycling.
+        var bound = ModelsOptimised ? 40 : 55;
+        Xunit.Assert.True(recycled < bound, $"{recycled:F1} B/step with recycling (bound {bound})");
         Xunit.Assert.True(fresh > 60, $"{fresh:F1} B/step without recycling");
     }
 
