@@ -354,7 +354,7 @@ public sealed class NativeExplorer : IExplorer
             }
 
             // The policy moves on before another search takes its turn: it reads only this execution.
-            var more = dpor != null ? dpor.EndExecution(ex.Tasks.Count) : dfs?.Advance();
+            var more = dpor != null ? dpor.EndExecution(ex.Tasks.Count, ex.Failure != null ? Unfinished(ex) : 0) : dfs?.Advance();
             yield return null;
             if (more == false)
             {
@@ -433,6 +433,19 @@ public sealed class NativeExplorer : IExplorer
     }
 
     /// <summary>The values of every location the execution created, as one sorted line.</summary>
+    /// <summary>The tasks (a bit per id below 64) that had not finished when the execution ended.</summary>
+    private static ulong Unfinished(Execution ex)
+    {
+        ulong mask = 0;
+        foreach (var t in ex.Tasks)
+        {
+            if (!t.Done && t.Id < 64)
+                mask |= 1UL << t.Id;
+        }
+
+        return mask;
+    }
+
     private static string FinalState(Execution ex) =>
         "final " + string.Join(", ", (ex.Locations ?? []).Select(l => $"{l.Name}={l.Show()}").Order(StringComparer.Ordinal));
 

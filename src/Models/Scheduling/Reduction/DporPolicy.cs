@@ -252,14 +252,20 @@ public sealed class DporPolicy : ISchedulePolicy
         "model code must not depend on anything outside the kernel API");
 
     /// <summary>Ends an execution: finds its races, adds backtrack points, and moves to the next unexplored execution; false when done.</summary>
-    public bool EndExecution(int taskCount)
+    /// <param name="taskCount">the tasks the execution had</param>
+    /// <param name="cutByFailure">the tasks (a bit per id) that had steps left when a failure ended the execution (0: it was not cut by a failure)</param>
+    public bool EndExecution(int taskCount, ulong cutByFailure = 0)
     {
         // The steps of the shared prefix were added to their nodes' Taken by an earlier execution.
         var fresh = _races.Analysed;
         // Another part's execution ran only above the split, where every task is tried already; its
         // steps stay unanalysed, and the next execution that needs them analyses them after its replay.
         if (_split is not { Owned: false })
+        {
             AddBacktrackPoints(taskCount);
+            if (cutByFailure != 0 && _events.Count > 0)
+                BacktrackBeforeFailure(cutByFailure);
+        }
         for (var k = fresh; k < _events.Count; k++)
         {
             var e = _events[k];
@@ -362,6 +368,34 @@ public sealed class DporPolicy : ISchedulePolicy
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// DPOR's races are those of maximal executions, but a failure ends an execution (in a search
+    /// collecting every outcome) before the other tasks take the steps they had left, so the races
+    /// those steps would have had with earlier steps are never seen, and neither are the failures
+    /// or final states behind them. Each such task is tried at the last state before the failing
+    /// step where it could run (as when a reversed race's initials were blocked), so a later
+    /// execution runs its next step before the failure and meets those races.
+    /// </summary>
+    private void BacktrackBeforeFailure(ulong cut)
+    {
+        var failing = _events[^1];
+        cut &= ~(1UL << failing.Task);
+        while (cut != 0)
+        {
+            var p = BitOperations.TrailingZeroCount(cut);
+            cut &= cut - 1;
+            for (var k = failing.Node; k >= 0; k--)
+            {
+                var node = _stack[k];
+                if (node.IsChoice || (node.Enabled & (1UL << p)) == 0)
+                    continue;
+                if ((node.SleepMask & (1UL << p)) == 0)
+                    node.Backtrack |= 1UL << p;
+                break;
+            }
+        }
     }
 
     private void AddBacktrackPoints(int taskCount)
