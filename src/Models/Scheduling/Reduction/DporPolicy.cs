@@ -53,6 +53,7 @@ public sealed class DporPolicy : ISchedulePolicy
     private int _shared;
     private Footprint? _step;
     private readonly DporSplit? _split;
+    private readonly bool _readsFrom;
 
     // Split search: branching scheduling nodes above the split met so far in this execution, and
     // whether the last scheduling node was above it (the choices inside its step then are too).
@@ -62,15 +63,24 @@ public sealed class DporPolicy : ISchedulePolicy
     /// <param name="staleBound">the most non-SC weak-memory choices per execution (negative: unbounded)</param>
     /// <param name="incrementalRaces">analyse only the steps after the prefix an execution shares with the one before (see <see cref="RaceFinder"/>); false: every step of every execution</param>
     /// <param name="split">the share of a split search this one explores (null: the whole tree)</param>
-    public DporPolicy(int staleBound = -1, bool incrementalRaces = true, DporSplit? split = null)
+    /// <param name="readsFromSleep">sleep sets at the granularity of a load's reads-from choice (<see cref="ReadsFromSleep"/>); only with an unbounded stale bound</param>
+    public DporPolicy(int staleBound = -1, bool incrementalRaces = true, DporSplit? split = null, bool readsFromSleep = true)
     {
         _budget = new StaleBudget(staleBound);
         _races = new RaceFinder(incrementalRaces);
         _split = split;
+        _readsFrom = readsFromSleep && staleBound < 0;
     }
 
     /// <summary>The share of a split search this one explores (null: the whole tree).</summary>
     public DporSplit? Split => _split;
+
+    /// <summary>
+    /// Sleep sets over (task, store read) rather than tasks: a sleeping task whose next step's one
+    /// store-choosing load meets another task's store to that location wakes only for the stores
+    /// made since it fell asleep (see the class comment).
+    /// </summary>
+    public bool ReadsFromSleep => _readsFrom;
 
     /// <summary>The current execution met a weak-memory choice the stale bound left with only its SC alternative.</summary>
     public bool StaleBoundReached => _budget.Reached;
@@ -93,10 +103,36 @@ public sealed class DporPolicy : ISchedulePolicy
         public ulong Backtrack;
         public ulong Done;
         public ulong SleepMask;
-        public List<(int Task, Footprint Fp)>? Sleep;
+        public List<SleepEntry>? Sleep;
         public List<(int Task, Footprint Fp)>? DoneFp;
         public Footprint? Taken;
+
+        /// <summary>Tasks awake only for loads of stores made after a mark (<see cref="ReadsFromSleep"/>).</summary>
+        public ulong NewOnlyMask;
+
+        /// <summary>The memory model's store count when the node was reached (the mark of what is done here).</summary>
+        public long StoreMark;
+
+        /// <summary>The mark below which the task's next load reads only what an earlier exploration read (-1: none).</summary>
+        public long NewStoresAfter(int task)
+        {
+            var mark = -1L;
+            foreach (var e in Sleep!)
+            {
+                if (e.Task == task && e.NewOnly)
+                    mark = Math.Max(mark, e.Mark);
+            }
+
+            return mark;
+        }
     }
+
+    /// <summary>
+    /// A sleeping task's next step, explored from a state where the memory model had made
+    /// <paramref name="Mark"/> stores; <paramref name="NewOnly"/>: since then another task added
+    /// stores to what its one store-choosing load reads, so only reading those is new.
+    /// </summary>
+    private readonly record struct SleepEntry(int Task, Footprint Fp, long Mark, bool NewOnly);
 
     public void BeginExecution()
     {
@@ -112,7 +148,8 @@ public sealed class DporPolicy : ISchedulePolicy
     }
 
     /// <summary>Picks the task for the next step (called at every step, even with one task enabled); null when all are asleep, or when a split search leaves this part's share (see <see cref="DporSplit"/>).</summary>
-    public SimTask? PickStep(List<SimTask> enabled, SimTask? last)
+    /// <param name="storeMark">the memory model's store count now (see <see cref="ReadsFromSleep"/>)</param>
+    public SimTask? PickStep(List<SimTask> enabled, SimTask? last, long storeMark = 0)
     {
         ulong mask = 0;
         foreach (var t in enabled)
@@ -139,6 +176,7 @@ public sealed class DporPolicy : ISchedulePolicy
             }
 
             node = NewSchedulingNode(mask);
+            node.StoreMark = storeMark;
             var free = mask & ~node.SleepMask;
             if (free == 0)
             {
@@ -147,7 +185,9 @@ public sealed class DporPolicy : ISchedulePolicy
                 return null;
             }
 
-            node.Task = last != null && (free & (1UL << last.Id)) != 0 ? last.Id : BitOperations.TrailingZeroCount(free);
+            // A task awake only for new stores may find none: start with one wholly awake.
+            var first = (free & ~node.NewOnlyMask) != 0 ? free & ~node.NewOnlyMask : free;
+            node.Task = last != null && (first & (1UL << last.Id)) != 0 ? last.Id : BitOperations.TrailingZeroCount(first);
             // Above the split every task awake is tried, so the top of the tree does not depend
             // on races found below it, in this part's share or another's.
             node.Backtrack = top ? free : 1UL << node.Task;
@@ -173,6 +213,8 @@ public sealed class DporPolicy : ISchedulePolicy
         }
 
         _step.Clear();
+        if ((node.NewOnlyMask & (1UL << node.Task)) != 0)
+            _step.NewStoresAfter = node.NewStoresAfter(node.Task);
         _stepIndex++;
         foreach (var t in enabled)
         {
@@ -201,21 +243,38 @@ public sealed class DporPolicy : ISchedulePolicy
             return node;
         var prev = _events[^1];
         var parent = _stack[prev.Node];
-        Inherit(parent.Sleep);
-        Inherit(parent.DoneFp);
+        if (parent.Sleep != null)
+        {
+            foreach (var e in parent.Sleep)
+                Inherit(e);
+        }
+
+        if (parent.DoneFp != null)
+        {
+            foreach (var (task, fp) in parent.DoneFp)
+                Inherit(new SleepEntry(task, fp, parent.StoreMark, NewOnly: false));
+        }
+
+        // A task asleep for all its loads is asleep, whatever a later mark says.
+        node.NewOnlyMask &= ~node.SleepMask;
         return node;
 
-        void Inherit(List<(int Task, Footprint Fp)>? from)
+        void Inherit(SleepEntry e)
         {
-            if (from == null)
+            if (e.Task == prev.Task)
                 return;
-            foreach (var (task, fp) in from)
+            if (e.Fp.DependsOn(prev.Fp))
             {
-                if (task == prev.Task || fp.DependsOn(prev.Fp))
-                    continue;
-                (node.Sleep ??= new()).Add((task, fp));
-                node.SleepMask |= 1UL << task;
+                if (!_readsFrom || !e.Fp.OnlyNewStoresConflict(prev.Fp))
+                    return;
+                e = e with { NewOnly = true };
             }
+
+            (node.Sleep ??= new()).Add(e);
+            if (e.NewOnly)
+                node.NewOnlyMask |= 1UL << e.Task;
+            else
+                node.SleepMask |= 1UL << e.Task;
         }
     }
 
@@ -256,6 +315,8 @@ public sealed class DporPolicy : ISchedulePolicy
     {
         // The steps of the shared prefix were added to their nodes' Taken by an earlier execution.
         var fresh = _races.Analysed;
+        if (_events.Count > 0 && _events[^1].Fp.NewStoresBlocked && _split is not { Owned: false })
+            SleepBlocked++;
         // Another part's execution ran only above the split, where every task is tried already; its
         // steps stay unanalysed, and the next execution that needs them analyses them after its replay.
         if (_split is not { Owned: false })
