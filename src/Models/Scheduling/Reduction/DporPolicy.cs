@@ -27,6 +27,36 @@ namespace Kmc.Models.Scheduling.Reduction;
 /// change, so the bounded state space is closed under the reduction's equivalence.
 /// </para>
 /// <para>
+/// Sleep sets over reads-from choices (<see cref="ReadsFromSleep"/>; lkmm with no stale bound).
+/// Sleep sets are over transitions (Godefroid, "Partial-Order Methods for the Verification of
+/// Concurrent Systems", LNCS 1032, 1996), and a load that chooses which store in its window it
+/// reads is one transition per store it may read, as in the reads-from view of Abdulla, Atig,
+/// Jonsson and Ngo ("Optimal stateless model checking under the release-acquire semantics",
+/// OOPSLA 2018) and GenMC/TruSt (Kokologiannakis, Marmanis, Gladstein and Vafeiadis, POPL 2022).
+/// Let task A's next step make one such load L of x (a non-RMW load outside a marked spin loop,
+/// the only store-choosing load on each path of the step: <see cref="Footprint.ChoiceRead"/>), and
+/// let another task's step s depend on it only by adding stores to x (s writes x, and nothing
+/// else of A's step is written by s, nor anything s touches written by A's step). For a store w
+/// of x that was already there, "L reads w; s" and "s; L reads w" reach the same state: L changes
+/// only A's own views, and w stays in A's window whatever s inserts (A's window starts at an
+/// entry A has seen, and s lands at a gap after what its own task has seen, or at the end for
+/// an RMW, which also reads the newest store either way), while s's placement and value depend
+/// on neither A's views nor L. So "L reads w" stays asleep after s, and only "L reads a store
+/// made since A fell asleep" is new: A is awake for those alone, remembering the model's store
+/// count at the node where its entry was explored (<see cref="Node.StoreMark"/>; the store
+/// count of an entry inherited stays as it was). When A runs, its first store-choosing load keeps
+/// only the stores born after the mark, before the model's choice (so the recorded choice counts
+/// are those of the filtered set and a replay makes the same ones); with none, the execution is
+/// sleep-blocked. Any other dependence wakes A in full, as before. Race detection is unchanged
+/// (a load and a store to its location stay dependent), so the backtrack sets are those of the
+/// task-level search; only the sleep sets are finer, and each step they let sleep commutes with
+/// everything run since it was explored. The stale bound counts non-SC reads, which this
+/// reordering changes (the read's distance from the newest store), so with a stale bound the
+/// sleep sets stay at task level. Spin-wait exits and loads in a marked spin loop stay plain
+/// reads: whether the loop waits afterwards depends on the location's version when it read,
+/// which s changes.
+/// </para>
+/// <para>
 /// Blocking: a spin-wait's condition is evaluated into the footprint of the step that ends it
 /// (a condition that reads nothing the kernel API can name makes the step untracked). When no
 /// initial of a reversed race can run at the state before the race (it was blocked there), every
