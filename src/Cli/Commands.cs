@@ -820,6 +820,7 @@ public sealed class Commands(ILogger log)
         var exhaustive = new Option<bool>("--exhaustive") { Description = "instead: the exhaustive search with partial-order reduction against the plain search (executions, time, verdicts)" };
         var benchTimeout = new Option<double>("--timeout") { Description = "with --exhaustive or --split: seconds each search may take (default 60; the race-analysis table takes at most 20 per search)", DefaultValueFactory = _ => 60 };
         var dporRaces = new Option<bool>("--dpor-races") { Description = "instead: source-DPOR's race analysis over every step of each execution against the incremental one (executions per CPU-second, same executions; part of --exhaustive too)" };
+        var readsFrom = new Option<bool>("--reads-from") { Description = "instead: source-DPOR under lkmm with sleep sets over a load's reads-from choice against task-level sleep sets (executions, CPU time, verdicts; part of --exhaustive too)" };
         var workers = new Option<bool>("--workers") { Description = "instead: a worker process's fixed cost, and the default worker choice against 1 worker and every core" };
         var races = new Option<bool>("--races") { Description = "instead: what the data-race property costs per execution (random schedules with it on and off, per model) on passing checks" };
         var leave = new Option<bool>("--leave") { Description = "instead: what use-after-leave checking of static queue nodes costs (dfs executions and time per random execution, on and off, per model) on the fixed OSQ, MCS and qspinlock" };
@@ -827,7 +828,7 @@ public sealed class Commands(ILogger log)
         var split = new Option<bool>("--split") { Description = "instead: source-DPOR on 1 thread against the same search split over --parts threads (executions, time, overhead, verdicts)" };
         var parts = new Option<int?>("--parts") { Description = "with --split: threads to split over (default: the number of cores, at least 2)" };
         var depth = new Option<int?>("--depth") { Description = $"with --split: branching decisions above the split (default {DporSplit.DefaultDepth})" };
-        var cmd = new Command("bench", "schedules/s and decisions/s of each driver on fixed 2-task and 4-task workloads") { models, checks, exhaustive, benchTimeout, workers, races, leave, invariants, dporRaces, split, parts, depth };
+        var cmd = new Command("bench", "schedules/s and decisions/s of each driver on fixed 2-task and 4-task workloads") { models, checks, exhaustive, benchTimeout, workers, races, leave, invariants, dporRaces, readsFrom, split, parts, depth };
         cmd.SetAction(p =>
         {
             if (!p.GetValue(split) && (p.GetValue(parts) != null || p.GetValue(depth) != null))
@@ -871,6 +872,15 @@ public sealed class Commands(ILogger log)
                     throw new KmcInputException("--workers is a bench of its own: drop --memory-models, --exhaustive and --check");
                 WorkerBench.Run(Console.Out);
             }
+            else if (p.GetValue(readsFrom))
+            {
+                if (p.GetValue(models) || p.GetValue(exhaustive) || p.GetValue(dporRaces))
+                    throw new KmcInputException("--reads-from is a bench of its own (and part of --exhaustive): drop --memory-models, --exhaustive and --dpor-races");
+                var limit = p.GetValue(benchTimeout);
+                if (!double.IsFinite(limit) || limit <= 0)
+                    throw new KmcInputException($"--timeout must be a positive number of seconds (got {limit})");
+                ReadsFromBench.Run(KmcConfig.Load(null).For("counter") with { Seed = 1 }, limit, p.GetValue(checks) is { Length: > 0 } named ? named : null);
+            }
             else if (p.GetValue(dporRaces))
             {
                 if (p.GetValue(models) || p.GetValue(exhaustive))
@@ -892,7 +902,7 @@ public sealed class Commands(ILogger log)
             else if (p.GetValue(models))
                 ModelBench.Run(p.GetValue(checks) is { Length: > 0 } named ? named : ModelBench.DefaultChecks, new RunSettings());
             else if (p.GetValue(checks) is { Length: > 0 })
-                throw new KmcInputException("--check only applies with --memory-models, --exhaustive, --dpor-races, --split, --races or --leave");
+                throw new KmcInputException("--check only applies with --memory-models, --exhaustive, --dpor-races, --reads-from, --split, --races or --leave");
             else
                 Bench.Run(Console.Out);
             return 0;

@@ -43,6 +43,7 @@ public static class ExhaustiveBench
     public static void Run(RunSettings defaults, double timeoutSeconds, IReadOnlyList<string>? only)
     {
         DporRaceBench.Run(defaults, Math.Min(timeoutSeconds, DporRaceBench.MaxBudgetSeconds), only);
+        ReadsFromBench.Run(defaults, timeoutSeconds, only);
         var notes = new List<string>();
         var table = new Table().AddColumns("check", "variant", "model", "source-DPOR, no preemption bound", "plain dfs, no preemption bound", "plain dfs, preemption bound 2",
             "executions plain/DPOR", "plain dfs + state cache, no preemption bound", "time DPOR/cache", "first passes + source-DPOR", "time first passes + DPOR / DPOR alone");

@@ -289,7 +289,8 @@ public sealed class Execution
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private T LoadCore<T>(SimTask t, Loc<T> x, MemOrder order, bool rmw)
     {
-        StepFootprint?.Read(x.Key);
+        if (IsSc || rmw || !Memory.FootprintsLoads)
+            StepFootprint?.Read(x.Key);
         if (Races is null)
             return IsSc ? x.Value : Memory.Load(t, x, order, rmw);
         T v;

@@ -182,6 +182,15 @@ public abstract class MemoryModel
 
     public abstract T Load<T>(SimTask task, Loc<T> loc, MemOrder order, bool rmw);
 
+    /// <summary>
+    /// A non-RMW <see cref="Load{T}"/> records its location in the step's footprint itself, as a
+    /// store-choosing read where it is one (<see cref="Scheduling.Reduction.Footprint.ChoiceRead"/>).
+    /// </summary>
+    internal virtual bool FootprintsLoads => false;
+
+    /// <summary>Stores made so far in the execution (the mark <see cref="Scheduling.Reduction.Footprint.NewStoresAfter"/> compares with).</summary>
+    internal virtual long StoreCount => 0;
+
     public abstract void Store<T>(SimTask task, Loc<T> loc, T value, MemOrder order, bool rmw);
 
     public abstract void Fence(SimTask task, FenceKind kind);

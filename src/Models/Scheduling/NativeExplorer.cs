@@ -201,7 +201,8 @@ public sealed class NativeExplorer : IExplorer
             throw new ArgumentException("only an exhaustive search (strategy dfs) splits into parts");
         var dpor = exhaustive && ReducesSearch(options)
             ? new DporPolicy(options.StaleBound, options.IncrementalRaces,
-                options.DfsParts > 1 ? new DporSplit(options.DfsPart, options.DfsParts, options.DfsSplitDepth, options.SplitBoard) : null)
+                options.DfsParts > 1 ? new DporSplit(options.DfsPart, options.DfsParts, options.DfsSplitDepth, options.SplitBoard) : null,
+                options.ReadsFromSleep)
             : null;
         var dfs = exhaustive && dpor == null ? new DfsPolicy(options.PreemptionBound, options.StaleBound, part: options.DfsPart, parts: options.DfsParts) : null;
         var decisions = new List<int>();
@@ -620,7 +621,7 @@ public sealed class NativeExplorer : IExplorer
                 SimTask pick;
                 if (reducing != null)
                 {
-                    var next = reducing.PickStep(enabled, ex.LastRun);
+                    var next = reducing.PickStep(enabled, ex.LastRun, ex.Memory.StoreCount);
                     if (next == null)
                     {
                         // Every task that could run sleeps: this trace was explored from an earlier state.

@@ -156,6 +156,10 @@ public sealed class LkmmMemory(bool rmwSequences = true) : MemoryModel
     /// </summary>
     public override string Name => rmwSequences ? "lkmm" : "lkmm-v6.4";
 
+    internal override bool FootprintsLoads => true;
+
+    internal override long StoreCount => _born;
+
     private sealed class TaskState
     {
         public View Cur = new();
@@ -313,14 +317,46 @@ public sealed class LkmmMemory(bool rmwSequences = true) : MemoryModel
             ts.AddressDependency = null;
         }
 
+        // A load inside a marked spin loop also decides whether the loop blocks (on the
+        // location's version), which a store made before it changes: not a mere choice.
+        var fp = Execution.Current.StepFootprint;
+        var newAfter = -1L;
+        if (fp != null)
+        {
+            if (task.ActiveLoop != null)
+            {
+                fp.Read(loc.Key);
+            }
+            else
+            {
+                fp.ChoiceRead(loc.Key);
+                newAfter = fp.NewStoresAfter;
+                fp.NewStoresAfter = -1;
+            }
+        }
+
         // A load of a location the task has promised reads a store older than the promise.
         var end = h.Entries.Count;
         StoreEntry<T> e;
         int pick;
-        if (ts.Before is { } before)
+        var before = ts.Before;
+        if (before != null || newAfter >= 0)
         {
             ts.Before = null;
-            var candidates = Older(h.Entries, lo, before, ts.BeforeOlder);
+            var candidates = before != null ? Older(h.Entries, lo, before, ts.BeforeOlder) : Window(h.Entries, lo);
+            if (newAfter >= 0)
+            {
+                // Reading a store made before the mark was explored from the state where the
+                // task fell asleep (DporPolicy.ReadsFromSleep): keep only the stores made since.
+                candidates.RemoveAll(c => c.Born <= newAfter);
+                if (candidates.Count == 0)
+                {
+                    fp!.NewStoresBlocked = true;
+                    Execution.Current.AbortRedundant();
+                    candidates.Add(h.Last);
+                }
+            }
+
             pick = Choose(task, candidates.Count);
             e = (StoreEntry<T>)candidates[pick];
         }
@@ -670,6 +706,15 @@ public sealed class LkmmMemory(bool rmwSequences = true) : MemoryModel
     }
 
     /// <summary>The stores a load of the promise's location may read: from the floor up to the promise, newest first; with <paramref name="older"/>, only those made before it.</summary>
+    /// <summary>The stores from <paramref name="lo"/> on, newest first (the order of <see cref="Load{T}"/>'s choice).</summary>
+    private static List<StoreEntry> Window<T>(List<StoreEntry<T>> entries, int lo)
+    {
+        var list = new List<StoreEntry>(entries.Count - lo);
+        for (var i = entries.Count - 1; i >= lo; i--)
+            list.Add(entries[i]);
+        return list;
+    }
+
     private static List<StoreEntry> Older(IReadOnlyList<StoreEntry> entries, int lo, StoreEntry promise, bool older)
     {
         var list = new List<StoreEntry>();

@@ -27,6 +27,36 @@ namespace Kmc.Models.Scheduling.Reduction;
 /// change, so the bounded state space is closed under the reduction's equivalence.
 /// </para>
 /// <para>
+/// Sleep sets over reads-from choices (<see cref="ReadsFromSleep"/>; lkmm with no stale bound).
+/// Sleep sets are over transitions (Godefroid, "Partial-Order Methods for the Verification of
+/// Concurrent Systems", LNCS 1032, 1996), and a load that chooses which store in its window it
+/// reads is one transition per store it may read, as in the reads-from view of Abdulla, Atig,
+/// Jonsson and Ngo ("Optimal stateless model checking under the release-acquire semantics",
+/// OOPSLA 2018) and GenMC/TruSt (Kokologiannakis, Marmanis, Gladstein and Vafeiadis, POPL 2022).
+/// Let task A's next step make one such load L of x (a non-RMW load outside a marked spin loop,
+/// the only store-choosing load on each path of the step: <see cref="Footprint.ChoiceRead"/>), and
+/// let another task's step s depend on it only by adding stores to x (s writes x, and nothing
+/// else of A's step is written by s, nor anything s touches written by A's step). For a store w
+/// of x that was already there, "L reads w; s" and "s; L reads w" reach the same state: L changes
+/// only A's own views, and w stays in A's window whatever s inserts (A's window starts at an
+/// entry A has seen, and s lands at a gap after what its own task has seen, or at the end for
+/// an RMW, which also reads the newest store either way), while s's placement and value depend
+/// on neither A's views nor L. So "L reads w" stays asleep after s, and only "L reads a store
+/// made since A fell asleep" is new: A is awake for those alone, remembering the model's store
+/// count at the node where its entry was explored (<see cref="Node.StoreMark"/>; the store
+/// count of an entry inherited stays as it was). When A runs, its first store-choosing load keeps
+/// only the stores born after the mark, before the model's choice (so the recorded choice counts
+/// are those of the filtered set and a replay makes the same ones); with none, the execution is
+/// sleep-blocked. Any other dependence wakes A in full, as before. Race detection is unchanged
+/// (a load and a store to its location stay dependent), so the backtrack sets are those of the
+/// task-level search; only the sleep sets are finer, and each step they let sleep commutes with
+/// everything run since it was explored. The stale bound counts non-SC reads, which this
+/// reordering changes (the read's distance from the newest store), so with a stale bound the
+/// sleep sets stay at task level. Spin-wait exits and loads in a marked spin loop stay plain
+/// reads: whether the loop waits afterwards depends on the location's version when it read,
+/// which s changes.
+/// </para>
+/// <para>
 /// Blocking: a spin-wait's condition is evaluated into the footprint of the step that ends it
 /// (a condition that reads nothing the kernel API can name makes the step untracked). When no
 /// initial of a reversed race can run at the state before the race (it was blocked there), every
@@ -53,6 +83,7 @@ public sealed class DporPolicy : ISchedulePolicy
     private int _shared;
     private Footprint? _step;
     private readonly DporSplit? _split;
+    private readonly bool _readsFrom;
 
     // Split search: branching scheduling nodes above the split met so far in this execution, and
     // whether the last scheduling node was above it (the choices inside its step then are too).
@@ -62,15 +93,24 @@ public sealed class DporPolicy : ISchedulePolicy
     /// <param name="staleBound">the most non-SC weak-memory choices per execution (negative: unbounded)</param>
     /// <param name="incrementalRaces">analyse only the steps after the prefix an execution shares with the one before (see <see cref="RaceFinder"/>); false: every step of every execution</param>
     /// <param name="split">the share of a split search this one explores (null: the whole tree)</param>
-    public DporPolicy(int staleBound = -1, bool incrementalRaces = true, DporSplit? split = null)
+    /// <param name="readsFromSleep">sleep sets at the granularity of a load's reads-from choice (<see cref="ReadsFromSleep"/>); only with an unbounded stale bound</param>
+    public DporPolicy(int staleBound = -1, bool incrementalRaces = true, DporSplit? split = null, bool readsFromSleep = true)
     {
         _budget = new StaleBudget(staleBound);
         _races = new RaceFinder(incrementalRaces);
         _split = split;
+        _readsFrom = readsFromSleep && staleBound < 0;
     }
 
     /// <summary>The share of a split search this one explores (null: the whole tree).</summary>
     public DporSplit? Split => _split;
+
+    /// <summary>
+    /// Sleep sets over (task, store read) rather than tasks: a sleeping task whose next step's one
+    /// store-choosing load meets another task's store to that location wakes only for the stores
+    /// made since it fell asleep (see the class comment).
+    /// </summary>
+    public bool ReadsFromSleep => _readsFrom;
 
     /// <summary>The current execution met a weak-memory choice the stale bound left with only its SC alternative.</summary>
     public bool StaleBoundReached => _budget.Reached;
@@ -93,10 +133,36 @@ public sealed class DporPolicy : ISchedulePolicy
         public ulong Backtrack;
         public ulong Done;
         public ulong SleepMask;
-        public List<(int Task, Footprint Fp)>? Sleep;
+        public List<SleepEntry>? Sleep;
         public List<(int Task, Footprint Fp)>? DoneFp;
         public Footprint? Taken;
+
+        /// <summary>Tasks awake only for loads of stores made after a mark (<see cref="ReadsFromSleep"/>).</summary>
+        public ulong NewOnlyMask;
+
+        /// <summary>The memory model's store count when the node was reached (the mark of what is done here).</summary>
+        public long StoreMark;
+
+        /// <summary>The mark below which the task's next load reads only what an earlier exploration read (-1: none).</summary>
+        public long NewStoresAfter(int task)
+        {
+            var mark = -1L;
+            foreach (var e in Sleep!)
+            {
+                if (e.Task == task && e.NewOnly)
+                    mark = Math.Max(mark, e.Mark);
+            }
+
+            return mark;
+        }
     }
+
+    /// <summary>
+    /// A sleeping task's next step, explored from a state where the memory model had made
+    /// <paramref name="Mark"/> stores; <paramref name="NewOnly"/>: since then another task added
+    /// stores to what its one store-choosing load reads, so only reading those is new.
+    /// </summary>
+    private readonly record struct SleepEntry(int Task, Footprint Fp, long Mark, bool NewOnly);
 
     public void BeginExecution()
     {
@@ -112,7 +178,8 @@ public sealed class DporPolicy : ISchedulePolicy
     }
 
     /// <summary>Picks the task for the next step (called at every step, even with one task enabled); null when all are asleep, or when a split search leaves this part's share (see <see cref="DporSplit"/>).</summary>
-    public SimTask? PickStep(List<SimTask> enabled, SimTask? last)
+    /// <param name="storeMark">the memory model's store count now (see <see cref="ReadsFromSleep"/>)</param>
+    public SimTask? PickStep(List<SimTask> enabled, SimTask? last, long storeMark = 0)
     {
         ulong mask = 0;
         foreach (var t in enabled)
@@ -139,6 +206,7 @@ public sealed class DporPolicy : ISchedulePolicy
             }
 
             node = NewSchedulingNode(mask);
+            node.StoreMark = storeMark;
             var free = mask & ~node.SleepMask;
             if (free == 0)
             {
@@ -147,7 +215,9 @@ public sealed class DporPolicy : ISchedulePolicy
                 return null;
             }
 
-            node.Task = last != null && (free & (1UL << last.Id)) != 0 ? last.Id : BitOperations.TrailingZeroCount(free);
+            // A task awake only for new stores may find none: start with one wholly awake.
+            var first = (free & ~node.NewOnlyMask) != 0 ? free & ~node.NewOnlyMask : free;
+            node.Task = last != null && (first & (1UL << last.Id)) != 0 ? last.Id : BitOperations.TrailingZeroCount(first);
             // Above the split every task awake is tried, so the top of the tree does not depend
             // on races found below it, in this part's share or another's.
             node.Backtrack = top ? free : 1UL << node.Task;
@@ -173,6 +243,8 @@ public sealed class DporPolicy : ISchedulePolicy
         }
 
         _step.Clear();
+        if ((node.NewOnlyMask & (1UL << node.Task)) != 0)
+            _step.NewStoresAfter = node.NewStoresAfter(node.Task);
         _stepIndex++;
         foreach (var t in enabled)
         {
@@ -201,21 +273,38 @@ public sealed class DporPolicy : ISchedulePolicy
             return node;
         var prev = _events[^1];
         var parent = _stack[prev.Node];
-        Inherit(parent.Sleep);
-        Inherit(parent.DoneFp);
+        if (parent.Sleep != null)
+        {
+            foreach (var e in parent.Sleep)
+                Inherit(e);
+        }
+
+        if (parent.DoneFp != null)
+        {
+            foreach (var (task, fp) in parent.DoneFp)
+                Inherit(new SleepEntry(task, fp, parent.StoreMark, NewOnly: false));
+        }
+
+        // A task asleep for all its loads is asleep, whatever a later mark says.
+        node.NewOnlyMask &= ~node.SleepMask;
         return node;
 
-        void Inherit(List<(int Task, Footprint Fp)>? from)
+        void Inherit(SleepEntry e)
         {
-            if (from == null)
+            if (e.Task == prev.Task)
                 return;
-            foreach (var (task, fp) in from)
+            if (e.Fp.DependsOn(prev.Fp))
             {
-                if (task == prev.Task || fp.DependsOn(prev.Fp))
-                    continue;
-                (node.Sleep ??= new()).Add((task, fp));
-                node.SleepMask |= 1UL << task;
+                if (!_readsFrom || !e.Fp.OnlyNewStoresConflict(prev.Fp))
+                    return;
+                e = e with { NewOnly = true };
             }
+
+            (node.Sleep ??= new()).Add(e);
+            if (e.NewOnly)
+                node.NewOnlyMask |= 1UL << e.Task;
+            else
+                node.SleepMask |= 1UL << e.Task;
         }
     }
 
@@ -258,6 +347,8 @@ public sealed class DporPolicy : ISchedulePolicy
     {
         // The steps of the shared prefix were added to their nodes' Taken by an earlier execution.
         var fresh = _races.Analysed;
+        if (_events.Count > 0 && _events[^1].Fp.NewStoresBlocked && _split is not { Owned: false })
+            SleepBlocked++;
         // Another part's execution ran only above the split, where every task is tried already; its
         // steps stay unanalysed, and the next execution that needs them analyses them after its replay.
         if (_split is not { Owned: false })

@@ -13,11 +13,30 @@ namespace Kmc.Models.Scheduling.Reduction;
 /// </summary>
 public sealed class Footprint
 {
+    // Per key: how the step touched it.
+    private const byte Wrote = 1, ReadOther = 2, ReadByChoice = 4;
+
     private long[] _keys = new long[8];
     private byte[] _write = new byte[8];
     private int _count;
 
     public bool Untracked { get; private set; }
+
+    /// <summary>
+    /// The most loads that chose among a location's stores (<see cref="ChoiceRead"/>) the step
+    /// made on one path (over the paths a union covers).
+    /// </summary>
+    public int ChoiceLoads { get; private set; }
+
+    /// <summary>
+    /// Set by the search before the step runs (see <see cref="ReadsFromSleep"/>): the step's first
+    /// store-choosing load may read only stores made after this mark (the memory model's store
+    /// count); -1: any store.
+    /// </summary>
+    public long NewStoresAfter { get; set; } = -1;
+
+    /// <summary>The step's restricted load had no store to read: every trace it could start was explored.</summary>
+    public bool NewStoresBlocked { get; set; }
 
     /// <summary>How many of the first keys were read by the spin-wait condition the step ended (see <see cref="DporPolicy"/>).</summary>
     public int WaitKeys { get; set; }
@@ -29,13 +48,27 @@ public sealed class Footprint
         _count = 0;
         WaitKeys = 0;
         Untracked = false;
+        ChoiceLoads = 0;
+        NewStoresAfter = -1;
+        NewStoresBlocked = false;
     }
 
     public void MarkUntracked() => Untracked = true;
 
-    public void Read(long key) => Add(key, 0);
+    public void Read(long key) => Add(key, ReadOther);
 
-    public void Write(long key) => Add(key, 1);
+    public void Write(long key) => Add(key, Wrote);
+
+    /// <summary>
+    /// A load that chooses which of the location's stores in its task's window it reads (a
+    /// recorded data choice: a plain, relaxed or acquire non-RMW load under lkmm) and changes
+    /// nothing but its own task's state.
+    /// </summary>
+    public void ChoiceRead(long key)
+    {
+        Add(key, ReadByChoice);
+        ChoiceLoads++;
+    }
 
     private void Add(long key, byte write)
     {
@@ -61,13 +94,14 @@ public sealed class Footprint
 
     public long KeyAt(int i) => _keys[i];
 
-    public bool WritesAt(int i) => _write[i] != 0;
+    public bool WritesAt(int i) => (_write[i] & Wrote) != 0;
 
     /// <summary>Adds everything <paramref name="other"/> touched (a task's next step over several choice alternatives).</summary>
     public void UnionWith(Footprint other)
     {
         if (other.Untracked)
             Untracked = true;
+        ChoiceLoads = Math.Max(ChoiceLoads, other.ChoiceLoads);
         for (var i = 0; i < other._count; i++)
             Add(other._keys[i], other._write[i]);
     }
@@ -82,7 +116,7 @@ public sealed class Footprint
             var k = _keys[i];
             for (var j = 0; j < other._count; j++)
             {
-                if (k == other._keys[j] && (_write[i] | other._write[j]) != 0)
+                if (k == other._keys[j] && ((_write[i] | other._write[j]) & Wrote) != 0)
                     return true;
             }
         }
@@ -90,9 +124,34 @@ public sealed class Footprint
         return false;
     }
 
+    /// <summary>
+    /// This is a sleeping task's next step and <paramref name="step"/> one another task ran
+    /// that it depends on: is every conflict a store <paramref name="step"/> added to a location
+    /// this step only reads, by its one store-choosing load? Then reading any store that was
+    /// there before commutes with <paramref name="step"/> (see <see cref="ReadsFromSleep"/>).
+    /// </summary>
+    public bool OnlyNewStoresConflict(Footprint step)
+    {
+        if (Untracked || step.Untracked || ChoiceLoads != 1)
+            return false;
+        for (var i = 0; i < _count; i++)
+        {
+            var k = _keys[i];
+            for (var j = 0; j < step._count; j++)
+            {
+                if (k != step._keys[j] || ((_write[i] | step._write[j]) & Wrote) == 0)
+                    continue;
+                if (_write[i] != ReadByChoice)
+                    return false;
+            }
+        }
+
+        return true;
+    }
+
     /// <summary>For debugging: "W 3, R 7", or "untracked".</summary>
     public override string ToString() =>
-        Untracked ? "untracked" : string.Join(", ", Enumerable.Range(0, _count).Select(i => (_write[i] != 0 ? "W " : "R ") + _keys[i]));
+        Untracked ? "untracked" : string.Join(", ", Enumerable.Range(0, _count).Select(i => ((_write[i] & Wrote) != 0 ? "W " : _write[i] == ReadByChoice ? "RC " : "R ") + _keys[i]));
 }
 
 /// <summary>
