@@ -475,17 +475,22 @@ public sealed class DporPolicy : ISchedulePolicy
         cut &= ~(1UL << failing.Task);
         while (cut != 0)
         {
-            var p = BitOperations.TrailingZeroCount(cut);
+            TryWhereLastEnabled(BitOperations.TrailingZeroCount(cut), failing.Node);
             cut &= cut - 1;
-            for (var k = failing.Node; k >= 0; k--)
-            {
-                var node = _stack[k];
-                if (node.IsChoice || (node.Enabled & (1UL << p)) == 0)
-                    continue;
-                if ((node.SleepMask & (1UL << p)) == 0)
-                    node.Backtrack |= 1UL << p;
-                break;
-            }
+        }
+    }
+
+    /// <summary>Adds <paramref name="task"/> to the backtrack set of the last scheduling node at or before <paramref name="node"/> where it was enabled, unless it sleeps there.</summary>
+    private void TryWhereLastEnabled(int task, int node)
+    {
+        for (var k = node; k >= 0; k--)
+        {
+            var earlier = _stack[k];
+            if (earlier.IsChoice || (earlier.Enabled & (1UL << task)) == 0)
+                continue;
+            if ((earlier.SleepMask & (1UL << task)) == 0)
+                earlier.Backtrack |= 1UL << task;
+            return;
         }
     }
 
@@ -527,17 +532,8 @@ public sealed class DporPolicy : ISchedulePolicy
         var blocked = initials;
         while (blocked != 0)
         {
-            var p = BitOperations.TrailingZeroCount(blocked);
+            TryWhereLastEnabled(BitOperations.TrailingZeroCount(blocked), _events[i].Node - 1);
             blocked &= blocked - 1;
-            for (var k = _events[i].Node - 1; k >= 0; k--)
-            {
-                var earlier = _stack[k];
-                if (earlier.IsChoice || (earlier.Enabled & (1UL << p)) == 0)
-                    continue;
-                if ((earlier.SleepMask & (1UL << p)) == 0)
-                    earlier.Backtrack |= 1UL << p;
-                break;
-            }
         }
 
         node.Backtrack |= node.Enabled & ~node.SleepMask;
