@@ -433,7 +433,6 @@ public sealed class NativeExplorer : IExplorer
         return sum / EstimateProbes;
     }
 
-    /// <summary>The values of every location the execution created, as one sorted line.</summary>
     /// <summary>The tasks (a bit per id below 64) that had not finished when the execution ended.</summary>
     private static ulong Unfinished(Execution ex)
     {
@@ -447,6 +446,7 @@ public sealed class NativeExplorer : IExplorer
         return mask;
     }
 
+    /// <summary>The values of every location the execution created, as one sorted line.</summary>
     private static string FinalState(Execution ex) =>
         "final " + string.Join(", ", (ex.Locations ?? []).Select(l => $"{l.Name}={l.Show()}").Order(StringComparer.Ordinal));
 

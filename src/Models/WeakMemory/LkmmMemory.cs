@@ -705,7 +705,6 @@ public sealed class LkmmMemory(bool rmwSequences = true) : MemoryModel
         return true;
     }
 
-    /// <summary>The stores a load of the promise's location may read: from the floor up to the promise, newest first; with <paramref name="older"/>, only those made before it.</summary>
     /// <summary>The stores from <paramref name="lo"/> on, newest first (the order of <see cref="Load{T}"/>'s choice).</summary>
     private static List<StoreEntry> Window<T>(List<StoreEntry<T>> entries, int lo)
     {
@@ -715,6 +714,7 @@ public sealed class LkmmMemory(bool rmwSequences = true) : MemoryModel
         return list;
     }
 
+    /// <summary>The stores a load of the promise's location may read: from the floor up to the promise, newest first; with <paramref name="older"/>, only those made before it.</summary>
     private static List<StoreEntry> Older(IReadOnlyList<StoreEntry> entries, int lo, StoreEntry promise, bool older)
     {
         var list = new List<StoreEntry>();
