@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Kmc.Checks.Framework;
 using Kmc.Models.Scheduling;
 using Spectre.Console;
@@ -72,11 +71,7 @@ public static class DporRaceBench
 
     private static Timed Search(Check check, Variant variant, RunSettings settings, bool incremental, Func<ExploreOptions, ExploreOptions> budget)
     {
-        var options = budget(settings.ToExploreOptions() with { IncrementalRaces = incremental });
-        var process = Process.GetCurrentProcess();
-        var before = process.TotalProcessorTime;
-        var result = new NativeExplorer().Explore(FaultQueries.Build(check, variant, settings), options);
-        process.Refresh();
-        return new Timed(result, (process.TotalProcessorTime - before).TotalSeconds);
+        var (result, cpu) = CpuTimed.Explore(check, variant, settings, budget(settings.ToExploreOptions() with { IncrementalRaces = incremental }));
+        return new Timed(result, cpu);
     }
 }

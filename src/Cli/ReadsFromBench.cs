@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Kmc.Checks.Framework;
 using Kmc.Models.Scheduling;
 using Spectre.Console;
@@ -60,11 +59,7 @@ public static class ReadsFromBench
 
     private static Timed Search(Check check, Variant variant, RunSettings settings, bool readsFrom, double seconds)
     {
-        var options = settings.ToExploreOptions() with { ReadsFromSleep = readsFrom, TimeoutSeconds = seconds };
-        var process = Process.GetCurrentProcess();
-        var before = process.TotalProcessorTime;
-        var result = new NativeExplorer().Explore(FaultQueries.Build(check, variant, settings), options);
-        process.Refresh();
-        return new Timed(result, (process.TotalProcessorTime - before).TotalSeconds);
+        var (result, cpu) = CpuTimed.Explore(check, variant, settings, settings.ToExploreOptions() with { ReadsFromSleep = readsFrom, TimeoutSeconds = seconds });
+        return new Timed(result, cpu);
     }
 }

@@ -289,8 +289,9 @@ public sealed class Execution
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private T LoadCore<T>(SimTask t, Loc<T> x, MemOrder order, bool rmw)
     {
-        if (IsSc || rmw || !Memory.FootprintsLoads)
-            StepFootprint?.Read(x.Key);
+        // Only a reducing search has a footprint: the other searches skip the model's question.
+        if (StepFootprint is { } fp && (IsSc || rmw || !Memory.FootprintsLoads))
+            fp.Read(x.Key);
         if (Races is null)
             return IsSc ? x.Value : Memory.Load(t, x, order, rmw);
         T v;
