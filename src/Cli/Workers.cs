@@ -100,7 +100,7 @@ public static class Workers
                 p.OutputDataReceived += (_, e) =>
                 {
                     if (e.Data is { } line && line.StartsWith(RowPrefix, StringComparison.Ordinal) && caseDone != null
-                        && JsonSerializer.Deserialize<SuiteRow>(line[RowPrefix.Length..], s_line) is { } row)
+                        && ProgressRow(line[RowPrefix.Length..]) is { } row)
                         caseDone(row);
                 };
                 if (!p.Start())
@@ -142,6 +142,23 @@ public static class Workers
             }
 
             DeleteFolder(dir);
+        }
+    }
+
+    /// <summary>
+    /// A worker's progress line, or null when it is cut short: a stop signal reaches the whole
+    /// process group, so a worker may die in the middle of writing it. The line only shows
+    /// progress; the results are read from the worker's summary file, which is checked.
+    /// </summary>
+    public static SuiteRow? ProgressRow(string json)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<SuiteRow>(json, s_line);
+        }
+        catch (JsonException)
+        {
+            return null;
         }
     }
 

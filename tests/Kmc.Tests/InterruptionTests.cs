@@ -142,6 +142,16 @@ public class InterruptionTests
         }
     }
 
+    /// <summary>A stop reaches the workers too, so one may die in the middle of its progress line: the parent skips the line (the results come from the checked summary file).</summary>
+    [Fact]
+    public void A_progress_line_cut_short_by_a_stopped_worker_is_skipped()
+    {
+        var row = Suite.ReadSummary(Path.Combine(TestPaths.InRepo("reports"), "summary.json")).Rows[0];
+        var line = System.Text.Json.JsonSerializer.Serialize(row, SummaryFile.Json);
+        Assert.Equal(row.Check, global::Kmc.Cli.Workers.ProgressRow(line)?.Check);
+        Assert.Null(global::Kmc.Cli.Workers.ProgressRow(line[..(line.Length / 2)]));
+    }
+
     [Theory]
     [MemberData(nameof(Moments))]
     public void StoppedAtAnyMomentLeavesNoWorkerNoTempAndTheNextRunWorks(int signal, string command, int moment)
