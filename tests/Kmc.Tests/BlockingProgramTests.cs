@@ -20,85 +20,68 @@ public class BlockingProgramTests(ITestOutputHelper output)
     /// <summary>Past this many executions the unreduced search of a program is not waited for (the program is skipped).</summary>
     private const int FullBudget = 30_000;
 
-    internal static (Op Op, int Loc)[][] Generate(int seed)
+    internal static (Op Op, int Loc)[][] Generate(int seed) => GeneratedPrograms.Generate<Op>(seed, (t, rng) => (t == 2 ? 1 : 2) + rng.Next(2));
+
+    internal static Scenario Build((Op Op, int Loc)[][] program, HashSet<string> seen)
     {
-        var rng = new Random(seed);
-        var ops = Enum.GetValues<Op>();
-        return Enumerable.Range(0, 3).Select(t => Enumerable.Range(0, (t == 2 ? 1 : 2) + rng.Next(2))
-            .Select(_ => (ops[rng.Next(ops.Length)], rng.Next(2))).ToArray()).ToArray();
+        Loc<int> counter = null!;
+        return GeneratedPrograms.Build(program, seen, () =>
+        {
+            counter = new Loc<int>("counter");
+            var lk = new SpinlockT("lk");
+            return (op, x, task) => Run(op, x, task, counter, lk);
+        }, () => $"counter={counter.Peek()}");
     }
 
-    internal static string Show((Op Op, int Loc)[][] program) =>
-        string.Join(" || ", program.Select(t => string.Join("; ", t.Select(o => o.Op == Op.Mb ? "mb" : $"{o.Op} {(o.Loc == 0 ? 'x' : 'y')}"))));
-
-    internal static Scenario Build((Op Op, int Loc)[][] program, HashSet<string> seen) => new(3, ex =>
+    private static async ValueTask Run(Op op, Loc<int> x, GeneratedPrograms.TaskState task, Loc<int> counter, SpinlockT lk)
     {
-        var locs = new[] { new Loc<int>("x"), new Loc<int>("y") };
-        var counter = new Loc<int>("counter");
-        var lk = new SpinlockT("lk");
-        var reads = program.Select(_ => new List<int>()).ToArray();
-        for (var t = 0; t < program.Length; t++)
+        switch (op)
         {
-            var task = t;
-            ex.Spawn($"P{t}", t, async () =>
+            case Op.Write: await Kernel.WriteOnce(x, task.NextValue()); break;
+            case Op.Read: task.Reads.Add(await Kernel.ReadOnce(x)); break;
+            case Op.Xchg: task.Reads.Add(await Kernel.Xchg(x, task.NextValue())); break;
+            case Op.Cmpxchg: task.Reads.Add(await Kernel.Cmpxchg(x, 0, task.NextValue())); break;
+            case Op.WaitNonZero:
+                await Kernel.SpinUntil(() => x.Peek() != 0, $"{x.Name} != 0");
+                task.Reads.Add(await Kernel.ReadOnce(x));
+                break;
+            case Op.CondLoadAcquire: task.Reads.Add(await Kernel.SmpCondLoadAcquire(x, v => v != 0)); break;
+            case Op.LoopUntilNonZero:
             {
-                var value = 10 * (task + 1);
-                foreach (var (op, l) in program[task])
+                var loop = Kernel.SpinLoop("until nonzero");
+                int v;
+                while (true)
                 {
-                    var x = locs[l];
-                    switch (op)
-                    {
-                        case Op.Write: await Kernel.WriteOnce(x, ++value); break;
-                        case Op.Read: reads[task].Add(await Kernel.ReadOnce(x)); break;
-                        case Op.Xchg: reads[task].Add(await Kernel.Xchg(x, ++value)); break;
-                        case Op.Cmpxchg: reads[task].Add(await Kernel.Cmpxchg(x, 0, ++value)); break;
-                        case Op.WaitNonZero:
-                            await Kernel.SpinUntil(() => x.Peek() != 0, $"{x.Name} != 0");
-                            reads[task].Add(await Kernel.ReadOnce(x));
-                            break;
-                        case Op.CondLoadAcquire: reads[task].Add(await Kernel.SmpCondLoadAcquire(x, v => v != 0)); break;
-                        case Op.LoopUntilNonZero:
-                        {
-                            var loop = Kernel.SpinLoop("until nonzero");
-                            int v;
-                            while (true)
-                            {
-                                await loop.Head();
-                                v = await Kernel.ReadOnce(x);
-                                if (v != 0)
-                                    break;
-                            }
-
-                            reads[task].Add(v);
-                            break;
-                        }
-                        case Op.LockedIncrement:
-                            await Kernel.SpinLock(lk);
-                            var c = await Kernel.ReadOnce(counter);
-                            await Kernel.WriteOnce(counter, c + 1);
-                            reads[task].Add(100 + c);
-                            await Kernel.SpinUnlock(lk);
-                            break;
-                        case Op.ChooseWrite:
-                            var which = Kernel.Choose(2, "which location");
-                            await Kernel.WriteOnce(locs[which], ++value);
-                            reads[task].Add(200 + which);
-                            break;
-                        case Op.AssertNotTwo:
-                            // A failure that ends the execution while the other tasks still have steps.
-                            var seen2 = await Kernel.ReadOnce(x);
-                            Kernel.Assert(seen2 % 10 != 2, $"{x.Name} holds a second store");
-                            reads[task].Add(seen2);
-                            break;
-                        case Op.Mb: await Kernel.SmpMb(); break;
-                    }
+                    await loop.Head();
+                    v = await Kernel.ReadOnce(x);
+                    if (v != 0)
+                        break;
                 }
-            });
-        }
 
-        ex.AtEnd("outcome", () => seen.Add(string.Join(" | ", reads.Select(r => string.Join(",", r)))
-                                           + $" x={locs[0].Peek()} y={locs[1].Peek()} counter={counter.Peek()}"));
-    });
+                task.Reads.Add(v);
+                break;
+            }
+            case Op.LockedIncrement:
+                await Kernel.SpinLock(lk);
+                var c = await Kernel.ReadOnce(counter);
+                await Kernel.WriteOnce(counter, c + 1);
+                task.Reads.Add(100 + c);
+                await Kernel.SpinUnlock(lk);
+                break;
+            case Op.ChooseWrite:
+                var which = Kernel.Choose(2, "which location");
+                await Kernel.WriteOnce(task.Locs[which], task.NextValue());
+                task.Reads.Add(200 + which);
+                break;
+            case Op.AssertNotTwo:
+                // A failure that ends the execution while the other tasks still have steps.
+                var seen = await Kernel.ReadOnce(x);
+                Kernel.Assert(seen % 10 != 2, $"{x.Name} holds a second store");
+                task.Reads.Add(seen);
+                break;
+            case Op.Mb: await Kernel.SmpMb(); break;
+        }
+    }
 
     /// <summary>Every outcome: the end states reached and the failures (kind and site, a hang among them).</summary>
     internal static HashSet<string>? Outcomes((Op Op, int Loc)[][] program, ExploreOptions options, out ExplorationResult result, int budget = int.MaxValue)
@@ -126,7 +109,7 @@ public class BlockingProgramTests(ITestOutputHelper output)
         for (var seed = 0; seed < programs; seed++)
         {
             var program = Generate(seed);
-            var name = $"program {seed}: {Show(program)}";
+            var name = $"program {seed}: {GeneratedPrograms.Show(program)}";
             var all = Outcomes(program, options with { Reduction = false }, out var fullResult, FullBudget);
             if (all == null)
             {

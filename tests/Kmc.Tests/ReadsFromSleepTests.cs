@@ -115,49 +115,28 @@ public class ReadsFromSleepProgramTests(ITestOutputHelper output)
 
     private const int Programs = 80;
 
-    private static (Op Op, int Loc)[][] Generate(int seed)
-    {
-        var rng = new Random(seed);
-        var ops = Enum.GetValues<Op>();
-        return Enumerable.Range(0, 3).Select(t => Enumerable.Range(0, t == 2 ? 2 : 3)
-            .Select(_ => (ops[rng.Next(ops.Length)], rng.Next(2))).ToArray()).ToArray();
-    }
+    private static (Op Op, int Loc)[][] Generate(int seed) => GeneratedPrograms.Generate<Op>(seed, (t, _) => t == 2 ? 2 : 3);
 
-    private static string Show((Op Op, int Loc)[][] program) =>
-        string.Join(" || ", program.Select(t => string.Join("; ", t.Select(o => o.Op == Op.Mb ? "mb" : $"{o.Op} {(o.Loc == 0 ? 'x' : 'y')}"))));
+    private static string Show((Op Op, int Loc)[][] program) => GeneratedPrograms.Show(program);
 
     private static HashSet<string> Outcomes((Op Op, int Loc)[][] program, ExploreOptions options, out ExplorationResult result)
     {
         var seen = new HashSet<string>();
-        result = new NativeExplorer().Explore(new Scenario(3, ex =>
-        {
-            var locs = new[] { new Loc<int>("x"), new Loc<int>("y") };
-            var reads = program.Select(_ => new List<int>()).ToArray();
-            for (var t = 0; t < program.Length; t++)
-            {
-                var task = t;
-                ex.Spawn($"P{t}", t, async () =>
-                {
-                    var value = 10 * (task + 1);
-                    foreach (var (op, l) in program[task])
-                    {
-                        var x = locs[l];
-                        switch (op)
-                        {
-                            case Op.Write: await Kernel.WriteOnce(x, ++value); break;
-                            case Op.WriteRelease: await Kernel.SmpStoreRelease(x, ++value); break;
-                            case Op.Read: reads[task].Add(await Kernel.ReadOnce(x)); break;
-                            case Op.ReadAcquire: reads[task].Add(await Kernel.SmpLoadAcquire(x)); break;
-                            case Op.Xchg: reads[task].Add(await Kernel.Xchg(x, ++value)); break;
-                            case Op.Mb: await Kernel.SmpMb(); break;
-                        }
-                    }
-                });
-            }
-
-            ex.AtEnd("outcome", () => seen.Add(string.Join(" | ", reads.Select(r => string.Join(",", r))) + $" x={locs[0].Peek()} y={locs[1].Peek()}"));
-        }), options);
+        result = new NativeExplorer().Explore(GeneratedPrograms.Build(program, seen, () => Run), options);
         return seen;
+    }
+
+    private static async ValueTask Run(Op op, Loc<int> x, GeneratedPrograms.TaskState task)
+    {
+        switch (op)
+        {
+            case Op.Write: await Kernel.WriteOnce(x, task.NextValue()); break;
+            case Op.WriteRelease: await Kernel.SmpStoreRelease(x, task.NextValue()); break;
+            case Op.Read: task.Reads.Add(await Kernel.ReadOnce(x)); break;
+            case Op.ReadAcquire: task.Reads.Add(await Kernel.SmpLoadAcquire(x)); break;
+            case Op.Xchg: task.Reads.Add(await Kernel.Xchg(x, task.NextValue())); break;
+            case Op.Mb: await Kernel.SmpMb(); break;
+        }
     }
 
     [Fact]

@@ -1,0 +1,65 @@
+using Kmc.Models;
+using Kmc.Models.Scheduling;
+
+namespace Kmc.Tests;
+
+/// <summary>
+/// Small generated programs for differential tests of the search: three tasks, each a list of
+/// operations on one of two locations (x, y). A task numbers its stores (10, 20, 30 per task,
+/// plus one per store) and records what its operations return; an execution's outcome is every
+/// task's record and the final memory, fine enough to show a load that was never made to read
+/// some store.
+/// </summary>
+internal static class GeneratedPrograms
+{
+    /// <summary>What one task's operation can use: the two locations, its record of results, its next store value.</summary>
+    internal sealed class TaskState(Loc<int>[] locs, List<int> reads, int first)
+    {
+        private int _value = first;
+
+        public Loc<int>[] Locs => locs;
+
+        public List<int> Reads => reads;
+
+        public int NextValue() => ++_value;
+    }
+
+    /// <summary>Three tasks of <paramref name="length"/>(task, rng) operations each, drawn from <typeparamref name="TOp"/>.</summary>
+    public static (TOp Op, int Loc)[][] Generate<TOp>(int seed, Func<int, Random, int> length) where TOp : struct, Enum
+    {
+        var rng = new Random(seed);
+        var ops = Enum.GetValues<TOp>();
+        return Enumerable.Range(0, 3).Select(t => Enumerable.Range(0, length(t, rng))
+            .Select(_ => (ops[rng.Next(ops.Length)], rng.Next(2))).ToArray()).ToArray();
+    }
+
+    public static string Show<TOp>((TOp Op, int Loc)[][] program) where TOp : struct, Enum =>
+        string.Join(" || ", program.Select(t => string.Join("; ", t.Select(o => $"{o.Op} {(o.Loc == 0 ? 'x' : 'y')}"))));
+
+    /// <summary>
+    /// The program as a scenario whose end adds its outcome to <paramref name="seen"/>. Each
+    /// execution calls <paramref name="setup"/> first (for shared objects of its own), which returns
+    /// how to run one operation, and <paramref name="extra"/>, if any, describes more final state.
+    /// </summary>
+    public static Scenario Build<TOp>((TOp Op, int Loc)[][] program, HashSet<string> seen,
+        Func<Func<TOp, Loc<int>, TaskState, ValueTask>> setup, Func<string>? extra = null) where TOp : struct, Enum =>
+        new(3, ex =>
+        {
+            var locs = new[] { new Loc<int>("x"), new Loc<int>("y") };
+            var run = setup();
+            var reads = program.Select(_ => new List<int>()).ToArray();
+            for (var t = 0; t < program.Length; t++)
+            {
+                var task = t;
+                ex.Spawn($"P{t}", t, async () =>
+                {
+                    var state = new TaskState(locs, reads[task], 10 * (task + 1));
+                    foreach (var (op, l) in program[task])
+                        await run(op, locs[l], state);
+                });
+            }
+
+            ex.AtEnd("outcome", () => seen.Add(string.Join(" | ", reads.Select(r => string.Join(",", r)))
+                                               + $" x={locs[0].Peek()} y={locs[1].Peek()}" + (extra != null ? " " + extra() : "")));
+        });
+}
