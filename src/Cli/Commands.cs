@@ -831,6 +831,17 @@ public sealed class Commands(ILogger log)
         var cmd = new Command("bench", "schedules/s and decisions/s of each driver on fixed 2-task and 4-task workloads") { models, checks, exhaustive, benchTimeout, workers, races, leave, invariants, dporRaces, readsFrom, split, parts, depth };
         cmd.SetAction(p =>
         {
+            double BenchTimeout()
+            {
+                var limit = p.GetValue(benchTimeout);
+                if (!double.IsFinite(limit) || limit <= 0)
+                    throw new KmcInputException($"--timeout must be a positive number of seconds (got {limit})");
+                return limit;
+            }
+
+            // The timed searches of the exhaustive benches: the built-in defaults, one seed.
+            RunSettings SearchDefaults() => KmcConfig.Load(null).For("counter") with { Seed = 1 };
+
             if (!p.GetValue(split) && (p.GetValue(parts) != null || p.GetValue(depth) != null))
                 throw new KmcInputException("--parts and --depth only apply with --split");
             if (p.GetValue(split))
@@ -843,9 +854,7 @@ public sealed class Commands(ILogger log)
                 var k = p.GetValue(depth) ?? DporSplit.DefaultDepth;
                 if (k < 0)
                     throw new KmcInputException($"--depth must be 0 or more (got {k})");
-                var limit = p.GetValue(benchTimeout);
-                if (!double.IsFinite(limit) || limit <= 0)
-                    throw new KmcInputException($"--timeout must be a positive number of seconds (got {limit})");
+                var limit = BenchTimeout();
                 SplitBench.Run(n, limit, k, p.GetValue(checks) is { Length: > 0 } named ? named : null);
             }
             else if (p.GetValue(invariants))
@@ -876,28 +885,22 @@ public sealed class Commands(ILogger log)
             {
                 if (p.GetValue(models) || p.GetValue(exhaustive) || p.GetValue(dporRaces))
                     throw new KmcInputException("--reads-from is a bench of its own (and part of --exhaustive): drop --memory-models, --exhaustive and --dpor-races");
-                var limit = p.GetValue(benchTimeout);
-                if (!double.IsFinite(limit) || limit <= 0)
-                    throw new KmcInputException($"--timeout must be a positive number of seconds (got {limit})");
-                ReadsFromBench.Run(KmcConfig.Load(null).For("counter") with { Seed = 1 }, limit, p.GetValue(checks) is { Length: > 0 } named ? named : null);
+                var limit = BenchTimeout();
+                ReadsFromBench.Run(SearchDefaults(), limit, p.GetValue(checks) is { Length: > 0 } named ? named : null);
             }
             else if (p.GetValue(dporRaces))
             {
                 if (p.GetValue(models) || p.GetValue(exhaustive))
                     throw new KmcInputException("--dpor-races is a bench of its own (and part of --exhaustive): drop --memory-models and --exhaustive");
-                var limit = p.GetValue(benchTimeout);
-                if (!double.IsFinite(limit) || limit <= 0)
-                    throw new KmcInputException($"--timeout must be a positive number of seconds (got {limit})");
-                DporRaceBench.Run(KmcConfig.Load(null).For("counter") with { Seed = 1 }, Math.Min(limit, DporRaceBench.MaxBudgetSeconds), p.GetValue(checks) is { Length: > 0 } named ? named : null);
+                var limit = BenchTimeout();
+                DporRaceBench.Run(SearchDefaults(), Math.Min(limit, DporRaceBench.MaxBudgetSeconds), p.GetValue(checks) is { Length: > 0 } named ? named : null);
             }
             else if (p.GetValue(exhaustive))
             {
                 if (p.GetValue(models))
                     throw new KmcInputException("--exhaustive and --memory-models are benches of their own: pick one");
-                var limit = p.GetValue(benchTimeout);
-                if (!double.IsFinite(limit) || limit <= 0)
-                    throw new KmcInputException($"--timeout must be a positive number of seconds (got {limit})");
-                ExhaustiveBench.Run(KmcConfig.Load(null).For("counter") with { Seed = 1 }, limit, p.GetValue(checks) is { Length: > 0 } named ? named : null);
+                var limit = BenchTimeout();
+                ExhaustiveBench.Run(SearchDefaults(), limit, p.GetValue(checks) is { Length: > 0 } named ? named : null);
             }
             else if (p.GetValue(models))
                 ModelBench.Run(p.GetValue(checks) is { Length: > 0 } named ? named : ModelBench.DefaultChecks, new RunSettings());
