@@ -21,6 +21,7 @@ public sealed class Commands(ILogger log)
     private readonly Option<int?> _pctDepth = new("--pct-depth") { Description = "PCT bug depth" };
     private readonly Option<int?> _preemptions = new("--preemption-bound") { Description = "exhaustive search: most preemptions per execution (-1: none)" };
     private readonly Option<bool> _noReduction = new("--no-reduction") { Description = "exhaustive search: explore every interleaving, without partial-order reduction (source-DPOR)" };
+    private readonly Option<bool> _noSymmetry = new("--no-symmetry") { Description = "exhaustive search: explore every renaming of the tasks a check declares interchangeable (Execution.Symmetric), not one of each" };
     private readonly Option<bool> _noSpinPruning = new("--no-spin-pruning") { Description = "native driver: run marked spin loops' repeated zero-effect iterations instead of making the task wait (SpinLoop); a weak model may then re-read a stale store until the step bound" };
     private readonly Option<string?> _stateCache = new("--state-cache") { Description = "exhaustive search: on prunes states seen before (a plain dfs with a visited set of 128-bit fingerprints, in place of source-DPOR; scenarios it cannot fingerprint run without it, with a note); off (default) does not" };
     private readonly Option<bool> _noFirstPass = new("--no-first-pass") { Description = "unbounded exhaustive search (dfs, preemption bound -1): skip the first passes, plain dfs with preemption bounds 0, 1 and 2 of at most 2,000 executions each that look for shallow bugs before the full search" };
@@ -91,7 +92,7 @@ public sealed class Commands(ILogger log)
 
     private void AddExploreOptions(Command cmd)
     {
-        foreach (var o in new Option[] { _driver, _strategy, _iterations, _seed, _maxSteps, _timeout, _pctDepth, _preemptions, _staleBound, _noReduction, _noSpinPruning, _stateCache, _noFirstPass, _memoryModel, _noMinimize, _config, _faults })
+        foreach (var o in new Option[] { _driver, _strategy, _iterations, _seed, _maxSteps, _timeout, _pctDepth, _preemptions, _staleBound, _noReduction, _noSymmetry, _noSpinPruning, _stateCache, _noFirstPass, _memoryModel, _noMinimize, _config, _faults })
             cmd.Options.Add(o);
     }
 
@@ -108,6 +109,7 @@ public sealed class Commands(ILogger log)
         StaleBound = p.GetValue(_staleBound),
         Reduction = p.GetValue(_noReduction) ? false : null,
         SpinPruning = p.GetValue(_noSpinPruning) ? false : null,
+        Symmetry = p.GetValue(_noSymmetry) ? false : null,
         StateCache = p.GetValue(_stateCache) switch
         {
             null => null,

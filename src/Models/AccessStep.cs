@@ -43,7 +43,8 @@ internal sealed class AccessStep<TAccess, T> : IValueTaskSource<T>, IValueTaskSo
     private AccessStep() => _run = Run;
 
     /// <summary>The access as the task's next step; its value once the explorer has run it.</summary>
-    public static ValueTask<T> At(Execution ex, SimTask t, in TAccess access)
+    /// <param name="writes">the location the access writes (or may: a cmpxchg), for a declared <see cref="TaskSymmetry"/></param>
+    public static ValueTask<T> At(Execution ex, SimTask t, in TAccess access, Loc? writes = null)
     {
         if (ex.SynchronousDriver)
         {
@@ -51,12 +52,12 @@ internal sealed class AccessStep<TAccess, T> : IValueTaskSource<T>, IValueTaskSo
             return new ValueTask<T>(access.Run(ex, t));
         }
 
-        var step = Park(ex, t, access);
+        var step = Park(ex, t, access, writes);
         return new ValueTask<T>(step, step._version);
     }
 
     /// <summary>As <see cref="At"/>, for an access the port awaits without a value.</summary>
-    public static ValueTask AtVoid(Execution ex, SimTask t, in TAccess access)
+    public static ValueTask AtVoid(Execution ex, SimTask t, in TAccess access, Loc? writes = null)
     {
         if (ex.SynchronousDriver)
         {
@@ -65,13 +66,15 @@ internal sealed class AccessStep<TAccess, T> : IValueTaskSource<T>, IValueTaskSo
             return ValueTask.CompletedTask;
         }
 
-        var step = Park(ex, t, access);
+        var step = Park(ex, t, access, writes);
         return new ValueTask(step, step._version);
     }
 
-    private static AccessStep<TAccess, T> Park(Execution ex, SimTask t, in TAccess access)
+    private static AccessStep<TAccess, T> Park(Execution ex, SimTask t, in TAccess access, Loc? writes)
     {
         ex.Point(t, null, null);
+        if (writes != null && ex.Symmetry is { } symmetry)
+            symmetry.GuardFirstWrite(t, writes);
         ref var free = ref ex.StepPool.Head(s_pool);
         var step = Unsafe.As<AccessStep<TAccess, T>?>(free) ?? new AccessStep<TAccess, T>();
         free = step._nextFree;

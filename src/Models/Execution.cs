@@ -76,6 +76,12 @@ public sealed record ExecutionOptions
     /// stored to (SAVer's zero-net-effect iterations). Off: the loop just runs on.
     /// </summary>
     public bool SpinPruning { get; init; } = true;
+
+    /// <summary>
+    /// Honour a scenario's <see cref="Execution.Symmetric"/> declaration (only the reduced
+    /// exhaustive search sets it: see <see cref="TaskSymmetry"/>).
+    /// </summary>
+    public bool Symmetry { get; init; }
 }
 
 /// <summary>
@@ -148,6 +154,8 @@ public sealed class Execution
         Invariants = null;
         Redundant = false;
         SpinPruned = false;
+        SymmetryCovered = false;
+        Symmetry = null;
         _anyRt = false;
         NeedReschedFromRunqueues = false;
         StepFootprint = null;
@@ -540,6 +548,46 @@ public sealed class Execution
         return task;
     }
 
+    /// <summary>
+    /// Declares <paramref name="tasks"/> interchangeable: the same code on their own CPUs, using
+    /// CPU numbers only as names, from a state that is the same under any renaming of them (see
+    /// <see cref="TaskSymmetry"/> for the exact promise). The exhaustive search then explores only
+    /// the executions in which they make their first write to <paramref name="orderedBy"/> in
+    /// this order (every other execution is one of those with the tasks renamed). Other searches,
+    /// and a search run with <c>--no-symmetry</c>, ignore it. Call it in the setup, after spawning.
+    /// </summary>
+    public void Symmetric(IReadOnlyList<SimTask> tasks, Loc orderedBy)
+    {
+        ArgumentNullException.ThrowIfNull(tasks);
+        ArgumentNullException.ThrowIfNull(orderedBy);
+        if (t_ambient?.Task != null)
+            throw new InvalidOperationException("Symmetric() belongs in the scenario's setup, not in a task");
+        if (tasks.Count < 2 || tasks.Distinct().Count() != tasks.Count || tasks.Any(t => !_tasks.Contains(t)))
+            throw new ArgumentException("Symmetric() needs two or more distinct tasks of this execution", nameof(tasks));
+        if (tasks.Select(t => t.Cpu).Distinct().Count() != tasks.Count)
+            throw new ArgumentException("Symmetric() needs each task on a CPU of its own (tasks sharing a CPU are not interchangeable with one that does not)", nameof(tasks));
+        if (Symmetry != null)
+            throw new InvalidOperationException("Symmetric() may be declared once per scenario");
+        if (Options.Symmetry)
+            Symmetry = new TaskSymmetry(tasks, orderedBy);
+    }
+
+    /// <summary>The declared symmetry, when the search uses it (<see cref="ExecutionOptions.Symmetry"/>).</summary>
+    public TaskSymmetry? Symmetry { get; private set; }
+
+    /// <summary>
+    /// No task could move while one waited for another's first write under the declared symmetry:
+    /// the execution is abandoned, as a renaming of it is explored (neither a pass nor a hang).
+    /// </summary>
+    public bool SymmetryCovered { get; private set; }
+
+    internal void AbortSymmetryCovered()
+    {
+        SymmetryCovered = true;
+        Redundant = true;
+        Aborted = true;
+    }
+
     /// <summary>An invariant checked once every task has finished (before the leak check).</summary>
     public void AtEnd(string name, Action check) => (_finalChecks ??= new()).Add((name, check));
 
@@ -876,6 +924,12 @@ public sealed class Execution
     {
         if (Aborted)
             throw ExecutionAbortedException.Instance;
+        if (task.SymmetryFirstWrite)
+        {
+            task.SymmetryFirstWrite = false;
+            Symmetry!.FirstWrite(task);
+        }
+
         task.Blocker = null;
         task.ClearWait();
         task.BlockedFor = null;

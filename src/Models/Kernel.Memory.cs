@@ -101,7 +101,7 @@ public static partial class Kernel
         var (ex, t) = Ctx();
         if (ex.Orderings != null && (order >= MemOrder.Acquire || (order == MemOrder.Once && ex.Orderings.SeesOnceSites)))
             (order, op) = Hooked(ex, order, rmw: false, op, fn, file, line);
-        return AccessStep<StoreAccess<T>, bool>.AtVoid(ex, t, new StoreAccess<T>(x, v, order, op, fn, file, line, tracked));
+        return AccessStep<StoreAccess<T>, bool>.AtVoid(ex, t, new StoreAccess<T>(x, v, order, op, fn, file, line, tracked), x);
     }
 
     private readonly record struct StoreAccess<T>(Loc<T> X, T V, MemOrder Order, string Op, string Fn, string File, int Line, bool Tracked) : IAccess<bool>
@@ -180,7 +180,7 @@ public static partial class Kernel
         var (ex, t) = Ctx();
         if (ex.Orderings != null && order >= MemOrder.Acquire)
             (order, op) = Hooked(ex, order, rmw: true, op, fn, file, line);
-        return AccessStep<XchgAccess<T>, T>.At(ex, t, new XchgAccess<T>(x, v, order, op, fn, file, line));
+        return AccessStep<XchgAccess<T>, T>.At(ex, t, new XchgAccess<T>(x, v, order, op, fn, file, line), x);
     }
 
     private readonly record struct XchgAccess<T>(Loc<T> X, T V, MemOrder Order, string Op, string Fn, string File, int Line) : IAccess<T>
@@ -205,7 +205,7 @@ public static partial class Kernel
         var (ex, t) = Ctx();
         if (ex.Orderings != null && order >= MemOrder.Acquire)
             (order, op) = Hooked(ex, order, rmw: true, op, fn, file, line);
-        return AccessStep<CmpxchgAccess<T>, T>.At(ex, t, new CmpxchgAccess<T>(x, old, @new, order, op, fn, file, line));
+        return AccessStep<CmpxchgAccess<T>, T>.At(ex, t, new CmpxchgAccess<T>(x, old, @new, order, op, fn, file, line), x);
     }
 
     private readonly record struct CmpxchgAccess<T>(Loc<T> X, T Old, T New, MemOrder Order, string Op, string Fn, string File, int Line) : IAccess<T>
@@ -367,7 +367,7 @@ public static partial class Kernel
         var (ex, t) = Ctx();
         if (ex.Orderings != null && order >= MemOrder.Acquire)
             (order, op) = Hooked(ex, order, rmw: true, op, fn, file, line);
-        return AccessStep<AddAccess<T>, T>.At(ex, t, new AddAccess<T>(x, delta, order, returnNew, op, fn, file, line));
+        return AccessStep<AddAccess<T>, T>.At(ex, t, new AddAccess<T>(x, delta, order, returnNew, op, fn, file, line), x);
     }
 
     private readonly record struct AddAccess<T>(Loc<T> X, T Delta, MemOrder Order, bool ReturnNew, string Op, string Fn, string File, int Line) : IAccess<T>
@@ -480,7 +480,7 @@ public static partial class Kernel
         var (ex, t) = Ctx();
         if (ex.Orderings != null && order >= MemOrder.Acquire)
             (order, op) = Hooked(ex, order, rmw: true, op, fn, file, line);
-        return AccessStep<SubwordAccess, int>.At(ex, t, new SubwordAccess(x, part, mask, value, order, op, fn, file, line));
+        return AccessStep<SubwordAccess, int>.At(ex, t, new SubwordAccess(x, part, mask, value, order, op, fn, file, line), x);
     }
 
     private readonly record struct SubwordAccess(Loc<int> X, string? Part, int Mask, int Value, MemOrder Order, string Op, string Fn, string File, int Line) : IAccess<int>

@@ -85,6 +85,8 @@ public sealed class SimTask : INamed
         SpinWait = null;
         Race = null;
         _fields = null;
+        SymmetryIndex = -1;
+        SymmetryFirstWrite = false;
         return this;
     }
 
@@ -166,6 +168,12 @@ public sealed class SimTask : INamed
 
     /// <summary>While the task waits at a spin loop's head after a zero-effect iteration: that loop.</summary>
     internal SpinLoop? SpinWait;
+
+    /// <summary>This task's place among tasks declared interchangeable (<see cref="TaskSymmetry"/>); -1: none.</summary>
+    internal int SymmetryIndex = -1;
+
+    /// <summary>The parked step is the task's first write to its symmetry's ordering location.</summary>
+    internal bool SymmetryFirstWrite;
 
     /// <summary>The data-race detector's vector clocks for this task.</summary>
     internal RaceClocks? Race;

@@ -164,6 +164,8 @@ public static class CheckRunner
             StepBoundHits = results.Sum(r => r.StepBoundHits),
             SleepBlocked = results.Sum(r => r.SleepBlocked),
             SpinPruned = results.Sum(r => r.SpinPruned),
+            Symmetry = results.Select(r => r.Symmetry).FirstOrDefault(d => d != null),
+            SymmetryCovered = results.Sum(r => r.SymmetryCovered),
             Exhausted = exhausted,
             TimedOut = results.Any(r => r.TimedOut),
             Complete = results.All(r => r.Complete),
@@ -183,6 +185,8 @@ public static class CheckRunner
         TraceFile? trace = null;
         if (result.Failure != null)
         {
+            // The failing schedule is one of the search that found it: with its symmetry, or without.
+            options = options with { Symmetry = result.Symmetry != null };
             var replay = explorer.Replay(FaultQueries.Build(check, variant, settings), options, result.Schedule, result.CoyoteTrace);
             if (replay.Failure == null || replay.Failure.Kind != result.Failure.Kind)
             {
@@ -205,7 +209,8 @@ public static class CheckRunner
                 Strategy = settings.Strategy,
                 Seed = settings.Seed,
                 Options = new TraceOptions(settings.FirstExecution + settings.Iterations, settings.MaxSteps, settings.PctDepth, settings.PreemptionBound, settings.MemoryModel, settings.StaleBound,
-                    settings is { Strategy: "dfs", PreemptionBound: < 0 } ? settings.FirstPass : null, settings.SpinPruning),
+                    settings is { Strategy: "dfs", PreemptionBound: < 0 } ? settings.FirstPass : null, settings.SpinPruning,
+                    result.Symmetry != null ? true : null),
                 FoundInFirstPass = result.FoundInFirstPass,
                 ModelHash = ModelHash.Of(check),
                 FailingExecution = result.FailingExecution,
@@ -269,7 +274,7 @@ public static class TraceReplayer
         ReplayResult replay;
         try
         {
-            replay = explorer.Replay(FaultQueries.Build(check, variant, settings), settings.ToExploreOptions(), trace.Schedule, trace.CoyoteTrace);
+            replay = explorer.Replay(FaultQueries.Build(check, variant, settings), trace.ReplayOptions(settings), trace.Schedule, trace.CoyoteTrace);
         }
         catch (ReplayDivergedException e) when (variant.Name != trace.Variant)
         {

@@ -43,6 +43,12 @@ public sealed record RunSettings
     /// <summary>Native driver: a marked spin loop waits after an iteration that repeated without effect (see <see cref="Kmc.Models.SpinLoop"/>).</summary>
     public bool SpinPruning { get; init; } = true;
 
+    /// <summary>
+    /// Exhaustive search with partial-order reduction: a check's declared task symmetry cuts the
+    /// search to one renaming of each execution (see <see cref="Kmc.Models.TaskSymmetry"/>); false: every renaming.
+    /// </summary>
+    public bool Symmetry { get; init; } = true;
+
     /// <summary>The LKMM by default: the weak behaviours of arm64 and POWER, where most of these bugs live.</summary>
     public string MemoryModel { get; init; } = "lkmm";
 
@@ -108,6 +114,8 @@ public sealed record RunSettings
             throw new KmcInputException($"{source}: preemptionBound must be -1 (unbounded) or at least 0 (got {PreemptionBound})");
         if (StaleBound < -1)
             throw new KmcInputException($"{source}: staleBound must be -1 (unbounded) or at least 0 (got {StaleBound})");
+        if (!Symmetry && Strategy != "dfs")
+            throw new KmcInputException($"{source}: symmetry can only be turned off for the exhaustive search (strategy dfs), not '{Strategy}'");
         if (!Reduction && Strategy != "dfs")
             throw new KmcInputException($"{source}: reduction can only be turned off for the exhaustive search (strategy dfs), not '{Strategy}'");
         if (!FirstPass && (Strategy != "dfs" || PreemptionBound >= 0))
@@ -136,6 +144,7 @@ public sealed record RunSettings
         StateCache = StateCache,
         FirstPasses = FirstPass ? Kmc.Models.Scheduling.FirstPasses.Default : null,
         SpinPruning = SpinPruning,
+        Symmetry = Symmetry,
         DetectRaces = DetectRaces,
         Memory = MemoryModels.Factory(MemoryModel),
         Progress = progress,
@@ -197,6 +206,7 @@ public sealed record SettingsOverride
     public bool? StateCache { get; init; }
     public bool? FirstPass { get; init; }
     public bool? SpinPruning { get; init; }
+    public bool? Symmetry { get; init; }
     public string? MemoryModel { get; init; }
     public bool? Minimize { get; init; }
     public string? Faults { get; init; }
@@ -216,6 +226,7 @@ public sealed record SettingsOverride
         StateCache = StateCache ?? s.StateCache,
         FirstPass = FirstPass ?? s.FirstPass,
         SpinPruning = SpinPruning ?? s.SpinPruning,
+        Symmetry = Symmetry ?? s.Symmetry,
         MemoryModel = MemoryModel ?? s.MemoryModel,
         Minimize = Minimize ?? s.Minimize,
         Faults = Faults ?? s.Faults,
@@ -242,6 +253,7 @@ public sealed record SettingsOverride
         StateCache = over.StateCache ?? StateCache,
         FirstPass = over.FirstPass ?? FirstPass,
         SpinPruning = over.SpinPruning ?? SpinPruning,
+        Symmetry = over.Symmetry ?? Symmetry,
         MemoryModel = over.MemoryModel ?? MemoryModel,
         Minimize = over.Minimize ?? Minimize,
         Faults = over.Faults ?? Faults,
@@ -252,7 +264,7 @@ public sealed record SettingsOverride
     {
         ("driver", Driver), ("strategy", Strategy), ("iterations", Iterations), ("maxSteps", MaxSteps), ("pctDepth", PctDepth),
         ("preemptionBound", PreemptionBound), ("staleBound", StaleBound), ("reduction", Reduction), ("stateCache", StateCache), ("firstPass", FirstPass),
-        ("spinPruning", SpinPruning),
+        ("spinPruning", SpinPruning), ("symmetry", Symmetry),
     }.Where(f => f.Item2 != null).Select(f => (f.Item1, f.Item2!));
 
     /// <summary>"strategy dfs, preemptionBound -1"</summary>

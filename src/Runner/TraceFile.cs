@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using System.Text.Json.Serialization;
 using Kmc.Models;
+using Kmc.Models.Scheduling;
 
 namespace Kmc.Checks.Framework;
 
@@ -72,6 +73,12 @@ public sealed partial record TraceFile : IValidatedInput
         SpinPruning = Options.SpinPruning ?? false,
         Faults = Faults ?? "",
     }.Validate(source);
+
+    /// <summary>
+    /// The options a replay of the schedule runs with: a schedule found under a declared task
+    /// symmetry (<see cref="TraceOptions.Symmetry"/>) replays only with it, any other only without.
+    /// </summary>
+    public ExploreOptions ReplayOptions(RunSettings settings) => settings.ToExploreOptions() with { Symmetry = Options.Symmetry == true };
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
@@ -199,9 +206,11 @@ public sealed record Minimization(int OriginalSteps, int OriginalPreemptions, in
 /// <summary>
 /// The exploration options a trace was recorded with. Traces from before the stale bound have
 /// none: their exhaustive searches were unbounded in weak-memory choices. FirstPass is set for an
-/// unbounded exhaustive search only (see <see cref="RunSettings.FirstPass"/>).
+/// unbounded exhaustive search only (see <see cref="RunSettings.FirstPass"/>). Symmetry is true
+/// when the schedule was found by a search that honoured the check's declared task symmetry.
 /// </summary>
-public sealed record TraceOptions(int Iterations, int MaxSteps, int PctDepth, int PreemptionBound, string MemoryModel, int StaleBound = -1, bool? FirstPass = null, bool? SpinPruning = null)
+public sealed record TraceOptions(int Iterations, int MaxSteps, int PctDepth, int PreemptionBound, string MemoryModel, int StaleBound = -1, bool? FirstPass = null, bool? SpinPruning = null,
+    bool? Symmetry = null)
 {
     public void Validate(InputPath at) => at["memoryModel"].Require(MemoryModels.Names.Contains(MemoryModel),
         $"unknown memory model '{MemoryModel}' (available: {string.Join(", ", MemoryModels.Names)})");

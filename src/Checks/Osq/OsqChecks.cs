@@ -145,10 +145,11 @@ public abstract class OsqCheckBase : Check
                 $"after {Current.Name}'s {after}, {lk.Tail.Name} == {tail} names CPU{tail - 1}, which is not in the OSQ: the queue is corrupt");
         }
 
+        var tasks = new SimTask[Cpus];
         for (var cpu = 0; cpu < Cpus; cpu++)
         {
             var c = cpu;
-            ex.Spawn($"T{c}", c, async () =>
+            tasks[c] = ex.Spawn($"T{c}", c, async () =>
             {
                 var node = osq.OsqNodes.PerCpuPtr(c);
                 for (var round = 0; round < Rounds; round++)
@@ -184,6 +185,10 @@ public abstract class OsqCheckBase : Check
                 }
             });
         }
+
+        // The CPUs run the same rounds and the OSQ names a CPU only by encode_cpu(): any renaming
+        // of them is an execution too. The first xchg() on the tail is where they contend first.
+        ex.Symmetric(tasks, lk.Tail);
 
         ex.AtEnd("osq quiescent", () =>
         {

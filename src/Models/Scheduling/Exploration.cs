@@ -96,6 +96,12 @@ public sealed record ExploreOptions
     public bool SpinPruning { get; init; } = true;
 
     /// <summary>
+    /// Exhaustive search with partial-order reduction: honour a scenario's declared task symmetry
+    /// (<see cref="Execution.Symmetric"/>, <see cref="TaskSymmetry"/>). Ignored by the other searches.
+    /// </summary>
+    public bool Symmetry { get; init; }
+
+    /// <summary>
     /// Exhaustive search: a plain dfs that prunes states it has seen (<see cref="Scheduling.StateCache"/>),
     /// in place of source-DPOR. A scenario using state the cache cannot fingerprint runs without it.
     /// </summary>
@@ -260,6 +266,15 @@ public sealed record ExplorationResult
     /// </summary>
     public long SpinPruned { get; init; }
 
+    /// <summary>
+    /// The search honoured a declared task symmetry (<see cref="TaskSymmetry"/>): what it was; a
+    /// failing schedule replays only with it (null: none was declared, or the search ignored it).
+    /// </summary>
+    public string? Symmetry { get; init; }
+
+    /// <summary>Executions abandoned because a renaming of the interchangeable tasks covers them (<see cref="Execution.SymmetryCovered"/>).</summary>
+    public long SymmetryCovered { get; init; }
+
     /// <summary>State-cached search: distinct states fingerprinted (null: no state cache ran).</summary>
     public long? CachedStates { get; init; }
 
@@ -305,6 +320,8 @@ public sealed record ExplorationResult
                 : CachePruned > 0 ? $", {CachePruned} of them stopped at a state seen before" : "";
             if (SpinPruned > 0)
                 redundant += $", {SpinPruned} stopped early: repeated zero-effect spin iteration on a stale read";
+            if (SymmetryCovered > 0)
+                redundant += $", {SymmetryCovered} stopped early as a renaming of the interchangeable tasks";
             return $"no failure in all {Executions} executions within the bounds{(Bounds != null ? $" ({Bounds})" : "")}{bounded}{redundant}: {kind}";
         }
         var estimate = EstimateText is { } est ? $"; the unreduced tree within the bounds has an estimated {est} executions (Knuth)" : "";

@@ -204,12 +204,16 @@ public sealed class NativeExplorer : IExplorer
                 options.DfsParts > 1 ? new DporSplit(options.DfsPart, options.DfsParts, options.DfsSplitDepth, options.SplitBoard) : null,
                 options.ReadsFromSleep)
             : null;
+        if (options.Symmetry && dpor == null)
+            options = options with { Symmetry = false };
         var dfs = exhaustive && dpor == null ? new DfsPolicy(options.PreemptionBound, options.StaleBound, part: options.DfsPart, parts: options.DfsParts) : null;
         var decisions = new List<int>();
         long totalDecisions = 0;
         long totalSteps = 0;
         var stepBoundHits = 0;
         var spinPruned = 0L;
+        var symmetryCovered = 0L;
+        string? symmetry = null;
         var staleBoundReached = 0;
         var executions = 0;
         var exhausted = false;
@@ -314,6 +318,10 @@ public sealed class NativeExplorer : IExplorer
                 stepBoundHits++;
             if (ex.SpinPruned)
                 spinPruned++;
+            if (ex.SymmetryCovered)
+                symmetryCovered++;
+            if (ex.Symmetry is { } declared)
+                symmetry ??= declared.Describe();
             if (dfs is { StaleBoundReached: true } || dpor is { StaleBoundReached: true })
                 staleBoundReached++;
             if (executions % 1024 == 0)
@@ -340,12 +348,14 @@ public sealed class NativeExplorer : IExplorer
                     Decisions = totalDecisions,
                     Steps = totalSteps,
                     StepBoundHits = stepBoundHits,
-                    Bounds = Bounds(options, exhaustive, dpor != null, staleBoundReached: null) + CacheText(cache),
+                    Bounds = Bounds(options, exhaustive, dpor != null, staleBoundReached: null) + CacheText(cache) + SymmetryText(symmetry),
                     Reduced = dpor != null,
                     CachedStates = cache?.States,
                     CachePruned = cache?.Pruned ?? 0,
                     SleepBlocked = dpor?.SleepBlocked ?? 0,
                     SpinPruned = spinPruned,
+                    Symmetry = symmetry,
+                    SymmetryCovered = symmetryCovered,
                     Elapsed = watch.Elapsed,
                     Schedule = decisions.ToArray(),
                     SplitUnits = dpor?.Split?.Units,
@@ -381,12 +391,14 @@ public sealed class NativeExplorer : IExplorer
             Exhausted = exhausted,
             TimedOut = timedOut,
             StepBoundHits = stepBoundHits,
-            Bounds = Bounds(options, exhaustive, dpor != null, staleBoundReached) + CacheText(cache),
+            Bounds = Bounds(options, exhaustive, dpor != null, staleBoundReached) + CacheText(cache) + SymmetryText(symmetry),
             Reduced = dpor != null,
             CachedStates = cache?.States,
             CachePruned = cache?.Pruned ?? 0,
             SleepBlocked = dpor?.SleepBlocked ?? 0,
             SpinPruned = spinPruned,
+            Symmetry = symmetry,
+            SymmetryCovered = symmetryCovered,
             SplitUnits = dpor?.Split?.Units,
             Complete = exhausted && stepBoundHits == 0 && options.PreemptionBound < 0
                        && (options.Memory == null || options.StaleBound < 0 || staleBoundReached == 0),
@@ -408,6 +420,8 @@ public sealed class NativeExplorer : IExplorer
         var full = cache.Full ? $"; the cache filled at {StateCache.MaxStates:N0} states and later ones were not remembered" : "";
         return $", state cache ({cache.States:N0} states; 128-bit fingerprints: the chance that a collision merged two states and hid one is about n²/2^129 = {p:G2}, as with SPIN's hash-compact{full})";
     }
+
+    private static string SymmetryText(string? symmetry) => symmetry == null ? "" : $", symmetry: {symmetry}";
 
     /// <summary>Random probes per estimate: enough for the order of magnitude, a few milliseconds.</summary>
     public const int EstimateProbes = 32;
@@ -542,6 +556,7 @@ public sealed class NativeExplorer : IExplorer
             RacesOnlyNoted = options.RacesOnlyNoted,
             // The state cache's fingerprint does not hold a loop's last reads.
             SpinPruning = options.SpinPruning && cache == null,
+            Symmetry = options.Symmetry && cache == null,
         };
         var exOptions = options.Memory == null ? settings : settings with { Memory = options.Memory() };
         Execution ex;
@@ -604,7 +619,9 @@ public sealed class NativeExplorer : IExplorer
                     break;
                 if (enabled.Count == 0)
                 {
-                    if (ex.StaleSpinWait())
+                    if (ex.Symmetry?.AnyWaiting() == true)
+                        ex.AbortSymmetryCovered();
+                    else if (ex.StaleSpinWait())
                         ex.AbortSpinPruned();
                     else
                         ex.Fail(ex.DescribeHang());
