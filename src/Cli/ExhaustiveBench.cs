@@ -6,7 +6,7 @@ namespace Kmc.Cli;
 
 /// <summary>
 /// What the partial-order reduction buys: the exhaustive search with source-DPOR (no preemption
-/// bound) against the plain search, on the configurations the reduction was built for (their
+/// bound; with the check's declared task symmetry, and without it) against the plain search, on the configurations the reduction was built for (their
 /// targets in the header of each row) and on every variant of the suite. The headline table also
 /// runs the plain search with the state cache (a visited-state set, no DPOR), with its states.
 /// Executions and time of all are measured in one run, so the ratios hold on a loaded machine.
@@ -45,8 +45,8 @@ public static class ExhaustiveBench
         DporRaceBench.Run(defaults, Math.Min(timeoutSeconds, DporRaceBench.MaxBudgetSeconds), only);
         ReadsFromBench.Run(defaults, timeoutSeconds, only);
         var notes = new List<string>();
-        var table = new Table().AddColumns("check", "variant", "model", "source-DPOR, no preemption bound", "plain dfs, no preemption bound", "plain dfs, preemption bound 2",
-            "executions plain/DPOR", "plain dfs + state cache, no preemption bound", "time DPOR/cache", "first passes + source-DPOR", "time first passes + DPOR / DPOR alone");
+        var table = new Table().AddColumns("check", "variant", "model", "source-DPOR, no preemption bound", "source-DPOR, --no-symmetry", "executions no symmetry/symmetry",
+            "plain dfs, no preemption bound", "plain dfs, preemption bound 2", "executions plain/DPOR", "plain dfs + state cache, no preemption bound", "time DPOR/cache", "first passes + source-DPOR", "time first passes + DPOR / DPOR alone");
         foreach (var (check, variant, model) in Targets.Where(t => only == null || only.Contains(t.Check)))
             AddRow(table, check, variant, model, defaults, timeoutSeconds, notes);
         AnsiConsole.Write(table);
@@ -124,6 +124,12 @@ public static class ExhaustiveBench
         // The searches alone: the first passes are measured in their own column.
         var settings = defaults with { MemoryModel = model, Strategy = "dfs", TimeoutSeconds = timeoutSeconds, Minimize = false, FirstPass = false };
         var reduced = CheckRunner.Run(check, variant, settings with { PreemptionBound = -1 }).Result;
+        // The check's declared task symmetry (if any) against every renaming of its tasks.
+        var unsymmetric = reduced.Symmetry == null ? reduced : CheckRunner.Run(check, variant, settings with { PreemptionBound = -1, Symmetry = false }).Result;
+        var symmetryText = reduced.Symmetry == null ? "n/a (no symmetry declared)"
+            : unsymmetric.Exhausted && reduced.Exhausted ? $"{(double)unsymmetric.Executions / Math.Max(1, reduced.Executions):F1}x"
+            : reduced.Exhausted ? $"> {(double)unsymmetric.Executions / Math.Max(1, reduced.Executions):F1}x (no symmetry unfinished in {timeoutSeconds} s)"
+            : "n/a (symmetry unfinished)";
         var plain = CheckRunner.Run(check, variant, settings with { PreemptionBound = -1, Reduction = false }).Result;
         var bounded = CheckRunner.Run(check, variant, settings with { PreemptionBound = 2, Reduction = false }).Result;
         var cached = CheckRunner.Run(check, variant, settings with { PreemptionBound = -1, StateCache = true }).Result;
@@ -139,7 +145,7 @@ public static class ExhaustiveBench
             : cached.Exhausted ? $"> {speedup:F1}x (DPOR unfinished in {timeoutSeconds} s)"
             : reduced.Exhausted ? $"< {speedup:F2}x (cache unfinished in {timeoutSeconds} s)"
             : "n/a (neither finished)";
-        table.AddRow(checkName, variantName, model, new Cell(reduced).ToString(), new Cell(plain).ToString(), new Cell(bounded).ToString(), ratioText,
+        table.AddRow(checkName, variantName, model, new Cell(reduced).ToString(), new Cell(unsymmetric).ToString(), symmetryText, new Cell(plain).ToString(), new Cell(bounded).ToString(), ratioText,
             Markup.Escape(new Cell(cached).ToString()), cacheText, Markup.Escape(new Cell(first).ToString()), firstCost);
         if (cached.CachedStates == null && cached.Bounds?.IndexOf("state cache off", StringComparison.Ordinal) is >= 0 and var at)
             notes.Add($"{checkName} {model}: {cached.Bounds[at..]}");

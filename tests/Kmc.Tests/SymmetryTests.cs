@@ -1,6 +1,6 @@
 using Kmc.Models;
 using Kmc.Models.Scheduling;
-using Kmc.Runner;
+using Kmc.Checks.Framework;
 
 namespace Kmc.Tests;
 

@@ -53,17 +53,20 @@ public sealed class ProtectedData(string name)
 /// <summary>
 /// N CPUs, k rounds each of lock(); critical section; unlock(): the scenario the qspinlock, MCS
 /// and ticket spinlock checks share. <paramref name="lockOn"/> and <paramref name="unlockOn"/>
-/// get the CPU number (for per-CPU nodes).
+/// get the CPU number (for per-CPU nodes). The tasks, in CPU order, are returned: a lock that
+/// names a CPU only through per-CPU data and encoded CPU numbers makes them interchangeable
+/// (<see cref="Execution.Symmetric"/>).
 /// </summary>
 public static class LockTorture
 {
-    public static void Spawn(Execution ex, int cpus, int rounds, Func<int, ValueTask> lockOn, Func<int, ValueTask> unlockOn, string lockName = "lock")
+    public static SimTask[] Spawn(Execution ex, int cpus, int rounds, Func<int, ValueTask> lockOn, Func<int, ValueTask> unlockOn, string lockName = "lock")
     {
         var data = new ProtectedData(lockName);
+        var tasks = new SimTask[cpus];
         for (var cpu = 0; cpu < cpus; cpu++)
         {
             var c = cpu;
-            ex.Spawn($"T{c}", c, async () =>
+            tasks[c] = ex.Spawn($"T{c}", c, async () =>
             {
                 for (var round = 0; round < rounds; round++)
                 {
@@ -78,5 +81,6 @@ public static class LockTorture
         }
 
         ex.AtEnd($"{lockName} data", () => data.CheckTotal(cpus * rounds));
+        return tasks;
     }
 }

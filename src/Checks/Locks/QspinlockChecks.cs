@@ -24,7 +24,10 @@ public abstract class QspinlockCheckBase : Check
     {
         var q = new QspinlockPort(Cpus, QspinlockVariants.Config(variant.Name));
         var lk = new QSpinlock("lock", q.Config);
-        LockTorture.Spawn(ex, Cpus, Rounds, _ => q.QueuedSpinLock(lk), _ => q.QueuedSpinUnlock(lk));
+        var tasks = LockTorture.Spawn(ex, Cpus, Rounds, _ => q.QueuedSpinLock(lk), _ => q.QueuedSpinUnlock(lk));
+        // The CPUs run the same rounds and the lock word names a CPU only by encode_tail(): any
+        // renaming of them is an execution too. The lock word is where they contend first.
+        ex.Symmetric(tasks, lk.Val);
         QspinlockVariants.CheckQuiescent(ex, q, lk);
     });
 }
@@ -226,7 +229,9 @@ public abstract class McsSpinlockCheckBase : Check
         var v = PortVariant(variant.Name);
         var lk = new Loc<McsSpinlockNode?>("mcs_lock");
         var nodes = new PerCpu<McsSpinlockNode>(Cpus, c => new McsSpinlockNode($"mcs_node@CPU{c}"));
-        LockTorture.Spawn(ex, Cpus, Rounds, c => McsSpinlock.McsSpinLock(lk, nodes.PerCpuPtr(c)), c => McsSpinlock.McsSpinUnlock(lk, nodes.PerCpuPtr(c), v));
+        var tasks = LockTorture.Spawn(ex, Cpus, Rounds, c => McsSpinlock.McsSpinLock(lk, nodes.PerCpuPtr(c)), c => McsSpinlock.McsSpinUnlock(lk, nodes.PerCpuPtr(c), v));
+        // Each CPU queues its own node and the lock points at a node: any renaming of the CPUs is an execution too.
+        ex.Symmetric(tasks, lk);
         ex.AtEnd("mcs quiescent", () => Assert(lk.Peek() == null, $"all tasks done but {lk.Name} == {Format.Value(lk.Peek())}"));
     });
 }
