@@ -72,6 +72,13 @@ public sealed class TaskSymmetry
         }
     }
 
+    /// <summary>
+    /// Some task made its first write to the ordering location in this execution (through a
+    /// store or atomic kmc can hold back: not a spinlock's own word). A search in which none ever
+    /// did cut nothing, and says so.
+    /// </summary>
+    public bool Ordered { get; private set; }
+
     /// <summary>The location whose first writes put the tasks in order.</summary>
     public Loc OrderedBy { get; }
 
@@ -102,6 +109,7 @@ public sealed class TaskSymmetry
     /// <summary>Task <paramref name="t"/> makes its first write to the ordering location now (its step has begun).</summary>
     internal void FirstWrite(SimTask t)
     {
+        Ordered = true;
         _wrote[t.SymmetryIndex] = true;
         Footprints.Read(_orderKey);
         Footprints.Write(_orderKey);

@@ -68,6 +68,36 @@ public class SymmetryTests
         Assert.True(TraceReplayer.Replay(run.Trace).Reproduced);
     }
 
+    [Fact]
+    public void A_symmetry_whose_location_no_task_writes_says_it_cut_nothing()
+    {
+        static Scenario Build(bool writeX) => new(2, ex =>
+        {
+            var x = new Loc<int>("x");
+            var y = new Loc<int>("y");
+            var tasks = Enumerable.Range(0, 2).Select(c => ex.Spawn($"T{c}", c, async () =>
+            {
+                await Kernel.WriteOnce(y, c + 1);
+                if (writeX)
+                    await Kernel.WriteOnce(x, c + 1);
+                await Kernel.ReadOnce(x);
+            })).ToArray();
+            ex.Symmetric(tasks, x);
+        });
+
+        var options = ReductionTests.UnboundedDfs("sc", staleBound: -1) with { AllOutcomes = false, Symmetry = true };
+        var idle = new NativeExplorer().Explore(Build(writeX: false), options);
+        Assert.True(idle.Complete);
+        Assert.Contains("no task ever wrote it", idle.Verdict());
+        Assert.Equal(new NativeExplorer().Explore(Build(writeX: false), options with { Symmetry = false }).Executions, idle.Executions);
+
+        var used = new NativeExplorer().Explore(Build(writeX: true), options);
+        Assert.True(used.Complete);
+        Assert.DoesNotContain("no task ever wrote it", used.Verdict());
+        Assert.Contains("T0, T1 interchangeable", used.Verdict());
+        Assert.True(used.Executions < new NativeExplorer().Explore(Build(writeX: true), options with { Symmetry = false }).Executions);
+    }
+
     private static Execution NewExecution(bool symmetry) =>
         new(new ExecutionOptions { Cpus = 3, Symmetry = symmetry }, new NullDriver());
 

@@ -214,6 +214,7 @@ public sealed class NativeExplorer : IExplorer
         var spinPruned = 0L;
         var symmetryCovered = 0L;
         string? symmetry = null;
+        var symmetryOrdered = false;
         var staleBoundReached = 0;
         var executions = 0;
         var exhausted = false;
@@ -321,7 +322,10 @@ public sealed class NativeExplorer : IExplorer
             if (ex.SymmetryCovered)
                 symmetryCovered++;
             if (ex.Symmetry is { } declared)
+            {
                 symmetry ??= declared.Describe();
+                symmetryOrdered |= declared.Ordered;
+            }
             if (dfs is { StaleBoundReached: true } || dpor is { StaleBoundReached: true })
                 staleBoundReached++;
             if (executions % 1024 == 0)
@@ -348,7 +352,7 @@ public sealed class NativeExplorer : IExplorer
                     Decisions = totalDecisions,
                     Steps = totalSteps,
                     StepBoundHits = stepBoundHits,
-                    Bounds = Bounds(options, exhaustive, dpor != null, staleBoundReached: null) + CacheText(cache) + SymmetryText(symmetry),
+                    Bounds = Bounds(options, exhaustive, dpor != null, staleBoundReached: null) + CacheText(cache) + SymmetryText(symmetry, symmetryOrdered),
                     Reduced = dpor != null,
                     CachedStates = cache?.States,
                     CachePruned = cache?.Pruned ?? 0,
@@ -391,7 +395,7 @@ public sealed class NativeExplorer : IExplorer
             Exhausted = exhausted,
             TimedOut = timedOut,
             StepBoundHits = stepBoundHits,
-            Bounds = Bounds(options, exhaustive, dpor != null, staleBoundReached) + CacheText(cache) + SymmetryText(symmetry),
+            Bounds = Bounds(options, exhaustive, dpor != null, staleBoundReached) + CacheText(cache) + SymmetryText(symmetry, symmetryOrdered),
             Reduced = dpor != null,
             CachedStates = cache?.States,
             CachePruned = cache?.Pruned ?? 0,
@@ -421,7 +425,10 @@ public sealed class NativeExplorer : IExplorer
         return $", state cache ({cache.States:N0} states; 128-bit fingerprints: the chance that a collision merged two states and hid one is about n²/2^129 = {p:G2}, as with SPIN's hash-compact{full})";
     }
 
-    private static string SymmetryText(string? symmetry) => symmetry == null ? "" : $", symmetry: {symmetry}";
+    private static string SymmetryText(string? symmetry, bool ordered) =>
+        symmetry == null ? ""
+        : ordered ? $", symmetry: {symmetry}"
+        : $", symmetry: {symmetry}, but no task ever wrote it through a store or atomic kmc can hold back: it cut nothing";
 
     /// <summary>Random probes per estimate: enough for the order of magnitude, a few milliseconds.</summary>
     public const int EstimateProbes = 32;
