@@ -87,12 +87,7 @@ public class BlockingProgramTests(ITestOutputHelper output)
     internal static HashSet<string>? Outcomes((Op Op, int Loc)[][] program, ExploreOptions options, out ExplorationResult result, int budget = int.MaxValue)
     {
         var seen = new HashSet<string>();
-        var run = 0;
-        result = new NativeExplorer().Explore(Build(program, seen), options with { Cancelled = () => ++run > budget });
-        if (!result.Exhausted)
-            return null;
-        seen.UnionWith(result.Outcomes!);
-        return seen;
+        return GeneratedPrograms.Outcomes(Build(program, seen), seen, options, out result, budget);
     }
 
     public static IEnumerable<object[]> Models => [["sc"], ["tso"], ["lkmm"]];
@@ -102,7 +97,7 @@ public class BlockingProgramTests(ITestOutputHelper output)
     public void Generated_blocking_programs_reach_the_same_outcomes_reduced_as_unreduced(string model)
     {
         var options = ReductionTests.UnboundedDfs(model, staleBound: -1);
-        var programs = int.TryParse(Environment.GetEnvironmentVariable("KMC_BLOCKING_PROGRAMS"), out var n) ? n : 60;
+        var programs = GeneratedPrograms.Count("KMC_BLOCKING_PROGRAMS");
         int compared = 0, skipped = 0, hanging = 0;
         long full = 0, reduced = 0;
         var mismatches = new List<string>();

@@ -33,6 +33,26 @@ internal static class GeneratedPrograms
             .Select(_ => (ops[rng.Next(ops.Length)], rng.Next(2))).ToArray()).ToArray();
     }
 
+    /// <summary>How many programs a differential test generates: <paramref name="variable"/> from the environment, else 60.</summary>
+    public static int Count(string variable) => int.TryParse(Environment.GetEnvironmentVariable(variable), out var n) ? n : 60;
+
+    /// <summary>
+    /// Explores <paramref name="scenario"/> to its end: what its executions' ends added to
+    /// <paramref name="seen"/> and the search's failures (with the search's own final states only
+    /// when <paramref name="finalStates"/>); null when the search was still going after
+    /// <paramref name="budget"/> executions.
+    /// </summary>
+    public static HashSet<string>? Outcomes(Scenario scenario, HashSet<string> seen, ExploreOptions options, out ExplorationResult result,
+        int budget = int.MaxValue, bool finalStates = true)
+    {
+        var run = 0;
+        result = new NativeExplorer().Explore(scenario, options with { Cancelled = () => ++run > budget });
+        if (!result.Exhausted)
+            return null;
+        seen.UnionWith(result.Outcomes!.Where(o => finalStates || !o.StartsWith("final ", StringComparison.Ordinal)));
+        return seen;
+    }
+
     public static string Show<TOp>((TOp Op, int Loc)[][] program) where TOp : struct, Enum =>
         string.Join(" || ", program.Select(t => string.Join("; ", t.Select(o => $"{o.Op} {(o.Loc == 0 ? 'x' : 'y')}"))));
 
