@@ -156,6 +156,7 @@ public sealed class Execution
         SpinPruned = false;
         SymmetryCovered = false;
         Symmetry = null;
+        DeclaredSymmetric = null;
         _anyRt = false;
         NeedReschedFromRunqueues = false;
         StepFootprint = null;
@@ -566,11 +567,15 @@ public sealed class Execution
             throw new ArgumentException("Symmetric() needs two or more distinct tasks of this execution", nameof(tasks));
         if (tasks.Select(t => t.Cpu).Distinct().Count() != tasks.Count)
             throw new ArgumentException("Symmetric() needs each task on a CPU of its own (tasks sharing a CPU are not interchangeable with one that does not)", nameof(tasks));
-        if (Symmetry != null)
+        if (DeclaredSymmetric != null)
             throw new InvalidOperationException("Symmetric() may be declared once per scenario");
+        DeclaredSymmetric = tasks.ToArray();
         if (Options.Symmetry)
             Symmetry = new TaskSymmetry(tasks, orderedBy);
     }
+
+    /// <summary>The tasks declared interchangeable, whether or not the search uses it (see <see cref="Scheduling.SymmetryProbe"/>).</summary>
+    internal IReadOnlyList<SimTask>? DeclaredSymmetric { get; private set; }
 
     /// <summary>The declared symmetry, when the search uses it (<see cref="ExecutionOptions.Symmetry"/>).</summary>
     public TaskSymmetry? Symmetry { get; private set; }

@@ -98,6 +98,52 @@ public class SymmetryTests
         Assert.True(used.Executions < new NativeExplorer().Explore(Build(writeX: true), options with { Symmetry = false }).Executions);
     }
 
+    [Fact]
+    public void A_declared_symmetry_the_code_breaks_is_not_used_and_the_verdict_says_why()
+    {
+        // T0 alone takes an extra step: the tasks are not interchangeable.
+        static Scenario Build(bool singleOut) => new(3, ex =>
+        {
+            var x = new Loc<int>("x");
+            var own = Enumerable.Range(0, 3).Select(c => new Loc<int>($"own[{c}]")).ToArray();
+            var tasks = Enumerable.Range(0, 3).Select(c => ex.Spawn($"T{c}", c, async () =>
+            {
+                if (singleOut && c == 0)
+                    await Kernel.WriteOnce(own[c], 5);
+                var seen = await Kernel.Xchg(x, c + 1);
+                await Kernel.WriteOnce(own[c], seen);
+            })).ToArray();
+            ex.Symmetric(tasks, x);
+        });
+
+        var options = ReductionTests.UnboundedDfs("sc", staleBound: -1) with { AllOutcomes = false, Symmetry = true };
+        var broken = new NativeExplorer().Explore(Build(singleOut: true), options);
+        Assert.True(broken.Complete, broken.Verdict());
+        Assert.Null(broken.Symmetry);
+        Assert.Contains("declared symmetry not used (every renaming explored)", broken.Verdict());
+        Assert.Contains("under sc with T0 and T1 swapped is no execution", broken.Verdict());
+        Assert.Equal(new NativeExplorer().Explore(Build(singleOut: true), options with { Symmetry = false }).Executions, broken.Executions);
+
+        var sound = new NativeExplorer().Explore(Build(singleOut: false), options);
+        Assert.NotNull(sound.Symmetry);
+        Assert.DoesNotContain("not used", sound.Verdict());
+    }
+
+    [Theory]
+    [InlineData("osq-3cpu-1round")]
+    [InlineData("qspinlock-3cpu")]
+    [InlineData("mcs-spinlock")]
+    [InlineData("ticket-spinlock")]
+    public void The_checks_that_declare_a_symmetry_pass_its_probe(string checkName)
+    {
+        var check = CheckRegistry.Get(checkName);
+        foreach (var variant in check.Variants)
+        {
+            var scenario = check.Build(variant);
+            Assert.Null(SymmetryProbe.Violation(scenario, ReductionTests.UnboundedDfs("sc", staleBound: -1) with { Symmetry = true }));
+        }
+    }
+
     private static Execution NewExecution(bool symmetry) =>
         new(new ExecutionOptions { Cpus = 3, Symmetry = symmetry }, new NullDriver());
 

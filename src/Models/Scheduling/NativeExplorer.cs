@@ -206,6 +206,10 @@ public sealed class NativeExplorer : IExplorer
             : null;
         if (options.Symmetry && dpor == null)
             options = options with { Symmetry = false };
+        // A declared symmetry the probe contradicts is not used: the search explores every renaming.
+        var symmetryRefused = options.Symmetry ? SymmetryProbe.Violation(scenario, options) : null;
+        if (symmetryRefused != null)
+            options = options with { Symmetry = false };
         var dfs = exhaustive && dpor == null ? new DfsPolicy(options.PreemptionBound, options.StaleBound, part: options.DfsPart, parts: options.DfsParts) : null;
         var decisions = new List<int>();
         long totalDecisions = 0;
@@ -352,7 +356,7 @@ public sealed class NativeExplorer : IExplorer
                     Decisions = totalDecisions,
                     Steps = totalSteps,
                     StepBoundHits = stepBoundHits,
-                    Bounds = Bounds(options, exhaustive, dpor != null, staleBoundReached: null) + CacheText(cache) + SymmetryText(symmetry, symmetryOrdered),
+                    Bounds = Bounds(options, exhaustive, dpor != null, staleBoundReached: null) + CacheText(cache) + SymmetryText(symmetry, symmetryOrdered, symmetryRefused),
                     Reduced = dpor != null,
                     CachedStates = cache?.States,
                     CachePruned = cache?.Pruned ?? 0,
@@ -395,7 +399,7 @@ public sealed class NativeExplorer : IExplorer
             Exhausted = exhausted,
             TimedOut = timedOut,
             StepBoundHits = stepBoundHits,
-            Bounds = Bounds(options, exhaustive, dpor != null, staleBoundReached) + CacheText(cache) + SymmetryText(symmetry, symmetryOrdered),
+            Bounds = Bounds(options, exhaustive, dpor != null, staleBoundReached) + CacheText(cache) + SymmetryText(symmetry, symmetryOrdered, symmetryRefused),
             Reduced = dpor != null,
             CachedStates = cache?.States,
             CachePruned = cache?.Pruned ?? 0,
@@ -425,8 +429,9 @@ public sealed class NativeExplorer : IExplorer
         return $", state cache ({cache.States:N0} states; 128-bit fingerprints: the chance that a collision merged two states and hid one is about n²/2^129 = {p:G2}, as with SPIN's hash-compact{full})";
     }
 
-    private static string SymmetryText(string? symmetry, bool ordered) =>
-        symmetry == null ? ""
+    private static string SymmetryText(string? symmetry, bool ordered, string? refused) =>
+        refused != null ? $", declared symmetry not used (every renaming explored): {refused}"
+        : symmetry == null ? ""
         : ordered ? $", symmetry: {symmetry}"
         : $", symmetry: {symmetry}, but no task ever wrote it through a store or atomic kmc can hold back: it cut nothing";
 
