@@ -16,7 +16,14 @@ public static class Entry
             .AddSimpleConsole(o => o.SingleLine = true)
             .SetMinimumLevel(Environment.GetEnvironmentVariable("KMC_LOG") is { Length: > 0 } lvl && Enum.TryParse<LogLevel>(lvl, true, out var l) ? l : LogLevel.Warning));
         if (Console.IsOutputRedirected)
-            Spectre.Console.AnsiConsole.Profile.Width = 200; // logs and CI: do not wrap tables at 80 columns
+        {
+            var profile = Spectre.Console.AnsiConsole.Profile;
+            profile.Width = 200; // logs and CI: do not wrap tables at 80 columns
+            // No terminal escapes in a file or pipe, whatever the Spectre.Console version restored
+            // guesses from TERM (0.54 colours redirected output where 0.55 does not).
+            profile.Capabilities.Ansi = false;
+            profile.Capabilities.ColorSystem = Spectre.Console.ColorSystem.NoColors;
+        }
         var commands = new Commands(loggerFactory.CreateLogger("kmc"));
         var root = commands.Build();
         var parse = root.Parse(args);

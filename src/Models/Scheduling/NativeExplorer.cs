@@ -206,10 +206,7 @@ public sealed class NativeExplorer : IExplorer
             : null;
         if (options.Symmetry && dpor == null)
             options = options with { Symmetry = false };
-        // A declared symmetry the probe contradicts is not used: the search explores every renaming.
-        var symmetryRefused = options.Symmetry ? SymmetryProbe.Violation(scenario, options) : null;
-        if (symmetryRefused != null)
-            options = options with { Symmetry = false };
+        var symmetryProbed = false;
         var dfs = exhaustive && dpor == null ? new DfsPolicy(options.PreemptionBound, options.StaleBound, part: options.DfsPart, parts: options.DfsParts) : null;
         var decisions = new List<int>();
         long totalDecisions = 0;
@@ -291,6 +288,28 @@ public sealed class NativeExplorer : IExplorer
                 yield break;
             }
 
+            if (ex.Symmetry != null && !symmetryProbed)
+            {
+                // Tried once the scenario is seen to declare one; contradicted, it is not used: the
+                // search starts again and explores every renaming.
+                symmetryProbed = true;
+                if (SymmetryProbe.Violation(scenario, options) is { } refused)
+                {
+                    foreach (var step in SearchSteps(scenario, options with { Symmetry = false, TimeoutSeconds = options.TimeoutSeconds - watch.Elapsed.TotalSeconds }))
+                    {
+                        if (step is { } plain)
+                        {
+                            yield return plain with { Bounds = plain.Bounds + $", declared symmetry not used (every renaming explored): {refused}" };
+                            yield break;
+                        }
+
+                        yield return null;
+                    }
+
+                    yield break;
+                }
+            }
+
             if (dpor?.Split is { Owned: false })
             {
                 // Another part's unit: this part only walked its steps above the split.
@@ -356,7 +375,7 @@ public sealed class NativeExplorer : IExplorer
                     Decisions = totalDecisions,
                     Steps = totalSteps,
                     StepBoundHits = stepBoundHits,
-                    Bounds = Bounds(options, exhaustive, dpor != null, staleBoundReached: null) + CacheText(cache) + SymmetryText(symmetry, symmetryOrdered, symmetryRefused),
+                    Bounds = Bounds(options, exhaustive, dpor != null, staleBoundReached: null) + CacheText(cache) + SymmetryText(symmetry, symmetryOrdered),
                     Reduced = dpor != null,
                     CachedStates = cache?.States,
                     CachePruned = cache?.Pruned ?? 0,
@@ -399,7 +418,7 @@ public sealed class NativeExplorer : IExplorer
             Exhausted = exhausted,
             TimedOut = timedOut,
             StepBoundHits = stepBoundHits,
-            Bounds = Bounds(options, exhaustive, dpor != null, staleBoundReached) + CacheText(cache) + SymmetryText(symmetry, symmetryOrdered, symmetryRefused),
+            Bounds = Bounds(options, exhaustive, dpor != null, staleBoundReached) + CacheText(cache) + SymmetryText(symmetry, symmetryOrdered),
             Reduced = dpor != null,
             CachedStates = cache?.States,
             CachePruned = cache?.Pruned ?? 0,
@@ -429,9 +448,8 @@ public sealed class NativeExplorer : IExplorer
         return $", state cache ({cache.States:N0} states; 128-bit fingerprints: the chance that a collision merged two states and hid one is about n²/2^129 = {p:G2}, as with SPIN's hash-compact{full})";
     }
 
-    private static string SymmetryText(string? symmetry, bool ordered, string? refused) =>
-        refused != null ? $", declared symmetry not used (every renaming explored): {refused}"
-        : symmetry == null ? ""
+    private static string SymmetryText(string? symmetry, bool ordered) =>
+        symmetry == null ? ""
         : ordered ? $", symmetry: {symmetry}"
         : $", symmetry: {symmetry}, but no task ever wrote it through a store or atomic kmc can hold back: it cut nothing";
 
