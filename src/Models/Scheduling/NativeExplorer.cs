@@ -274,17 +274,9 @@ public sealed class NativeExplorer : IExplorer
             {
                 // Pruning so far may rest on states the fingerprint did not fully name: start again without it.
                 var restartedAfter = executions + 1;
-                foreach (var step in SearchSteps(scenario, options with { StateCache = false, TimeoutSeconds = options.TimeoutSeconds - watch.Elapsed.TotalSeconds }))
-                {
-                    if (step is { } plain)
-                    {
-                        yield return plain with { Bounds = plain.Bounds + $"; state cache off: {off} (restarted without it after {restartedAfter} executions)" };
-                        yield break;
-                    }
-
-                    yield return null;
-                }
-
+                foreach (var step in Restart(scenario, options with { StateCache = false, TimeoutSeconds = options.TimeoutSeconds - watch.Elapsed.TotalSeconds },
+                             $"; state cache off: {off} (restarted without it after {restartedAfter} executions)"))
+                    yield return step;
                 yield break;
             }
 
@@ -295,17 +287,9 @@ public sealed class NativeExplorer : IExplorer
                 symmetryProbed = true;
                 if (SymmetryProbe.Violation(scenario, options) is { } refused)
                 {
-                    foreach (var step in SearchSteps(scenario, options with { Symmetry = false, TimeoutSeconds = options.TimeoutSeconds - watch.Elapsed.TotalSeconds }))
-                    {
-                        if (step is { } plain)
-                        {
-                            yield return plain with { Bounds = plain.Bounds + $", declared symmetry not used (every renaming explored): {refused}" };
-                            yield break;
-                        }
-
-                        yield return null;
-                    }
-
+                    foreach (var step in Restart(scenario, options with { Symmetry = false, TimeoutSeconds = options.TimeoutSeconds - watch.Elapsed.TotalSeconds },
+                                 $", declared symmetry not used (every renaming explored): {refused}"))
+                        yield return step;
                     yield break;
                 }
             }
@@ -446,6 +430,21 @@ public sealed class NativeExplorer : IExplorer
         var p = n * n / Math.Pow(2, 129);
         var full = cache.Full ? $"; the cache filled at {StateCache.MaxStates:N0} states and later ones were not remembered" : "";
         return $", state cache ({cache.States:N0} states; 128-bit fingerprints: the chance that a collision merged two states and hid one is about n²/2^129 = {p:G2}, as with SPIN's hash-compact{full})";
+    }
+
+    /// <summary>The search started again with other options: its steps, its result naming why in its bounds.</summary>
+    private IEnumerable<ExplorationResult?> Restart(Scenario scenario, ExploreOptions options, string why)
+    {
+        foreach (var step in SearchSteps(scenario, options))
+        {
+            if (step is { } result)
+            {
+                yield return result with { Bounds = result.Bounds + why };
+                yield break;
+            }
+
+            yield return null;
+        }
     }
 
     private static string SymmetryText(string? symmetry, bool ordered) =>
