@@ -82,8 +82,6 @@ public sealed class TaskSymmetry
     /// <summary>The location whose first writes put the tasks in order.</summary>
     public Loc OrderedBy { get; }
 
-    public IReadOnlyList<SimTask> Tasks => _tasks;
-
     /// <summary>"T0, T1, T2 interchangeable, explored with their first writes to osq.tail in that order"</summary>
     public string Describe() =>
         $"{string.Join(", ", _tasks.Select(t => t.Name))} interchangeable, explored with their first writes to {OrderedBy.Name} in that order";
