@@ -13,74 +13,68 @@ internal interface IAccess<out T>
 /// <summary>
 /// A memory access as one scheduling point with no async state machine of its own. Under the
 /// native explorer the access parks itself as the task's continuation and hands the awaiting
-/// port code a <see cref="ValueTask{T}"/> backed by this (pooled, reusable) source; when the
-/// explorer resumes the task, the access runs and then resumes the port code directly. An async
-/// method per access would put a second state machine, a pool rent and a return on every step.
+/// port code a <see cref="MemAccess{T}"/> backed by this (pooled, reusable) step; when the explorer
+/// resumes the task, the access runs and then resumes the port code directly. An async method
+/// per access would put a second state machine, a pool rent and a return on every step.
 /// Exceptions (a failure, an abort, the step bound) are rethrown at the port's await, as an async
 /// method would. A step an aborted execution leaves parked is dropped, not returned to the pool.
 /// </summary>
-internal sealed class AccessStep<TAccess, T> : IValueTaskSource<T>, IValueTaskSource, IParkedAccess
+internal sealed class AccessStep<TAccess, T> : ParkedStep<T>
     where TAccess : struct, IAccess<T>
 {
-    /// <summary>The async state machine box awaiting this access (the port's method), for call chains.</summary>
-    object? IParkedAccess.Awaiter => _state;
-
     /// <summary>This instantiation's free list in an <see cref="AccessPool"/>.</summary>
     private static readonly int s_pool = AccessPool.NewKind();
 
     private readonly Action _run;
-    private AccessStep<TAccess, T>? _nextFree;
-    private Execution? _ex;
-    private SimTask? _task;
     private TAccess _access;
-    private T _result = default!;
-    private ExceptionDispatchInfo? _error;
-    private bool _completed;
-    private short _version;
-    private Action<object?>? _continuation;
-    private object? _state;
 
-    private AccessStep() => _run = Run;
+    private AccessStep()
+        : base(s_pool) => _run = Run;
 
     /// <summary>The access as the task's next step; its value once the explorer has run it.</summary>
     /// <param name="writes">the location the access writes (or may: a cmpxchg), for a declared <see cref="TaskSymmetry"/></param>
-    public static ValueTask<T> At(Execution ex, SimTask t, in TAccess access, Loc? writes = null)
+    public static MemAccess<T> At(Execution ex, SimTask t, in TAccess access, Loc? writes = null)
     {
         if (ex.SynchronousDriver)
         {
             ex.PointNow(t);
-            return new ValueTask<T>(access.Run(ex, t));
+            return new MemAccess<T>(access.Run(ex, t));
         }
 
         var step = Park(ex, t, access, writes);
-        return new ValueTask<T>(step, step._version);
+        return new MemAccess<T>(step, step.Version);
     }
 
-    /// <summary>As <see cref="At"/>, for an access the port awaits without a value.</summary>
-    public static ValueTask AtVoid(Execution ex, SimTask t, in TAccess access, Loc? writes = null)
+    /// <summary>As <see cref="At"/>, for an access the port awaits without a value (its T is bool).</summary>
+    public static MemAccess AtVoid(Execution ex, SimTask t, in TAccess access, Loc? writes = null)
     {
         if (ex.SynchronousDriver)
         {
             ex.PointNow(t);
             access.Run(ex, t);
-            return ValueTask.CompletedTask;
+            return default;
         }
 
+        if (typeof(T) != typeof(bool))
+            throw new InvalidOperationException("an access awaited without a value returns bool");
         var step = Park(ex, t, access, writes);
-        return new ValueTask(step, step._version);
+        return new MemAccess(Unsafe.As<ParkedStep<bool>>(step), step.Version);
     }
 
     private static AccessStep<TAccess, T> Park(Execution ex, SimTask t, in TAccess access, Loc? writes)
     {
-        ex.Point(t, null, null);
+        ex.AccessPoint(t);
         if (writes != null && ex.Symmetry is { } symmetry)
             symmetry.GuardFirstWrite(t, writes);
         ref var free = ref ex.StepPool.Head(s_pool);
         var step = Unsafe.As<AccessStep<TAccess, T>?>(free) ?? new AccessStep<TAccess, T>();
-        free = step._nextFree;
-        step._nextFree = null;
-        step._ex = ex;
-        step._task = t;
+        free = step.NextFree;
+        step.NextFree = null;
+        // Compared first: a pooled step mostly comes back to the same (recycled) execution and task.
+        if (step.Ex != ex)
+            step.Ex = ex;
+        if (step.OnTask != t)
+            step.OnTask = t;
         step._access = access;
         t.Continuation = step._run;
         return step;
@@ -91,22 +85,62 @@ internal sealed class AccessStep<TAccess, T> : IValueTaskSource<T>, IValueTaskSo
     {
         try
         {
-            _ex!.Resumed(_task!);
-            _result = _access.Run(_ex, _task!);
+            Ex!.Resumed(OnTask!);
+            Result = _access.Run(Ex, OnTask!);
         }
         catch (Exception e)
         {
-            _error = ExceptionDispatchInfo.Capture(e);
+            Error = ExceptionDispatchInfo.Capture(e);
         }
 
+        Complete();
+    }
+}
+
+/// <summary>
+/// The result side of a parked access, which the port's await sees: the value or exception, and
+/// the code to resume. Awaited as a <see cref="MemAccess{T}"/> (the awaiter hands over the state
+/// machine's resume action and reads the result directly); converted to a ValueTask, as an
+/// <see cref="IValueTaskSource{T}"/>.
+/// </summary>
+internal abstract class ParkedStep<T>(int pool) : IValueTaskSource<T>, IValueTaskSource, IParkedAccess
+{
+    private readonly int _pool = pool;
+    protected Execution? Ex;
+    protected SimTask? OnTask;
+    protected T Result = default!;
+    protected ExceptionDispatchInfo? Error;
+    internal ParkedStep<T>? NextFree;
+    private bool _completed;
+    internal short Version;
+    private Action? _resume;
+    private Action<object?>? _continuation;
+    private object? _state;
+
+    /// <summary>The async state machine box awaiting this access (the port's method), for call chains.</summary>
+    object? IParkedAccess.Awaiter => _resume?.Target ?? _state;
+
+    /// <summary>Marks the access done and resumes the code awaiting it.</summary>
+    protected void Complete()
+    {
         _completed = true;
+        if (_resume is { } resume)
+        {
+            _resume = null;
+            resume();
+            return;
+        }
+
         var continuation = _continuation;
         _continuation = null;
         continuation?.Invoke(_state);
     }
 
+    /// <summary>The awaiting state machine's resume action (a <see cref="MemAccess{T}"/> await).</summary>
+    internal void OnCompleted(Action resume) => _resume = resume;
+
     public ValueTaskSourceStatus GetStatus(short token) =>
-        !_completed ? ValueTaskSourceStatus.Pending : _error == null ? ValueTaskSourceStatus.Succeeded : ValueTaskSourceStatus.Faulted;
+        !_completed ? ValueTaskSourceStatus.Pending : Error == null ? ValueTaskSourceStatus.Succeeded : ValueTaskSourceStatus.Faulted;
 
     public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
     {
@@ -117,10 +151,10 @@ internal sealed class AccessStep<TAccess, T> : IValueTaskSource<T>, IValueTaskSo
 
     public T GetResult(short token)
     {
-        if (token != _version || !_completed)
+        if (token != Version || !_completed)
             throw new InvalidOperationException("an access's result was read twice or before it ran");
-        var result = _result;
-        var error = _error;
+        var result = Result;
+        var error = Error;
         Release();
         error?.Throw();
         return result;
@@ -129,21 +163,89 @@ internal sealed class AccessStep<TAccess, T> : IValueTaskSource<T>, IValueTaskSo
     void IValueTaskSource.GetResult(short token) => GetResult(token);
 
     /// <summary>
-    /// Back to the pool. The access's arguments stay until the next use overwrites them (clearing
-    /// a struct of references costs more than the step itself); the execution does not.
+    /// Back to the pool. The access's arguments, execution and task stay until the next use
+    /// overwrites them (a search recycles its execution and tasks, so the next use mostly finds
+    /// them there); the pool belongs to the thread, which runs one search at a time.
     /// </summary>
     private void Release()
     {
-        ref var free = ref _ex!.StepPool.Head(s_pool);
-        _nextFree = Unsafe.As<AccessStep<TAccess, T>?>(free);
+        ref var free = ref Ex!.StepPool.Head(_pool);
+        NextFree = Unsafe.As<ParkedStep<T>?>(free);
         free = this;
-        _ex = null;
-        _task = null;
-        _error = null;
+        Error = null;
         _completed = false;
         _state = null;
-        _version++;
+        Version++;
     }
+}
+
+/// <summary>
+/// What a kernel memory access returns: awaited in port code like the ValueTask it converts to,
+/// but resumed without the ValueTask machinery (no interface calls between the explorer and the
+/// port's state machine; the explorer's step loop pays for every one of them).
+/// </summary>
+public readonly struct MemAccess<T> : ICriticalNotifyCompletion
+{
+    private readonly ParkedStep<T>? _step;
+    private readonly T _value;
+    private readonly short _version;
+
+    internal MemAccess(T value)
+    {
+        _step = null;
+        _value = value;
+        _version = 0;
+    }
+
+    internal MemAccess(ParkedStep<T> step, short version)
+    {
+        _step = step;
+        _value = default!;
+        _version = version;
+    }
+
+    public MemAccess<T> GetAwaiter() => this;
+
+    public bool IsCompleted => _step == null;
+
+    public T GetResult() => _step == null ? _value : _step.GetResult(_version);
+
+    public void OnCompleted(Action continuation) => _step!.OnCompleted(continuation);
+
+    public void UnsafeOnCompleted(Action continuation) => _step!.OnCompleted(continuation);
+
+    /// <summary>The access as a ValueTask, for code that stores, passes or returns one.</summary>
+    public ValueTask<T> AsValueTask() => _step == null ? new ValueTask<T>(_value) : new ValueTask<T>(_step, _version);
+
+    public static implicit operator ValueTask<T>(MemAccess<T> access) => access.AsValueTask();
+}
+
+/// <summary>An <see cref="MemAccess{T}"/> awaited without a value (a store).</summary>
+public readonly struct MemAccess : ICriticalNotifyCompletion
+{
+    private readonly ParkedStep<bool>? _step;
+    private readonly short _version;
+
+    internal MemAccess(ParkedStep<bool> step, short version)
+    {
+        _step = step;
+        _version = version;
+    }
+
+    public MemAccess GetAwaiter() => this;
+
+    public bool IsCompleted => _step == null;
+
+    public void GetResult() => _step?.GetResult(_version);
+
+    public void OnCompleted(Action continuation) => _step!.OnCompleted(continuation);
+
+    public void UnsafeOnCompleted(Action continuation) => _step!.OnCompleted(continuation);
+
+    /// <summary>The access as a ValueTask, for code that stores, passes or returns one.</summary>
+    public ValueTask AsValueTask() => _step == null ? ValueTask.CompletedTask : new ValueTask(_step, _version);
+
+    public static implicit operator ValueTask(MemAccess access) => access.AsValueTask();
 }
 
 /// <summary>

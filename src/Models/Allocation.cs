@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Kmc.Models;
 
 public enum AllocKind { Heap, Stack }
@@ -141,16 +143,19 @@ public sealed class Allocator
     /// <summary>Every heap object still allocated: a leak when the execution has ended.</summary>
     public IEnumerable<Allocation> Live() => _all.Where(a => a.Kind == AllocKind.Heap && !a.Freed);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static void CheckLive(Loc loc, string op, string file, int line, SimTask? by)
     {
-        var a = loc.Owner;
-        if (a is { Freed: true })
-        {
-            var site = $"{file}:{line}";
-            var what = a.Kind == AllocKind.Stack ? "after its frame returned" : "after free";
-            throw new KernelFailureException(new Failure(FailureKind.UseAfterFree,
-                $"{op} of {loc.Name} by {by?.Name} {what}: {a.Describe()}, freed at {a.FreeSite} by {a.FreedBy}", site));
-        }
+        if (loc.Owner is { Freed: true } a)
+            UsedAfterFree(loc, a, op, file, line, by);
+    }
+
+    private static void UsedAfterFree(Loc loc, Allocation a, string op, string file, int line, SimTask? by)
+    {
+        var site = $"{file}:{line}";
+        var what = a.Kind == AllocKind.Stack ? "after its frame returned" : "after free";
+        throw new KernelFailureException(new Failure(FailureKind.UseAfterFree,
+            $"{op} of {loc.Name} by {by?.Name} {what}: {a.Describe()}, freed at {a.FreeSite} by {a.FreedBy}", site));
     }
 }
 

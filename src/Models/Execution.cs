@@ -862,6 +862,23 @@ public sealed class Execution
         return new SchedAwaitable(this, task);
     }
 
+    /// <summary>
+    /// <see cref="Point"/> for a memory access: no blocker and no wait to name, which the task's
+    /// last step (<see cref="Resumed"/>) mostly cleared already, so nothing is stored again.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void AccessPoint(SimTask task)
+    {
+        if (Aborted)
+            throw ExecutionAbortedException.Instance;
+        CheckInvariants(task);
+        if (task.Blocker != null)
+            task.Blocker = null;
+        task.ClearWait();
+        if (task.BlockedFor != null)
+            task.BlockedFor = null;
+    }
+
     /// <summary>A scheduling point of a synchronous driver: returns once the task may take its step.</summary>
     internal void PointNow(SimTask task)
     {

@@ -18,24 +18,24 @@ public static partial class Kernel
 
     // ---- plain and marked accesses ---------------------------------------------------------
 
-    public static ValueTask<T> ReadOnce<T>(Loc<T> x, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    public static MemAccess<T> ReadOnce<T>(Loc<T> x, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
         => Load(x, MemOrder.Once, "READ_ONCE", fn, file, line);
 
-    public static ValueTask WriteOnce<T>(Loc<T> x, T v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    public static MemAccess WriteOnce<T>(Loc<T> x, T v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
         => Store(x, v, MemOrder.Once, "WRITE_ONCE", fn, file, line);
 
-    public static ValueTask<T> SmpLoadAcquire<T>(Loc<T> x, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    public static MemAccess<T> SmpLoadAcquire<T>(Loc<T> x, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
         => Load(x, MemOrder.Acquire, "smp_load_acquire", fn, file, line);
 
-    public static ValueTask SmpStoreRelease<T>(Loc<T> x, T v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    public static MemAccess SmpStoreRelease<T>(Loc<T> x, T v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
         => Store(x, v, MemOrder.Release, "smp_store_release", fn, file, line);
 
     /// <summary>An unmarked C load (<c>x</c>). Racing with a store is a data race in the LKMM.</summary>
-    public static ValueTask<T> PlainRead<T>(Loc<T> x, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    public static MemAccess<T> PlainRead<T>(Loc<T> x, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
         => Load(x, MemOrder.Plain, "load", fn, file, line);
 
     /// <summary>An unmarked C store (<c>x = v</c>).</summary>
-    public static ValueTask PlainWrite<T>(Loc<T> x, T v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    public static MemAccess PlainWrite<T>(Loc<T> x, T v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
         => Store(x, v, MemOrder.Plain, "store", fn, file, line);
 
     /// <summary>
@@ -43,11 +43,11 @@ public static partial class Kernel
     /// diagnostic, a racy check whose result is rechecked): exempt from data-race detection, as
     /// KCSAN exempts it. Ordered like a plain load.
     /// </summary>
-    public static ValueTask<T> DataRace<T>(Loc<T> x, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    public static MemAccess<T> DataRace<T>(Loc<T> x, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
         => Load(x, MemOrder.Plain, "data_race", fn, file, line, tracked: false);
 
     /// <summary>data_race(x = v): a plain store marked as an intentional race (see <see cref="DataRace{T}"/>).</summary>
-    public static ValueTask DataRaceWrite<T>(Loc<T> x, T v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    public static MemAccess DataRaceWrite<T>(Loc<T> x, T v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
         => Store(x, v, MemOrder.Plain, "data_race store", fn, file, line, tracked: false);
 
     /// <summary>
@@ -71,7 +71,7 @@ public static partial class Kernel
         await Fence(FenceKind.Mb, "smp_mb", fn, file, line);
     }
 
-    internal static ValueTask<T> Load<T>(Loc<T> x, MemOrder order, string op, string fn, string file, int line, bool tracked = true)
+    internal static MemAccess<T> Load<T>(Loc<T> x, MemOrder order, string op, string fn, string file, int line, bool tracked = true)
     {
         var (ex, t) = Ctx();
         if (ex.Orderings != null && (order >= MemOrder.Acquire || (order == MemOrder.Once && ex.Orderings.SeesOnceSites)))
@@ -96,7 +96,7 @@ public static partial class Kernel
         }
     }
 
-    internal static ValueTask Store<T>(Loc<T> x, T v, MemOrder order, string op, string fn, string file, int line, bool tracked = true)
+    internal static MemAccess Store<T>(Loc<T> x, T v, MemOrder order, string op, string fn, string file, int line, bool tracked = true)
     {
         var (ex, t) = Ctx();
         if (ex.Orderings != null && (order >= MemOrder.Acquire || (order == MemOrder.Once && ex.Orderings.SeesOnceSites)))
@@ -125,29 +125,29 @@ public static partial class Kernel
 
     // ---- exchange and compare-exchange -----------------------------------------------------
 
-    public static ValueTask<T> Xchg<T>(Loc<T> x, T v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    public static MemAccess<T> Xchg<T>(Loc<T> x, T v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
         => XchgCore(x, v, MemOrder.Full, "xchg", fn, file, line);
 
-    public static ValueTask<T> XchgAcquire<T>(Loc<T> x, T v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    public static MemAccess<T> XchgAcquire<T>(Loc<T> x, T v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
         => XchgCore(x, v, MemOrder.Acquire, "xchg_acquire", fn, file, line);
 
-    public static ValueTask<T> XchgRelease<T>(Loc<T> x, T v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    public static MemAccess<T> XchgRelease<T>(Loc<T> x, T v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
         => XchgCore(x, v, MemOrder.Release, "xchg_release", fn, file, line);
 
-    public static ValueTask<T> XchgRelaxed<T>(Loc<T> x, T v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    public static MemAccess<T> XchgRelaxed<T>(Loc<T> x, T v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
         => XchgCore(x, v, MemOrder.Relaxed, "xchg_relaxed", fn, file, line);
 
     /// <summary>cmpxchg(): returns the old value; stores only when it equalled <paramref name="old"/>. A failed cmpxchg is unordered.</summary>
-    public static ValueTask<T> Cmpxchg<T>(Loc<T> x, T old, T @new, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    public static MemAccess<T> Cmpxchg<T>(Loc<T> x, T old, T @new, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
         => CmpxchgCore(x, old, @new, MemOrder.Full, "cmpxchg", fn, file, line);
 
-    public static ValueTask<T> CmpxchgAcquire<T>(Loc<T> x, T old, T @new, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    public static MemAccess<T> CmpxchgAcquire<T>(Loc<T> x, T old, T @new, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
         => CmpxchgCore(x, old, @new, MemOrder.Acquire, "cmpxchg_acquire", fn, file, line);
 
-    public static ValueTask<T> CmpxchgRelease<T>(Loc<T> x, T old, T @new, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    public static MemAccess<T> CmpxchgRelease<T>(Loc<T> x, T old, T @new, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
         => CmpxchgCore(x, old, @new, MemOrder.Release, "cmpxchg_release", fn, file, line);
 
-    public static ValueTask<T> CmpxchgRelaxed<T>(Loc<T> x, T old, T @new, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    public static MemAccess<T> CmpxchgRelaxed<T>(Loc<T> x, T old, T @new, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
         => CmpxchgCore(x, old, @new, MemOrder.Relaxed, "cmpxchg_relaxed", fn, file, line);
 
     /// <summary>try_cmpxchg(): (success, the value found). C updates <c>*old</c> on failure; here it is returned.</summary>
@@ -175,7 +175,7 @@ public static partial class Kernel
         return (EqualityComparer<T>.Default.Equals(found, old), found);
     }
 
-    internal static ValueTask<T> XchgCore<T>(Loc<T> x, T v, MemOrder order, string op, string fn, string file, int line)
+    internal static MemAccess<T> XchgCore<T>(Loc<T> x, T v, MemOrder order, string op, string fn, string file, int line)
     {
         var (ex, t) = Ctx();
         if (ex.Orderings != null && order >= MemOrder.Acquire)
@@ -200,7 +200,7 @@ public static partial class Kernel
         }
     }
 
-    internal static ValueTask<T> CmpxchgCore<T>(Loc<T> x, T old, T @new, MemOrder order, string op, string fn, string file, int line)
+    internal static MemAccess<T> CmpxchgCore<T>(Loc<T> x, T old, T @new, MemOrder order, string op, string fn, string file, int line)
     {
         var (ex, t) = Ctx();
         if (ex.Orderings != null && order >= MemOrder.Acquire)
@@ -238,16 +238,16 @@ public static partial class Kernel
 
     // ---- atomic_t / atomic_long_t ----------------------------------------------------------
 
-    public static ValueTask<T> AtomicRead<T>(Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+    public static MemAccess<T> AtomicRead<T>(Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
         => Load(v, MemOrder.Once, "atomic_read", fn, file, line);
 
-    public static ValueTask<T> AtomicReadAcquire<T>(Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+    public static MemAccess<T> AtomicReadAcquire<T>(Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
         => Load(v, MemOrder.Acquire, "atomic_read_acquire", fn, file, line);
 
-    public static ValueTask AtomicSet<T>(Loc<T> v, T i, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+    public static MemAccess AtomicSet<T>(Loc<T> v, T i, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
         => Store(v, i, MemOrder.Once, "atomic_set", fn, file, line);
 
-    public static ValueTask AtomicSetRelease<T>(Loc<T> v, T i, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+    public static MemAccess AtomicSetRelease<T>(Loc<T> v, T i, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
         => Store(v, i, MemOrder.Release, "atomic_set_release", fn, file, line);
 
     /// <summary>atomic_add(): no return value, so no ordering.</summary>
@@ -263,52 +263,52 @@ public static partial class Kernel
     public static async ValueTask AtomicDec<T>(Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
         => await AddCore(v, -T.One, MemOrder.Relaxed, returnNew: true, "atomic_dec", fn, file, line);
 
-    public static ValueTask<T> AtomicAddReturn<T>(T i, Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+    public static MemAccess<T> AtomicAddReturn<T>(T i, Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
         => AddCore(v, i, MemOrder.Full, returnNew: true, "atomic_add_return", fn, file, line);
 
-    public static ValueTask<T> AtomicAddReturnRelaxed<T>(T i, Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+    public static MemAccess<T> AtomicAddReturnRelaxed<T>(T i, Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
         => AddCore(v, i, MemOrder.Relaxed, returnNew: true, "atomic_add_return_relaxed", fn, file, line);
 
-    public static ValueTask<T> AtomicAddReturnAcquire<T>(T i, Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+    public static MemAccess<T> AtomicAddReturnAcquire<T>(T i, Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
         => AddCore(v, i, MemOrder.Acquire, returnNew: true, "atomic_add_return_acquire", fn, file, line);
 
-    public static ValueTask<T> AtomicAddReturnRelease<T>(T i, Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+    public static MemAccess<T> AtomicAddReturnRelease<T>(T i, Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
         => AddCore(v, i, MemOrder.Release, returnNew: true, "atomic_add_return_release", fn, file, line);
 
-    public static ValueTask<T> AtomicSubReturn<T>(T i, Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+    public static MemAccess<T> AtomicSubReturn<T>(T i, Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
         => AddCore(v, -i, MemOrder.Full, returnNew: true, "atomic_sub_return", fn, file, line);
 
-    public static ValueTask<T> AtomicSubReturnRelaxed<T>(T i, Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+    public static MemAccess<T> AtomicSubReturnRelaxed<T>(T i, Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
         => AddCore(v, -i, MemOrder.Relaxed, returnNew: true, "atomic_sub_return_relaxed", fn, file, line);
 
-    public static ValueTask<T> AtomicSubReturnAcquire<T>(T i, Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+    public static MemAccess<T> AtomicSubReturnAcquire<T>(T i, Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
         => AddCore(v, -i, MemOrder.Acquire, returnNew: true, "atomic_sub_return_acquire", fn, file, line);
 
-    public static ValueTask<T> AtomicSubReturnRelease<T>(T i, Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+    public static MemAccess<T> AtomicSubReturnRelease<T>(T i, Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
         => AddCore(v, -i, MemOrder.Release, returnNew: true, "atomic_sub_return_release", fn, file, line);
 
-    public static ValueTask<T> AtomicIncReturn<T>(Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+    public static MemAccess<T> AtomicIncReturn<T>(Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
         => AddCore(v, T.One, MemOrder.Full, returnNew: true, "atomic_inc_return", fn, file, line);
 
-    public static ValueTask<T> AtomicDecReturn<T>(Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+    public static MemAccess<T> AtomicDecReturn<T>(Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
         => AddCore(v, -T.One, MemOrder.Full, returnNew: true, "atomic_dec_return", fn, file, line);
 
-    public static ValueTask<T> AtomicFetchAdd<T>(T i, Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+    public static MemAccess<T> AtomicFetchAdd<T>(T i, Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
         => AddCore(v, i, MemOrder.Full, returnNew: false, "atomic_fetch_add", fn, file, line);
 
-    public static ValueTask<T> AtomicFetchAddRelaxed<T>(T i, Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+    public static MemAccess<T> AtomicFetchAddRelaxed<T>(T i, Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
         => AddCore(v, i, MemOrder.Relaxed, returnNew: false, "atomic_fetch_add_relaxed", fn, file, line);
 
-    public static ValueTask<T> AtomicFetchAddAcquire<T>(T i, Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+    public static MemAccess<T> AtomicFetchAddAcquire<T>(T i, Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
         => AddCore(v, i, MemOrder.Acquire, returnNew: false, "atomic_fetch_add_acquire", fn, file, line);
 
-    public static ValueTask<T> AtomicFetchAddRelease<T>(T i, Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+    public static MemAccess<T> AtomicFetchAddRelease<T>(T i, Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
         => AddCore(v, i, MemOrder.Release, returnNew: false, "atomic_fetch_add_release", fn, file, line);
 
-    public static ValueTask<T> AtomicFetchSub<T>(T i, Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+    public static MemAccess<T> AtomicFetchSub<T>(T i, Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
         => AddCore(v, -i, MemOrder.Full, returnNew: false, "atomic_fetch_sub", fn, file, line);
 
-    public static ValueTask<T> AtomicFetchSubRelease<T>(T i, Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+    public static MemAccess<T> AtomicFetchSubRelease<T>(T i, Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
         => AddCore(v, -i, MemOrder.Release, returnNew: false, "atomic_fetch_sub_release", fn, file, line);
 
     public static async ValueTask<bool> AtomicDecAndTest<T>(Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
@@ -317,22 +317,22 @@ public static partial class Kernel
     public static async ValueTask<bool> AtomicSubAndTest<T>(T i, Loc<T> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
         => T.IsZero(await AddCore(v, -i, MemOrder.Full, returnNew: true, "atomic_sub_and_test", fn, file, line));
 
-    public static ValueTask<T> AtomicXchg<T>(Loc<T> v, T i, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+    public static MemAccess<T> AtomicXchg<T>(Loc<T> v, T i, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
         => XchgCore(v, i, MemOrder.Full, "atomic_xchg", fn, file, line);
 
-    public static ValueTask<T> AtomicXchgAcquire<T>(Loc<T> v, T i, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+    public static MemAccess<T> AtomicXchgAcquire<T>(Loc<T> v, T i, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
         => XchgCore(v, i, MemOrder.Acquire, "atomic_xchg_acquire", fn, file, line);
 
-    public static ValueTask<T> AtomicCmpxchg<T>(Loc<T> v, T old, T @new, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+    public static MemAccess<T> AtomicCmpxchg<T>(Loc<T> v, T old, T @new, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
         => CmpxchgCore(v, old, @new, MemOrder.Full, "atomic_cmpxchg", fn, file, line);
 
-    public static ValueTask<T> AtomicCmpxchgAcquire<T>(Loc<T> v, T old, T @new, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+    public static MemAccess<T> AtomicCmpxchgAcquire<T>(Loc<T> v, T old, T @new, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
         => CmpxchgCore(v, old, @new, MemOrder.Acquire, "atomic_cmpxchg_acquire", fn, file, line);
 
-    public static ValueTask<T> AtomicCmpxchgRelease<T>(Loc<T> v, T old, T @new, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+    public static MemAccess<T> AtomicCmpxchgRelease<T>(Loc<T> v, T old, T @new, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
         => CmpxchgCore(v, old, @new, MemOrder.Release, "atomic_cmpxchg_release", fn, file, line);
 
-    public static ValueTask<T> AtomicCmpxchgRelaxed<T>(Loc<T> v, T old, T @new, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
+    public static MemAccess<T> AtomicCmpxchgRelaxed<T>(Loc<T> v, T old, T @new, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
         => CmpxchgCore(v, old, @new, MemOrder.Relaxed, "atomic_cmpxchg_relaxed", fn, file, line);
 
     public static async ValueTask<(bool Ok, T Old)> AtomicTryCmpxchg<T>(Loc<T> v, T old, T @new, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) where T : IBinaryInteger<T>
@@ -354,14 +354,14 @@ public static partial class Kernel
     }
 
     /// <summary>atomic_fetch_or_acquire(): sets the bits of <paramref name="i"/>, returns the old value.</summary>
-    public static ValueTask<int> AtomicFetchOrAcquire(int i, Loc<int> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    public static MemAccess<int> AtomicFetchOrAcquire(int i, Loc<int> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
         => SubwordCore(v, null, i, i, MemOrder.Acquire, "atomic_fetch_or_acquire", fn, file, line);
 
     /// <summary>atomic_andnot(): clears the bits of <paramref name="i"/>; no return value, so no ordering.</summary>
     public static async ValueTask AtomicAndnot(int i, Loc<int> v, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
         => await SubwordCore(v, null, i, 0, MemOrder.Relaxed, "atomic_andnot", fn, file, line);
 
-    internal static ValueTask<T> AddCore<T>(Loc<T> x, T delta, MemOrder order, bool returnNew, string op, string fn, string file, int line)
+    internal static MemAccess<T> AddCore<T>(Loc<T> x, T delta, MemOrder order, bool returnNew, string op, string fn, string file, int line)
         where T : IBinaryInteger<T>
     {
         var (ex, t) = Ctx();
@@ -471,11 +471,11 @@ public static partial class Kernel
     /// for the values the word takes; stronger than a sub-word store only in that, being an RMW,
     /// it reads the newest value and cannot become visible late.
     /// </summary>
-    public static ValueTask<int> SubwordStore(Loc<int> word, string part, int mask, int value, MemOrder order, string op,
+    public static MemAccess<int> SubwordStore(Loc<int> word, string part, int mask, int value, MemOrder order, string op,
         [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
         => SubwordCore(word, part, mask, value, order, op, fn, file, line);
 
-    private static ValueTask<int> SubwordCore(Loc<int> x, string? part, int mask, int value, MemOrder order, string op, string fn, string file, int line)
+    private static MemAccess<int> SubwordCore(Loc<int> x, string? part, int mask, int value, MemOrder order, string op, string fn, string file, int line)
     {
         var (ex, t) = Ctx();
         if (ex.Orderings != null && order >= MemOrder.Acquire)

@@ -136,6 +136,9 @@ public sealed class SimTask : INamed
     }
 
     /// <summary>Forgets what the task waited for: a store of the words only when there were some, as at most steps there were none.</summary>
+    /// <summary>The task's wait was named (<see cref="SetWait"/>) and not cleared since.</summary>
+    internal bool WaitSaid => _waitSaid;
+
     internal void ClearWait()
     {
         if (!_waitSaid)
