@@ -378,7 +378,12 @@ public sealed class Rng
         return Mix(_state);
     }
 
-    public int Next(int n) => (int)(Next() % (ulong)n);
+    /// <summary>A value below <paramref name="n"/>: the next value modulo n (a mask when n is a power of two, the same number without a 64-bit division, which the step loop felt).</summary>
+    public int Next(int n)
+    {
+        var x = Next();
+        return (n & (n - 1)) == 0 ? (int)(x & (ulong)(n - 1)) : (int)(x % (ulong)n);
+    }
 
     private static ulong Mix(ulong z)
     {

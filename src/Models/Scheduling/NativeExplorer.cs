@@ -632,17 +632,34 @@ public sealed class NativeExplorer : IExplorer
                     break;
                 }
 
-                enabled.Clear();
+                // Rebuilt in place: the set is mostly the one the last step saw, and rewriting an
+                // unchanged list (clearing it, storing each task again) costs the step loop more than
+                // comparing it does.
                 var allDone = true;
+                var count = 0;
                 for (var i = 0; i < tasks.Count; i++)
                 {
                     var t = tasks[i];
                     if (t.Done)
                         continue;
                     allDone = false;
-                    if (ex.CanRun(t))
+                    if (!ex.CanRun(t))
+                        continue;
+                    if (count < enabled.Count)
+                    {
+                        if (enabled[count] != t)
+                            enabled[count] = t;
+                    }
+                    else
+                    {
                         enabled.Add(t);
+                    }
+
+                    count++;
                 }
+
+                if (count < enabled.Count)
+                    enabled.RemoveRange(count, enabled.Count - count);
 
                 if (allDone)
                     break;
