@@ -186,64 +186,62 @@ internal abstract class ParkedStep<T>(int pool) : IValueTaskSource<T>, IValueTas
 /// </summary>
 public readonly struct MemAccess<T> : ICriticalNotifyCompletion
 {
-    private readonly ParkedStep<T>? _step;
     private readonly T _value;
-    private readonly short _version;
 
     internal MemAccess(T value)
     {
-        _step = null;
+        Step = null;
         _value = value;
-        _version = 0;
+        Version = 0;
     }
 
     internal MemAccess(ParkedStep<T> step, short version)
     {
-        _step = step;
+        Step = step;
         _value = default!;
-        _version = version;
+        Version = version;
     }
+
+    /// <summary>The parked step behind the access (null: it already ran), and the use of it this access is.</summary>
+    internal ParkedStep<T>? Step { get; }
+
+    internal short Version { get; }
 
     public MemAccess<T> GetAwaiter() => this;
 
-    public bool IsCompleted => _step == null;
+    public bool IsCompleted => Step == null;
 
-    public T GetResult() => _step == null ? _value : _step.GetResult(_version);
+    public T GetResult() => Step == null ? _value : Step.GetResult(Version);
 
-    public void OnCompleted(Action continuation) => _step!.OnCompleted(continuation);
+    public void OnCompleted(Action continuation) => Step!.OnCompleted(continuation);
 
-    public void UnsafeOnCompleted(Action continuation) => _step!.OnCompleted(continuation);
+    public void UnsafeOnCompleted(Action continuation) => Step!.OnCompleted(continuation);
 
     /// <summary>The access as a ValueTask, for code that stores, passes or returns one.</summary>
-    public ValueTask<T> AsValueTask() => _step == null ? new ValueTask<T>(_value) : new ValueTask<T>(_step, _version);
+    public ValueTask<T> AsValueTask() => Step == null ? new ValueTask<T>(_value) : new ValueTask<T>(Step, Version);
 
     public static implicit operator ValueTask<T>(MemAccess<T> access) => access.AsValueTask();
 }
 
-/// <summary>An <see cref="MemAccess{T}"/> awaited without a value (a store).</summary>
+/// <summary>A <see cref="MemAccess{T}"/> awaited without a value (a store, whose step returns true).</summary>
 public readonly struct MemAccess : ICriticalNotifyCompletion
 {
-    private readonly ParkedStep<bool>? _step;
-    private readonly short _version;
+    private readonly MemAccess<bool> _access;
 
-    internal MemAccess(ParkedStep<bool> step, short version)
-    {
-        _step = step;
-        _version = version;
-    }
+    internal MemAccess(ParkedStep<bool> step, short version) => _access = new MemAccess<bool>(step, version);
 
     public MemAccess GetAwaiter() => this;
 
-    public bool IsCompleted => _step == null;
+    public bool IsCompleted => _access.IsCompleted;
 
-    public void GetResult() => _step?.GetResult(_version);
+    public void GetResult() => _access.GetResult();
 
-    public void OnCompleted(Action continuation) => _step!.OnCompleted(continuation);
+    public void OnCompleted(Action continuation) => _access.OnCompleted(continuation);
 
-    public void UnsafeOnCompleted(Action continuation) => _step!.OnCompleted(continuation);
+    public void UnsafeOnCompleted(Action continuation) => _access.UnsafeOnCompleted(continuation);
 
     /// <summary>The access as a ValueTask, for code that stores, passes or returns one.</summary>
-    public ValueTask AsValueTask() => _step == null ? ValueTask.CompletedTask : new ValueTask(_step, _version);
+    public ValueTask AsValueTask() => _access.Step is { } step ? new ValueTask(step, _access.Version) : ValueTask.CompletedTask;
 
     public static implicit operator ValueTask(MemAccess access) => access.AsValueTask();
 }
