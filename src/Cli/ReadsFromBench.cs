@@ -5,7 +5,7 @@ using Spectre.Console;
 namespace Kmc.Cli;
 
 /// <summary>
-/// What sleep sets over a load's reads-from choice buy (Kmc.Models.Scheduling.Reduction.DporPolicy.ReadsFromSleep):
+/// What sleep sets and races over a load's reads-from choice buy (Kmc.Models.Scheduling.Reduction.DporPolicy.ReadsFromSleep):
 /// the reduced exhaustive search under lkmm (no preemption or stale bound) with the refinement and
 /// without, in one run: executions, executions stopped as already explored, verdict and CPU time.
 /// </summary>
@@ -34,7 +34,7 @@ public static class ReadsFromBench
 
     public static void Run(RunSettings defaults, double budgetSeconds, IReadOnlyList<string>? only)
     {
-        var table = new Table().AddColumns("check", "variant", "task-level sleep sets", "reads-from sleep sets",
+        var table = new Table().AddColumns("check", "variant", "task level", "reads-from (sleep sets and races)",
             "executions with/without", "CPU time with/without", "same verdict");
         foreach (var (checkName, variantName) in Targets.Where(t => only == null || only.Contains(t.Check)))
         {
@@ -54,7 +54,7 @@ public static class ReadsFromBench
         }
 
         AnsiConsole.Write(table);
-        AnsiConsole.WriteLine($"reads-from sleep sets: lkmm, no preemption or stale bound, {budgetSeconds} s per search");
+        AnsiConsole.WriteLine($"reads-from sleep sets and races: lkmm, no preemption or stale bound, {budgetSeconds} s per search");
     }
 
     private static Timed Search(Check check, Variant variant, RunSettings settings, bool readsFrom, double seconds)

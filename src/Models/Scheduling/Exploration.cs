@@ -82,10 +82,10 @@ public sealed record ExploreOptions
     public bool IncrementalRaces { get; init; } = true;
 
     /// <summary>
-    /// The reduction's sleep sets tell apart the stores a load may read (under lkmm, with an
-    /// unbounded stale bound; see <see cref="Reduction.DporPolicy.ReadsFromSleep"/>); false: a
-    /// load and a store to its location are dependent whichever store the load reads, the
-    /// reference it is tested and benchmarked against.
+    /// The reduction's sleep sets and races tell apart the stores a load may read (under lkmm,
+    /// with an unbounded stale bound; see <see cref="Reduction.DporPolicy.ReadsFromSleep"/>);
+    /// false: a load and a store to its location are dependent whichever store the load reads,
+    /// the reference it is tested and benchmarked against.
     /// </summary>
     public bool ReadsFromSleep { get; init; } = true;
 

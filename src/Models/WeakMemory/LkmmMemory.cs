@@ -366,6 +366,8 @@ public sealed class LkmmMemory(bool rmwSequences = true) : MemoryModel
             e = h.Entries[end - 1 - pick];
         }
 
+        if (fp != null && task.ActiveLoop == null)
+            fp.ReadFrom = e.Born;
         RaceRead = e.Race;
         ReadEntry = e;
         Read(ts, loc, e, acquire: order is MemOrder.Acquire or MemOrder.Full || CarriesAddressDependency<T>());

@@ -57,6 +57,23 @@ namespace Kmc.Models.Scheduling.Reduction;
 /// which s changes.
 /// </para>
 /// <para>
+/// Reads-from races (the same setting: lkmm, no stale bound). Let step s of one task write x (a
+/// store or an RMW) and a later step of another task make one store-choosing load L of x (as
+/// above) that read store w, s conflicting with it only there. If s did not make w, "s; L reads w"
+/// and "L reads w; s" reach the same state, by the argument above read the other way round (s
+/// only adds a store, which leaves w in L's window, and L changes only its own task's views).
+/// If s made w, "L; s" cannot read w, and its L reads an older store, which L's choice after s
+/// explores already. Either way the pair is no race, and L happens after s only when s made w:
+/// the load's happens-before edge is its reads-from edge, as in the reads-from equivalence of
+/// data-centric DPOR (Chalupa, Chatterjee, Pavlogiannis, Sinha, Vaidya, POPL 2018) and of GenMC.
+/// The other order stays a race: "L; s" is reversed so that L may read the store s makes (what
+/// GenMC does by a backward revisit), and there the reads-from sleep set above keeps L from
+/// reading again what it read before s. For the same reason a task asleep before a step that
+/// writes x stays asleep after another task's store-choosing load of x
+/// (<see cref="Footprint.OnlyChoiceReadConflict"/>). The step that made a store is found from the
+/// model's store count (<see cref="Footprint.StoresBefore"/>, <see cref="Footprint.ReadFrom"/>).
+/// </para>
+/// <para>
 /// Blocking: a spin-wait's condition is evaluated into the footprint of the step that ends it
 /// (a condition that reads nothing the kernel API can name makes the step untracked). When no
 /// initial of a reversed race can run at the state before the race (it was blocked there), every
@@ -97,9 +114,9 @@ public sealed class DporPolicy : ISchedulePolicy
     public DporPolicy(int staleBound = -1, bool incrementalRaces = true, DporSplit? split = null, bool readsFromSleep = true)
     {
         _budget = new StaleBudget(staleBound);
-        _races = new RaceFinder(incrementalRaces);
         _split = split;
         _readsFrom = readsFromSleep && staleBound < 0;
+        _races = new RaceFinder(incrementalRaces, _readsFrom);
     }
 
     /// <summary>The share of a split search this one explores (null: the whole tree).</summary>
@@ -108,7 +125,8 @@ public sealed class DporPolicy : ISchedulePolicy
     /// <summary>
     /// Sleep sets over (task, store read) rather than tasks: a sleeping task whose next step's one
     /// store-choosing load meets another task's store to that location wakes only for the stores
-    /// made since it fell asleep (see the class comment).
+    /// made since it fell asleep; and reads-from races: such a load after a store is no race, and
+    /// happens after the store it read only (see the class comment).
     /// </summary>
     public bool ReadsFromSleep => _readsFrom;
 
@@ -243,6 +261,7 @@ public sealed class DporPolicy : ISchedulePolicy
         }
 
         _step.Clear();
+        _step.StoresBefore = storeMark;
         if ((node.NewOnlyMask & (1UL << node.Task)) != 0)
             _step.NewStoresAfter = node.NewStoresAfter(node.Task);
         _stepIndex++;
@@ -293,7 +312,7 @@ public sealed class DporPolicy : ISchedulePolicy
         {
             if (e.Task == prev.Task)
                 return;
-            if (e.Fp.DependsOn(prev.Fp))
+            if (e.Fp.DependsOn(prev.Fp) && !(_readsFrom && e.Fp.OnlyChoiceReadConflict(prev.Fp)))
             {
                 if (!_readsFrom || !e.Fp.OnlyNewStoresConflict(prev.Fp))
                     return;

@@ -41,6 +41,16 @@ public sealed class Footprint
     /// <summary>How many of the first keys were read by the spin-wait condition the step ended (see <see cref="DporPolicy"/>).</summary>
     public int WaitKeys { get; set; }
 
+    /// <summary>
+    /// Which store the step's one store-choosing load read, as the memory model numbers its
+    /// stores (<see cref="MemoryModel.StoreCount"/> just after it was made; 0: a store made by no
+    /// step, such as the initial value); -1: not known (no such load, several, or a union).
+    /// </summary>
+    public long ReadFrom { get; set; } = -1;
+
+    /// <summary>The memory model's store count when the step started: its own stores are numbered after it.</summary>
+    public long StoresBefore { get; set; }
+
     public int Count => _count;
 
     public void Clear()
@@ -49,6 +59,8 @@ public sealed class Footprint
         WaitKeys = 0;
         Untracked = false;
         ChoiceLoads = 0;
+        ReadFrom = -1;
+        StoresBefore = 0;
         NewStoresAfter = -1;
         NewStoresBlocked = false;
     }
@@ -96,12 +108,16 @@ public sealed class Footprint
 
     public bool WritesAt(int i) => (_write[i] & Wrote) != 0;
 
+    /// <summary>The step's only access to key <paramref name="i"/> was its one store-choosing load, and which store it read is known.</summary>
+    public bool ReadsFromAt(int i) => _write[i] == ReadByChoice && ChoiceLoads == 1 && ReadFrom >= 0;
+
     /// <summary>Adds everything <paramref name="other"/> touched (a task's next step over several choice alternatives).</summary>
     public void UnionWith(Footprint other)
     {
         if (other.Untracked)
             Untracked = true;
         ChoiceLoads = Math.Max(ChoiceLoads, other.ChoiceLoads);
+        ReadFrom = -1;
         for (var i = 0; i < other._count; i++)
             Add(other._keys[i], other._write[i]);
     }
@@ -142,6 +158,32 @@ public sealed class Footprint
                 if (k != step._keys[j] || ((_write[i] | step._write[j]) & Wrote) == 0)
                     continue;
                 if (_write[i] != ReadByChoice)
+                    return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// This is a sleeping task's next step and <paramref name="step"/> one another task ran that
+    /// it depends on: is every conflict a location this step writes that <paramref name="step"/>
+    /// only read, by its one store-choosing load? Then that load read a store that is still in its
+    /// window after this step, which only adds a store: "step; this" is "this; step" with the
+    /// load reading the same store (see <see cref="DporPolicy"/>, reads-from races).
+    /// </summary>
+    public bool OnlyChoiceReadConflict(Footprint step)
+    {
+        if (Untracked || step.Untracked || step.ChoiceLoads != 1)
+            return false;
+        for (var i = 0; i < _count; i++)
+        {
+            var k = _keys[i];
+            for (var j = 0; j < step._count; j++)
+            {
+                if (k != step._keys[j] || ((_write[i] | step._write[j]) & Wrote) == 0)
+                    continue;
+                if (step._write[j] != ReadByChoice)
                     return false;
             }
         }

@@ -25,8 +25,13 @@ internal readonly record struct DporStep(int Task, Footprint Fp, int Node);
 /// step pops those entries. With <c>incremental</c> off, every execution is analysed from its
 /// first step (the reference the incremental analysis is tested against).
 /// </para>
+/// <para>
+/// With <c>readsFrom</c>, a store-choosing load races with no earlier write and happens after
+/// the step that made the store it read, not after the location's last write (reads-from races,
+/// see <see cref="DporPolicy"/>).
+/// </para>
 /// </summary>
-internal sealed class RaceFinder(bool incremental)
+internal sealed class RaceFinder(bool incremental, bool readsFrom = false)
 {
     /// <summary>The steps that touched one key, in order, and which of them wrote it.</summary>
     private sealed class KeyHistory
@@ -46,6 +51,7 @@ internal sealed class RaceFinder(bool incremental)
     private int _width;
     private readonly Stack<int[]> _pool = new();
     private readonly List<int> _candidates = new();
+    private readonly List<int> _readFrom = new();
     private readonly List<(int First, int Second)> _races = new();
 
     public bool Incremental => incremental;
@@ -82,6 +88,7 @@ internal sealed class RaceFinder(bool incremental)
         var u = ev.Task;
         var fp = ev.Fp;
         _candidates.Clear();
+        _readFrom.Clear();
         var prior = _lastOfTask[u] >= 0 ? _clocks[_lastOfTask[u]] : Array.Empty<int>();
         if (fp.Untracked)
         {
@@ -97,6 +104,14 @@ internal sealed class RaceFinder(bool incremental)
                 _candidates.Add(_lastUntracked);
             for (var k = 0; k < fp.Count; k++)
             {
+                if (readsFrom && fp.ReadsFromAt(k))
+                {
+                    // A store-choosing load: ordered after the store it read and no other.
+                    if (MakerOf(steps, j, fp.ReadFrom) is var maker and >= 0)
+                        _readFrom.Add(maker);
+                    continue;
+                }
+
                 if (!_keys.TryGetValue(fp.KeyAt(k), out var h) || h.Steps.Count == 0)
                     continue;
                 // The last write, and (for a write) every read since it.
@@ -140,11 +155,9 @@ internal sealed class RaceFinder(bool incremental)
             Array.Clear(clock);
         prior.CopyTo(clock, 0);
         foreach (var i in _candidates)
-        {
-            var ci = _clocks[i];
-            for (var w = 0; w < ci.Length; w++)
-                clock[w] = Math.Max(clock[w], ci[w]);
-        }
+            Join(clock, _clocks[i]);
+        foreach (var i in _readFrom)
+            Join(clock, _clocks[i]);
 
         _count[u]++;
         clock[u] = _count[u];
@@ -173,8 +186,41 @@ internal sealed class RaceFinder(bool incremental)
                     return true;
             }
 
+            foreach (var other in _readFrom)
+            {
+                if (other > i && HappensBefore(i, ti, _clocks[other]))
+                    return true;
+            }
+
             return false;
         }
+    }
+
+    private static void Join(int[] clock, int[] other)
+    {
+        for (var w = 0; w < other.Length; w++)
+            clock[w] = Math.Max(clock[w], other[w]);
+    }
+
+    /// <summary>The step that made the store numbered <paramref name="born"/> (-1: none before step <paramref name="j"/> did).</summary>
+    private static int MakerOf(List<DporStep> steps, int j, long born)
+    {
+        int lo = 0, hi = j - 1, found = -1;
+        while (lo <= hi)
+        {
+            var mid = (lo + hi) >>> 1;
+            if (steps[mid].Fp.StoresBefore < born)
+            {
+                found = mid;
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid - 1;
+            }
+        }
+
+        return found;
     }
 
     /// <summary>
