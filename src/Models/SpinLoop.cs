@@ -47,6 +47,20 @@ namespace Kmc.Models;
 /// end is always reported.
 /// </para>
 /// <para>
+/// Under lkmm, whose loads name the store they read, the head decides from which stores the
+/// iteration read and what is newest when the head runs, never from when it read them: an
+/// iteration without effect is dropped when any store it read is no longer the newest, whether
+/// that store was already old when read or was overwritten before the head (the execution
+/// where the overwriting store came first, and the load could read it, is explored as the race
+/// between that load and that store is reversed); otherwise it waits until some location it read
+/// has a newer newest store (a store that lands late, before the newest, gives it nothing new to
+/// read). So a load in the loop commutes with a store it did not read, as any store-choosing load
+/// does, and the reduction takes it as one (reads-from races, see
+/// <see cref="Scheduling.Reduction.DporPolicy"/>); the head's step reads the locations itself.
+/// Under sc and tso the head compares versions: a location stored to since the read (moved)
+/// makes the iteration run again.
+/// </para>
+/// <para>
 /// The partial-order reduction sees the wait as a spin-wait whose condition reads the loop's
 /// locations (the footprint of the step that ends it), so every store that could have made the
 /// iteration differ is a race reversed, as for <see cref="Kernel.SpinUntil"/>. The state cache
@@ -154,6 +168,21 @@ public sealed class SpinLoop
             return default;
         }
 
+        if (DecidesOnStores(ex))
+        {
+            // Which stores the iteration read, not when it read them: a store made between
+            // a load and the head makes the iteration stale as one made before the load does.
+            foreach (var r in _cur)
+                Scheduling.Reduction.Footprints.Read(r.Loc.Key);
+            if (ReadStale(ex))
+            {
+                ex.AbortSpinPruned();
+                throw ExecutionAbortedException.Instance;
+            }
+
+            return Wait(ex, t);
+        }
+
         if (ReadStale(ex) && !Moved())
         {
             // A repeat on a stale read: a fair execution reads the newer store, and the sibling
@@ -225,19 +254,32 @@ public sealed class SpinLoop
         _overflow = false;
     }
 
-    /// <summary>The wait's condition: some location the iteration read was stored to since it read it.</summary>
+    /// <summary>
+    /// The wait's condition: some location the iteration read was stored to since it read it
+    /// (where the model names the store a load read: its newest store is another one now).
+    /// </summary>
     private bool Changed()
     {
+        var ex = Execution.Current;
+        var byStore = DecidesOnStores(ex);
         var changed = false;
         foreach (var r in _cur)
         {
             // Every key, not the first that moved: the reduction reverses each store to them.
             Scheduling.Reduction.Footprints.Read(r.Loc.Key);
-            changed |= r.Loc.Version != r.Version;
+            changed |= byStore ? !ex.Memory.IsLatest(r.Loc, r.Entry, r.Version) : r.Loc.Version != r.Version;
         }
 
         return changed;
     }
+
+    /// <summary>
+    /// Under a model whose loads choose their store (lkmm), the head decides from which stores
+    /// the iteration read and what is newest now, never from when it read them, so a load in
+    /// the loop commutes with a store it did not read, as any store-choosing load does (the
+    /// reduction's reads-from races).
+    /// </summary>
+    private static bool DecidesOnStores(Execution ex) => ex.Memory.FootprintsLoads;
 
     /// <summary>Whether the iteration the task waits after read a store that is no longer its location's newest.</summary>
     internal bool ReadStale(Execution ex)

@@ -376,7 +376,8 @@ public sealed class NativeExplorer : IExplorer
             }
 
             // The policy moves on before another search takes its turn: it reads only this execution.
-            var more = dpor != null ? dpor.EndExecution(ex.Tasks.Count, ex.Failure != null ? Unfinished(ex) : 0) : dfs?.Advance();
+            // An execution the step bound cut ends before its other tasks' steps, as a failure does.
+            var more = dpor != null ? dpor.EndExecution(ex.Tasks.Count, ex.Failure != null || ex.StepBoundHit ? Unfinished(ex) : 0) : dfs?.Advance();
             yield return null;
             if (more == false)
             {

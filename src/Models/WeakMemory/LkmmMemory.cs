@@ -317,22 +317,16 @@ public sealed class LkmmMemory(bool rmwSequences = true) : MemoryModel
             ts.AddressDependency = null;
         }
 
-        // A load inside a marked spin loop also decides whether the loop blocks (on the
-        // location's version), which a store made before it changes: not a mere choice.
+        // A load inside a marked spin loop is a choice like any other: what the loop decides
+        // at its head from what it read depends only on which stores it read, and the step that
+        // decides reads the locations itself (SpinLoop.DecideOnEntries).
         var fp = Execution.Current.StepFootprint;
         var newAfter = -1L;
         if (fp != null)
         {
-            if (task.ActiveLoop != null)
-            {
-                fp.Read(loc.Key);
-            }
-            else
-            {
-                fp.ChoiceRead(loc.Key);
-                newAfter = fp.NewStoresAfter;
-                fp.NewStoresAfter = -1;
-            }
+            fp.ChoiceRead(loc.Key);
+            newAfter = fp.NewStoresAfter;
+            fp.NewStoresAfter = -1;
         }
 
         // A load of a location the task has promised reads a store older than the promise.
@@ -366,7 +360,7 @@ public sealed class LkmmMemory(bool rmwSequences = true) : MemoryModel
             e = h.Entries[end - 1 - pick];
         }
 
-        if (fp != null && task.ActiveLoop == null)
+        if (fp != null)
             fp.ReadFrom = e.Born;
         RaceRead = e.Race;
         ReadEntry = e;

@@ -33,8 +33,8 @@ namespace Kmc.Models.Scheduling.Reduction;
 /// reads is one transition per store it may read, as in the reads-from view of Abdulla, Atig,
 /// Jonsson and Ngo ("Optimal stateless model checking under the release-acquire semantics",
 /// OOPSLA 2018) and GenMC/TruSt (Kokologiannakis, Marmanis, Gladstein and Vafeiadis, POPL 2022).
-/// Let task A's next step make one such load L of x (a non-RMW load outside a marked spin loop,
-/// the only store-choosing load on each path of the step: <see cref="Footprint.ChoiceRead"/>), and
+/// Let task A's next step make one such load L of x (a non-RMW load, in a marked spin loop or
+/// not, the only store-choosing load on each path of the step: <see cref="Footprint.ChoiceRead"/>), and
 /// let another task's step s depend on it only by adding stores to x (s writes x, and nothing
 /// else of A's step is written by s, nor anything s touches written by A's step). For a store w
 /// of x that was already there, "L reads w; s" and "s; L reads w" reach the same state: L changes
@@ -52,9 +52,10 @@ namespace Kmc.Models.Scheduling.Reduction;
 /// task-level search; only the sleep sets are finer, and each step they let sleep commutes with
 /// everything run since it was explored. The stale bound counts non-SC reads, which this
 /// reordering changes (the read's distance from the newest store), so with a stale bound the
-/// sleep sets stay at task level. Spin-wait exits and loads in a marked spin loop stay plain
-/// reads: whether the loop waits afterwards depends on the location's version when it read,
-/// which s changes.
+/// sleep sets stay at task level. Spin-wait exits stay plain reads: whether the wait ends
+/// depends on what is newest when it is tried. A load in a marked spin loop is a store-choosing
+/// load: the loop's head decides from which stores its iteration read and reads the locations
+/// itself in its own step (<see cref="SpinLoop"/>).
 /// </para>
 /// <para>
 /// Reads-from races (the same setting: lkmm, no stale bound). Let step s of one task write x (a
@@ -361,7 +362,7 @@ public sealed class DporPolicy : ISchedulePolicy
 
     /// <summary>Ends an execution: finds its races, adds backtrack points, and moves to the next unexplored execution; false when done.</summary>
     /// <param name="taskCount">the tasks the execution had</param>
-    /// <param name="cutByFailure">the tasks (a bit per id) that had steps left when a failure ended the execution (0: it was not cut by a failure)</param>
+    /// <param name="cutByFailure">the tasks (a bit per id) that had steps left when a failure or the step bound ended the execution (0: it ran to its end)</param>
     public bool EndExecution(int taskCount, ulong cutByFailure = 0)
     {
         // The steps of the shared prefix were added to their nodes' Taken by an earlier execution.

@@ -1,0 +1,175 @@
+using Kmc.Models;
+using Kmc.Models.Scheduling;
+using Xunit.Abstractions;
+
+namespace Kmc.Tests;
+
+/// <summary>
+/// Marked spin loops (<see cref="SpinLoop"/>) under lkmm on generated programs: three tasks of
+/// stores, loads, RMWs, full barriers and retry loops over two locations, among them loops whose
+/// first load is not their last (a second location read, or a cmpxchg retry), so the head
+/// decides in a later step than the load. Under lkmm a load in a loop is a store-choosing read
+/// for the reduction like any other (reads-from races), because the head decides only from which
+/// stores its iteration read. Two differential tests: the loops pruned against the loops run as
+/// written, and the reduced search against the unreduced one.
+/// </summary>
+public class SpinLoopProgramTests(ITestOutputHelper output)
+{
+    private enum Op { Write, Read, Xchg, Mb, LoopUntilNonZero, LoopReadingBoth, CmpxchgRetry }
+
+    /// <summary>Past this many executions the reference search of a program is not waited for (the program is skipped).</summary>
+    private const int Budget = 30_000;
+
+    private static (Op Op, int Loc)[][] Generate(int seed) => GeneratedPrograms.Generate<Op>(seed, (t, rng) => t == 2 ? 1 : 1 + rng.Next(2));
+
+    private static bool HasLoop((Op Op, int Loc)[][] program) =>
+        program.Any(t => t.Any(o => o.Op is Op.LoopUntilNonZero or Op.LoopReadingBoth or Op.CmpxchgRetry));
+
+    private static HashSet<string>? Outcomes((Op Op, int Loc)[][] program, ExploreOptions options, out ExplorationResult result)
+    {
+        var seen = new HashSet<string>();
+        return GeneratedPrograms.Outcomes(GeneratedPrograms.Build(program, seen, () => Run), seen, options, out result, Budget);
+    }
+
+    private static async ValueTask Run(Op op, Loc<int> x, GeneratedPrograms.TaskState task)
+    {
+        var other = ReferenceEquals(task.Locs[0], x) ? task.Locs[1] : task.Locs[0];
+        switch (op)
+        {
+            case Op.Write: await Kernel.WriteOnce(x, task.NextValue()); break;
+            case Op.Read: task.Reads.Add(await Kernel.ReadOnce(x)); break;
+            case Op.Xchg: task.Reads.Add(await Kernel.Xchg(x, task.NextValue())); break;
+            case Op.Mb: await Kernel.SmpMb(); break;
+            case Op.LoopUntilNonZero:
+            {
+                var loop = Kernel.SpinLoop("until nonzero");
+                int v;
+                while (true)
+                {
+                    await loop.Head();
+                    v = await Kernel.ReadOnce(x);
+                    if (v != 0)
+                        break;
+                }
+
+                task.Reads.Add(v);
+                break;
+            }
+            case Op.LoopReadingBoth:
+            {
+                var loop = Kernel.SpinLoop("until nonzero, reading both");
+                int v, w;
+                while (true)
+                {
+                    await loop.Head();
+                    v = await Kernel.ReadOnce(x);
+                    w = await Kernel.ReadOnce(other);
+                    if (v != 0)
+                        break;
+                }
+
+                task.Reads.Add(v);
+                task.Reads.Add(300 + w);
+                break;
+            }
+            case Op.CmpxchgRetry:
+            {
+                // The classic read-then-cmpxchg retry: a stale read makes the cmpxchg fail.
+                var loop = Kernel.SpinLoop("cmpxchg retry");
+                int old;
+                while (true)
+                {
+                    await loop.Head();
+                    old = await Kernel.ReadOnce(x);
+                    if (await Kernel.Cmpxchg(x, old, old + 5) == old)
+                        break;
+                }
+
+                task.Reads.Add(500 + old);
+                break;
+            }
+        }
+    }
+
+    [Fact]
+    public void Pruning_the_loops_loses_no_outcome_of_running_them_as_written()
+    {
+        // A stale bound, so that a loop run as written re-reads a stale store only so often, and
+        // no partial-order reduction, whose races a loop cut at the step bound hides.
+        var options = ReductionTests.UnboundedDfs("lkmm", staleBound: 1) with { MaxSteps = 12, Reduction = false };
+        var programs = GeneratedPrograms.Count("KMC_SPIN_LOOP_PROGRAMS");
+        int compared = 0, skipped = 0, pruning = 0;
+        var mismatches = new List<string>();
+        for (var seed = 0; seed < programs; seed++)
+        {
+            // One operation per task: run as written and unreduced, longer programs spin past any budget.
+            var program = GeneratedPrograms.Generate<Op>(seed, (_, _) => 1);
+            if (!HasLoop(program))
+                continue;
+            var name = $"program {seed}: {GeneratedPrograms.Show(program)}";
+            var asWritten = Outcomes(program, options with { SpinPruning = false }, out _);
+            if (asWritten == null)
+            {
+                skipped++;
+                continue;
+            }
+
+            var pruned = Outcomes(program, options, out var prunedResult);
+            Assert.NotNull(pruned);
+            compared++;
+            if (prunedResult.SpinPruned > 0)
+                pruning++;
+            // Pruning only drops executions, so it cannot add an outcome; but it names a loop
+            // nothing ends (a Hang) where, run as written, the loop meets the step bound, which
+            // also cuts some executions before their end. So one way: nothing run as written finds is lost.
+            if (!asWritten.IsSubsetOf(pruned))
+                mismatches.Add($"{name}: missing [{string.Join("; ", asWritten.Except(pruned))}]");
+        }
+
+        output.WriteLine($"lkmm: {compared} programs with a loop compared ({pruning} where pruning dropped executions), {skipped} skipped");
+        foreach (var m in mismatches)
+            output.WriteLine(m);
+        Assert.Empty(mismatches);
+        Assert.True(compared >= 15 && pruning >= 5, $"{compared} compared, {pruning} pruned");
+    }
+
+    [Fact]
+    public void The_reduced_search_reaches_the_outcomes_of_the_unreduced_one()
+    {
+        var options = ReductionTests.UnboundedDfs("lkmm", staleBound: -1);
+        var programs = GeneratedPrograms.Count("KMC_SPIN_LOOP_PROGRAMS");
+        int compared = 0, skipped = 0, fewer = 0;
+        var mismatches = new List<string>();
+        for (var seed = 0; seed < programs; seed++)
+        {
+            var program = Generate(seed);
+            if (!HasLoop(program))
+                continue;
+            var name = $"program {seed}: {GeneratedPrograms.Show(program)}";
+            var all = Outcomes(program, options with { Reduction = false }, out var fullResult);
+            if (all == null)
+            {
+                skipped++;
+                continue;
+            }
+
+            var taskLevel = Outcomes(program, options with { ReadsFromSleep = false }, out var taskResult);
+            var readsFrom = Outcomes(program, options, out var rfResult);
+            Assert.True(taskResult.Reduced && rfResult.Reduced, name);
+            compared++;
+            if (rfResult.Executions < taskResult.Executions)
+                fewer++;
+            if (!all.SetEquals(taskLevel!))
+                mismatches.Add($"{name}: task level: missing [{string.Join("; ", all.Except(taskLevel!))}], extra [{string.Join("; ", taskLevel!.Except(all))}]");
+            if (!all.SetEquals(readsFrom!))
+                mismatches.Add($"{name}: reads-from: missing [{string.Join("; ", all.Except(readsFrom!))}], extra [{string.Join("; ", readsFrom!.Except(all))}]");
+            output.WriteLine($"{name}: {fullResult.Executions} unreduced, {taskResult.Executions} task level, {rfResult.Executions} reads-from");
+        }
+
+        output.WriteLine($"lkmm: {compared} programs with a loop compared ({fewer} with fewer executions over reads-from), {skipped} skipped");
+        foreach (var m in mismatches)
+            output.WriteLine(m);
+        Assert.Empty(mismatches);
+        Assert.True(compared >= 15 && fewer >= 5, $"{compared} compared, {fewer} with fewer executions");
+    }
+}
