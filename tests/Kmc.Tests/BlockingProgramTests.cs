@@ -46,21 +46,7 @@ public class BlockingProgramTests(ITestOutputHelper output)
                 task.Reads.Add(await Kernel.ReadOnce(x));
                 break;
             case Op.CondLoadAcquire: task.Reads.Add(await Kernel.SmpCondLoadAcquire(x, v => v != 0)); break;
-            case Op.LoopUntilNonZero:
-            {
-                var loop = Kernel.SpinLoop("until nonzero");
-                int v;
-                while (true)
-                {
-                    await loop.Head();
-                    v = await Kernel.ReadOnce(x);
-                    if (v != 0)
-                        break;
-                }
-
-                task.Reads.Add(v);
-                break;
-            }
+            case Op.LoopUntilNonZero: task.Reads.Add((await GeneratedPrograms.LoopUntilNonZero(x)).Value); break;
             case Op.LockedIncrement:
                 await Kernel.SpinLock(lk);
                 var c = await Kernel.ReadOnce(counter);

@@ -53,6 +53,24 @@ internal static class GeneratedPrograms
         return seen;
     }
 
+    /// <summary>
+    /// A marked retry loop (<see cref="SpinLoop"/>) that re-reads <paramref name="x"/> until it is
+    /// not zero, and each time round after it <paramref name="alsoRead"/>, if any (then the head
+    /// decides in a later step than the load of x): the values its last iteration read.
+    /// </summary>
+    public static async ValueTask<(int Value, int Also)> LoopUntilNonZero(Loc<int> x, Loc<int>? alsoRead = null)
+    {
+        var loop = Kernel.SpinLoop(alsoRead is null ? "until nonzero" : "until nonzero, reading both");
+        while (true)
+        {
+            await loop.Head();
+            var v = await Kernel.ReadOnce(x);
+            var w = alsoRead is null ? 0 : await Kernel.ReadOnce(alsoRead);
+            if (v != 0)
+                return (v, w);
+        }
+    }
+
     public static string Show<TOp>((TOp Op, int Loc)[][] program) where TOp : struct, Enum =>
         string.Join(" || ", program.Select(t => string.Join("; ", t.Select(o => $"{o.Op} {(o.Loc == 0 ? 'x' : 'y')}"))));
 

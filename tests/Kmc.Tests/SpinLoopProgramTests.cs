@@ -40,34 +40,10 @@ public class SpinLoopProgramTests(ITestOutputHelper output)
             case Op.Read: task.Reads.Add(await Kernel.ReadOnce(x)); break;
             case Op.Xchg: task.Reads.Add(await Kernel.Xchg(x, task.NextValue())); break;
             case Op.Mb: await Kernel.SmpMb(); break;
-            case Op.LoopUntilNonZero:
-            {
-                var loop = Kernel.SpinLoop("until nonzero");
-                int v;
-                while (true)
-                {
-                    await loop.Head();
-                    v = await Kernel.ReadOnce(x);
-                    if (v != 0)
-                        break;
-                }
-
-                task.Reads.Add(v);
-                break;
-            }
+            case Op.LoopUntilNonZero: task.Reads.Add((await GeneratedPrograms.LoopUntilNonZero(x)).Value); break;
             case Op.LoopReadingBoth:
             {
-                var loop = Kernel.SpinLoop("until nonzero, reading both");
-                int v, w;
-                while (true)
-                {
-                    await loop.Head();
-                    v = await Kernel.ReadOnce(x);
-                    w = await Kernel.ReadOnce(other);
-                    if (v != 0)
-                        break;
-                }
-
+                var (v, w) = await GeneratedPrograms.LoopUntilNonZero(x, alsoRead: other);
                 task.Reads.Add(v);
                 task.Reads.Add(300 + w);
                 break;

@@ -146,24 +146,7 @@ public sealed class Footprint
     /// this step only reads, by its one store-choosing load? Then reading any store that was
     /// there before commutes with <paramref name="step"/> (see <see cref="ReadsFromSleep"/>).
     /// </summary>
-    public bool OnlyNewStoresConflict(Footprint step)
-    {
-        if (Untracked || step.Untracked || ChoiceLoads != 1)
-            return false;
-        for (var i = 0; i < _count; i++)
-        {
-            var k = _keys[i];
-            for (var j = 0; j < step._count; j++)
-            {
-                if (k != step._keys[j] || ((_write[i] | step._write[j]) & Wrote) == 0)
-                    continue;
-                if (_write[i] != ReadByChoice)
-                    return false;
-            }
-        }
-
-        return true;
-    }
+    public bool OnlyNewStoresConflict(Footprint step) => ChoiceLoads == 1 && EveryConflictIsChoiceRead(step, byStep: false);
 
     /// <summary>
     /// This is a sleeping task's next step and <paramref name="step"/> one another task ran that
@@ -172,9 +155,12 @@ public sealed class Footprint
     /// window after this step, which only adds a store: "step; this" is "this; step" with the
     /// load reading the same store (see <see cref="DporPolicy"/>, reads-from races).
     /// </summary>
-    public bool OnlyChoiceReadConflict(Footprint step)
+    public bool OnlyChoiceReadConflict(Footprint step) => step.ChoiceLoads == 1 && EveryConflictIsChoiceRead(step, byStep: true);
+
+    /// <summary>Is every key this step and <paramref name="step"/> conflict on one that only a store-choosing load touched, on the side named?</summary>
+    private bool EveryConflictIsChoiceRead(Footprint step, bool byStep)
     {
-        if (Untracked || step.Untracked || step.ChoiceLoads != 1)
+        if (Untracked || step.Untracked)
             return false;
         for (var i = 0; i < _count; i++)
         {
@@ -183,7 +169,7 @@ public sealed class Footprint
             {
                 if (k != step._keys[j] || ((_write[i] | step._write[j]) & Wrote) == 0)
                     continue;
-                if (step._write[j] != ReadByChoice)
+                if ((byStep ? step._write[j] : _write[i]) != ReadByChoice)
                     return false;
             }
         }
