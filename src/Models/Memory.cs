@@ -184,7 +184,8 @@ public abstract class MemoryModel
 
     /// <summary>
     /// A non-RMW <see cref="Load{T}"/> records its location in the step's footprint itself, as a
-    /// store-choosing read where it is one (<see cref="Scheduling.Reduction.Footprint.ChoiceRead"/>).
+    /// store-choosing read where it is one (<see cref="Scheduling.Reduction.Footprint.ChoiceRead"/>);
+    /// a marked spin loop's head then decides from the stores its iteration read (<see cref="SpinLoop"/>).
     /// </summary>
     internal virtual bool FootprintsLoads => false;
 

@@ -168,22 +168,17 @@ public sealed class SpinLoop
             return default;
         }
 
-        if (DecidesOnStores(ex))
+        // Under lkmm, which stores the iteration read, not when it read them: a store made
+        // between a load and the head makes the iteration stale as one made before the load
+        // does, and the head's step reads the locations to say so.
+        var byStore = DecidesOnStores(ex);
+        if (byStore)
         {
-            // Which stores the iteration read, not when it read them: a store made between
-            // a load and the head makes the iteration stale as one made before the load does.
             foreach (var r in _cur)
                 Scheduling.Reduction.Footprints.Read(r.Loc.Key);
-            if (ReadStale(ex))
-            {
-                ex.AbortSpinPruned();
-                throw ExecutionAbortedException.Instance;
-            }
-
-            return Wait(ex, t);
         }
 
-        if (ReadStale(ex) && !Moved())
+        if (ReadStale(ex) && (byStore || !Moved()))
         {
             // A repeat on a stale read: a fair execution reads the newer store, and the sibling
             // whose iteration read it is explored; waiting here would only run the rest of the

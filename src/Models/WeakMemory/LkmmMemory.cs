@@ -319,7 +319,7 @@ public sealed class LkmmMemory(bool rmwSequences = true) : MemoryModel
 
         // A load inside a marked spin loop is a choice like any other: what the loop decides
         // at its head from what it read depends only on which stores it read, and the step that
-        // decides reads the locations itself (SpinLoop.DecideOnEntries).
+        // decides reads the locations itself (SpinLoop.DecidesOnStores).
         var fp = Execution.Current.StepFootprint;
         var newAfter = -1L;
         if (fp != null)
