@@ -78,6 +78,27 @@ public sealed record ExecutionOptions
     public bool SpinPruning { get; init; } = true;
 
     /// <summary>
+    /// <para>
+    /// A task that looked at its spin's condition, found it false and waited (a marked spin loop's
+    /// iteration without effect, <see cref="SpinLoop"/>; the first look of
+    /// <see cref="Kernel.SpinUntilOrGiveUp"/>) ends the execution when it is woken, instead of
+    /// running on: the await rule of GenMC's spin-assume (Kokologiannakis, Ren, Vafeiadis, FMCAD
+    /// 2021), where a failed await iteration blocks its execution and a later store to what it
+    /// read is a revisit.
+    /// </para>
+    /// <para>
+    /// Why nothing is lost: the look changed nothing but the task's own view (an iteration without
+    /// effect), and the store s that woke the task came after it and wrote a location it read, so
+    /// the look and s race, and the exhaustive search also runs s before the look. There the look
+    /// sees what the woken task would see now, from a view no larger, so every continuation of
+    /// this execution is a continuation of that one. A task never woken is still a hang. Only
+    /// for a search that explores every order of such a pair: the exhaustive search with no
+    /// preemption bound (a bounded search may not afford s before the look) and no stale bound.
+    /// </para>
+    /// </summary>
+    public bool PruneWokenSpins { get; init; }
+
+    /// <summary>
     /// Honour a scenario's <see cref="Execution.Symmetric"/> declaration (only the reduced
     /// exhaustive search sets it: see <see cref="TaskSymmetry"/>).
     /// </summary>
@@ -154,6 +175,7 @@ public sealed class Execution
         Invariants = null;
         Redundant = false;
         SpinPruned = false;
+        SpinWoken = false;
         SymmetryCovered = false;
         Symmetry = null;
         DeclaredSymmetric = null;
@@ -770,6 +792,27 @@ public sealed class Execution
 
     /// <summary>Spin loops block a repeated zero-effect iteration (<see cref="ExecutionOptions.SpinPruning"/>).</summary>
     internal bool SpinPruning => Options.SpinPruning;
+
+    /// <summary>
+    /// A task that had seen its spin's condition false and waited was woken (see
+    /// <see cref="ExecutionOptions.PruneWokenSpins"/>): the execution in which the store that woke
+    /// it came before that look is explored as a race reversed, so this one is abandoned (neither
+    /// a pass nor a failure).
+    /// </summary>
+    public bool SpinWoken { get; private set; }
+
+    /// <summary>
+    /// The running task was woken from a spin it waited in after seeing its condition false: ends
+    /// the execution as <see cref="SpinWoken"/> when the search prunes such wakes, else returns.
+    /// </summary>
+    internal void WokenFromSpin()
+    {
+        if (!Options.PruneWokenSpins)
+            return;
+        SpinWoken = true;
+        Aborted = true;
+        throw ExecutionAbortedException.Instance;
+    }
 
     /// <summary>
     /// The running task (if any) did something a spin iteration must not do to be a no-op: see

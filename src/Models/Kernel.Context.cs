@@ -148,6 +148,8 @@ public static partial class Kernel
         }
 
         await ex.Point(t, cond, what, new WaitSite(fn, file, line));
+        // The look above saw the condition false: the store that made it true races with it.
+        ex.WokenFromSpin();
         ex.Record(t, "spin until", what, "true", fn, file, line);
         return true;
     }

@@ -190,6 +190,18 @@ public sealed class SpinLoop
         return Wait(ex, t);
     }
 
+    /// <summary>
+    /// cpu_relax() at the end of an iteration, with what can make the next iteration differ.
+    /// Where the loop's rule runs (spin pruning), nothing: the head makes the task wait after an
+    /// iteration without effect until a location it read is stored to, and the search treats
+    /// that iteration's loads as loads (a wait on the newest values here would be one more
+    /// look for the reduction to order against every store). Elsewhere (the Coyote driver, the
+    /// state cache, --no-spin-pruning) a spin-wait until <paramref name="canChange"/> holds, so a
+    /// loop nothing can end is still a hang there rather than a run cut at the step bound.
+    /// </summary>
+    public ValueTask Relax(Func<bool> canChange, string what, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) =>
+        Execution.Current.SpinPruning ? default : Kernel.SpinUntil(canChange, what, fn, file, line);
+
     /// <summary>Some location the iteration read was stored to since (no footprint: the task itself asks).</summary>
     private bool Moved()
     {
@@ -241,6 +253,7 @@ public sealed class SpinLoop
             t.SpinWait = null;
         }
 
+        ex.WokenFromSpin();
         if (ex.Recording)
             ex.Record(t, "spin loop", _what, "a location its last iteration read was stored to: iterates again", _fn, _file, _line);
         // The iteration to come is compared with the one that repeated (whose reads are _prev's).

@@ -164,6 +164,7 @@ public static class CheckRunner
             StepBoundHits = results.Sum(r => r.StepBoundHits),
             SleepBlocked = results.Sum(r => r.SleepBlocked),
             SpinPruned = results.Sum(r => r.SpinPruned),
+            SpinWoken = results.Sum(r => r.SpinWoken),
             Symmetry = results.Select(r => r.Symmetry).FirstOrDefault(d => d != null),
             SymmetryCovered = results.Sum(r => r.SymmetryCovered),
             Exhausted = exhausted,

@@ -15,7 +15,7 @@ namespace Kmc.Tests;
 /// </summary>
 public class SpinLoopProgramTests(ITestOutputHelper output)
 {
-    private enum Op { Write, Read, Xchg, Mb, LoopUntilNonZero, LoopReadingBoth, CmpxchgRetry }
+    private enum Op { Write, Read, Xchg, Mb, LoopUntilNonZero, LoopReadingBoth, CmpxchgRetry, SpinOrGiveUp }
 
     /// <summary>Past this many executions the reference search of a program is not waited for (the program is skipped).</summary>
     private const int Budget = 30_000;
@@ -23,7 +23,7 @@ public class SpinLoopProgramTests(ITestOutputHelper output)
     private static (Op Op, int Loc)[][] Generate(int seed) => GeneratedPrograms.Generate<Op>(seed, (t, rng) => t == 2 ? 1 : 1 + rng.Next(2));
 
     private static bool HasLoop((Op Op, int Loc)[][] program) =>
-        program.Any(t => t.Any(o => o.Op is Op.LoopUntilNonZero or Op.LoopReadingBoth or Op.CmpxchgRetry));
+        program.Any(t => t.Any(o => o.Op is Op.LoopUntilNonZero or Op.LoopReadingBoth or Op.CmpxchgRetry or Op.SpinOrGiveUp));
 
     private static HashSet<string>? Outcomes((Op Op, int Loc)[][] program, ExploreOptions options, out ExplorationResult result)
     {
@@ -64,6 +64,10 @@ public class SpinLoopProgramTests(ITestOutputHelper output)
                 task.Reads.Add(500 + old);
                 break;
             }
+            case Op.SpinOrGiveUp:
+                // A spin that may give up once it has seen its condition false (need_resched()).
+                task.Reads.Add(await Kernel.SpinUntilOrGiveUp(() => x.Peek() != 0, "x != 0") ? 701 : 700);
+                break;
         }
     }
 
@@ -114,7 +118,7 @@ public class SpinLoopProgramTests(ITestOutputHelper output)
     {
         var options = ReductionTests.UnboundedDfs("lkmm", staleBound: -1);
         var programs = GeneratedPrograms.Count("KMC_SPIN_LOOP_PROGRAMS");
-        int compared = 0, skipped = 0, fewer = 0;
+        int compared = 0, skipped = 0, fewer = 0, woken = 0;
         var mismatches = new List<string>();
         for (var seed = 0; seed < programs; seed++)
         {
@@ -122,7 +126,8 @@ public class SpinLoopProgramTests(ITestOutputHelper output)
             if (!HasLoop(program))
                 continue;
             var name = $"program {seed}: {GeneratedPrograms.Show(program)}";
-            var all = Outcomes(program, options with { Reduction = false }, out var fullResult);
+            // The reference runs every woken spin on (the reduced searches end those executions).
+            var all = Outcomes(program, options with { Reduction = false, WokenSpinPruning = false }, out var fullResult);
             if (all == null)
             {
                 skipped++;
@@ -135,6 +140,8 @@ public class SpinLoopProgramTests(ITestOutputHelper output)
             compared++;
             if (rfResult.Executions < taskResult.Executions)
                 fewer++;
+            if (rfResult.SpinWoken > 0)
+                woken++;
             if (!all.SetEquals(taskLevel!))
                 mismatches.Add($"{name}: task level: missing [{string.Join("; ", all.Except(taskLevel!))}], extra [{string.Join("; ", taskLevel!.Except(all))}]");
             if (!all.SetEquals(readsFrom!))
@@ -142,10 +149,50 @@ public class SpinLoopProgramTests(ITestOutputHelper output)
             output.WriteLine($"{name}: {fullResult.Executions} unreduced, {taskResult.Executions} task level, {rfResult.Executions} reads-from");
         }
 
-        output.WriteLine($"lkmm: {compared} programs with a loop compared ({fewer} with fewer executions over reads-from), {skipped} skipped");
+        output.WriteLine($"lkmm: {compared} programs with a loop compared ({fewer} with fewer executions over reads-from, {woken} ending woken spins), {skipped} skipped");
         foreach (var m in mismatches)
             output.WriteLine(m);
         Assert.Empty(mismatches);
-        Assert.True(compared >= 15 && fewer >= 5, $"{compared} compared, {fewer} with fewer executions");
+        Assert.True(compared >= 15 && fewer >= 5 && woken >= 5, $"{compared} compared, {fewer} with fewer executions, {woken} ending woken spins");
+    }
+
+    [Theory]
+    [InlineData("sc")]
+    [InlineData("tso")]
+    [InlineData("lkmm")]
+    public void Ending_woken_spins_loses_no_outcome(string model)
+    {
+        // Unreduced on both sides, so only the woken-spin rule differs (see ExecutionOptions.PruneWokenSpins).
+        var options = ReductionTests.UnboundedDfs(model, staleBound: -1) with { Reduction = false };
+        var programs = GeneratedPrograms.Count("KMC_SPIN_LOOP_PROGRAMS");
+        int compared = 0, skipped = 0, woken = 0;
+        var mismatches = new List<string>();
+        for (var seed = 0; seed < programs; seed++)
+        {
+            var program = Generate(seed);
+            if (!HasLoop(program))
+                continue;
+            var name = $"program {seed}: {GeneratedPrograms.Show(program)}";
+            var runOn = Outcomes(program, options with { WokenSpinPruning = false }, out _);
+            if (runOn == null)
+            {
+                skipped++;
+                continue;
+            }
+
+            var ended = Outcomes(program, options, out var endedResult);
+            Assert.NotNull(ended);
+            compared++;
+            if (endedResult.SpinWoken > 0)
+                woken++;
+            if (!runOn.SetEquals(ended))
+                mismatches.Add($"{name}: missing [{string.Join("; ", runOn.Except(ended))}], extra [{string.Join("; ", ended.Except(runOn))}]");
+        }
+
+        output.WriteLine($"{model}: {compared} programs with a spin compared ({woken} ending woken spins), {skipped} skipped");
+        foreach (var m in mismatches)
+            output.WriteLine(m);
+        Assert.Empty(mismatches);
+        Assert.True(compared >= 15 && woken >= 5, $"{compared} compared, {woken} ending woken spins");
     }
 }

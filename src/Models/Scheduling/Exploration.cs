@@ -96,6 +96,13 @@ public sealed record ExploreOptions
     public bool SpinPruning { get; init; } = true;
 
     /// <summary>
+    /// Exhaustive search with no preemption or stale bound: a task woken from a spin it waited in
+    /// after seeing its condition false ends the execution (<see cref="ExecutionOptions.PruneWokenSpins"/>);
+    /// false: it runs on, the reference this is tested against.
+    /// </summary>
+    public bool WokenSpinPruning { get; init; } = true;
+
+    /// <summary>
     /// Exhaustive search with partial-order reduction: honour a scenario's declared task symmetry
     /// (<see cref="Execution.Symmetric"/>, <see cref="TaskSymmetry"/>). Ignored by the other searches.
     /// </summary>
@@ -267,6 +274,17 @@ public sealed record ExplorationResult
     public long SpinPruned { get; init; }
 
     /// <summary>
+    /// Executions abandoned when a task that had seen its spin's condition false was woken
+    /// (<see cref="Execution.SpinWoken"/>): the execution with the waking store first is explored.
+    /// </summary>
+    public long SpinWoken { get; init; }
+
+    /// <summary>What the spin rules abandoned, for a verdict (empty: nothing).</summary>
+    private string SpinsStopped =>
+        (SpinPruned > 0 ? $", {SpinPruned} stopped early: repeated zero-effect spin iteration on a stale read" : "")
+        + (SpinWoken > 0 ? $", {SpinWoken} stopped early: a spin woken after a look without effect (the waking store is explored before the look)" : "");
+
+    /// <summary>
     /// The search honoured a declared task symmetry (<see cref="TaskSymmetry"/>): what it was; a
     /// failing schedule replays only with it (null: none was declared, or the search ignored it).
     /// </summary>
@@ -318,8 +336,7 @@ public sealed record ExplorationResult
             var kind = Complete ? "verified (complete)" : "bounded";
             var redundant = SleepBlocked > 0 ? $", {SleepBlocked} of them stopped early as already explored"
                 : CachePruned > 0 ? $", {CachePruned} of them stopped at a state seen before" : "";
-            if (SpinPruned > 0)
-                redundant += $", {SpinPruned} stopped early: repeated zero-effect spin iteration on a stale read";
+            redundant += SpinsStopped;
             if (SymmetryCovered > 0)
                 redundant += $", {SymmetryCovered} stopped early as a renaming of the interchangeable tasks";
             return $"no failure in all {Executions} executions within the bounds{(Bounds != null ? $" ({Bounds})" : "")}{bounded}{redundant}: {kind}";
@@ -327,8 +344,7 @@ public sealed record ExplorationResult
         var estimate = EstimateText is { } est ? $"; the unreduced tree within the bounds has an estimated {est} executions (Knuth)" : "";
         // An exhaustive search stopped before its end knows nothing about the rest.
         var unknown = Bounds != null ? ": unknown" : "";
-        var spins = SpinPruned > 0 ? $", {SpinPruned} stopped early: repeated zero-effect spin iteration on a stale read" : "";
-        return $"no failure in {Executions} executions{(TimedOut ? " (time limit)" : "")}{bounded}{spins}{estimate}{unknown}";
+        return $"no failure in {Executions} executions{(TimedOut ? " (time limit)" : "")}{bounded}{SpinsStopped}{estimate}{unknown}";
     }
 }
 

@@ -213,6 +213,7 @@ public sealed class NativeExplorer : IExplorer
         long totalSteps = 0;
         var stepBoundHits = 0;
         var spinPruned = 0L;
+        var spinWoken = 0L;
         var symmetryCovered = 0L;
         string? symmetry = null;
         var symmetryOrdered = false;
@@ -326,6 +327,8 @@ public sealed class NativeExplorer : IExplorer
                 stepBoundHits++;
             if (ex.SpinPruned)
                 spinPruned++;
+            if (ex.SpinWoken)
+                spinWoken++;
             if (ex.SymmetryCovered)
                 symmetryCovered++;
             if (ex.Symmetry is { } declared)
@@ -342,7 +345,7 @@ public sealed class NativeExplorer : IExplorer
             {
                 if (ex.Failure != null)
                     outcomes.Add($"{ex.Failure.Kind} at {Path.GetFileName(ex.Failure.Location)}");
-                else if (!ex.Redundant && !ex.StepBoundHit && !ex.SpinPruned)
+                else if (!ex.Redundant && !ex.StepBoundHit && !ex.SpinPruned && !ex.SpinWoken)
                     outcomes.Add(FinalState(ex));
             }
             else if (ex.Failure != null)
@@ -365,6 +368,7 @@ public sealed class NativeExplorer : IExplorer
                     CachePruned = cache?.Pruned ?? 0,
                     SleepBlocked = dpor?.SleepBlocked ?? 0,
                     SpinPruned = spinPruned,
+                    SpinWoken = spinWoken,
                     Symmetry = symmetry,
                     SymmetryCovered = symmetryCovered,
                     Elapsed = watch.Elapsed,
@@ -377,7 +381,7 @@ public sealed class NativeExplorer : IExplorer
 
             // The policy moves on before another search takes its turn: it reads only this execution.
             // An execution the step bound cut ends before its other tasks' steps, as a failure does.
-            var more = dpor != null ? dpor.EndExecution(ex.Tasks.Count, ex.Failure != null || ex.StepBoundHit ? Unfinished(ex) : 0) : dfs?.Advance();
+            var more = dpor != null ? dpor.EndExecution(ex.Tasks.Count, ex.Failure != null || ex.StepBoundHit || ex.SpinWoken ? Unfinished(ex) : 0) : dfs?.Advance();
             yield return null;
             if (more == false)
             {
@@ -409,6 +413,7 @@ public sealed class NativeExplorer : IExplorer
             CachePruned = cache?.Pruned ?? 0,
             SleepBlocked = dpor?.SleepBlocked ?? 0,
             SpinPruned = spinPruned,
+            SpinWoken = spinWoken,
             Symmetry = symmetry,
             SymmetryCovered = symmetryCovered,
             SplitUnits = dpor?.Split?.Units,
@@ -586,6 +591,8 @@ public sealed class NativeExplorer : IExplorer
             RacesOnlyNoted = options.RacesOnlyNoted,
             // The state cache's fingerprint does not hold a loop's last reads.
             SpinPruning = options.SpinPruning && cache == null,
+            PruneWokenSpins = options.SpinPruning && options.WokenSpinPruning && cache == null
+                              && options.Strategy == "dfs" && options.PreemptionBound < 0 && options.StaleBound < 0,
             Symmetry = options.Symmetry && cache == null,
         };
         var exOptions = options.Memory == null ? settings : settings with { Memory = options.Memory() };

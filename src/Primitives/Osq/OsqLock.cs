@@ -12,12 +12,11 @@
 //   recorded choice to give up, which sends the task down the unqueue path; in a scenario that
 //   derives need_resched() from the runqueues (osq-owner-starved), the spin gives up once
 //   another task wants the CPU. vcpu_is_preempted() has no host model there: it stays false.
-// * The cpu_relax() loops of Step A and osq_wait_next() are modelled as blocked waits for
-//   the next iteration that can do something different (a loop iteration in which none of
-//   the tested locations changed is a no-op); so a loop that can never end is a Hang rather
-//   than a run cut at the step bound. Those waits end on the newest values, while the loads
-//   after them may read older stores under a weak model: each loop is also a SpinLoop, so an
-//   iteration that re-reads the same stale stores without effect waits instead of repeating.
+// * The cpu_relax() loops of Step A and osq_wait_next() are SpinLoops: an iteration without
+//   effect makes the task wait until a location it read is stored to (one that re-read a
+//   stale store is dropped), so a loop that can never end is a Hang rather than a run cut at
+//   the step bound. Where that rule does not run (the Coyote driver, the state cache), their
+//   cpu_relax() is a blocked wait for what can make the next iteration differ (SpinLoop.Relax).
 using Kmc.Models;
 using static Kmc.Models.Kernel;
 
@@ -134,17 +133,10 @@ public sealed class OsqLockPort
     {
         var curr = EncodeCpu(SmpProcessorId());
         var loop = SpinLoop("osq_wait_next() loop");
-        for (var first = true; ; first = false)
+        while (true)
         {
-            // Carried from one iteration to the next: only whether it is the first.
-            await loop.Head(first ? 1 : 0);
-            if (!first)
-            {
-                // cpu_relax(): nothing changes until the tail or node->next does.
-                await SpinUntil(() => lk.Tail.Peek() == curr || node.Next.Peek() != null,
-                    $"osq_wait_next: {lk.Tail.Name} == {curr} || {node.Next.Name} != NULL");
-            }
-
+            // Nothing is carried from one iteration to the next.
+            await loop.Head(0);
             if (await AtomicRead(lk.Tail) == curr &&
                 await AtomicCmpxchgAcquire(lk.Tail, curr, oldCpu) == curr)
             {
@@ -170,6 +162,10 @@ public sealed class OsqLockPort
                 if (next != null)
                     return next;
             }
+
+            // cpu_relax(): nothing changes until the tail or node->next does.
+            await loop.Relax(() => lk.Tail.Peek() == curr || node.Next.Peek() != null,
+                $"osq_wait_next: {lk.Tail.Name} == {curr} || {node.Next.Name} != NULL");
         }
     }
 
@@ -221,20 +217,10 @@ public sealed class OsqLockPort
         // Step A -- stabilize prev: undo our prev->next assignment, so prev's unlock()/unqueue()
         // waits for a next pointer since the tail points to us (or later).
         var stepA = SpinLoop("osq unqueue step A loop");
-        for (var first = true; ; first = false)
+        while (true)
         {
-            // Carried: prev (re-read each time round) and whether it is the first iteration.
-            await stepA.Head(prev.Id * 2L + (first ? 1 : 0));
-            if (!first)
-            {
-                // cpu_relax(); prev = READ_ONCE(node->prev): nothing new until prev->next, our
-                // locked or our prev changes.
-                var p = prev;
-                await SpinUntil(() => p.Next.Peek() == node || node.Locked.Peek() != 0 || node.Prev.Peek() != p,
-                    $"osq unqueue step A: {p.Next.Name} == {node.DisplayName} || {node.Locked.Name} || {node.Prev.Name} changes");
-                prev = (await ReadOnce(node.Prev))!;
-            }
-
+            // Carried: prev (re-read at the end of each iteration).
+            await stepA.Head(prev.Id);
             if (_variant == OsqVariant.StepAPlainStore)
             {
                 if (await ReadOnce(prev.Next) == node)
@@ -253,6 +239,13 @@ public sealed class OsqLockPort
             // should observe node->locked becoming true.
             if (await SmpLoadAcquire(node.Locked) != 0)
                 return Acquired(node);
+
+            // cpu_relax(); prev = READ_ONCE(node->prev): nothing new until prev->next, our
+            // locked or our prev changes.
+            var p = prev;
+            await stepA.Relax(() => p.Next.Peek() == node || node.Locked.Peek() != 0 || node.Prev.Peek() != p,
+                $"osq unqueue step A: {p.Next.Name} == {node.DisplayName} || {node.Locked.Name} || {node.Prev.Name} changes");
+            prev = (await ReadOnce(node.Prev))!;
         }
 
         // Step B -- stabilize next: wait for node->next or move the tail from us back to prev.
