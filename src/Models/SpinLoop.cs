@@ -61,6 +61,13 @@ namespace Kmc.Models;
 /// makes the iteration run again.
 /// </para>
 /// <para>
+/// Woken: in the exhaustive search with no preemption or stale bound, a task woken from that
+/// wait ends its execution instead of iterating again (<see cref="ExecutionOptions.PruneWokenSpins"/>,
+/// GenMC's blocked await): the store that woke it raced with the loads of the iteration without
+/// effect, and the search runs it before them too, where that iteration reads it at once. A
+/// cpu_relax() inside the loop is <see cref="Relax"/>, not a spin-wait of its own, for that reason.
+/// </para>
+/// <para>
 /// The partial-order reduction sees the wait as a spin-wait whose condition reads the loop's
 /// locations (the footprint of the step that ends it), so every store that could have made the
 /// iteration differ is a race reversed, as for <see cref="Kernel.SpinUntil"/>. The state cache

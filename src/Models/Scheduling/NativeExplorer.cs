@@ -380,8 +380,10 @@ public sealed class NativeExplorer : IExplorer
             }
 
             // The policy moves on before another search takes its turn: it reads only this execution.
-            // An execution the step bound cut ends before its other tasks' steps, as a failure does.
-            var more = dpor != null ? dpor.EndExecution(ex.Tasks.Count, ex.Failure != null || ex.StepBoundHit || ex.SpinWoken ? Unfinished(ex) : 0) : dfs?.Advance();
+            // An execution ended before its end (a failure, the step bound, a woken spin) leaves
+            // the races of the other tasks' remaining steps unseen: DPOR tries those tasks earlier.
+            var cut = ex.Failure != null || ex.StepBoundHit || ex.SpinWoken;
+            var more = dpor != null ? dpor.EndExecution(ex.Tasks.Count, cut ? Unfinished(ex) : 0) : dfs?.Advance();
             yield return null;
             if (more == false)
             {

@@ -81,6 +81,15 @@ namespace Kmc.Models.Scheduling.Reduction;
 /// task enabled there is added, as classic DPOR (Flanagan and Godefroid, POPL 2005) does.
 /// </para>
 /// <para>
+/// Woken spins (<see cref="ExecutionOptions.PruneWokenSpins"/>): an execution ended because a
+/// task was woken from a spin it had looked at without effect is covered by the reversal of the
+/// race between that look and the store that woke it. Like an execution cut by a failure or the
+/// step bound, it ends before the other tasks take the steps they had left, so each of them is
+/// tried at the last state before the end where it could run (<see cref="EndExecution"/>'s
+/// cut tasks): without that, a task whose races only those steps would meet stays unexplored
+/// there (SpinLoopProgramTests found outcomes lost under reads-from races).
+/// </para>
+/// <para>
 /// The preemption bound is not combined with the reduction (bounded POR needs extra backtrack
 /// points, Coons et al., OOPSLA 2013): a search with a preemption bound runs the plain DFS.
 /// </para>
