@@ -206,8 +206,9 @@ public sealed class SpinLoop
     /// state cache, --no-spin-pruning) a spin-wait until <paramref name="canChange"/> holds, so a
     /// loop nothing can end is still a hang there rather than a run cut at the step bound.
     /// </summary>
-    public ValueTask Relax(Func<bool> canChange, string what, [CallerMemberName] string fn = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) =>
-        Execution.Current.SpinPruning ? default : Kernel.SpinUntil(canChange, what, fn, file, line);
+    /// <remarks>The spin-wait is reported at the loop's site, as the loop's own wait is, so a hang reads the same both ways.</remarks>
+    public ValueTask Relax(Func<bool> canChange, string what) =>
+        Execution.Current.SpinPruning ? default : Kernel.SpinUntil(canChange, what, _fn, _file, _line);
 
     /// <summary>Some location the iteration read was stored to since (no footprint: the task itself asks).</summary>
     private bool Moved()

@@ -171,6 +171,26 @@ public class FirstPassTests
         Assert.Equal(trace.Schedule, again.Trace.Schedule);
     }
 
+    /// <summary>
+    /// A bounded pass runs woken spins on; the unbounded search ends them (ExecutionOptions.PruneWokenSpins).
+    /// The pass's failing schedule wakes a spin loop, and it still replays under the search's own
+    /// settings (no preemption or stale bound), where a replay that ended woken spins would stop short.
+    /// </summary>
+    [Fact]
+    public void A_first_pass_trace_through_a_woken_spin_replays_under_the_unbounded_settings()
+    {
+        var c = CheckRegistry.Get("osq-3cpu-1round");
+        var v = c.GetVariant("wait-next-nonatomic-next");
+        var settings = new RunSettings { Strategy = "dfs", PreemptionBound = -1, StaleBound = -1, MemoryModel = "lkmm", Seed = 1, Minimize = false };
+        var run = CheckRunner.Run(c, v, settings);
+
+        Assert.True(run.MatchesExpectation, run.Mismatch());
+        Assert.NotNull(run.Result.FoundInFirstPass);
+        Assert.Contains(run.Trace!.Steps, s => s.Op == "spin loop");
+        var outcome = TraceReplayer.Replay(run.Trace!);
+        Assert.True(outcome.Reproduced, outcome.Summary);
+    }
+
     [Fact]
     public void A_trace_from_before_the_first_passes_reruns_without_them()
     {

@@ -96,6 +96,8 @@ public class ReductionTests(ITestOutputHelper output)
             }
         }
 
+        foreach (var m in mismatches)
+            output.WriteLine(m);
         return (compared, mismatches);
     }
 

@@ -71,41 +71,54 @@ public class SpinLoopProgramTests(ITestOutputHelper output)
         }
     }
 
-    [Fact]
-    public void Pruning_the_loops_loses_no_outcome_of_running_them_as_written()
+    /// <summary>
+    /// Each generated program with a spin: the outcomes of <paramref name="reference"/> against
+    /// those of <paramref name="candidate"/> (all of them, or with <paramref name="exact"/> the
+    /// same set); how many programs were compared, in how many the candidate dropped executions
+    /// (<paramref name="dropped"/>), how many the reference could not finish, and the mismatches.
+    /// </summary>
+    private static (int Compared, int Dropping, int Skipped, List<string> Mismatches) Compare(Func<int, (Op Op, int Loc)[][]> generate,
+        ExploreOptions reference, ExploreOptions candidate, Func<ExplorationResult, long> dropped, bool exact)
     {
-        // A stale bound, so that a loop run as written re-reads a stale store only so often, and
-        // no partial-order reduction, whose races a loop cut at the step bound hides.
-        var options = ReductionTests.UnboundedDfs("lkmm", staleBound: 1) with { MaxSteps = 12, Reduction = false };
-        var programs = GeneratedPrograms.Count("KMC_SPIN_LOOP_PROGRAMS");
-        int compared = 0, skipped = 0, pruning = 0;
+        int compared = 0, dropping = 0, skipped = 0;
         var mismatches = new List<string>();
-        for (var seed = 0; seed < programs; seed++)
+        for (var seed = 0; seed < GeneratedPrograms.Count("KMC_SPIN_LOOP_PROGRAMS"); seed++)
         {
-            // One operation per task: run as written and unreduced, longer programs spin past any budget.
-            var program = GeneratedPrograms.Generate<Op>(seed, (_, _) => 1);
+            var program = generate(seed);
             if (!HasLoop(program))
                 continue;
-            var name = $"program {seed}: {GeneratedPrograms.Show(program)}";
-            var asWritten = Outcomes(program, options with { SpinPruning = false }, out _);
-            if (asWritten == null)
+            var expected = Outcomes(program, reference, out _);
+            if (expected == null)
             {
                 skipped++;
                 continue;
             }
 
-            var pruned = Outcomes(program, options, out var prunedResult);
-            Assert.NotNull(pruned);
+            var got = Outcomes(program, candidate, out var result);
+            Assert.NotNull(got);
             compared++;
-            if (prunedResult.SpinPruned > 0)
-                pruning++;
-            // Pruning only drops executions, so it cannot add an outcome; but it names a loop
-            // nothing ends (a Hang) where, run as written, the loop meets the step bound, which
-            // also cuts some executions before their end. So one way: nothing run as written finds is lost.
-            if (!asWritten.IsSubsetOf(pruned))
-                mismatches.Add($"{name}: missing [{string.Join("; ", asWritten.Except(pruned))}]");
+            if (dropped(result) > 0)
+                dropping++;
+            if (exact ? !expected.SetEquals(got) : !expected.IsSubsetOf(got))
+                mismatches.Add($"program {seed}: {GeneratedPrograms.Show(program)}: missing [{string.Join("; ", expected.Except(got))}]"
+                               + (exact ? $", extra [{string.Join("; ", got.Except(expected))}]" : ""));
         }
 
+        return (compared, dropping, skipped, mismatches);
+    }
+
+    [Fact]
+    public void Pruning_the_loops_loses_no_outcome_of_running_them_as_written()
+    {
+        // A stale bound, so that a loop run as written re-reads a stale store only so often, and
+        // no partial-order reduction, whose races a loop cut at the step bound hides. One
+        // operation per task: run as written and unreduced, longer programs spin past any budget.
+        // Pruning only drops executions, so it cannot add an outcome; but it names a loop nothing
+        // ends (a Hang) where, run as written, the loop meets the step bound, which also cuts some
+        // executions before their end. So one way: nothing run as written finds is lost.
+        var options = ReductionTests.UnboundedDfs("lkmm", staleBound: 1) with { MaxSteps = 12, Reduction = false };
+        var (compared, pruning, skipped, mismatches) = Compare(seed => GeneratedPrograms.Generate<Op>(seed, (_, _) => 1),
+            options with { SpinPruning = false }, options, r => r.SpinPruned, exact: false);
         output.WriteLine($"lkmm: {compared} programs with a loop compared ({pruning} where pruning dropped executions), {skipped} skipped");
         foreach (var m in mismatches)
             output.WriteLine(m);
@@ -164,31 +177,7 @@ public class SpinLoopProgramTests(ITestOutputHelper output)
     {
         // Unreduced on both sides, so only the woken-spin rule differs (see ExecutionOptions.PruneWokenSpins).
         var options = ReductionTests.UnboundedDfs(model, staleBound: -1) with { Reduction = false };
-        var programs = GeneratedPrograms.Count("KMC_SPIN_LOOP_PROGRAMS");
-        int compared = 0, skipped = 0, woken = 0;
-        var mismatches = new List<string>();
-        for (var seed = 0; seed < programs; seed++)
-        {
-            var program = Generate(seed);
-            if (!HasLoop(program))
-                continue;
-            var name = $"program {seed}: {GeneratedPrograms.Show(program)}";
-            var runOn = Outcomes(program, options with { WokenSpinPruning = false }, out _);
-            if (runOn == null)
-            {
-                skipped++;
-                continue;
-            }
-
-            var ended = Outcomes(program, options, out var endedResult);
-            Assert.NotNull(ended);
-            compared++;
-            if (endedResult.SpinWoken > 0)
-                woken++;
-            if (!runOn.SetEquals(ended))
-                mismatches.Add($"{name}: missing [{string.Join("; ", runOn.Except(ended))}], extra [{string.Join("; ", ended.Except(runOn))}]");
-        }
-
+        var (compared, woken, skipped, mismatches) = Compare(Generate, options with { WokenSpinPruning = false }, options, r => r.SpinWoken, exact: true);
         output.WriteLine($"{model}: {compared} programs with a spin compared ({woken} ending woken spins), {skipped} skipped");
         foreach (var m in mismatches)
             output.WriteLine(m);

@@ -270,7 +270,7 @@ public sealed class NativeExplorer : IExplorer
             }
 
             decisions.Clear();
-            var ex = RunOnce(scenario, options, policy, decisions, record: false, scratch, cache);
+            var ex = RunOnce(scenario, options, policy, decisions, record: false, scratch, cache, searching: true);
             if (cache?.Off is { } off)
             {
                 // Pruning so far may rest on states the fingerprint did not fully name: start again without it.
@@ -573,8 +573,9 @@ public sealed class NativeExplorer : IExplorer
         public Execution? Execution;
     }
 
+    /// <param name="searching">the exhaustive search's own run (a replay, a probe or a minimisation step runs every woken spin on: the schedule it follows may come from a bounded first pass)</param>
     private static Execution RunOnce(Scenario scenario, ExploreOptions options, ISchedulePolicy policy, List<int> decisions, bool record, Scratch scratch,
-        StateCache? cache = null)
+        StateCache? cache = null, bool searching = false)
     {
         var driver = scratch.Driver;
         driver.Use(policy, decisions, cache);
@@ -593,7 +594,7 @@ public sealed class NativeExplorer : IExplorer
             RacesOnlyNoted = options.RacesOnlyNoted,
             // The state cache's fingerprint does not hold a loop's last reads.
             SpinPruning = options.SpinPruning && cache == null,
-            PruneWokenSpins = options.SpinPruning && options.WokenSpinPruning && cache == null
+            PruneWokenSpins = searching && options.SpinPruning && options.WokenSpinPruning && cache == null
                               && options.Strategy == "dfs" && options.PreemptionBound < 0 && options.StaleBound < 0,
             Symmetry = options.Symmetry && cache == null,
         };
