@@ -194,7 +194,7 @@ public sealed class SpinLoop
             throw ExecutionAbortedException.Instance;
         }
 
-        return Wait(ex, t);
+        return Wait(ex, t, byStore);
     }
 
     /// <summary>
@@ -248,13 +248,15 @@ public sealed class SpinLoop
     }
 
     /// <summary>The iteration repeated the one before without effect: wait for a store to what it read.</summary>
-    private async ValueTask Wait(Execution ex, SimTask t)
+    private async ValueTask Wait(Execution ex, SimTask t, bool byStore)
     {
         Waits++;
         t.SpinWait = this;
         try
         {
-            await ex.Point(t, Changed, new WaitText(this), _at, _cur.Count > 0 ? _cur[0].Loc : null);
+            // Tried at every scheduling point while the task waits: the execution and the rule are
+            // fixed for the wait, so they are not looked up each time.
+            await ex.Point(t, () => Changed(ex, byStore), new WaitText(this), _at, _cur.Count > 0 ? _cur[0].Loc : null);
         }
         finally
         {
@@ -274,10 +276,8 @@ public sealed class SpinLoop
     /// The wait's condition: some location the iteration read was stored to since it read it
     /// (where the model names the store a load read: its newest store is another one now).
     /// </summary>
-    private bool Changed()
+    private bool Changed(Execution ex, bool byStore)
     {
-        var ex = Execution.Current;
-        var byStore = DecidesOnStores(ex);
         var changed = false;
         foreach (var r in _cur)
         {
