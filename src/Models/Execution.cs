@@ -29,6 +29,12 @@ public interface IExecutionDriver
     /// <summary>Whether a weak-memory choice made now may take a non-SC alternative (see <see cref="Scheduling.ISchedulePolicy.StaleAllowed"/>).</summary>
     bool StaleAllowed(Execution ex) => true;
 
+    /// <summary>The node of the last choice made, if the search can skip its alternatives (-1: not).</summary>
+    int LastChoiceNode(Execution ex) => -1;
+
+    /// <summary>Tells the search which untried alternatives of a choice end at once with no outcome (see <see cref="Scheduling.ISchedulePolicy.SkipAlternatives"/>); returns how many it had not been told of.</summary>
+    int SkipAlternatives(Execution ex, int node, ulong alternatives) => 0;
+
     /// <summary>A task created while the execution runs (a workqueue worker, say).</summary>
     void OnSpawn(Execution ex, SimTask task, Func<ValueTask> body);
 }
@@ -97,6 +103,28 @@ public sealed record ExecutionOptions
     /// </para>
     /// </summary>
     public bool PruneWokenSpins { get; init; }
+
+    /// <summary>
+    /// <para>
+    /// Skip the siblings of a spin loop's last load that only repeat its iteration on a stale
+    /// store (see <see cref="SpinLoop"/>): when an iteration without effect ends at the head in
+    /// the step of its last load, every untried alternative of that load that reads a store of
+    /// the same value which was not the newest is an execution that runs the same code to the
+    /// same head in the same step and is dropped there as a repeat on a stale read. The search
+    /// skips those alternatives instead of running them (lkmm, whose loads choose their store).
+    /// </para>
+    /// <para>
+    /// Why nothing is lost: the sibling differs from this execution only in which store of that
+    /// value the load read, so the task computes the same values and reaches the head in the same
+    /// step, with no other task in between, and with no access after the load the data-race
+    /// detector could judge from the older store's clock; there it is a no-op iteration with a
+    /// read that is not the newest, which ends the execution with no outcome
+    /// (<see cref="Execution.SpinPruned"/>). Only for the search that would run those
+    /// alternatives as they are: the exhaustive search with no stale bound (a bound ranks the
+    /// alternatives differently).
+    /// </para>
+    /// </summary>
+    public bool SkipStaleSpinRepeats { get; init; }
 
     /// <summary>
     /// Honour a scenario's <see cref="Execution.Symmetric"/> declaration (only the reduced
@@ -176,6 +204,7 @@ public sealed class Execution
         Redundant = false;
         SpinPruned = false;
         SpinWoken = false;
+        StaleRepeatsSkipped = 0;
         SymmetryCovered = false;
         Symmetry = null;
         DeclaredSymmetric = null;
@@ -313,7 +342,7 @@ public sealed class Execution
         var v = LoadCore(t, x, order, rmw);
         StateCache?.Loaded(x.Key, v);
         if (t.ActiveLoop is { } loop)
-            loop.Read(x, IsSc ? null : Memory.ReadEntry);
+            loop.Read(x, IsSc ? null : Memory.ReadEntry, Memory.ReadStaleTwins, Memory.ReadChoiceNode, StepCount);
         return v;
     }
 
@@ -349,7 +378,7 @@ public sealed class Execution
         var v = LoadLatestCore(t, x, order);
         StateCache?.Loaded(x.Key, v);
         if (t.ActiveLoop is { } loop)
-            loop.Read(x, IsSc ? null : Memory.ReadEntry);
+            loop.Read(x, IsSc ? null : Memory.ReadEntry, Memory.ReadStaleTwins, Memory.ReadChoiceNode, StepCount);
         return v;
     }
 
@@ -784,6 +813,9 @@ public sealed class Execution
     public bool SpinPruned { get; private set; }
 
     /// <summary>Ends the execution as <see cref="SpinPruned"/>.</summary>
+    /// <summary>Untried alternatives of spin loads this execution told the search to skip (<see cref="ExecutionOptions.SkipStaleSpinRepeats"/>).</summary>
+    public int StaleRepeatsSkipped { get; internal set; }
+
     internal void AbortSpinPruned()
     {
         SpinPruned = true;

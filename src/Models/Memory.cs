@@ -174,6 +174,16 @@ public abstract class MemoryModel
     internal object? ReadEntry;
 
     /// <summary>
+    /// For a load in a marked spin loop when the search skips stale repeats
+    /// (<see cref="ExecutionOptions.SkipStaleSpinRepeats"/>): the other alternatives of the last
+    /// load's choice that read a store of the same value which is not the newest (a bit each), and
+    /// the choice's node; 0 otherwise.
+    /// </summary>
+    internal ulong ReadStaleTwins;
+
+    internal int ReadChoiceNode;
+
+    /// <summary>
     /// Whether a load that read (<paramref name="entry"/>, <paramref name="version"/>) of the
     /// location read its newest store: a spin loop blocked on a stale read is no hang, since a
     /// fair execution reads the newer store (explored as a sibling).

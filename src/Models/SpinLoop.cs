@@ -93,8 +93,12 @@ public sealed class SpinLoop
     private long _startState;
     private TaskSnapshot _startTask;
 
-    /// <summary>One load of an iteration: where, which store (an entry, or the location's version).</summary>
-    private readonly record struct ReadOf(Loc Loc, object? Entry, int Version)
+    /// <summary>
+    /// One load of an iteration: where, which store (an entry, or the location's version); and,
+    /// where the search skips stale repeats, the load's stale alternatives of the same value, its
+    /// choice's node and the step it ran in (see <see cref="SkipStaleRepeats"/>).
+    /// </summary>
+    private readonly record struct ReadOf(Loc Loc, object? Entry, int Version, ulong StaleTwins = 0, int Node = -1, int Step = 0)
     {
         public bool SameStore(in ReadOf o) =>
             ReferenceEquals(Loc, o.Loc) && (Entry != null ? ReferenceEquals(Entry, o.Entry) : o.Entry == null && Version == o.Version);
@@ -118,7 +122,7 @@ public sealed class SpinLoop
     /// <summary>Iterations of this loop the task has waited out as repeats.</summary>
     public int Waits { get; private set; }
 
-    internal void Read(Loc loc, object? entry)
+    internal void Read(Loc loc, object? entry, ulong staleTwins, int node, int step)
     {
         if (_cur.Count >= MaxReads)
         {
@@ -126,7 +130,7 @@ public sealed class SpinLoop
             return;
         }
 
-        _cur.Add(new ReadOf(loc, entry, loc.Version));
+        _cur.Add(new ReadOf(loc, entry, loc.Version, staleTwins, node, step));
     }
 
     internal void Effect() => _effect = true;
@@ -179,6 +183,8 @@ public sealed class SpinLoop
         // between a load and the head makes the iteration stale as one made before the load
         // does, and the head's step reads the locations to say so.
         var byStore = DecidesOnStores(ex);
+        if (declared && byStore)
+            SkipStaleRepeats(ex);
         if (byStore)
         {
             foreach (var r in _cur)
@@ -195,6 +201,22 @@ public sealed class SpinLoop
         }
 
         return Wait(ex, t, byStore);
+    }
+
+    /// <summary>
+    /// An iteration without effect that ends here in the step of its last load: that load's
+    /// untried alternatives reading a store of the same value that was not the newest would run
+    /// the same code to this head in this step and be dropped here as a repeat on a stale read,
+    /// so the search skips them (<see cref="ExecutionOptions.SkipStaleSpinRepeats"/>). Only the
+    /// last load: an earlier one's older store could leave a later load a wider window. Only a
+    /// loop that names what it carries: with <see cref="Head()"/> the sibling's reads would not
+    /// be those of the iteration before, and it would run on.
+    /// </summary>
+    private void SkipStaleRepeats(Execution ex)
+    {
+        if (_cur.Count == 0 || _cur[^1] is not { StaleTwins: not 0 } last || last.Step != ex.StepCount)
+            return;
+        ex.StaleRepeatsSkipped += ex.Driver.SkipAlternatives(ex, last.Node, last.StaleTwins);
     }
 
     /// <summary>

@@ -165,6 +165,7 @@ public static class CheckRunner
             SleepBlocked = results.Sum(r => r.SleepBlocked),
             SpinPruned = results.Sum(r => r.SpinPruned),
             SpinWoken = results.Sum(r => r.SpinWoken),
+            StaleRepeatsSkipped = results.Sum(r => r.StaleRepeatsSkipped),
             Symmetry = results.Select(r => r.Symmetry).FirstOrDefault(d => d != null),
             SymmetryCovered = results.Sum(r => r.SymmetryCovered),
             Exhausted = exhausted,

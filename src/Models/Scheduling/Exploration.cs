@@ -103,6 +103,13 @@ public sealed record ExploreOptions
     public bool WokenSpinPruning { get; init; } = true;
 
     /// <summary>
+    /// Whether the exhaustive search skips a spin load's alternatives that would only repeat a
+    /// no-op iteration on a stale store of the same value (<see cref="ExecutionOptions.SkipStaleSpinRepeats"/>);
+    /// on by default, off only as the reference its tests compare with.
+    /// </summary>
+    public bool StaleRepeatSkipping { get; init; } = true;
+
+    /// <summary>
     /// Exhaustive search with partial-order reduction: honour a scenario's declared task symmetry
     /// (<see cref="Execution.Symmetric"/>, <see cref="TaskSymmetry"/>). Ignored by the other searches.
     /// </summary>
@@ -279,10 +286,17 @@ public sealed record ExplorationResult
     /// </summary>
     public long SpinWoken { get; init; }
 
+    /// <summary>
+    /// Alternatives of spin loads not run because each would have repeated a no-op iteration on
+    /// a stale store of the value its sibling read, and stopped there (<see cref="ExecutionOptions.SkipStaleSpinRepeats"/>).
+    /// </summary>
+    public long StaleRepeatsSkipped { get; init; }
+
     /// <summary>What the spin rules abandoned, for a verdict (empty: nothing).</summary>
     private string SpinsStopped =>
         (SpinPruned > 0 ? $", {SpinPruned} stopped early: repeated zero-effect spin iteration on a stale read" : "")
-        + (SpinWoken > 0 ? $", {SpinWoken} stopped early: a spin woken after a look without effect (the waking store is explored before the look)" : "");
+        + (SpinWoken > 0 ? $", {SpinWoken} stopped early: a spin woken after a look without effect (the waking store is explored before the look)" : "")
+        + (StaleRepeatsSkipped > 0 ? $", {StaleRepeatsSkipped} more not run: a spin's stale repeat of a value a sibling read" : "");
 
     /// <summary>
     /// The search honoured a declared task symmetry (<see cref="TaskSymmetry"/>): what it was; a

@@ -214,6 +214,7 @@ public sealed class NativeExplorer : IExplorer
         var stepBoundHits = 0;
         var spinPruned = 0L;
         var spinWoken = 0L;
+        var staleRepeatsSkipped = 0L;
         var symmetryCovered = 0L;
         string? symmetry = null;
         var symmetryOrdered = false;
@@ -329,6 +330,7 @@ public sealed class NativeExplorer : IExplorer
                 spinPruned++;
             if (ex.SpinWoken)
                 spinWoken++;
+            staleRepeatsSkipped += ex.StaleRepeatsSkipped;
             if (ex.SymmetryCovered)
                 symmetryCovered++;
             if (ex.Symmetry is { } declared)
@@ -369,6 +371,7 @@ public sealed class NativeExplorer : IExplorer
                     SleepBlocked = dpor?.SleepBlocked ?? 0,
                     SpinPruned = spinPruned,
                     SpinWoken = spinWoken,
+            StaleRepeatsSkipped = staleRepeatsSkipped,
                     Symmetry = symmetry,
                     SymmetryCovered = symmetryCovered,
                     Elapsed = watch.Elapsed,
@@ -416,6 +419,7 @@ public sealed class NativeExplorer : IExplorer
             SleepBlocked = dpor?.SleepBlocked ?? 0,
             SpinPruned = spinPruned,
             SpinWoken = spinWoken,
+            StaleRepeatsSkipped = staleRepeatsSkipped,
             Symmetry = symmetry,
             SymmetryCovered = symmetryCovered,
             SplitUnits = dpor?.Split?.Units,
@@ -596,6 +600,8 @@ public sealed class NativeExplorer : IExplorer
             SpinPruning = options.SpinPruning && cache == null,
             PruneWokenSpins = searching && options.SpinPruning && options.WokenSpinPruning && cache == null
                               && options.Strategy == "dfs" && options.PreemptionBound < 0 && options.StaleBound < 0,
+            SkipStaleSpinRepeats = searching && options.SpinPruning && options.StaleRepeatSkipping && cache == null
+                                   && options.Strategy == "dfs" && options.StaleBound < 0,
             Symmetry = options.Symmetry && cache == null,
         };
         var exOptions = options.Memory == null ? settings : settings with { Memory = options.Memory() };
@@ -819,6 +825,10 @@ public sealed class NativeExplorer : IExplorer
         }
 
         public bool StaleAllowed(Execution ex) => _policy.StaleAllowed();
+
+        public int LastChoiceNode(Execution ex) => _policy.LastChoiceNode;
+
+        public int SkipAlternatives(Execution ex, int node, ulong alternatives) => _policy.SkipAlternatives(node, alternatives);
 
         public void OnSpawn(Execution ex, SimTask task, Func<ValueTask> body)
         {

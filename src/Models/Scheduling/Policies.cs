@@ -1,3 +1,4 @@
+using System.Numerics;
 namespace Kmc.Models.Scheduling;
 
 /// <summary>How the native explorer picks the next task and the value of each recorded choice.</summary>
@@ -17,6 +18,20 @@ public interface ISchedulePolicy
     /// store, see <see cref="MemoryModel.CanReadSatisfying{T}"/>); samplers have no bound.
     /// </summary>
     bool StaleAllowed() => true;
+
+    /// <summary>
+    /// The node of the last choice this policy made that had alternatives to explore (-1: none,
+    /// or a policy that explores no tree): the handle <see cref="SkipAlternatives"/> takes.
+    /// </summary>
+    int LastChoiceNode => -1;
+
+    /// <summary>
+    /// Alternatives of choice <paramref name="node"/> (a bit per alternative, of the first 64)
+    /// whose subtrees the caller knows hold one execution that ends at once with no outcome: an
+    /// exhaustive search leaves those it has not explored yet (see <see cref="SpinLoop"/>).
+    /// </summary>
+    /// <returns>how many of them were still to be explored and not skipped already</returns>
+    int SkipAlternatives(int node, ulong alternatives) => 0;
 }
 
 /// <summary>Uniform random scheduling and choices.</summary>
@@ -86,7 +101,7 @@ public sealed class PctPolicy : ISchedulePolicy
 /// </summary>
 public sealed class DfsPolicy : ISchedulePolicy
 {
-    private readonly List<(int Chosen, int Count)> _stack = new();
+    private readonly List<(int Chosen, int Count, ulong Skip)> _stack = new();
     private readonly List<SimTask> _options = new();
     private readonly int _bound;
     private int _pos;
@@ -183,12 +198,17 @@ public sealed class DfsPolicy : ISchedulePolicy
     public int PickChoice(int n) => Next(n);
 
     /// <summary>Within the stale bound (see <see cref="StaleBudget"/>).</summary>
-    public int PickWeakChoice(int n, int sc) => _budget.Pick(n, sc, Next);
+    public int PickWeakChoice(int n, int sc)
+    {
+        _lastChoice = -1;
+        return _budget.Pick(n, sc, Next);
+    }
 
     public bool StaleAllowed() => _budget.Allows();
 
     private int Next(int count)
     {
+        _lastChoice = -1;
         if (count == 1)
             return 0;
         if (_probe != null)
@@ -214,12 +234,28 @@ public sealed class DfsPolicy : ISchedulePolicy
                     "model code must not depend on anything outside the kernel API");
             }
 
+            _lastChoice = _pos - 1;
             return node.Chosen;
         }
 
-        _stack.Add((0, count));
-        _pos++;
+        _stack.Add((0, count, 0));
+        _lastChoice = _pos++;
         return 0;
+    }
+
+    /// <summary>Below the split depth, where every part walks its own units (the top is walked alike by all).</summary>
+    public int LastChoiceNode => _lastChoice >= SplitDepth ? _lastChoice : -1;
+
+    private int _lastChoice = -1;
+
+    public int SkipAlternatives(int node, ulong alternatives)
+    {
+        if (node < SplitDepth || node >= _stack.Count)
+            return 0;
+        var n = _stack[node];
+        var fresh = ChoiceSkips.Untried(n.Chosen, alternatives & ~n.Skip);
+        _stack[node] = n with { Skip = n.Skip | fresh };
+        return BitOperations.PopCount(fresh);
     }
 
     /// <summary>
@@ -235,7 +271,7 @@ public sealed class DfsPolicy : ISchedulePolicy
         {
             var done = 0.0;
             var weight = 1.0;
-            foreach (var (chosen, count) in _stack)
+            foreach (var (chosen, count, _) in _stack)
             {
                 done += weight * chosen / count;
                 weight /= count;
@@ -245,15 +281,17 @@ public sealed class DfsPolicy : ISchedulePolicy
         }
     }
 
+    private static int NextAlternative((int Chosen, int Count, ulong Skip) node) => ChoiceSkips.Next(node.Chosen, node.Count, node.Skip);
+
     /// <summary>Moves to the next unexplored execution; false when the tree is exhausted.</summary>
     public bool Advance()
     {
-        while (_stack.Count > 0 && _stack[^1].Chosen + 1 >= _stack[^1].Count)
+        while (_stack.Count > 0 && NextAlternative(_stack[^1]) >= _stack[^1].Count)
             _stack.RemoveAt(_stack.Count - 1);
         if (_stack.Count == 0)
             return false;
         var top = _stack[^1];
-        _stack[^1] = (top.Chosen + 1, top.Count);
+        _stack[^1] = top with { Chosen = NextAlternative(top) };
         if (_stack.Count <= SplitDepth)
             _unit++;
         return true;
@@ -346,5 +384,21 @@ public sealed class StaleBudget(int bound)
             return sc;
         _spent++;
         return rank <= sc ? rank - 1 : rank;
+    }
+}
+
+/// <summary>The alternatives a choice node was told to skip (<see cref="ISchedulePolicy.SkipAlternatives"/>).</summary>
+internal static class ChoiceSkips
+{
+    /// <summary>The next alternative after <paramref name="chosen"/> not in <paramref name="skip"/> (<paramref name="count"/>: none).</summary>
+    /// <summary>The alternatives after <paramref name="chosen"/> among <paramref name="alternatives"/>.</summary>
+    public static ulong Untried(int chosen, ulong alternatives) => chosen >= 63 ? 0 : alternatives & ~((2UL << chosen) - 1);
+
+    public static int Next(int chosen, int count, ulong skip)
+    {
+        var next = chosen + 1;
+        while (next < count && next < 64 && (skip & (1UL << next)) != 0)
+            next++;
+        return next;
     }
 }

@@ -296,6 +296,7 @@ public sealed class LkmmMemory(bool rmwSequences = true) : MemoryModel
         var h = HistoryOf(loc);
         var ts = State(task);
         var note = Note(reset: true);
+        ReadStaleTwins = 0;
         if (rmw)
         {
             // An RMW reads the newest store; its ordering is applied when (if) it stores.
@@ -353,11 +354,15 @@ public sealed class LkmmMemory(bool rmwSequences = true) : MemoryModel
 
             pick = Choose(task, candidates.Count);
             e = (StoreEntry<T>)candidates[pick];
+            if (task.ActiveLoop != null && candidates.Count > 1 && Execution.Current.Options.SkipStaleSpinRepeats)
+                NoteStaleTwins(h, pick, candidates.Count, candidates, end);
         }
         else
         {
             pick = Choose(task, end - lo);
             e = h.Entries[end - 1 - pick];
+            if (task.ActiveLoop != null && end - lo > 1 && Execution.Current.Options.SkipStaleSpinRepeats)
+                NoteStaleTwins(h, pick, end - lo, null, end);
         }
 
         if (fp != null)
@@ -375,6 +380,33 @@ public sealed class LkmmMemory(bool rmwSequences = true) : MemoryModel
         return e.Value;
     }
 
+    /// <summary>
+    /// The alternatives of the choice just made that read a store of the same value as the one
+    /// picked and are not the newest (<see cref="MemoryModel.ReadStaleTwins"/>): if the spin
+    /// iteration this load ends has no effect, each of them repeats it on a stale read.
+    /// </summary>
+    /// <param name="candidates">the filtered alternatives, or null: the newest <paramref name="count"/> stores before <paramref name="end"/>, newest first</param>
+    private void NoteStaleTwins<T>(History<T> h, int pick, int count, List<StoreEntry>? candidates, int end)
+    {
+        var ex = Execution.Current;
+        var node = ex.Driver.LastChoiceNode(ex);
+        if (node < 0)
+            return;
+        var value = Candidate(pick).Value;
+        ulong twins = 0;
+        for (var i = 0; i < count && i < 64; i++)
+        {
+            var c = Candidate(i);
+            if (i != pick && !ReferenceEquals(c, h.Last) && EqualityComparer<T>.Default.Equals(c.Value, value))
+                twins |= 1UL << i;
+        }
+
+        ReadStaleTwins = twins;
+        ReadChoiceNode = node;
+
+        StoreEntry<T> Candidate(int i) => candidates != null ? (StoreEntry<T>)candidates[i] : h.Entries[end - 1 - i];
+    }
+
     /// <summary>The newest store of a location is the last of its coherence order (every load may read it).</summary>
     internal override bool IsLatest(Loc loc, object? entry, int version) =>
         loc.ModelState is IHistory h && h.Stores.Count > 0 && ReferenceEquals(h.Stores[^1], entry);
@@ -385,6 +417,7 @@ public sealed class LkmmMemory(bool rmwSequences = true) : MemoryModel
         var e = h.Last;
         RaceRead = e.Race;
         ReadEntry = e;
+        ReadStaleTwins = 0;
         Read(State(task), loc, e, acquire: order is MemOrder.Acquire or MemOrder.Full);
         Note(reset: true)?.Append("reads ").Append(e.Describe());
         return e.Value;

@@ -152,6 +152,9 @@ public sealed class DporPolicy : ISchedulePolicy
         public int Chosen;
         public int Count;
 
+        /// <summary>Choice nodes: alternatives known to end at once with no outcome (<see cref="SkipAlternatives"/>).</summary>
+        public ulong Skip;
+
         /// <summary>Above the split of a split search: a change here starts another unit.</summary>
         public bool Top;
 
@@ -342,12 +345,31 @@ public sealed class DporPolicy : ISchedulePolicy
 
     public int PickChoice(int n) => Next(n);
 
-    public int PickWeakChoice(int n, int sc) => _budget.Pick(n, sc, Next);
+    public int PickWeakChoice(int n, int sc)
+    {
+        _lastChoice = -1;
+        return _budget.Pick(n, sc, Next);
+    }
 
     public bool StaleAllowed() => _budget.Allows();
 
+    private int _lastChoice = -1;
+
+    /// <summary>Below the split (a split search's top is walked alike by every part).</summary>
+    public int LastChoiceNode => _lastChoice;
+
+    public int SkipAlternatives(int node, ulong alternatives)
+    {
+        if (node < 0 || node >= _stack.Count || _stack[node] is not { IsChoice: true, Top: false } n)
+            return 0;
+        var fresh = ChoiceSkips.Untried(n.Chosen, alternatives & ~n.Skip);
+        n.Skip |= fresh;
+        return BitOperations.PopCount(fresh);
+    }
+
     private int Next(int count)
     {
+        _lastChoice = -1;
         if (count == 1)
             return 0;
         if (_pos < _stack.Count)
@@ -355,13 +377,14 @@ public sealed class DporPolicy : ISchedulePolicy
             var node = _stack[_pos++];
             if (!node.IsChoice || node.Count != count)
                 throw Nondeterministic();
+            _lastChoice = _pos - 1;
             return node.Chosen;
         }
 
         // A choice inside a step above the split is above it too: every part makes all of them,
         // so the footprints of the steps up there are whole in every part.
         _stack.Add(new Node { IsChoice = true, Count = count, Top = _split != null && _inTop });
-        _pos++;
+        _lastChoice = _pos++;
         return 0;
     }
 
@@ -460,9 +483,10 @@ public sealed class DporPolicy : ISchedulePolicy
             var node = _stack[k];
             if (node.IsChoice)
             {
-                if (node.Chosen + 1 < node.Count)
+                var next = ChoiceSkips.Next(node.Chosen, node.Count, node.Skip);
+                if (next < node.Count)
                 {
-                    node.Chosen++;
+                    node.Chosen = next;
                     if (node.Top)
                         _split!.NextUnit();
                     return true;
