@@ -87,8 +87,8 @@ public sealed record ExecutionOptions
     /// <para>
     /// A task that looked at its spin's condition, found it false and waited (a marked spin loop's
     /// iteration without effect, <see cref="SpinLoop"/>; the first look of
-    /// <see cref="Kernel.SpinUntilOrGiveUp"/>) ends the execution when it is woken, instead of
-    /// running on: the await rule of GenMC's spin-assume (Kokologiannakis, Ren, Vafeiadis, FMCAD
+    /// <see cref="Kernel.SpinUntilOrGiveUp"/>) ends the execution as soon as it is woken (right
+    /// after the step that made its condition true), instead of running on: the await rule of GenMC's spin-assume (Kokologiannakis, Ren, Vafeiadis, FMCAD
     /// 2021), where a failed await iteration blocks its execution and a later store to what it
     /// read is a revisit.
     /// </para>
@@ -97,7 +97,14 @@ public sealed record ExecutionOptions
     /// effect), and the store s that woke the task came after it and wrote a location it read, so
     /// the look and s race, and the exhaustive search also runs s before the look. There the look
     /// sees what the woken task would see now, from a view no larger, so every continuation of
-    /// this execution is a continuation of that one. A task never woken is still a hang. Only
+    /// this execution is a continuation of that one. That holds from the wake on, not only from
+    /// when the task next runs: woken, it sits at its spin as if it had not looked yet, so what
+    /// the other tasks do meanwhile is what they do there while it has not reached its look, and
+    /// the execution ends at the wake (the others' steps left are tried earlier, as for a
+    /// failure: see <see cref="Scheduling.Reduction.DporPolicy"/>). A task never woken is still a hang.
+    /// Not under a model where waiting itself makes stores visible (tso's drains,
+    /// <see cref="MemoryModel.WaitingMakesStoresVisible"/>): there the store that wakes the task may
+    /// exist only because it waits, and no execution has it before the look. Only
     /// for a search that explores every order of such a pair: the exhaustive search with no
     /// preemption bound (a bounded search may not afford s before the look) and no stale bound.
     /// </para>
@@ -834,16 +841,13 @@ public sealed class Execution
     public bool SpinWoken { get; private set; }
 
     /// <summary>
-    /// The running task was woken from a spin it waited in after seeing its condition false: ends
-    /// the execution as <see cref="SpinWoken"/> when the search prunes such wakes, else returns.
+    /// A task waiting after a look without effect can run again (see
+    /// <see cref="ExecutionOptions.PruneWokenSpins"/>): ends the execution as <see cref="SpinWoken"/>.
     /// </summary>
-    internal void WokenFromSpin()
+    internal void EndWokenSpin()
     {
-        if (!Options.PruneWokenSpins)
-            return;
         SpinWoken = true;
         Aborted = true;
-        throw ExecutionAbortedException.Instance;
     }
 
     /// <summary>

@@ -147,9 +147,18 @@ public static partial class Kernel
             return false;
         }
 
-        await ex.Point(t, cond, what, new WaitSite(fn, file, line));
-        // The look above saw the condition false: the store that made it true races with it.
-        ex.WokenFromSpin();
+        // The look above saw the condition false: the store that makes it true races with it, so
+        // the exhaustive search may end the execution at the wake (ExecutionOptions.PruneWokenSpins).
+        t.WaitsAfterLook = true;
+        try
+        {
+            await ex.Point(t, cond, what, new WaitSite(fn, file, line));
+        }
+        finally
+        {
+            t.WaitsAfterLook = false;
+        }
+
         ex.Record(t, "spin until", what, "true", fn, file, line);
         return true;
     }

@@ -240,6 +240,14 @@ public abstract class MemoryModel
     /// <summary>The task is about to wait (spin or sleep) on a condition: a model with store buffers drains them.</summary>
     public virtual void OnWait(SimTask task) { }
 
+    /// <summary>
+    /// Whether a task's waiting itself can make stores visible (<see cref="OnWait"/>, or a task's
+    /// end that drains because another waits). A store that wakes a waiting task then need not
+    /// be one the search can also run before the task's look, so woken spins run on
+    /// (<see cref="ExecutionOptions.PruneWokenSpins"/>).
+    /// </summary>
+    internal virtual bool WaitingMakesStoresVisible => false;
+
     /// <summary>The task finished: a model with store buffers may drain its CPU's.</summary>
     public virtual void OnTaskEnd(SimTask task) { }
 

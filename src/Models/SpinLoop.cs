@@ -61,11 +61,19 @@ namespace Kmc.Models;
 /// makes the iteration run again.
 /// </para>
 /// <para>
-/// Woken: in the exhaustive search with no preemption or stale bound, a task woken from that
-/// wait ends its execution instead of iterating again (<see cref="ExecutionOptions.PruneWokenSpins"/>,
-/// GenMC's blocked await): the store that woke it raced with the loads of the iteration without
-/// effect, and the search runs it before them too, where that iteration reads it at once. A
-/// cpu_relax() inside the loop is <see cref="Relax"/>, not a spin-wait of its own, for that reason.
+/// Woken: in the exhaustive search with no preemption or stale bound, the store that wakes a
+/// task from that wait ends the execution, instead of the task iterating again
+/// (<see cref="ExecutionOptions.PruneWokenSpins"/>, GenMC's blocked await): that store raced
+/// with the loads of the iteration without effect, and the search runs it before them too,
+/// where that iteration reads it at once. A cpu_relax() inside the loop is <see cref="Relax"/>,
+/// not a spin-wait of its own, for that reason.
+/// </para>
+/// <para>
+/// Stale repeats (<see cref="ExecutionOptions.SkipStaleSpinRepeats"/>, lkmm, the same search):
+/// when an iteration without effect reaches the head of a loop that names its state in the step
+/// of its last load, the alternatives of that load which read an older store of the same value
+/// would run the same code to the same head and be dropped there at once, so the search does not
+/// run them ("N more not run: a spin's stale repeat of a value a sibling read").
 /// </para>
 /// <para>
 /// The partial-order reduction sees the wait as a spin-wait whose condition reads the loop's
@@ -274,6 +282,7 @@ public sealed class SpinLoop
     {
         Waits++;
         t.SpinWait = this;
+        t.WaitsAfterLook = true;
         try
         {
             // Tried at every scheduling point while the task waits: the execution and the rule are
@@ -283,9 +292,9 @@ public sealed class SpinLoop
         finally
         {
             t.SpinWait = null;
+            t.WaitsAfterLook = false;
         }
 
-        ex.WokenFromSpin();
         if (ex.Recording)
             ex.Record(t, "spin loop", _what, "a location its last iteration read was stored to: iterates again", _fn, _file, _line);
         // The iteration to come is compared with the one that repeated (whose reads are _prev's).

@@ -83,6 +83,7 @@ public sealed class SimTask : INamed
         LastNullLoad = null;
         ActiveLoop = null;
         SpinWait = null;
+        WaitsAfterLook = false;
         Race = null;
         _fields = null;
         SymmetryIndex = -1;
@@ -171,6 +172,9 @@ public sealed class SimTask : INamed
 
     /// <summary>While the task waits at a spin loop's head after a zero-effect iteration: that loop.</summary>
     internal SpinLoop? SpinWait;
+
+    /// <summary>Waiting after a look at its spin's condition that had no effect (see <see cref="ExecutionOptions.PruneWokenSpins"/>).</summary>
+    internal bool WaitsAfterLook;
 
     /// <summary>This task's place among tasks declared interchangeable (<see cref="TaskSymmetry"/>); -1: none.</summary>
     internal int SymmetryIndex = -1;

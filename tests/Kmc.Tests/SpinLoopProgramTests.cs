@@ -169,6 +169,20 @@ public class SpinLoopProgramTests(ITestOutputHelper output)
         Assert.True(compared >= 15 && fewer >= 5 && woken >= 5, $"{compared} compared, {fewer} with fewer executions, {woken} ending woken spins");
     }
 
+    [Fact]
+    public void Under_tso_a_spin_woken_by_a_drain_its_wait_caused_still_sees_the_store()
+    {
+        // Program 202 of a longer run: the write stays buffered when its task ends before the
+        // spin looks, and drains only once the spin waits, so ending the woken spin there lost
+        // the outcome in which the spin sees y = 11.
+        var program = new[] { new[] { (Op.Write, 1) }, new[] { (Op.Mb, 0), (Op.Mb, 1) }, new[] { (Op.SpinOrGiveUp, 1) } };
+        var options = ReductionTests.UnboundedDfs("tso", staleBound: -1);
+        var expected = Outcomes(program, options with { Reduction = false, WokenSpinPruning = false }, out _);
+        var got = Outcomes(program, options, out _);
+        Assert.Contains(expected!, o => o.Contains("701"));
+        Assert.Equal(expected!.Order(), got!.Order());
+    }
+
     [Theory]
     [InlineData("sc")]
     [InlineData("tso")]
@@ -182,6 +196,11 @@ public class SpinLoopProgramTests(ITestOutputHelper output)
         foreach (var m in mismatches)
             output.WriteLine(m);
         Assert.Empty(mismatches);
-        Assert.True(compared >= 15 && woken >= 5, $"{compared} compared, {woken} ending woken spins");
+        // Under tso a task's waiting drains store buffers, so a wake may come from a store no
+        // execution has before the look: woken spins run on there (MemoryModel.WaitingMakesStoresVisible).
+        if (model == "tso")
+            Assert.True(compared >= 15 && woken == 0, $"{compared} compared, {woken} ending woken spins");
+        else
+            Assert.True(compared >= 15 && woken >= 5, $"{compared} compared, {woken} ending woken spins");
     }
 }

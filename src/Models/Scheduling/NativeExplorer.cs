@@ -662,6 +662,12 @@ public sealed class NativeExplorer : IExplorer
                     allDone = false;
                     if (!ex.CanRun(t))
                         continue;
+                    if (t.WaitsAfterLook && ex.Options.PruneWokenSpins && !ex.Memory.WaitingMakesStoresVisible)
+                    {
+                        // Woken after a look without effect: covered from here on (see ExecutionOptions.PruneWokenSpins).
+                        ex.EndWokenSpin();
+                        break;
+                    }
                     if (count < enabled.Count)
                     {
                         if (enabled[count] != t)
@@ -675,6 +681,8 @@ public sealed class NativeExplorer : IExplorer
                     count++;
                 }
 
+                if (ex.SpinWoken)
+                    break;
                 if (count < enabled.Count)
                     enabled.RemoveRange(count, enabled.Count - count);
 

@@ -270,6 +270,14 @@ public sealed class TsoMemory : MemoryModel
     /// A waiting task would otherwise wait for stores that only its own CPU, or a CPU whose
     /// tasks have all finished, could still drain: those drain now.
     /// </summary>
+    /// <remarks>
+    /// So a waiting task can be woken by a drain its own wait caused: with "write y || spin
+    /// until y" the write stays buffered when its task ends before the spin looks (SB needs it
+    /// to), and drains only once the spin waits, so no execution has the spinner see it at its
+    /// look. That is why woken spins run on under this model (<see cref="MemoryModel.WaitingMakesStoresVisible"/>).
+    /// </remarks>
+    internal override bool WaitingMakesStoresVisible => true;
+
     public override void OnWait(SimTask task)
     {
         TouchBuffers();

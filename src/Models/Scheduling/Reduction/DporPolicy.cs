@@ -81,9 +81,9 @@ namespace Kmc.Models.Scheduling.Reduction;
 /// task enabled there is added, as classic DPOR (Flanagan and Godefroid, POPL 2005) does.
 /// </para>
 /// <para>
-/// Woken spins (<see cref="ExecutionOptions.PruneWokenSpins"/>): an execution ended because a
-/// task was woken from a spin it had looked at without effect is covered by the reversal of the
-/// race between that look and the store that woke it. Like an execution cut by a failure or the
+/// Woken spins (<see cref="ExecutionOptions.PruneWokenSpins"/>): an execution ended by the store
+/// that woke a task from a spin it had looked at without effect is covered by the reversal of the
+/// race between that look and that store. Like an execution cut by a failure or the
 /// step bound, it ends before the other tasks take the steps they had left, so each of them is
 /// tried at the last state before the end where it could run (<see cref="EndExecution"/>'s
 /// cut tasks): without that, a task whose races only those steps would meet stays unexplored
