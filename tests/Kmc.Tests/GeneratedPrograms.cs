@@ -24,6 +24,9 @@ internal static class GeneratedPrograms
         public int NextValue() => ++_value;
     }
 
+    /// <summary>A length for <see cref="Generate{TOp}"/>: one or two operations, one for the third task (so an unreduced search ends).</summary>
+    public static int OneOrTwo(int task, Random rng) => task == 2 ? 1 : 1 + rng.Next(2);
+
     /// <summary>Three tasks of <paramref name="length"/>(task, rng) operations each, drawn from <typeparamref name="TOp"/>.</summary>
     public static (TOp Op, int Loc)[][] Generate<TOp>(int seed, Func<int, Random, int> length) where TOp : struct, Enum
     {
@@ -51,6 +54,17 @@ internal static class GeneratedPrograms
             return null;
         seen.UnionWith(result.Outcomes!.Where(o => finalStates || !o.StartsWith("final ", StringComparison.Ordinal)));
         return seen;
+    }
+
+    /// <summary>
+    /// The outcomes of <paramref name="program"/>, each operation run by <paramref name="run"/>
+    /// (see <see cref="Outcomes(Scenario, HashSet{string}, ExploreOptions, out ExplorationResult, int, bool)"/>).
+    /// </summary>
+    public static HashSet<string>? Outcomes<TOp>((TOp Op, int Loc)[][] program, Func<TOp, Loc<int>, TaskState, ValueTask> run,
+        ExploreOptions options, out ExplorationResult result, int budget) where TOp : struct, Enum
+    {
+        var seen = new HashSet<string>();
+        return Outcomes(Build(program, seen, () => run), seen, options, out result, budget);
     }
 
     /// <summary>

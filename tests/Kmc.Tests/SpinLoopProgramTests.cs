@@ -20,16 +20,13 @@ public class SpinLoopProgramTests(ITestOutputHelper output)
     /// <summary>Past this many executions the reference search of a program is not waited for (the program is skipped).</summary>
     private const int Budget = 30_000;
 
-    private static (Op Op, int Loc)[][] Generate(int seed) => GeneratedPrograms.Generate<Op>(seed, (t, rng) => t == 2 ? 1 : 1 + rng.Next(2));
+    private static (Op Op, int Loc)[][] Generate(int seed) => GeneratedPrograms.Generate<Op>(seed, GeneratedPrograms.OneOrTwo);
 
     private static bool HasLoop((Op Op, int Loc)[][] program) =>
         program.Any(t => t.Any(o => o.Op is Op.LoopUntilNonZero or Op.LoopReadingBoth or Op.CmpxchgRetry or Op.SpinOrGiveUp));
 
-    private static HashSet<string>? Outcomes((Op Op, int Loc)[][] program, ExploreOptions options, out ExplorationResult result)
-    {
-        var seen = new HashSet<string>();
-        return GeneratedPrograms.Outcomes(GeneratedPrograms.Build(program, seen, () => Run), seen, options, out result, Budget);
-    }
+    private static HashSet<string>? Outcomes((Op Op, int Loc)[][] program, ExploreOptions options, out ExplorationResult result) =>
+        GeneratedPrograms.Outcomes(program, Run, options, out result, Budget);
 
     private static async ValueTask Run(Op op, Loc<int> x, GeneratedPrograms.TaskState task)
     {
