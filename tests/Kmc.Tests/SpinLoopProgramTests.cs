@@ -79,7 +79,7 @@ public class SpinLoopProgramTests(ITestOutputHelper output)
     {
         int compared = 0, dropping = 0, skipped = 0;
         var mismatches = new List<string>();
-        for (var seed = 0; seed < GeneratedPrograms.Count("KMC_SPIN_LOOP_PROGRAMS"); seed++)
+        for (var seed = 0; seed < GeneratedPrograms.SpinLoopPrograms; seed++)
         {
             var program = generate(seed);
             if (!HasLoop(program))
@@ -127,7 +127,7 @@ public class SpinLoopProgramTests(ITestOutputHelper output)
     public void The_reduced_search_reaches_the_outcomes_of_the_unreduced_one()
     {
         var options = ReductionTests.UnboundedDfs("lkmm", staleBound: -1);
-        var programs = GeneratedPrograms.Count("KMC_SPIN_LOOP_PROGRAMS");
+        var programs = GeneratedPrograms.SpinLoopPrograms;
         int compared = 0, skipped = 0, fewer = 0, woken = 0;
         var mismatches = new List<string>();
         for (var seed = 0; seed < programs; seed++)

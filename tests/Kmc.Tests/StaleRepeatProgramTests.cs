@@ -85,7 +85,7 @@ public class StaleRepeatProgramTests(ITestOutputHelper output)
         int compared = 0, skipping = 0, skipped = 0;
         long fewer = 0;
         var mismatches = new List<string>();
-        for (var seed = 0; seed < GeneratedPrograms.Count("KMC_SPIN_LOOP_PROGRAMS"); seed++)
+        for (var seed = 0; seed < GeneratedPrograms.SpinLoopPrograms; seed++)
         {
             var program = Generate(seed);
             if (!HasLoop(program))
