@@ -245,6 +245,7 @@ public sealed class Execution
 
         Memory = options.Memory ?? ScMemory.Instance;
         IsSc = Memory is ScMemory;
+        EndsWokenSpins = options.PruneWokenSpins && !Memory.WaitingMakesStoresVisible;
         if (options.DetectRaces)
             (Races ??= new RaceDetector()).Reset();
         else
@@ -819,10 +820,10 @@ public sealed class Execution
     /// </summary>
     public bool SpinPruned { get; private set; }
 
-    /// <summary>Ends the execution as <see cref="SpinPruned"/>.</summary>
     /// <summary>Untried alternatives of spin loads this execution told the search to skip (<see cref="ExecutionOptions.SkipStaleSpinRepeats"/>).</summary>
     public int StaleRepeatsSkipped { get; internal set; }
 
+    /// <summary>Ends the execution as <see cref="SpinPruned"/>.</summary>
     internal void AbortSpinPruned()
     {
         SpinPruned = true;
@@ -839,6 +840,13 @@ public sealed class Execution
     /// a pass nor a failure).
     /// </summary>
     public bool SpinWoken { get; private set; }
+
+    /// <summary>
+    /// A task woken from a wait after a look without effect ends the execution
+    /// (<see cref="ExecutionOptions.PruneWokenSpins"/>, unless this memory model's waits make
+    /// stores visible themselves: <see cref="MemoryModel.WaitingMakesStoresVisible"/>).
+    /// </summary>
+    internal bool EndsWokenSpins { get; private set; }
 
     /// <summary>
     /// A task waiting after a look without effect can run again (see

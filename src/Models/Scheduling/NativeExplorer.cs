@@ -371,7 +371,7 @@ public sealed class NativeExplorer : IExplorer
                     SleepBlocked = dpor?.SleepBlocked ?? 0,
                     SpinPruned = spinPruned,
                     SpinWoken = spinWoken,
-            StaleRepeatsSkipped = staleRepeatsSkipped,
+                    StaleRepeatsSkipped = staleRepeatsSkipped,
                     Symmetry = symmetry,
                     SymmetryCovered = symmetryCovered,
                     Elapsed = watch.Elapsed,
@@ -662,7 +662,7 @@ public sealed class NativeExplorer : IExplorer
                     allDone = false;
                     if (!ex.CanRun(t))
                         continue;
-                    if (t.WaitsAfterLook && ex.Options.PruneWokenSpins && !ex.Memory.WaitingMakesStoresVisible)
+                    if (t.WaitsAfterLook && ex.EndsWokenSpins)
                     {
                         // Woken after a look without effect: covered from here on (see ExecutionOptions.PruneWokenSpins).
                         ex.EndWokenSpin();

@@ -1,4 +1,5 @@
 using System.Numerics;
+
 namespace Kmc.Models.Scheduling;
 
 /// <summary>How the native explorer picks the next task and the value of each recorded choice.</summary>
@@ -253,9 +254,9 @@ public sealed class DfsPolicy : ISchedulePolicy
         if (node < SplitDepth || node >= _stack.Count)
             return 0;
         var n = _stack[node];
-        var fresh = ChoiceSkips.Untried(n.Chosen, alternatives & ~n.Skip);
-        _stack[node] = n with { Skip = n.Skip | fresh };
-        return BitOperations.PopCount(fresh);
+        var added = ChoiceSkips.Add(ref n.Skip, n.Chosen, alternatives);
+        _stack[node] = n;
+        return added;
     }
 
     /// <summary>
@@ -390,10 +391,15 @@ public sealed class StaleBudget(int bound)
 /// <summary>The alternatives a choice node was told to skip (<see cref="ISchedulePolicy.SkipAlternatives"/>).</summary>
 internal static class ChoiceSkips
 {
-    /// <summary>The next alternative after <paramref name="chosen"/> not in <paramref name="skip"/> (<paramref name="count"/>: none).</summary>
-    /// <summary>The alternatives after <paramref name="chosen"/> among <paramref name="alternatives"/>.</summary>
-    public static ulong Untried(int chosen, ulong alternatives) => chosen >= 63 ? 0 : alternatives & ~((2UL << chosen) - 1);
+    /// <summary>Adds to <paramref name="skip"/> the alternatives after <paramref name="chosen"/> among <paramref name="alternatives"/>; how many were new.</summary>
+    public static int Add(ref ulong skip, int chosen, ulong alternatives)
+    {
+        var fresh = chosen >= 63 ? 0 : alternatives & ~skip & ~((2UL << chosen) - 1);
+        skip |= fresh;
+        return BitOperations.PopCount(fresh);
+    }
 
+    /// <summary>The next alternative after <paramref name="chosen"/> not in <paramref name="skip"/> (<paramref name="count"/>: none).</summary>
     public static int Next(int chosen, int count, ulong skip)
     {
         var next = chosen + 1;

@@ -354,15 +354,13 @@ public sealed class LkmmMemory(bool rmwSequences = true) : MemoryModel
 
             pick = Choose(task, candidates.Count);
             e = (StoreEntry<T>)candidates[pick];
-            if (task.ActiveLoop != null && candidates.Count > 1 && Execution.Current.Options.SkipStaleSpinRepeats)
-                NoteStaleTwins(h, pick, candidates.Count, candidates, end);
+            NoteStaleTwins(task, h, pick, candidates.Count, candidates, end);
         }
         else
         {
             pick = Choose(task, end - lo);
             e = h.Entries[end - 1 - pick];
-            if (task.ActiveLoop != null && end - lo > 1 && Execution.Current.Options.SkipStaleSpinRepeats)
-                NoteStaleTwins(h, pick, end - lo, null, end);
+            NoteStaleTwins(task, h, pick, end - lo, null, end);
         }
 
         if (fp != null)
@@ -386,9 +384,13 @@ public sealed class LkmmMemory(bool rmwSequences = true) : MemoryModel
     /// iteration this load ends has no effect, each of them repeats it on a stale read.
     /// </summary>
     /// <param name="candidates">the filtered alternatives, or null: the newest <paramref name="count"/> stores before <paramref name="end"/>, newest first</param>
-    private void NoteStaleTwins<T>(History<T> h, int pick, int count, List<StoreEntry>? candidates, int end)
+    private void NoteStaleTwins<T>(SimTask task, History<T> h, int pick, int count, List<StoreEntry>? candidates, int end)
     {
+        if (task.ActiveLoop == null || count < 2)
+            return;
         var ex = Execution.Current;
+        if (!ex.Options.SkipStaleSpinRepeats)
+            return;
         var node = ex.Driver.LastChoiceNode(ex);
         if (node < 0)
             return;

@@ -362,9 +362,7 @@ public sealed class DporPolicy : ISchedulePolicy
     {
         if (node < 0 || node >= _stack.Count || _stack[node] is not { IsChoice: true, Top: false } n)
             return 0;
-        var fresh = ChoiceSkips.Untried(n.Chosen, alternatives & ~n.Skip);
-        n.Skip |= fresh;
-        return BitOperations.PopCount(fresh);
+        return ChoiceSkips.Add(ref n.Skip, n.Chosen, alternatives);
     }
 
     private int Next(int count)
