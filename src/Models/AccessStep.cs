@@ -11,25 +11,68 @@ internal interface IAccess<out T>
 }
 
 /// <summary>
+/// An access that can tell whether a step's slot already holds exactly it (the same objects by
+/// reference, the same values bit for bit), so that reusing the step stores no references: every
+/// reference stored into the heap costs a GC write barrier, and the step loop pays for each.
+/// </summary>
+internal interface ISameAccess<TSelf>
+{
+    bool IsSame(in TSelf other);
+}
+
+/// <summary>The comparisons behind <see cref="ISameAccess{TSelf}.IsSame"/>: identity, never equality.</summary>
+internal static class Same
+{
+    /// <summary>The same location at the same call site (compared by reference: caller-info strings are literals).</summary>
+    public static bool Site(Loc x, string op, string fn, string file, Loc ox, string oop, string ofn, string ofile) =>
+        ReferenceEquals(x, ox) && ReferenceEquals(op, oop) && ReferenceEquals(fn, ofn) && ReferenceEquals(file, ofile);
+
+    /// <summary>
+    /// The same value: the same bits for a value without references, the same object for a
+    /// reference (a pointer's identity is what matters, not its Equals). Other structs never
+    /// count as the same, so they are always stored.
+    /// </summary>
+    public static bool Value<T>(T a, T b)
+    {
+        if (!RuntimeHelpers.IsReferenceOrContainsReferences<T>())
+        {
+            if (Unsafe.SizeOf<T>() == sizeof(int))
+                return Unsafe.As<T, int>(ref a) == Unsafe.As<T, int>(ref b);
+            if (Unsafe.SizeOf<T>() == sizeof(long))
+                return Unsafe.As<T, long>(ref a) == Unsafe.As<T, long>(ref b);
+            if (Unsafe.SizeOf<T>() == sizeof(byte))
+                return Unsafe.As<T, byte>(ref a) == Unsafe.As<T, byte>(ref b);
+            return false;
+        }
+
+        return !typeof(T).IsValueType && ReferenceEquals(a, b);
+    }
+}
+
+/// <summary>
 /// A memory access as one scheduling point with no async state machine of its own. Under the
 /// native explorer the access parks itself as the task's continuation and hands the awaiting
 /// port code a <see cref="MemAccess{T}"/> backed by this (pooled, reusable) step; when the explorer
 /// resumes the task, the access runs and then resumes the port code directly. An async method
 /// per access would put a second state machine, a pool rent and a return on every step.
 /// Exceptions (a failure, an abort, the step bound) are rethrown at the port's await, as an async
-/// method would. A step an aborted execution leaves parked is dropped, not returned to the pool.
+/// method would.
+/// Each task keeps one step per instantiation (<see cref="SimTask.StepSlot"/>) and parks it again
+/// and again: a task parks one access at a time, and its next access mostly repeats the last one's
+/// call site and location, so reusing the step mostly stores no reference at all (a shared free
+/// list stored three per step, and the access's fields four more, each with a GC write barrier).
+/// A step an aborted execution leaves parked is freed when its task is reset (<see cref="Abandon"/>).
 /// </summary>
 internal sealed class AccessStep<TAccess, T> : ParkedStep<T>
-    where TAccess : struct, IAccess<T>
+    where TAccess : struct, IAccess<T>, ISameAccess<TAccess>
 {
-    /// <summary>This instantiation's free list in an <see cref="AccessPool"/>.</summary>
-    private static readonly int s_pool = AccessPool.NewKind();
+    /// <summary>This instantiation's slot number in every task's <see cref="SimTask.StepSlot"/>.</summary>
+    private static readonly int s_kind = SimTask.NewStepKind();
 
     private readonly Action _run;
     private TAccess _access;
 
-    private AccessStep()
-        : base(s_pool) => _run = Run;
+    private AccessStep() => _run = Run;
 
     /// <summary>The access as the task's next step; its value once the explorer has run it.</summary>
     /// <param name="writes">the location the access writes (or may: a cmpxchg), for a declared <see cref="TaskSymmetry"/></param>
@@ -66,16 +109,23 @@ internal sealed class AccessStep<TAccess, T> : ParkedStep<T>
         ex.AccessPoint(t);
         if (writes != null && ex.Symmetry is { } symmetry)
             symmetry.GuardFirstWrite(t, writes);
-        ref var free = ref ex.StepPool.Head(s_pool);
-        var step = Unsafe.As<AccessStep<TAccess, T>?>(free) ?? new AccessStep<TAccess, T>();
-        free = step.NextFree;
-        step.NextFree = null;
-        // Compared first: a pooled step mostly comes back to the same (recycled) execution and task.
+        ref var slot = ref t.StepSlot(s_kind);
+        var step = Unsafe.As<AccessStep<TAccess, T>?>(slot);
+        if (step == null || step.InUse)
+        {
+            // The first access of this kind, or a second one the port started before awaiting the first.
+            step = new AccessStep<TAccess, T>();
+            slot = step;
+        }
+
+        step.InUse = true;
+        // Compared first: the step mostly comes back to the same (recycled) execution and task, for the same access.
         if (step.Ex != ex)
             step.Ex = ex;
         if (step.OnTask != t)
             step.OnTask = t;
-        step._access = access;
+        if (!step._access.IsSame(access))
+            step._access = access;
         t.Continuation = step._run;
         return step;
     }
@@ -103,31 +153,39 @@ internal sealed class AccessStep<TAccess, T> : ParkedStep<T>
 /// machine's resume action and reads the result directly); converted to a ValueTask, as an
 /// <see cref="IValueTaskSource{T}"/>.
 /// </summary>
-internal abstract class ParkedStep<T>(int pool) : IValueTaskSource<T>, IValueTaskSource, IParkedAccess
+internal abstract class ParkedStep<T> : IValueTaskSource<T>, IValueTaskSource, IParkedAccess
 {
-    private readonly int _pool = pool;
     protected Execution? Ex;
     protected SimTask? OnTask;
     protected T Result = default!;
     protected ExceptionDispatchInfo? Error;
-    internal ParkedStep<T>? NextFree;
+
+    /// <summary>Parked, or run and not yet read: the task cannot park this step again.</summary>
+    internal bool InUse;
     private bool _completed;
     internal short Version;
+
+    /// <summary>
+    /// The awaiting state machine's resume action. It stays after the resume (<see cref="_resumes"/>
+    /// says whether it is current): the same port method awaiting its next access hands over the
+    /// same action, which is then not stored again.
+    /// </summary>
     private Action? _resume;
+    private bool _resumes;
     private Action<object?>? _continuation;
     private object? _state;
 
     /// <summary>The async state machine box awaiting this access (the port's method), for call chains.</summary>
-    object? IParkedAccess.Awaiter => _resume?.Target ?? _state;
+    object? IParkedAccess.Awaiter => _resumes ? _resume!.Target : _state;
 
     /// <summary>Marks the access done and resumes the code awaiting it.</summary>
     protected void Complete()
     {
         _completed = true;
-        if (_resume is { } resume)
+        if (_resumes)
         {
-            _resume = null;
-            resume();
+            _resumes = false;
+            _resume!();
             return;
         }
 
@@ -137,7 +195,12 @@ internal abstract class ParkedStep<T>(int pool) : IValueTaskSource<T>, IValueTas
     }
 
     /// <summary>The awaiting state machine's resume action (a <see cref="MemAccess{T}"/> await).</summary>
-    internal void OnCompleted(Action resume) => _resume = resume;
+    internal void OnCompleted(Action resume)
+    {
+        if (_resume != resume)
+            _resume = resume;
+        _resumes = true;
+    }
 
     public ValueTaskSourceStatus GetStatus(short token) =>
         !_completed ? ValueTaskSourceStatus.Pending : Error == null ? ValueTaskSourceStatus.Succeeded : ValueTaskSourceStatus.Faulted;
@@ -163,19 +226,25 @@ internal abstract class ParkedStep<T>(int pool) : IValueTaskSource<T>, IValueTas
     void IValueTaskSource.GetResult(short token) => GetResult(token);
 
     /// <summary>
-    /// Back to the pool. The access's arguments, execution and task stay until the next use
-    /// overwrites them (a search recycles its execution and tasks, so the next use mostly finds
-    /// them there); the pool belongs to the thread, which runs one search at a time.
+    /// Free for the task's next access of this kind. The access's arguments, execution and task
+    /// stay until the next use overwrites them (a search recycles its execution and tasks, so the
+    /// next use mostly finds them there).
     /// </summary>
     private void Release()
     {
-        ref var free = ref Ex!.StepPool.Head(_pool);
-        NextFree = Unsafe.As<ParkedStep<T>?>(free);
-        free = this;
+        InUse = false;
         Error = null;
         _completed = false;
         _state = null;
         Version++;
+    }
+
+    /// <summary>Frees a step an aborted execution left parked: its awaiting code is never resumed.</summary>
+    void IParkedAccess.Abandon()
+    {
+        _resumes = false;
+        _continuation = null;
+        Release();
     }
 }
 
@@ -246,43 +315,10 @@ public readonly struct MemAccess : ICriticalNotifyCompletion
     public static implicit operator ValueTask(MemAccess access) => access.AsValueTask();
 }
 
-/// <summary>
-/// The free lists of parked accesses, one per <see cref="AccessStep{TAccess, T}"/> instantiation,
-/// for the executions of one thread. The execution holds it, so that a step reaches its list
-/// through a field rather than a thread-static per instantiation (two lookups of the runtime's
-/// TLS per step). A step goes back to the list of the execution it ran in, on the thread that runs it.
-/// </summary>
-internal sealed class AccessPool
-{
-    [ThreadStatic] private static AccessPool? t_pool;
-
-    private static int s_kinds;
-
-    // A struct around each head: a ref to an element of an object?[] costs a covariance check.
-    private FreeList[] _heads = new FreeList[32];
-
-    /// <summary>This thread's pool.</summary>
-    public static AccessPool ForThisThread => t_pool ??= new AccessPool();
-
-    /// <summary>A free list number for a new instantiation.</summary>
-    public static int NewKind() => Interlocked.Increment(ref s_kinds) - 1;
-
-    /// <summary>The head of free list <paramref name="kind"/> (a step of that instantiation, or null).</summary>
-    public ref object? Head(int kind)
-    {
-        if (kind >= _heads.Length)
-            Array.Resize(ref _heads, Math.Max(kind + 1, _heads.Length * 2));
-        return ref _heads[kind].First;
-    }
-
-    private struct FreeList
-    {
-        public object? First;
-    }
-}
-
 /// <summary>An access parked as a task's continuation: the port method awaiting it is behind it.</summary>
 internal interface IParkedAccess
 {
     object? Awaiter { get; }
+
+    void Abandon();
 }

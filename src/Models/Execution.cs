@@ -169,7 +169,6 @@ public sealed class Execution
     {
         Driver = driver;
         SynchronousDriver = driver.Synchronous;
-        StepPool = AccessPool.ForThisThread;
         Begin(options);
     }
 
@@ -334,9 +333,6 @@ public sealed class Execution
     /// a field rather than thread-local storage).
     /// </summary>
     internal Scheduling.Reduction.Footprint? StepFootprint;
-
-    /// <summary>The free lists of parked accesses of the thread that created the execution (<see cref="AccessStep{TAccess, T}"/>).</summary>
-    internal readonly AccessPool StepPool;
 
     /// <summary>The data-race detector (null when <see cref="ExecutionOptions.DetectRaces"/> is off).</summary>
     internal RaceDetector? Races;

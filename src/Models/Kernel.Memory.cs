@@ -80,8 +80,11 @@ public static partial class Kernel
     }
 
     /// <summary>The step of a load, run once its task is scheduled (see <see cref="AccessStep{TAccess, T}"/>).</summary>
-    private readonly record struct LoadAccess<T>(Loc<T> X, MemOrder Order, string Op, string Fn, string File, int Line, bool Tracked) : IAccess<T>
+    private readonly record struct LoadAccess<T>(Loc<T> X, MemOrder Order, string Op, string Fn, string File, int Line, bool Tracked) : IAccess<T>, ISameAccess<LoadAccess<T>>
     {
+        public bool IsSame(in LoadAccess<T> o) =>
+            Same.Site(X, Op, Fn, File, o.X, o.Op, o.Fn, o.File) && Order == o.Order && Line == o.Line && Tracked == o.Tracked;
+
         public T Run(Execution ex, SimTask t)
         {
             Allocator.CheckLive(X, Op, File, Line, t);
@@ -104,8 +107,11 @@ public static partial class Kernel
         return AccessStep<StoreAccess<T>, bool>.AtVoid(ex, t, new StoreAccess<T>(x, v, order, op, fn, file, line, tracked), x);
     }
 
-    private readonly record struct StoreAccess<T>(Loc<T> X, T V, MemOrder Order, string Op, string Fn, string File, int Line, bool Tracked) : IAccess<bool>
+    private readonly record struct StoreAccess<T>(Loc<T> X, T V, MemOrder Order, string Op, string Fn, string File, int Line, bool Tracked) : IAccess<bool>, ISameAccess<StoreAccess<T>>
     {
+        public bool IsSame(in StoreAccess<T> o) =>
+            Same.Site(X, Op, Fn, File, o.X, o.Op, o.Fn, o.File) && Same.Value(V, o.V) && Order == o.Order && Line == o.Line && Tracked == o.Tracked;
+
         public bool Run(Execution ex, SimTask t)
         {
             Allocator.CheckLive(X, Op, File, Line, t);
@@ -183,8 +189,11 @@ public static partial class Kernel
         return AccessStep<XchgAccess<T>, T>.At(ex, t, new XchgAccess<T>(x, v, order, op, fn, file, line), x);
     }
 
-    private readonly record struct XchgAccess<T>(Loc<T> X, T V, MemOrder Order, string Op, string Fn, string File, int Line) : IAccess<T>
+    private readonly record struct XchgAccess<T>(Loc<T> X, T V, MemOrder Order, string Op, string Fn, string File, int Line) : IAccess<T>, ISameAccess<XchgAccess<T>>
     {
+        public bool IsSame(in XchgAccess<T> o) =>
+            Same.Site(X, Op, Fn, File, o.X, o.Op, o.Fn, o.File) && Same.Value(V, o.V) && Order == o.Order && Line == o.Line;
+
         public T Run(Execution ex, SimTask t)
         {
             Allocator.CheckLive(X, Op, File, Line, t);
@@ -208,8 +217,11 @@ public static partial class Kernel
         return AccessStep<CmpxchgAccess<T>, T>.At(ex, t, new CmpxchgAccess<T>(x, old, @new, order, op, fn, file, line), x);
     }
 
-    private readonly record struct CmpxchgAccess<T>(Loc<T> X, T Old, T New, MemOrder Order, string Op, string Fn, string File, int Line) : IAccess<T>
+    private readonly record struct CmpxchgAccess<T>(Loc<T> X, T Old, T New, MemOrder Order, string Op, string Fn, string File, int Line) : IAccess<T>, ISameAccess<CmpxchgAccess<T>>
     {
+        public bool IsSame(in CmpxchgAccess<T> o) =>
+            Same.Site(X, Op, Fn, File, o.X, o.Op, o.Fn, o.File) && Same.Value(Old, o.Old) && Same.Value(New, o.New) && Order == o.Order && Line == o.Line;
+
         public T Run(Execution ex, SimTask t)
         {
             Allocator.CheckLive(X, Op, File, Line, t);
@@ -370,9 +382,12 @@ public static partial class Kernel
         return AccessStep<AddAccess<T>, T>.At(ex, t, new AddAccess<T>(x, delta, order, returnNew, op, fn, file, line), x);
     }
 
-    private readonly record struct AddAccess<T>(Loc<T> X, T Delta, MemOrder Order, bool ReturnNew, string Op, string Fn, string File, int Line) : IAccess<T>
+    private readonly record struct AddAccess<T>(Loc<T> X, T Delta, MemOrder Order, bool ReturnNew, string Op, string Fn, string File, int Line) : IAccess<T>, ISameAccess<AddAccess<T>>
         where T : IBinaryInteger<T>
     {
+        public bool IsSame(in AddAccess<T> o) =>
+            Same.Site(X, Op, Fn, File, o.X, o.Op, o.Fn, o.File) && Same.Value(Delta, o.Delta) && Order == o.Order && ReturnNew == o.ReturnNew && Line == o.Line;
+
         public T Run(Execution ex, SimTask t)
         {
             Allocator.CheckLive(X, Op, File, Line, t);
@@ -483,8 +498,11 @@ public static partial class Kernel
         return AccessStep<SubwordAccess, int>.At(ex, t, new SubwordAccess(x, part, mask, value, order, op, fn, file, line), x);
     }
 
-    private readonly record struct SubwordAccess(Loc<int> X, string? Part, int Mask, int Value, MemOrder Order, string Op, string Fn, string File, int Line) : IAccess<int>
+    private readonly record struct SubwordAccess(Loc<int> X, string? Part, int Mask, int Value, MemOrder Order, string Op, string Fn, string File, int Line) : IAccess<int>, ISameAccess<SubwordAccess>
     {
+        public bool IsSame(in SubwordAccess o) =>
+            Same.Site(X, Op, Fn, File, o.X, o.Op, o.Fn, o.File) && ReferenceEquals(Part, o.Part) && Mask == o.Mask && Value == o.Value && Order == o.Order && Line == o.Line;
+
         public int Run(Execution ex, SimTask t)
         {
             Allocator.CheckLive(X, Op, File, Line, t);

@@ -79,6 +79,9 @@ public sealed class SimTask : INamed
         Contending = null;
         QueuedOn = null;
         ResumedChain = null;
+        // An aborted execution leaves its tasks parked: their steps are free again.
+        if (Continuation?.Target is IParkedAccess parked)
+            parked.Abandon();
         Continuation = null;
         LastNullLoad = null;
         ActiveLoop = null;
@@ -163,6 +166,27 @@ public sealed class SimTask : INamed
 
     /// <summary>Native explorer: where the coroutine resumes.</summary>
     internal Action? Continuation;
+
+    private static int s_stepKinds;
+
+    // A struct around each slot: a ref to an element of an object?[] costs a covariance check.
+    private StepSlotEntry[] _steps = [];
+
+    /// <summary>A slot number for a new kind of parked access (an <see cref="AccessStep{TAccess, T}"/> instantiation).</summary>
+    internal static int NewStepKind() => Interlocked.Increment(ref s_stepKinds) - 1;
+
+    /// <summary>The task's own step of kind <paramref name="kind"/>, reused by each access of that kind (null: none yet).</summary>
+    internal ref object? StepSlot(int kind)
+    {
+        if (kind >= _steps.Length)
+            Array.Resize(ref _steps, Math.Max(kind + 1, 2 * _steps.Length));
+        return ref _steps[kind].Step;
+    }
+
+    private struct StepSlotEntry
+    {
+        public object? Step;
+    }
 
     /// <summary>The task's last load that returned NULL (what a NULL dereference report names).</summary>
     internal NullLoad? LastNullLoad;

@@ -17,8 +17,8 @@ public class RecyclingTests
 {
     private const BindingFlags Fields = BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic;
 
-    /// <summary>The objects an execution keeps only to hand them out again: no state of the run.</summary>
-    private static readonly string[] Spares = ["_spareTasks", "_pool"];
+    /// <summary>The objects an execution or task keeps only to hand them out again: no state of the run.</summary>
+    private static readonly string[] Spares = ["_spareTasks", "_pool", "_steps"];
 
     /// <summary>A check's scenario, handing each execution it sets up to <paramref name="seen"/>.</summary>
     private static Scenario Watched(string check, string variant, RunSettings settings, Action<Execution> seen)
