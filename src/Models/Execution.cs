@@ -32,6 +32,13 @@ public interface IExecutionDriver
     /// <summary>The node of the last choice made, if the search can skip its alternatives (-1: not).</summary>
     int LastChoiceNode(Execution ex) => -1;
 
+    /// <summary>
+    /// Records <paramref name="value"/> in the schedule as the choice just made (replacing the last
+    /// decision) or as one made with no alternative left to the search (appended): the search chose
+    /// among fewer alternatives than a replay, which has no sleep sets, is offered.
+    /// </summary>
+    void RecordChoice(Execution ex, int value, bool replacesLast) { }
+
     /// <summary>Tells the search which untried alternatives of a choice end at once with no outcome (see <see cref="Scheduling.ISchedulePolicy.SkipAlternatives"/>); returns how many it had not been told of.</summary>
     int SkipAlternatives(Execution ex, int node, ulong alternatives) => 0;
 

@@ -101,6 +101,25 @@ public class ReadsFromSleepTests(ITestOutputHelper output)
         var with = new NativeExplorer().Explore(scenario, options with { ReadsFromSleep = true });
         Assert.Equal((without.Executions, without.SleepBlocked, without.Exhausted), (with.Executions, with.SleepBlocked, with.Exhausted));
     }
+
+    /// <summary>
+    /// A load whose task woke from a reads-from sleep set chooses only among the stores made
+    /// since; a replay has no sleep sets and offers it every store. The failing schedule must name
+    /// the store among those, or its trace diverges (rcu.mp's search found its assertion at
+    /// execution 8, and the replay threw "the trace has 5 decisions, but the execution asks for a
+    /// choice after them").
+    /// </summary>
+    [Theory]
+    [InlineData("rcu.mp", "no-synchronize-rcu")]
+    [InlineData("counter", "no-lock")]
+    public void A_failure_found_under_reads_from_sleep_sets_replays_from_its_trace(string checkName, string variantName)
+    {
+        var check = CheckRegistry.Get(checkName);
+        var run = CheckRunner.Run(check, check.GetVariant(variantName),
+            new RunSettings { Strategy = "dfs", PreemptionBound = -1, StaleBound = -1, MemoryModel = "lkmm", FirstPass = false, Minimize = false });
+        Xunit.Assert.NotNull(run.Result.Failure);
+        Xunit.Assert.True(TraceReplayer.Replay(run.Trace!).Reproduced);
+    }
 }
 
 /// <summary>

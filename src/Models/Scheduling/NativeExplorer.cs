@@ -841,6 +841,14 @@ public sealed class NativeExplorer : IExplorer
 
         public int LastChoiceNode(Execution ex) => _policy.LastChoiceNode;
 
+        public void RecordChoice(Execution ex, int value, bool replacesLast)
+        {
+            if (replacesLast)
+                _decisions[^1] = value;
+            else
+                _decisions.Add(value);
+        }
+
         public int SkipAlternatives(Execution ex, int node, ulong alternatives) => _policy.SkipAlternatives(node, alternatives);
 
         public void OnSpawn(Execution ex, SimTask task, Func<ValueTask> body)

@@ -339,10 +339,12 @@ public sealed class LkmmMemory(bool rmwSequences = true) : MemoryModel
         {
             ts.Before = null;
             var candidates = before != null ? Older(h.Entries, lo, before, ts.BeforeOlder) : Window(h.Entries, lo);
+            List<StoreEntry>? offered = null;
             if (newAfter >= 0)
             {
                 // Reading a store made before the mark was explored from the state where the
                 // task fell asleep (DporPolicy.ReadsFromSleep): keep only the stores made since.
+                offered = new List<StoreEntry>(candidates);
                 candidates.RemoveAll(c => c.Born <= newAfter);
                 if (candidates.Count == 0)
                 {
@@ -354,6 +356,14 @@ public sealed class LkmmMemory(bool rmwSequences = true) : MemoryModel
 
             pick = Choose(task, candidates.Count);
             e = (StoreEntry<T>)candidates[pick];
+            if (offered is { Count: > 1 })
+            {
+                // The schedule names the store among all those a replay (which has no sleep sets)
+                // offers the load, so that the trace of a failure found here replays.
+                var ex = Execution.Current;
+                ex.Driver.RecordChoice(ex, offered.IndexOf(e), replacesLast: candidates.Count > 1);
+            }
+
             NoteStaleTwins(task, h, pick, candidates.Count, candidates, end);
         }
         else
